@@ -1,0 +1,149 @@
+/* kernels/backend.h — the compute ops table every backend (CPU, CUDA) implements.
+ *
+ * The trainer never touches tensor memory directly: it holds `lh_dmem *` handles (device memory,
+ * opaque; on the CPU backend they happen to be host pointers, on CUDA device pointers), moves
+ * data with upload/download, and calls ops through `lh_backend`. Offsets into a buffer are taken
+ * with lh_dmem_at (pointer arithmetic on an opaque type is still valid on both backends).
+ *
+ * Layouts are PyTorch's: activations NCHW float32, conv weight (K, C, R, S), linear weight
+ * (out, in). Every op overwrites its outputs (no accumulation) unless its comment says otherwise.
+ * Ops return 0 or a negative LH_BACKEND_E*; the reason is in lh_backend.last_error(ctx).
+ * Results are deterministic for a given backend, thread count and shapes. */
+#ifndef LH_KERNELS_BACKEND_H
+#define LH_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lh_dmem lh_dmem;       /* device memory; never dereferenced by the trainer */
+typedef struct lh_backend_ctx lh_backend_ctx;
+
+static inline lh_dmem *lh_dmem_at(lh_dmem *base, size_t byte_offset)
+{
+    return (lh_dmem *)((char *)base + byte_offset);
+}
+
+#define LH_BACKEND_OK 0
+#define LH_BACKEND_ENOMEM (-1)
+#define LH_BACKEND_EINVAL (-2)
+#define LH_BACKEND_EDEVICE (-3)  /* no device, driver too old, launch failure */
+
+/* A 2-D convolution (cross-correlation, as PyTorch) with square stride and symmetric padding. */
+typedef struct lh_conv_shape {
+    int32_t n, c, h, w;       /* input (N, C, H, W) */
+    int32_t k, r, s;          /* K output channels, R x S kernel */
+    int32_t stride, pad;
+    int32_t oh, ow;           /* output H, W: (h + 2 pad - r) / stride + 1 */
+} lh_conv_shape;
+
+/* Max pooling, kernel `size`, `stride`, no padding, floor mode (PyTorch's default). */
+typedef struct lh_pool_shape {
+    int32_t n, c, h, w;
+    int32_t size, stride;
+    int32_t oh, ow;
+} lh_pool_shape;
+
+/* Adam / AdamW hyper-parameters (PyTorch semantics: bias correction, eps added after sqrt). */
+typedef struct lh_adam_args {
+    float lr, beta1, beta2, eps, weight_decay;
+    int32_t decoupled; /* 1 = AdamW (decay the weights), 0 = Adam (add wd * p to the gradient) */
+    int64_t step;      /* 1-based step number after this update */
+} lh_adam_args;
+
+/* SGD hyper-parameters (PyTorch semantics: the first step initialises the momentum buffer). */
+typedef struct lh_sgd_args {
+    float lr, momentum, dampening, weight_decay;
+    int32_t nesterov;
+    int32_t first_step; /* 1 on the first step: buf = g instead of momentum * buf + (1-d) g */
+} lh_sgd_args;
+
+typedef struct lh_backend {
+    const char *name; /* "cpu", "cuda" */
+
+    /* Open the backend on `device` (CUDA ordinal; ignored on the CPU) with `threads` worker
+     * threads (CPU; 0 = all cores). On failure returns NULL and writes a one-line reason. */
+    lh_backend_ctx *(*open)(int32_t device, int32_t threads, char *err, size_t errlen);
+    void (*close)(lh_backend_ctx *ctx);
+    const char *(*last_error)(lh_backend_ctx *ctx);
+    /* One-line description of the device and library, e.g. "cpu: 2 threads, oneDNN 2.6 (avx512)". */
+    const char *(*describe)(lh_backend_ctx *ctx);
+
+    /* Memory. alloc returns 64-byte aligned, zeroed memory or NULL. */
+    lh_dmem *(*alloc)(lh_backend_ctx *ctx, size_t bytes);
+    void (*free)(lh_backend_ctx *ctx, lh_dmem *p);
+    int (*upload)(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes);
+    int (*download)(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes);
+    int (*copy)(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes);
+    int (*zero)(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes);
+    int (*sync)(lh_backend_ctx *ctx); /* wait for queued work */
+
+    /* Data. out (n, sample) float = (images[idx[i]] / 255 - mean) / std, images (count, sample)
+     * uint8; labels_out (n) int32 = labels[idx[i]]. idx (n) int32 in device memory. */
+    int (*gather_normalize)(lh_backend_ctx *ctx, const lh_dmem *images_u8, const lh_dmem *labels_u8,
+                            const lh_dmem *idx, int64_t n, int64_t sample, float mean, float std,
+                            lh_dmem *out, lh_dmem *labels_out);
+
+    /* conv2d: x (N,C,H,W), w (K,C,R,S), b (K), y (N,K,OH,OW). */
+    int (*conv2d_forward)(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+    /* dy (N,K,OH,OW) -> dx (may be NULL: not needed for the first layer), dw, db. */
+    int (*conv2d_backward)(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                           lh_dmem *db);
+
+    /* relu over n elements; y may equal x. backward: dx = dy * (y > 0); dx may equal dy. */
+    int (*relu_forward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
+    int (*relu_backward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
+                         lh_dmem *dx);
+
+    /* maxpool: x (N,C,H,W) -> y (N,C,OH,OW), argmax (N,C,OH,OW) int32 index within the (H,W)
+     * plane (first maximum wins, as PyTorch). backward writes all of dx (zeros elsewhere). */
+    int (*maxpool_forward)(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
+                           lh_dmem *y, lh_dmem *argmax);
+    int (*maxpool_backward)(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
+                            const lh_dmem *argmax, lh_dmem *dx);
+
+    /* linear: x (N,IN), w (OUT,IN), b (OUT) -> y (N,OUT); backward dx may be NULL. */
+    int (*linear_forward)(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                          const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+    int (*linear_backward)(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
+                           lh_dmem *dw, lh_dmem *db);
+
+    /* dropout with keep-probability 1-p: mask (n) float holds 0 or 1/(1-p), drawn from a
+     * counter-based hash of (seed, i) so every backend draws the same mask. y = x * mask. */
+    int (*dropout_forward)(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
+                           const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
+    int (*dropout_backward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
+                            const lh_dmem *mask, lh_dmem *dx);
+
+    /* Mean softmax cross-entropy over n rows of c logits with int32 targets. Writes loss (1
+     * float, device) and dlogits (n, c) = (softmax - onehot) / n; dlogits may be NULL
+     * (validation). */
+    int (*softmax_xent)(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
+                        const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
+
+    /* Optimizer updates over n parameters; m, v, buf are the optimizer's state. */
+    int (*adam_step)(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
+                     const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
+    int (*sgd_step)(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
+                    const lh_dmem *grad, lh_dmem *buf);
+} lh_backend;
+
+/* The CPU backend (always built). */
+const lh_backend *lh_cpu_backend(void);
+
+/* The CUDA backend lives in its own shared object (liblhost_cuda.so) exporting this symbol;
+ * the host dlopens it only when a GPU is asked for. */
+#define LH_CUDA_BACKEND_SYMBOL "lh_cuda_backend"
+typedef const lh_backend *(*lh_backend_getter)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
