@@ -1,0 +1,208 @@
+/* tests/unit/test_cli.c — bad input through `lhost train/validate`: each gives one clear line
+ * naming the file/key and what was expected, and a non-zero exit.
+ * Run: ctest --test-dir build -R test_cli --output-on-failure */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli_run.h"
+#include "synth_data.h"
+
+static char dir[256];
+
+/* A small valid config on synthetic data; `extra` is appended (YAML) and `model` replaces the
+ * model section when non-NULL. */
+static void write_cfg(const char *name, const char *model, const char *extra)
+{
+    char path[512], text[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(text, sizeof text,
+             "seed: 1\n"
+             "data: {path: %s/data, batch_size: 16}\n"
+             "%s"
+             "trainer: {max_epochs: 1, limit_train_batches: 2, limit_val_batches: 1, "
+             "enable_progress_bar: false, default_root_dir: %s}\n"
+             "%s",
+             dir,
+             model ? model
+                   : "model:\n  layers:\n"
+                     "    - {type: conv2d, name: conv1.0, out_channels: 4, kernel_size: 3, padding: 1}\n"
+                     "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
+                     "    - {type: flatten}\n    - {type: linear, name: fc, out_features: 10}\n",
+             dir, extra ? extra : "");
+    write_text(path, text);
+}
+
+static void setup(void)
+{
+    char data[300];
+    snprintf(dir, sizeof dir, "/tmp/lhost_cli_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(data, sizeof data, "%s/data", dir);
+    ck_assert_int_eq(mkdir(data, 0755), 0);
+    ck_assert_int_eq(synth_dataset(data, 64, 32, 10), 0);
+}
+
+static void teardown(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {
+    }
+}
+
+/* Run and expect failure with `want` in the output. */
+static void expect_error(const char *args, const char *want)
+{
+    char *out;
+    int rc = cli_run(dir, args, &out);
+    if (rc == 0 || !strstr(out, want))
+        ck_abort_msg("lhost %s: exit %d, wanted non-zero and \"%s\"; output:\n%s", args, rc, want,
+                     out);
+    free(out);
+}
+
+START_TEST(trains_ok)
+{
+    char *out;
+    int rc;
+    write_cfg("ok.yaml", NULL, NULL);
+    rc = cli_run(dir, "train --config ok.yaml", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "Total params"));
+    free(out);
+}
+END_TEST
+
+START_TEST(missing_config_file)
+{
+    expect_error("train --config nope.yaml", "nope.yaml");
+}
+END_TEST
+
+START_TEST(yaml_syntax_error)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.yaml", dir);
+    write_text(path, "data:\n  batch_size: [1, 2\ntrainer: {}\n");
+    expect_error("train --config bad.yaml", "bad.yaml:");
+}
+END_TEST
+
+START_TEST(unknown_key)
+{
+    write_cfg("k.yaml", NULL, "trainr: {max_epochs: 2}\n");
+    expect_error("train --config k.yaml", "trainr");
+}
+END_TEST
+
+START_TEST(wrong_type)
+{
+    write_cfg("t.yaml", NULL, NULL);
+    expect_error("train --config t.yaml --trainer.max_epochs=lots", "trainer.max_epochs");
+}
+END_TEST
+
+START_TEST(negative_batch_size)
+{
+    write_cfg("b.yaml", NULL, NULL);
+    expect_error("train --config b.yaml --data.batch_size=-4", "data.batch_size");
+}
+END_TEST
+
+START_TEST(unknown_layer)
+{
+    write_cfg("l.yaml", "model:\n  layers:\n    - {type: conv3d, out_channels: 4}\n", NULL);
+    expect_error("train --config l.yaml", "conv3d");
+}
+END_TEST
+
+START_TEST(linear_shape_mismatch)
+{
+    write_cfg("s.yaml",
+              "model:\n  layers:\n"
+              "    - {type: conv2d, name: conv1.0, out_channels: 64, kernel_size: 3, padding: 1}\n"
+              "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
+              "    - {type: conv2d, name: conv2.0, out_channels: 128, kernel_size: 3, padding: 1}\n"
+              "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
+              "    - {type: flatten}\n"
+              "    - {type: linear, name: fc, in_features: 6000, out_features: 10}\n",
+              NULL);
+    expect_error("train --config s.yaml", "expected 6272");
+}
+END_TEST
+
+START_TEST(missing_data_dir)
+{
+    write_cfg("d.yaml", NULL, NULL);
+    expect_error("train --config d.yaml --data.path=/nonexistent/lhost-data", "/nonexistent/lhost-data");
+}
+END_TEST
+
+START_TEST(bad_plugin_param)
+{
+    write_cfg("p.yaml", NULL, "callbacks:\n  early_stopping: {monitor: val_loss, mode: maz}\n");
+    expect_error("train --config p.yaml", "expected one of min, max; got \"maz\"");
+}
+END_TEST
+
+START_TEST(unknown_plugin)
+{
+    write_cfg("u.yaml", NULL, "callbacks:\n  no_such_callback: {}\n");
+    expect_error("train --config u.yaml", "no_such_callback");
+}
+END_TEST
+
+START_TEST(corrupt_checkpoint)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/junk.ckpt", dir);
+    write_text(path, "this is not a checkpoint at all, just text that is long enough");
+    expect_error("validate --ckpt junk.ckpt", "junk.ckpt");
+    write_cfg("r.yaml", NULL, NULL);
+    expect_error("train --config r.yaml --resume junk.ckpt", "junk.ckpt");
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+    char *out;
+    ck_assert_int_eq(cli_run(dir, "train", &out), 2);
+    free(out);
+    ck_assert_int_eq(cli_run(dir, "train --config x.yaml --bogus", &out), 2);
+    free(out);
+    ck_assert_int_eq(cli_run(dir, "validate", &out), 2);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("errors");
+    SRunner *sr;
+    int failed;
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, trains_ok);
+    tcase_add_test(tc, missing_config_file);
+    tcase_add_test(tc, yaml_syntax_error);
+    tcase_add_test(tc, unknown_key);
+    tcase_add_test(tc, wrong_type);
+    tcase_add_test(tc, negative_batch_size);
+    tcase_add_test(tc, unknown_layer);
+    tcase_add_test(tc, linear_shape_mismatch);
+    tcase_add_test(tc, missing_data_dir);
+    tcase_add_test(tc, bad_plugin_param);
+    tcase_add_test(tc, unknown_plugin);
+    tcase_add_test(tc, corrupt_checkpoint);
+    tcase_add_test(tc, usage_errors_exit_2);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
