@@ -150,6 +150,7 @@ int lh_cmd_train(int argc, char **argv)
     trainer_ready = 1;
     if (lh_trainer_setup(&t, &o, cfg, reg, LHOST_STAGE_FIT, NULL, &err))
         goto done;
+    t.t_start = t0;
     if (c.resume && lh_ckpt_load(&t, c.resume, 1, &err))
         goto done;
     if (lh_trainer_make_run_dir(&t, &err))

@@ -61,11 +61,11 @@ void lh_progress_step(lh_progress *p, const lh_trainer *t, int64_t done)
 
 void lh_progress_epoch_end(lh_progress *p, const lh_trainer *t)
 {
-    double el = lh_now() - p->epoch_t0;
     if (p->tty)
         fputs("\r\033[K", p->out);
-    fprintf(p->out, "Epoch %lld: %lld/%lld batches in %.1fs", (long long)t->epoch,
-            (long long)t->num_train_batches, (long long)t->num_train_batches, el);
+    fprintf(p->out, "Epoch %lld: %lld/%lld batches in %.2fs, validation %.2fs", (long long)t->epoch,
+            (long long)(t->num_train_batches - p->first_batch), (long long)t->num_train_batches,
+            t->last_train_s, t->last_val_s);
     values(p->out, t);
     fputc('\n', p->out);
     fflush(p->out);

@@ -244,6 +244,10 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         float loss;
         lhost_batch_info bi;
         t->batch_idx = b;
+        if (!t->first_batch_seen) {
+            t->first_batch_seen = 1;
+            fprintf(t->out, "first batch after %.1f ms\n", (lh_now() - t->t_start) * 1e3);
+        }
         if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm + start, n,
                        err) ||
             lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
@@ -304,13 +308,18 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
         lh_progress_epoch_start(&pb, t);
         if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err))
             goto fail;
+        t->last_train_s = lh_now() - pb.epoch_t0;
         /* Epoch-level training values: the loss mean and each metric over the whole epoch. */
         for (i = 0; i < t->n_metrics; i++)
             if (lh_metric_run_compute(&t->metrics[i], err))
                 goto fail;
         t->batch_idx = -1;
-        if (lh_trainer_validate(t, 0, err))
-            goto fail;
+        {
+            double v0 = lh_now();
+            if (lh_trainer_validate(t, 0, err))
+                goto fail;
+            t->last_val_s = lh_now() - v0;
+        }
         lh_log_row_add(&t->log, "train_loss", lh_log_epoch_mean(&t->log, "loss"));
         lh_log_put(&t->log, "train_loss", lh_log_epoch_mean(&t->log, "loss"), 1.0, 0);
         log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);

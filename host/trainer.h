@@ -81,6 +81,9 @@ typedef struct lh_trainer {
 
     char run_dir[4096];
     char csv_path[4200];
+    double t_start;              /* lh_now() when the command started */
+    double last_train_s, last_val_s;
+    int32_t first_batch_seen;
     FILE *out;                   /* progress and summaries (stdout) */
     int32_t tty;
 } lh_trainer;
