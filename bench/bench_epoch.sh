@@ -20,10 +20,11 @@ val_s=$(sed -n 's/.*validation \([0-9.]*\)s.*/\1/p' lhost.log | head -1)
 first_ms=$(sed -n 's/.*first batch after \([0-9.]*\) ms.*/\1/p' lhost.log | head -1)
 rss=$(awk '{print int($2/1024)}' time.txt)
 echo "lhost:   train ${train_s} s, validate ${val_s} s, peak RSS ${rss} MiB, start to first batch ${first_ms} ms (threads ${threads})"
-if python3 -c 'import torch' 2>/dev/null; then
-  py=$(python3 "$src/bench/torch_epoch.py" --data "$data" --threads "$threads" --epochs 1 | tail -1)
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+if "$PY" -c "import torch" 2>/dev/null; then
+  py=$("$PY" "$src/bench/torch_epoch.py" --data "$data" --threads "$threads" --epochs 1 | tail -1)
   echo "pytorch: $py"
-  pt=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["train_s"])' "$py")
+  pt=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["train_s"])' "$py")
   awk -v a="$pt" -v b="$train_s" 'BEGIN { printf "ratio (pytorch / lhost train epoch): %.2fx\n", a / b }'
 else
   echo "pytorch: python3-torch not installed; skipped"

@@ -6,7 +6,8 @@ set -euo pipefail
 : "${LHOST:?}" "${LH_SOURCE_DIR:?}"
 data=/usr/share/datasets/fashion-mnist
 [ -e "$data/t10k-images-idx3-ubyte.gz" ] || { echo "SKIP: dataset-fashion-mnist not installed"; exit 77; }
-python3 -c 'import torch, numpy' 2>/dev/null || { echo "SKIP: python3-torch not installed"; exit 77; }
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+"$PY" -c "import torch, numpy" 2>/dev/null || { echo "SKIP: python3-torch not installed"; exit 77; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 "$LHOST" train --config "$LH_SOURCE_DIR/examples/seed.yaml" --trainer.max_epochs=1 \
@@ -14,4 +15,4 @@ cd "$work"
   --trainer.default_root_dir="$work" --callbacks.model_checkpoint.dirpath="$work/ckpt"
 ck=$(ls "$work"/ckpt/modelo-val_acc=*.ckpt)
 "$LHOST" predict --ckpt "$ck" --data "$data" --out pred.csv
-python3 "$LH_SOURCE_DIR/tests/golden/torch_load_check.py" "$ck" "$data" pred.csv
+"$PY" "$LH_SOURCE_DIR/tests/golden/torch_load_check.py" "$ck" "$data" pred.csv
