@@ -212,18 +212,18 @@ fail:
 
 typedef int (*sink_fn)(void *ctx, const void *p, uint64_t n, lh_error *err);
 
-/* Produce the file's bytes, in order, through `sink`. */
-static int emit(const lh_st_writer *w, sink_fn sink, void *ctx, lh_error *err)
+/* Produce the file's bytes, in order, through `sink`. Errors start with `label`. */
+static int emit(const lh_st_writer *w, const char *label, sink_fn sink, void *ctx, lh_error *err)
 {
     uint64_t *begin = calloc((size_t)w->n + 1, sizeof *begin);
     if (!begin)
-        return lh_error_set(err, "safetensors: out of memory");
+        return lh_error_set(err, "%s: out of memory", label);
     layout(w, begin);
     uint64_t hlen = 0;
     char *header = make_header(w, begin, &hlen);
     free(begin);
     if (!header)
-        return lh_error_set(err, "safetensors: out of memory building the header");
+        return lh_error_set(err, "%s: out of memory building the header", label);
     uint8_t le[8];
     for (int b = 0; b < 8; b++)
         le[b] = (uint8_t)(hlen >> (8 * b));
@@ -241,14 +241,24 @@ static int sink_file(void *ctx, const void *p, uint64_t n, lh_error *err)
     return lh_atomic_put(ctx, p, (size_t)n, err);
 }
 
+/* host/atomic.c messages start with the path: make them "checkpoint PATH: ...". */
+static int checkpoint_error(lh_error *err)
+{
+    if (!err)
+        return -1;
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
+    return lh_error_set(err, "checkpoint %s", old);
+}
+
 int lh_st_write_atomic(const lh_st_writer *w, const char *path, lh_error *err)
 {
     lh_atomic_file f;
     if (lh_atomic_open(&f, path, err))
-        return lh_error_wrap(err, "checkpoint %s", path);
-    if (emit(w, sink_file, &f, err) || lh_atomic_commit(&f, err)) {
+        return checkpoint_error(err);
+    if (emit(w, path, sink_file, &f, err) || lh_atomic_commit(&f, err)) {
         lh_atomic_abort(&f);
-        return lh_error_wrap(err, "checkpoint %s", path);
+        return checkpoint_error(err);
     }
     return 0;
 }
@@ -279,7 +289,7 @@ static int sink_mem(void *ctx, const void *p, uint64_t n, lh_error *err)
 int lh_st_serialize(const lh_st_writer *w, uint8_t **out, uint64_t *out_len, lh_error *err)
 {
     membuf m = {0};
-    if (emit(w, sink_mem, &m, err)) {
+    if (emit(w, "safetensors", sink_mem, &m, err)) {
         free(m.p);
         return -1;
     }
