@@ -1,9 +1,23 @@
-# lhost_add_plugin(<target> <sources>...) — build a plugin shared object against lhost::sdk.
-# Used for the reference plugins in the source tree and by plugin authors after
-# find_package(lhost). The result is <target>.so (no "lib" prefix) with only the entry symbol
-# exported; in the lhost build tree it lands in the build's plugins/ folder.
+# lhostPlugin.cmake — lhost_add_plugin(), the one-line way to build a plugin shared object.
+#
+#   lhost_add_plugin(<target> [OUTPUT_DIRECTORY <dir>] <sources>...)
+#
+# Builds <target>.so (a MODULE, no "lib" prefix) linked to lhost::sdk, with hidden visibility so
+# only lhost_plugin_entry (marked LHOST_EXPORT) is exported, and -Wl,--no-undefined so a missing
+# symbol fails the link instead of the load. Plugin authors get it from find_package(lhost); to
+# install the plugin where an installed lhost finds it:
+#   install(TARGETS <target> LIBRARY DESTINATION ${LHOST_PLUGIN_INSTALL_DIR})
+# or copy the .so into ~/.local/share/lhost/plugins, or point `lhost --plugin-dir` at it.
+#
+# Inside the lhost source tree only (sdk/CMakeLists.txt sets the global properties below; the
+# installed package never does), plugins under the tree's plugins/ folder land in the build's
+# plugin folder, where a build-tree lhost looks, and are installed with lhost.
 function(lhost_add_plugin target)
-  add_library(${target} MODULE ${ARGN})
+  cmake_parse_arguments(PARSE_ARGV 1 LHAP "" "OUTPUT_DIRECTORY" "")
+  if(NOT LHAP_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "lhost_add_plugin(${target}): no source files given")
+  endif()
+  add_library(${target} MODULE ${LHAP_UNPARSED_ARGUMENTS})
   target_link_libraries(${target} PRIVATE lhost::sdk)
   set_target_properties(${target} PROPERTIES
     PREFIX ""
@@ -11,7 +25,24 @@ function(lhost_add_plugin target)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_options(${target} PRIVATE -Wl,--no-undefined)
-  if(DEFINED LHOST_PLUGIN_BUILD_DIR)
-    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${LHOST_PLUGIN_BUILD_DIR})
+
+  get_property(ref_src GLOBAL PROPERTY LHOST_TREE_PLUGIN_SOURCE_DIR)
+  get_property(ref_build GLOBAL PROPERTY LHOST_TREE_PLUGIN_BUILD_DIR)
+  get_property(ref_install GLOBAL PROPERTY LHOST_TREE_PLUGIN_INSTALL_DIR)
+  set(is_reference OFF)
+  if(ref_src)
+    string(FIND "${CMAKE_CURRENT_SOURCE_DIR}/" "${ref_src}/" at)
+    if(at EQUAL 0)
+      set(is_reference ON)
+    endif()
+  endif()
+
+  if(LHAP_OUTPUT_DIRECTORY)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${LHAP_OUTPUT_DIRECTORY})
+  elseif(is_reference)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ref_build})
+  endif()
+  if(is_reference)
+    install(TARGETS ${target} LIBRARY DESTINATION ${ref_install})
   endif()
 endfunction()
