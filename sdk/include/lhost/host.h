@@ -101,6 +101,13 @@ typedef struct lhost_host {
      * LHOST_EUNSUPPORTED when there is no model (e.g. in unit tests). */
     int32_t (*snapshot_weights)(lhost_ctx *ctx, int32_t slot);
     int32_t (*restore_weights)(lhost_ctx *ctx, int32_t slot);
+
+    /* [main-thread] Read or change a trainer hyper-parameter by name. Names in ABI 1.0: "lr"
+     * (the optimizer's learning rate; a change applies from the next optimizer step). Unknown
+     * names answer LHOST_ENOTFOUND; set_hparam refuses non-finite or out-of-range values with
+     * LHOST_EINVAL. For learning-rate schedulers and the like. */
+    int32_t (*get_hparam)(lhost_ctx *ctx, const char *name, double *out);
+    int32_t (*set_hparam)(lhost_ctx *ctx, const char *name, double value);
 } lhost_host;
 
 /* Does `host` have the member `field` (added in some minor version)? */
