@@ -383,8 +383,9 @@ static int32_t mc_save_none_monitor(mc *s, lhost_ctx *ctx)
         return LHOST_ERROR;
     }
     if (s->verbose)
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "Epoch %lld, global step %lld: saving model to \"%s\"",
-                (long long)s->ts.epoch, (long long)s->ts.global_step, path);
+        LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
+                "Epoch %lld, global step %lld: saving model to \"%s\"", (long long)s->ts.epoch,
+                (long long)s->ts.global_step, path);
     rc = mc_save(s, ctx, path);
     if (rc == LHOST_OK && s->save_top_k == 1 && previous && strcmp(previous, path) != 0)
         mc_remove_own(s, ctx, previous);
