@@ -66,7 +66,7 @@ static inline const float *lh_cf(const lh_dmem *p) { return (const float *)p; }
 int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t B, int64_t J,
                         int64_t stride_a, int64_t stride_j, float *out);
 
-/* y (rows, cols) += b (cols) broadcast over rows. */
+/* y (rows, cols) += b (cols) broadcast over rows; nothing when b is NULL. */
 int lh_cuda_add_bias_rows(lh_backend_ctx *ctx, int64_t rows, int64_t cols, const float *b,
                           float *y);
 

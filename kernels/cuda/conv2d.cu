@@ -68,7 +68,7 @@ __global__ void col2im_kernel(lh_conv_shape s, int n0, int nb, const float *dcol
     }
 }
 
-/* y (nb, K, P) of images n0.. = yt (K, nb*P) permuted, plus b (K) */
+/* y (nb, K, P) of images n0.. = yt (K, nb*P) permuted, plus b (K; NULL = no bias) */
 __global__ void unpermute_bias_kernel(int64_t K, int64_t P, int n0, int nb, const float *yt,
                                       const float *b, float *y)
 {
@@ -76,7 +76,7 @@ __global__ void unpermute_bias_kernel(int64_t K, int64_t P, int n0, int nb, cons
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
          t += (int64_t)gridDim.x * blockDim.x) {
         int64_t p = t % P, k = (t / P) % K, n = t / (P * K);
-        y[n0 * K * P + t] = yt[k * nb * P + n * P + p] + b[k];
+        y[n0 * K * P + t] = yt[k * nb * P + n * P + p] + (b ? b[k] : 0.0f);
     }
 }
 

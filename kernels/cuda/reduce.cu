@@ -50,7 +50,7 @@ int lh_cuda_add_bias_rows(lh_backend_ctx *ctx, int64_t rows, int64_t cols, const
                           float *y)
 {
     int64_t total = rows * cols;
-    if (total <= 0)
+    if (total <= 0 || !b) /* no bias */
         return 0;
     add_bias_rows_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(total, cols,
                                                                                      b, y);
