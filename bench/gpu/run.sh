@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/gpu/run.sh — everything a short GPU slot is for, in one go, on a CUDA machine (H100/H200):
+#   1. configure + build (Release, sm_90) into build-gpu/
+#   2. the CUDA parity test (every op vs the CPU backend, worst element per op) and the device
+#      selection test
+#   3. lhost: 3 epochs of examples/seed.yaml on the GPU (train-epoch times, val_acc), then the
+#      best checkpoint validated on the GPU and on the CPU (device-independent checkpoints)
+#   4. the Lightning peer (plain PyTorch, PyTorch with resident data, Lightning) for 3 epochs
+#   5. a summary: lhost's and the peers' train-epoch times and the ratios
+# Needs only what the tree carries: run bench/gpu/prepare.sh first on a machine with apt, which
+# fills the git-ignored .device/ (build dependencies as a sysroot, the IDX files, the peer).
+#   bash bench/gpu/run.sh [epochs]
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+epochs=${1:-3}
+dev=$src/.device
+build=$src/build-gpu
+data=${LHOST_BENCH_DATA:-$dev/fashion-mnist}
+[ -d "$data" ] || data=/usr/share/datasets/fashion-mnist
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+step() { printf '\n== %s\n' "$*"; }
+
+step "machine"
+command -v nvidia-smi >/dev/null &&
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+"$nvcc" --version | tail -2
+
+step "configure + build"
+cfg=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$nvcc")
+command -v ninja >/dev/null && cfg+=(-G Ninja)
+sysroot=$dev/sysroot
+if [ -d "$sysroot" ]; then
+  # The carried Debian -dev packages: a pkg-config wrapper that sees only them. Their .so files
+  # land in the binaries' build RPATH, so nothing else needs LD_LIBRARY_PATH.
+  lib=$sysroot/usr/lib/x86_64-linux-gnu
+  mkdir -p "$build"
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s PKG_CONFIG_SYSROOT_DIR=%s PKG_CONFIG_LIBDIR=%s exec %s "$@"\n' \
+    "$lib" "$sysroot" "$lib/pkgconfig:$sysroot/usr/share/pkgconfig" "$sysroot/usr/bin/pkgconf" \
+    > "$build/pkg-config"
+  chmod +x "$build/pkg-config"
+  cfg+=(-DPKG_CONFIG_EXECUTABLE="$build/pkg-config")
+  pkgconf=$build/pkg-config
+else
+  pkgconf=pkg-config
+fi
+if ! "$pkgconf" --exists check 2>/dev/null; then
+  echo "run: Check not found: building without tests (no parity test)"
+  cfg+=(-DLHOST_TESTS=OFF)
+fi
+if ! cmake -S "$src" -B "$build" "${cfg[@]}" > "$work/configure.log" 2>&1; then
+  cat "$work/configure.log"; echo "run: configure failed"; exit 1
+fi
+grep -E 'lhost:' "$work/configure.log"
+if ! cmake --build "$build" -j"$(nproc)" > "$work/build.log" 2>&1; then
+  grep -E -B2 -A8 'error|Error' "$work/build.log" | head -80; echo "run: build failed"; exit 1
+fi
+grep -ciE 'warning' "$work/build.log" | sed 's/^/build warnings: /'
+ls -l "$build/kernels/cuda/liblhost_cuda.so"
+
+step "parity: every CUDA op vs the CPU backend"
+if [ -x "$build/tests/test_cuda_parity" ]; then
+  "$build/tests/test_cuda_parity"; rc=$?
+  echo "test_cuda_parity exit $rc"; [ $rc -eq 0 ] || status=1
+  "$build/tests/test_backend_select"; rc=$?
+  echo "test_backend_select exit $rc"; [ $rc -eq 0 ] || status=1
+else
+  echo "parity test not built"
+fi
+
+step "lhost: $epochs epochs of examples/seed.yaml on the GPU"
+lhost=$build/host/lhost
+common=(--data.path="$data" --trainer.enable_progress_bar=false
+        --trainer.default_root_dir="$work" --callbacks.model_checkpoint.dirpath="$work/ckpt")
+(cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
+   --trainer.max_epochs="$epochs" "${common[@]}") > "$work/lhost.log" 2>&1
+rc=$?
+cat "$work/lhost.log"
+echo "lhost train exit $rc"; [ $rc -eq 0 ] || status=1
+lhost_train=$(sed -n 's/.*batches in \([0-9.]*\)s.*/\1/p' "$work/lhost.log" | tr '\n' ' ')
+
+ckpt=$(ls "$work"/ckpt/modelo-*.ckpt 2>/dev/null | head -1)
+if [ -n "$ckpt" ]; then
+  for d in cuda cpu; do
+    step "lhost validate --ckpt $(basename "$ckpt") on $d"
+    (cd "$work" && "$lhost" validate --ckpt "$ckpt" --trainer.device=$d "${common[@]}") 2>&1 |
+      tail -15
+  done
+fi
+
+step "peers: python3 lightning_gpu.py --epochs $epochs --mode all"
+peer=$dev/lightning_gpu.py
+if [ -f "$peer" ] && python3 -c 'import torch' 2>/dev/null; then
+  PYTHONUNBUFFERED=1 python3 "$peer" --data "$data" --epochs "$epochs" --mode all \
+    2> "$work/peer.err" | tee "$work/peer.log"
+  [ -s "$work/peer.err" ] && tail -5 "$work/peer.err"
+else
+  echo "peer skipped (no $peer or no torch)"
+fi
+
+step "summary (train epoch, seconds)"
+echo "lhost cuda:     $lhost_train"
+if [ -s "$work/peer.log" ]; then
+  python3 - "$work/peer.log" "$lhost_train" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+lh = [float(x) for x in sys.argv[2].split()]
+for mode in ("torch-resident", "torch", "lightning"):
+    t = [r["train_s"] for r in rows if r.get("mode") == mode and "train_s" in r]
+    acc = [r.get("val_acc") for r in rows if r.get("mode") == mode and "train_s" in r]
+    if not t:
+        continue
+    line = f"{mode + ':':15} {' '.join(str(x) for x in t)}  val_acc {acc}"
+    if lh:  # last epoch against last epoch: both warm
+        line += f"  -> {t[-1] / lh[-1]:.1f}x lhost's time"
+    print(line)
+PY
+fi
+exit $status

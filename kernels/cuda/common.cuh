@@ -1,0 +1,106 @@
+/* kernels/cuda/common.cuh — what every CUDA op file shares: the backend context, error
+ * recording, launch geometry, scratch memory and the launcher declarations the ops table
+ * (backend_cuda.cu) points at. Only .cu files include this header. */
+#ifndef LH_KERNELS_CUDA_COMMON_CUH
+#define LH_KERNELS_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "kernels/backend.h"
+
+/* One context per opened device. All work is queued on `stream`; cuBLAS runs on it too. The
+ * context is single-threaded: the trainer calls it from one thread. */
+struct lh_backend_ctx {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    void *scratch;        /* grows on demand; im2col columns, transposed gradients, row losses */
+    size_t scratch_bytes;
+    char err[512];
+    char desc[384];
+};
+
+/* Record an error (printf format) and return `code`. */
+int lh_cuda_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int lh_cuda_fail_rt(lh_backend_ctx *ctx, cudaError_t e, const char *what, const char *file,
+                    int line);
+int lh_cuda_fail_blas(lh_backend_ctx *ctx, cublasStatus_t s, const char *what, const char *file,
+                      int line);
+
+/* Return from the launcher on a failed runtime or cuBLAS call, recording file:line and the call. */
+#define LH_CUDA_TRY(ctx, call)                                                                   \
+    do {                                                                                         \
+        cudaError_t e_ = (call);                                                                 \
+        if (e_ != cudaSuccess)                                                                   \
+            return lh_cuda_fail_rt((ctx), e_, #call, __FILE__, __LINE__);                        \
+    } while (0)
+#define LH_BLAS_TRY(ctx, call)                                                                   \
+    do {                                                                                         \
+        cublasStatus_t s_ = (call);                                                              \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                         \
+            return lh_cuda_fail_blas((ctx), s_, #call, __FILE__, __LINE__);                      \
+    } while (0)
+/* After a <<<>>> launch: catch bad configurations and sticky errors from earlier work. */
+#define LH_CUDA_LAUNCHED(ctx, name) LH_CUDA_TRY(ctx, cudaGetLastError())
+
+/* A grid of 256-thread blocks covering n elements (grid-stride loops cover the rest). */
+#define LH_CUDA_THREADS 256
+static inline unsigned lh_cuda_blocks(int64_t n)
+{
+    int64_t b = (n + LH_CUDA_THREADS - 1) / LH_CUDA_THREADS;
+    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
+}
+
+/* Scratch memory of at least `bytes`, valid until the next call (work on the stream is ordered,
+ * so reuse across ops is safe). NULL on failure with the error recorded. */
+void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes);
+
+/* Typed views of opaque device handles. */
+static inline float *lh_f(lh_dmem *p) { return (float *)p; }
+static inline const float *lh_cf(const lh_dmem *p) { return (const float *)p; }
+
+/* out[j] = sum_{a<A} sum_{b<B} in[a * stride_a + j * stride_j + b] for j < J, in a fixed order
+ * (deterministic). Used for biases' gradients: linear (A=N, B=1), conv (A=N, B=OH*OW). */
+int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t B, int64_t J,
+                        int64_t stride_a, int64_t stride_j, float *out);
+
+/* y (rows, cols) += b (cols) broadcast over rows; nothing when b is NULL. */
+int lh_cuda_add_bias_rows(lh_backend_ctx *ctx, int64_t rows, int64_t cols, const float *b,
+                          float *y);
+
+/* ---- launchers (same arguments, in the same order, as the ops table and the CPU backend) --- */
+int lh_cuda_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
+                             const lh_dmem *labels_u8, const lh_dmem *idx, int64_t n,
+                             int64_t sample, float mean, float std, lh_dmem *out,
+                             lh_dmem *labels_out);
+int lh_cuda_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                            lh_dmem *db);
+int lh_cuda_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
+int lh_cuda_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
+                          lh_dmem *dx);
+int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
+                            lh_dmem *y, lh_dmem *argmax);
+int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
+                             const lh_dmem *argmax, lh_dmem *dx);
+int lh_cuda_linear_forward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cuda_linear_backward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                            const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
+                            lh_dmem *dw, lh_dmem *db);
+int lh_cuda_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
+                            const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
+int lh_cuda_dropout_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
+                             const lh_dmem *mask, lh_dmem *dx);
+int lh_cuda_softmax_xent(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
+                         const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
+int lh_cuda_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
+                      const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
+int lh_cuda_sgd_step(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
+                     const lh_dmem *grad, lh_dmem *buf);
+
+#endif

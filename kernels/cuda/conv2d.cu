@@ -1,0 +1,191 @@
+/* kernels/cuda/conv2d.cu — 2-D convolution (PyTorch's cross-correlation) as im2col + cuBLAS.
+ *
+ * Shapes: x (N,C,H,W), w (K,C,R,S) = (K,Q) with Q = C*R*S, b (K), y (N,K,OH,OW), P = OH*OW.
+ * A chunk of nb images is unfolded into col (Q, nb*P) — column n*P + p holds the receptive
+ * field of output pixel p of image n — so each pass is one large GEMM instead of nb small ones:
+ *   forward   yt (K, nb*P) = w (K,Q) . col (Q, nb*P);  y = permute(yt) + b
+ *   dW        dw (K,Q)    += dyt (K, nb*P) . col^T      (dyt = dy permuted to (K, nb*P))
+ *   dx        dcol (Q, nb*P) = w^T . dyt;  dx = col2im(dcol)  (gather form: no atomics)
+ *   db        db (K) = sum over n, p of dy               (fixed order, deterministic)
+ * cuBLAS is column-major: a row-major (r, c) matrix is its column-major transpose with ld = c.
+ * Chunks keep the scratch (col + yt/dyt) under LH_CONV_SCRATCH_MAX bytes. */
+#include "common.cuh"
+
+#define LH_CONV_SCRATCH_MAX ((size_t)256 << 20)
+
+/* col (Q, nb*P) from images n0 .. n0+nb-1 of x */
+__global__ void im2col_kernel(lh_conv_shape s, int n0, int nb, const float *x, float *col)
+{
+    int64_t P = (int64_t)s.oh * s.ow, NP = nb * P;
+    int64_t total = (int64_t)s.c * s.r * s.s * NP;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t q = t / NP, np = t - q * NP;
+        int n = (int)(np / P), p = (int)(np - n * P);
+        int c = (int)(q / (s.r * s.s)), rs = (int)(q - (int64_t)c * s.r * s.s);
+        int r = rs / s.s, ss = rs - r * s.s;
+        int oh = p / s.ow, ow = p - oh * s.ow;
+        int h = oh * s.stride - s.pad + r, w = ow * s.stride - s.pad + ss;
+        float v = 0.0f;
+        if (h >= 0 && h < s.h && w >= 0 && w < s.w)
+            v = x[(((int64_t)(n0 + n) * s.c + c) * s.h + h) * s.w + w];
+        col[t] = v;
+    }
+}
+
+/* dx of images n0.. from dcol (Q, nb*P): each input pixel sums the columns that read it. */
+__global__ void col2im_kernel(lh_conv_shape s, int n0, int nb, const float *dcol, float *dx)
+{
+    int64_t P = (int64_t)s.oh * s.ow, NP = nb * P;
+    int64_t total = (int64_t)nb * s.c * s.h * s.w;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t rest = t;
+        int w = (int)(rest % s.w); rest /= s.w;
+        int h = (int)(rest % s.h); rest /= s.h;
+        int c = (int)(rest % s.c);
+        int n = (int)(rest / s.c);
+        float acc = 0.0f;
+        for (int r = 0; r < s.r; r++) {
+            int hh = h + s.pad - r; /* = oh * stride */
+            if (hh < 0 || hh % s.stride)
+                continue;
+            int oh = hh / s.stride;
+            if (oh >= s.oh)
+                continue;
+            for (int q = 0; q < s.s; q++) {
+                int ww = w + s.pad - q;
+                if (ww < 0 || ww % s.stride)
+                    continue;
+                int ow = ww / s.stride;
+                if (ow >= s.ow)
+                    continue;
+                int64_t row = ((int64_t)c * s.r + r) * s.s + q;
+                acc += dcol[row * NP + n * P + oh * s.ow + ow];
+            }
+        }
+        dx[(int64_t)n0 * s.c * s.h * s.w + t] = acc;
+    }
+}
+
+/* y (nb, K, P) of images n0.. = yt (K, nb*P) permuted, plus b (K; NULL = no bias) */
+__global__ void unpermute_bias_kernel(int64_t K, int64_t P, int n0, int nb, const float *yt,
+                                      const float *b, float *y)
+{
+    int64_t total = nb * K * P;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t p = t % P, k = (t / P) % K, n = t / (P * K);
+        y[n0 * K * P + t] = yt[k * nb * P + n * P + p] + (b ? b[k] : 0.0f);
+    }
+}
+
+/* dyt (K, nb*P) = dy (nb, K, P) of images n0.. permuted */
+__global__ void permute_kernel(int64_t K, int64_t P, int n0, int nb, const float *dy, float *dyt)
+{
+    int64_t total = nb * K * P;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t p = t % P, n = (t / P) % nb, k = t / (P * nb);
+        dyt[t] = dy[(n0 + n) * K * P + k * P + p];
+    }
+}
+
+static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s, const char *op)
+{
+    if (s->n < 0 || s->c < 1 || s->k < 1 || s->r < 1 || s->s < 1 || s->stride < 1 || s->pad < 0 ||
+        s->oh != (s->h + 2 * s->pad - s->r) / s->stride + 1 ||
+        s->ow != (s->w + 2 * s->pad - s->s) / s->stride + 1 || s->oh < 1 || s->ow < 1)
+        return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "%s: bad shape n=%d c=%d h=%d w=%d k=%d r=%d "
+                            "s=%d stride=%d pad=%d oh=%d ow=%d", op, s->n, s->c, s->h, s->w, s->k,
+                            s->r, s->s, s->stride, s->pad, s->oh, s->ow);
+    return 0;
+}
+
+/* Images per chunk so that col (Q, nb*P) + yt (K, nb*P) fit the scratch cap; and the scratch. */
+static int chunk_plan(lh_backend_ctx *ctx, const lh_conv_shape *s, int *nb, float **col,
+                      float **yt)
+{
+    size_t P = (size_t)s->oh * s->ow, Q = (size_t)s->c * s->r * s->s;
+    size_t per_image = (Q + (size_t)s->k) * P * sizeof(float);
+    size_t fit = LH_CONV_SCRATCH_MAX / per_image;
+    *nb = fit < 1 ? 1 : fit > (size_t)s->n ? s->n : (int)fit;
+    *col = (float *)lh_cuda_scratch(ctx, per_image * (size_t)*nb);
+    if (!*col)
+        return LH_BACKEND_ENOMEM;
+    *yt = *col + Q * P * (size_t)*nb;
+    return 0;
+}
+
+int lh_cuda_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
+{
+    const float one = 1.0f, zero = 0.0f;
+    int64_t P = (int64_t)s->oh * s->ow, Q = (int64_t)s->c * s->r * s->s;
+    float *col, *yt;
+    int nb, rc;
+    if (check_shape(ctx, s, "conv2d_forward"))
+        return LH_BACKEND_EINVAL;
+    if (s->n == 0)
+        return 0;
+    if ((rc = chunk_plan(ctx, s, &nb, &col, &yt)))
+        return rc;
+    for (int n0 = 0; n0 < s->n; n0 += nb) {
+        int cnb = s->n - n0 < nb ? s->n - n0 : nb;
+        int64_t NP = cnb * P;
+        im2col_kernel<<<lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(*s, n0, cnb,
+                                                                                  lh_cf(x), col);
+        LH_CUDA_LAUNCHED(ctx, "im2col");
+        /* yt^T (NP x K) = col^T (NP x Q) . w^T (Q x K) */
+        LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)NP, s->k, (int)Q,
+                                     &one, col, (int)NP, lh_cf(w), (int)Q, &zero, yt, (int)NP));
+        unpermute_bias_kernel<<<lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(
+            s->k, P, n0, cnb, yt, lh_cf(b), lh_f(y));
+        LH_CUDA_LAUNCHED(ctx, "unpermute_bias");
+    }
+    return 0;
+}
+
+int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                            lh_dmem *db)
+{
+    const float one = 1.0f, zero = 0.0f;
+    int64_t P = (int64_t)s->oh * s->ow, Q = (int64_t)s->c * s->r * s->s;
+    float *col, *dyt;
+    int nb, rc;
+    if (check_shape(ctx, s, "conv2d_backward"))
+        return LH_BACKEND_EINVAL;
+    if (s->n == 0) {
+        LH_CUDA_TRY(ctx, cudaMemsetAsync(dw, 0, (size_t)s->k * Q * sizeof(float), ctx->stream));
+        LH_CUDA_TRY(ctx, cudaMemsetAsync(db, 0, (size_t)s->k * sizeof(float), ctx->stream));
+        return 0;
+    }
+    if ((rc = lh_cuda_sum_strided(ctx, lh_cf(dy), s->n, P, s->k, (int64_t)s->k * P, P, lh_f(db))))
+        return rc;
+    if ((rc = chunk_plan(ctx, s, &nb, &col, &dyt)))
+        return rc;
+    for (int n0 = 0; n0 < s->n; n0 += nb) {
+        int cnb = s->n - n0 < nb ? s->n - n0 : nb;
+        int64_t NP = cnb * P;
+        const float *beta = n0 == 0 ? &zero : &one; /* accumulate dw over chunks */
+        permute_kernel<<<lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(
+            s->k, P, n0, cnb, lh_cf(dy), dyt);
+        LH_CUDA_LAUNCHED(ctx, "permute");
+        im2col_kernel<<<lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(*s, n0, cnb,
+                                                                                  lh_cf(x), col);
+        LH_CUDA_LAUNCHED(ctx, "im2col");
+        /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
+        LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)Q, s->k, (int)NP,
+                                     &one, col, (int)NP, dyt, (int)NP, beta, lh_f(dw), (int)Q));
+        if (!dx)
+            continue;
+        /* dcol^T (NP x Q) = dyt^T (NP x K) . w (K x Q); col is free again, reuse it */
+        LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)NP, (int)Q, s->k,
+                                     &one, dyt, (int)NP, lh_cf(w), (int)Q, &zero, col, (int)NP));
+        col2im_kernel<<<lh_cuda_blocks((int64_t)cnb * s->c * s->h * s->w), LH_CUDA_THREADS, 0,
+                        ctx->stream>>>(*s, n0, cnb, col, lh_f(dx));
+        LH_CUDA_LAUNCHED(ctx, "col2im");
+    }
+    return 0;
+}

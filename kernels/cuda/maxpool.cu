@@ -1,0 +1,91 @@
+/* kernels/cuda/maxpool.cu — max pooling, kernel `size`, `stride`, no padding, floor mode.
+ * forward: x (N,C,H,W) -> y (N,C,OH,OW), argmax (N,C,OH,OW) int32 = h * W + w within the plane;
+ * the first maximum in row-major window order wins, NaN counts as the maximum (PyTorch).
+ * backward: dx (N,C,H,W) = sum of dy over the outputs whose argmax is this element; every dx
+ * element is written (gather form: no atomics, deterministic, overlapping windows allowed). */
+#include "common.cuh"
+
+__global__ void maxpool_forward_kernel(lh_pool_shape s, const float *x, float *y, int32_t *arg)
+{
+    int64_t total = (int64_t)s.n * s.c * s.oh * s.ow;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t plane = t / ((int64_t)s.oh * s.ow);
+        int o = (int)(t - plane * s.oh * s.ow), oh = o / s.ow, ow = o - oh * s.ow;
+        const float *xp = x + plane * s.h * s.w;
+        int h0 = oh * s.stride, w0 = ow * s.stride;
+        int best_i = h0 * s.w + w0;
+        float best = xp[best_i];
+        for (int r = 0; r < s.size; r++)
+            for (int q = 0; q < s.size; q++) {
+                int i = (h0 + r) * s.w + w0 + q;
+                float v = xp[i];
+                if (v > best || (isnan(v) && !isnan(best)))
+                    best = v, best_i = i;
+            }
+        y[t] = best;
+        arg[t] = best_i;
+    }
+}
+
+__global__ void maxpool_backward_kernel(lh_pool_shape s, const float *dy, const int32_t *arg,
+                                        float *dx)
+{
+    int64_t total = (int64_t)s.n * s.c * s.h * s.w;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t plane = t / ((int64_t)s.h * s.w);
+        int i = (int)(t - plane * s.h * s.w), h = i / s.w, w = i - h * s.w;
+        /* outputs whose window [o*stride, o*stride+size) holds h (resp. w) */
+        int oh_lo = h < s.size ? 0 : (h - s.size) / s.stride + 1, oh_hi = h / s.stride;
+        int ow_lo = w < s.size ? 0 : (w - s.size) / s.stride + 1, ow_hi = w / s.stride;
+        const float *dyp = dy + plane * s.oh * s.ow;
+        const int32_t *ap = arg + plane * s.oh * s.ow;
+        float acc = 0.0f;
+        oh_hi = oh_hi < s.oh - 1 ? oh_hi : s.oh - 1;
+        ow_hi = ow_hi < s.ow - 1 ? ow_hi : s.ow - 1;
+        for (int oh = oh_lo; oh <= oh_hi; oh++)
+            for (int ow = ow_lo; ow <= ow_hi; ow++)
+                if (ap[oh * s.ow + ow] == i)
+                    acc += dyp[oh * s.ow + ow];
+        dx[t] = acc;
+    }
+}
+
+static int check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s, const char *op)
+{
+    if (s->n < 0 || s->c < 0 || s->size < 1 || s->stride < 1 || s->oh != (s->h - s->size) / s->stride + 1
+        || s->ow != (s->w - s->size) / s->stride + 1 || s->oh < 1 || s->ow < 1)
+        return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "%s: bad shape n=%d c=%d h=%d w=%d size=%d "
+                            "stride=%d oh=%d ow=%d", op, s->n, s->c, s->h, s->w, s->size,
+                            s->stride, s->oh, s->ow);
+    return 0;
+}
+
+int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
+                            lh_dmem *y, lh_dmem *argmax)
+{
+    int64_t total = (int64_t)s->n * s->c * s->oh * s->ow;
+    if (check_shape(ctx, s, "maxpool_forward"))
+        return LH_BACKEND_EINVAL;
+    if (total == 0)
+        return 0;
+    maxpool_forward_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(
+        *s, lh_cf(x), lh_f(y), (int32_t *)argmax);
+    LH_CUDA_LAUNCHED(ctx, "maxpool_forward");
+    return 0;
+}
+
+int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
+                             const lh_dmem *argmax, lh_dmem *dx)
+{
+    int64_t total = (int64_t)s->n * s->c * s->h * s->w;
+    if (check_shape(ctx, s, "maxpool_backward"))
+        return LH_BACKEND_EINVAL;
+    if (total == 0)
+        return 0;
+    maxpool_backward_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(
+        *s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
+    LH_CUDA_LAUNCHED(ctx, "maxpool_backward");
+    return 0;
+}

@@ -1,0 +1,159 @@
+/* tests/unit/test_backend_select.c — trainer.device parsing, the CUDA module's loading and its
+ * failure messages, and auto's fallback to the CPU.
+ * Run: ctest --test-dir build -R test_backend_select --output-on-failure */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend_select.h"
+
+#define MISSING_MODULE "/nonexistent-lhost-dir/liblhost_cuda.so"
+
+static void assert_one_line(const lh_error *err)
+{
+    ck_assert_msg(err->msg[0] != '\0', "empty error message");
+    ck_assert_msg(strchr(err->msg, '\n') == NULL, "multi-line error: %s", err->msg);
+}
+
+START_TEST(bad_strings_are_refused)
+{
+    static const char *const bad[] = {"xyz", "", "gpu", "cuda:", "cuda:-1", "cuda:1x", "CPU",
+                                      "cuda:99999999999", "cuda0", "auto "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const lh_backend *be = NULL;
+        lh_backend_ctx *ctx = NULL;
+        lh_error err = {{0}};
+        char want[256];
+        ck_assert_int_eq(lh_backend_select(bad[i], 1, &be, &ctx, &err), -1);
+        snprintf(want, sizeof want, "trainer.device: expected auto, cpu, cuda or cuda:N, got \"%s\"",
+                 bad[i]);
+        ck_assert_str_eq(err.msg, want);
+        ck_assert_ptr_null(ctx);
+    }
+}
+END_TEST
+
+START_TEST(cpu_is_the_cpu_backend)
+{
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    ck_assert_msg(lh_backend_select("cpu", 1, &be, &ctx, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(be, lh_cpu_backend());
+    ck_assert_ptr_nonnull(ctx);
+    be->close(ctx);
+}
+END_TEST
+
+START_TEST(missing_module_is_a_clear_error)
+{
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    setenv("LHOST_CUDA_MODULE", MISSING_MODULE, 1);
+    ck_assert_int_eq(lh_backend_select("cuda", 1, &be, &ctx, &err), -1);
+    assert_one_line(&err);
+    ck_assert_msg(strncmp(err.msg, "device cuda: CUDA module " MISSING_MODULE ": ",
+                          strlen("device cuda: CUDA module " MISSING_MODULE ": ")) == 0,
+                  "got: %s", err.msg);
+    ck_assert_int_eq(lh_backend_select("cuda:3", 1, &be, &ctx, &err), -1);
+    ck_assert_msg(strncmp(err.msg, "device cuda:3: ", 15) == 0, "got: %s", err.msg);
+    ck_assert_ptr_null(ctx);
+}
+END_TEST
+
+START_TEST(auto_falls_back_to_cpu_without_module)
+{
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    setenv("LHOST_CUDA_MODULE", MISSING_MODULE, 1);
+    ck_assert_msg(lh_backend_select("auto", 1, &be, &ctx, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(be, lh_cpu_backend());
+    be->close(ctx);
+}
+END_TEST
+
+START_TEST(broken_module_is_a_clear_error)
+{
+    char path[] = "/tmp/lhost-not-a-module-XXXXXX";
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "not an ELF file\n", 16), 16);
+    close(fd);
+    setenv("LHOST_CUDA_MODULE", path, 1);
+    ck_assert_int_eq(lh_backend_select("cuda", 1, &be, &ctx, &err), -1);
+    unlink(path);
+    assert_one_line(&err);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "path not named: %s", err.msg);
+    ck_assert_msg(lh_backend_select("auto", 1, &be, &ctx, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(be, lh_cpu_backend());
+    be->close(ctx);
+}
+END_TEST
+
+START_TEST(build_tree_module_path)
+{
+    char path[4096];
+    unsetenv("LHOST_CUDA_MODULE");
+    lh_backend_cuda_module_path(path, sizeof path);
+    ck_assert_str_eq(path, LH_MODULE_BUILD_DIR "/liblhost_cuda.so");
+}
+END_TEST
+
+/* The real module: with a GPU "cuda" opens it; without one (or without nvcc at build time) the
+ * error is one line naming the device, and auto falls back to the CPU. */
+START_TEST(real_module_opens_or_explains)
+{
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    unsetenv("LHOST_CUDA_MODULE");
+    if (lh_backend_select("cuda", 1, &be, &ctx, &err) == 0) {
+        ck_assert_str_eq(be->name, "cuda");
+        ck_assert_msg(strncmp(be->describe(ctx), "cuda:0: ", 8) == 0, "%s", be->describe(ctx));
+        printf("cuda opened: %s\n", be->describe(ctx));
+        be->close(ctx);
+        ck_assert_int_eq(lh_backend_select("auto", 1, &be, &ctx, &err), 0);
+        ck_assert_str_eq(be->name, "cuda");
+        be->close(ctx);
+        return;
+    }
+    printf("cuda refused, as expected without a GPU: %s\n", err.msg);
+    assert_one_line(&err);
+    ck_assert_msg(strncmp(err.msg, "device cuda: ", 13) == 0, "got: %s", err.msg);
+    if (access(LH_MODULE_BUILD_DIR "/liblhost_cuda.so", F_OK) == 0)
+        ck_assert_msg(strstr(err.msg, "CUDA") != NULL, "reason does not mention CUDA: %s",
+                      err.msg);
+    ck_assert_msg(lh_backend_select("auto", 1, &be, &ctx, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(be, lh_cpu_backend());
+    be->close(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("backend_select");
+    TCase *tc = tcase_create("select");
+    SRunner *sr;
+    int failed;
+    tcase_add_test(tc, bad_strings_are_refused);
+    tcase_add_test(tc, cpu_is_the_cpu_backend);
+    tcase_add_test(tc, missing_module_is_a_clear_error);
+    tcase_add_test(tc, auto_falls_back_to_cpu_without_module);
+    tcase_add_test(tc, broken_module_is_a_clear_error);
+    tcase_add_test(tc, build_tree_module_path);
+    tcase_add_test(tc, real_module_opens_or_explains);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
