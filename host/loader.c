@@ -196,11 +196,12 @@ int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
         if (c)
             row = lh_registry_add_row(reg, LH_PLUGIN_OK, NULL, path, dir, c->desc.id, c->desc.name,
                                       c->desc.version, c->desc.kind, lib.abi, c);
+        else if (d && COVERS(d->struct_size, lhost_plugin_desc, vtable))
+            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, d->id, d->name,
+                                      d->version, d->kind, lib.abi, NULL);
         else
-            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir,
-                                      d && COVERS(d->struct_size, lhost_plugin_desc, id) ? d->id
-                                                                                         : NULL,
-                                      NULL, NULL, 0, lib.abi, NULL);
+            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
+                                      lib.abi, NULL);
         if (!row) {
             dlclose(handle);
             return -1;

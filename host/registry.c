@@ -186,7 +186,10 @@ static int add_dir(lh_registry *reg, const char *dir, int explicit, lh_error *er
     }
     for (k = 0; k < n; k++) {
         if (rc == 0) {
-            if (asprintf(&path, "%s/%s", dir, names[k]->d_name) < 0)
+            size_t dl = strlen(dir);
+            while (dl > 1 && dir[dl - 1] == '/')
+                dl--; /* "dir/" + "x.so" -> "dir/x.so" */
+            if (asprintf(&path, "%.*s/%s", (int)dl, dir, names[k]->d_name) < 0)
                 rc = -1;
             else {
                 rc = add_file(reg, path, dir);
