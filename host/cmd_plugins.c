@@ -265,17 +265,24 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The string member `k`, or "" when absent: for printing. */
+static const char *jtext(const cJSON *o, const char *k)
+{
+    const char *s = jstr(o, k);
+    return s ? s : "";
+}
+
 static void print_describe(const cJSON *o)
 {
     const cJSON *p, *h, *st = cJSON_GetObjectItemCaseSensitive(o, "state"), *b, *c;
     printf("Plugin Details:\n");
-    printf("  %-18s%s\n", "ID", jstr(o, "id"));
-    printf("  %-18s%s\n", "Name", jstr(o, "name"));
-    printf("  %-18s%s\n", "Kind", jstr(o, "kind"));
-    printf("  %-18s%s\n", "Version", jstr(o, "version"));
-    printf("  %-18s%s\n", "ABI", jstr(o, "abi"));
-    printf("  %-18s%s\n", "Filename", jstr(o, "path"));
-    printf("  %-18s%s\n", "Description", jstr(o, "description") ? jstr(o, "description") : "");
+    printf("  %-18s%s\n", "ID", jtext(o, "id"));
+    printf("  %-18s%s\n", "Name", jtext(o, "name"));
+    printf("  %-18s%s\n", "Kind", jtext(o, "kind"));
+    printf("  %-18s%s\n", "Version", jtext(o, "version"));
+    printf("  %-18s%s\n", "ABI", jtext(o, "abi"));
+    printf("  %-18s%s\n", "Filename", jtext(o, "path"));
+    printf("  %-18s%s\n", "Description", jtext(o, "description"));
     printf("  %-18s%d\n", "Priority",
            (int)cJSON_GetObjectItemCaseSensitive(o, "priority")->valuedouble);
     printf("\nParameters:\n");
@@ -286,8 +293,8 @@ static void print_describe(const cJSON *o)
         const cJSON *mn = cJSON_GetObjectItemCaseSensitive(p, "min");
         const cJSON *mx = cJSON_GetObjectItemCaseSensitive(p, "max");
         const cJSON *ch = cJSON_GetObjectItemCaseSensitive(p, "choices");
-        printf("  %-18s%s. %s\n", jstr(p, "name"), jstr(p, "type"),
-               jstr(p, "help") ? jstr(p, "help") : "");
+        printf("  %-18s%s. %s\n", jtext(p, "name"), jtext(p, "type"),
+               jtext(p, "help"));
         if (ch) {
             printf("  %-18sAllowed: ", "");
             cJSON_ArrayForEach(c, ch) printf("%s%s", c == ch->child ? "" : ", ", c->valuestring);
@@ -313,14 +320,14 @@ static void print_describe(const cJSON *o)
         printf("  %-18s%s\n", "Higher is better",
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "higher_is_better")) ? "yes" : "no");
         if (jstr(st, "error"))
-            printf("  %-18s%s\n", "Layout", jstr(st, "error"));
+            printf("  %-18s%s\n", "Layout", jtext(st, "error"));
         else {
             printf("  %-18s%d\n", "Outputs",
                    (int)cJSON_GetObjectItemCaseSensitive(st, "outputs")->valuedouble);
             cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers"))
-                printf("  %-18s%s[%.0f], reduce %s, init %g\n", jstr(b, "name"), jstr(b, "dtype"),
+                printf("  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"), jtext(b, "dtype"),
                        cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble,
-                       jstr(b, "reduction"), cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+                       jtext(b, "reduction"), cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
         }
     }
 }
