@@ -337,14 +337,15 @@ static int describe(const lh_registry *reg, const char *name, int json)
     struct describe_job job;
     lh_error err;
     char *out = NULL;
-    cJSON *o;
+    cJSON *o = NULL;
     if (!(job.row = lh_registry_find(reg, name, 0, &err))) {
         fprintf(stderr, "lhost: plugins: %s\n", err.msg);
         return 1;
     }
     if (lh_child_run(describe_child, &job, 10.0, &out, &err) != 0 || !(o = cJSON_Parse(out))) {
-        fprintf(stderr, "lhost: plugins: %s: cannot describe: %s\n", job.row->path,
-                out && *out ? "bad answer" : err.msg);
+        if (out && !o)
+            lh_error_set(&err, "the describing child sent no valid answer");
+        fprintf(stderr, "lhost: plugins: %s: cannot describe: %s\n", job.row->path, err.msg);
         free(out);
         return 1;
     }

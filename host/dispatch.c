@@ -1,6 +1,7 @@
 /* host/dispatch.c — run one callback hook on every instance: ascending priority, then the order
  * the instances were given (config order). For speed each hook keeps a packed list of only the
- * instances that implement it, so a call per plugin is a load and an indirect call. */
+ * instances that implement it, so a call per plugin is a load and an indirect call. The
+ * instances must outlive the lh_dispatch made from them. */
 #include <stdlib.h>
 #include <string.h>
 
