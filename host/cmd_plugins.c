@@ -342,9 +342,9 @@ static int describe(const lh_registry *reg, const char *name, int json)
         fprintf(stderr, "lhost: plugins: %s\n", err.msg);
         return 1;
     }
-    if (lh_child_run(describe_child, &job, 10.0, &out, &err) != 0 || !(o = cJSON_Parse(out))) {
-        if (out && !o)
-            lh_error_set(&err, "the describing child sent no valid answer");
+    if (lh_child_run(describe_child, &job, 10.0, &out, &err) == 0 && !(o = cJSON_Parse(out)))
+        lh_error_set(&err, "the describing child sent no valid answer");
+    if (!o) {
         fprintf(stderr, "lhost: plugins: %s: cannot describe: %s\n", job.row->path, err.msg);
         free(out);
         return 1;
