@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "trainer.h"

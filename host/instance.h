@@ -8,6 +8,7 @@
 #ifndef LH_INSTANCE_H
 #define LH_INSTANCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -15,9 +16,12 @@
 #include "registry.h"
 
 /* What host services do, supplied by the trainer (or a test). Any member may be NULL: the
- * service then answers LHOST_EUNSUPPORTED (or LHOST_ENOTFOUND for get_value). */
+ * service then answers LHOST_EUNSUPPORTED (or LHOST_ENOTFOUND for get_value). Exceptions:
+ * request_stop is always recorded on the instance (lh_dispatch_hook then returns LHOST_STOP) and
+ * answers LHOST_OK; log without an env prints "lhost: <id>: <level>: msg" to stderr (INFO+). */
 typedef struct lh_host_env {
     void *user;
+    void (*log)(void *user, const char *who, int32_t level, const char *msg);
     int32_t (*get_value)(void *user, const char *key, double *out);
     int32_t (*log_value)(void *user, const char *key, double value, uint32_t flags);
     int32_t (*list_values)(void *user, lhost_value_visitor visit, void *visit_user);
@@ -49,6 +53,11 @@ void lh_param_values_free(lhost_param_values *pv);
 /* Check a plugin's own schema (names, types, defaults parse, enum choices, ranges). Used by
  * the loader: a bad schema makes the plugin BROKEN with this message. */
 int lh_params_check_schema(const lhost_plugin_desc *desc, lh_error *err);
+
+/* "int", "float", "bool", "string", "enum" ("?" otherwise). */
+const char *lh_params_type_name(int32_t type);
+/* Canonical text of a value ("16" for "0x10", "true" for "yes", "None" when unset) into buf. */
+void lh_params_format_value(const lhost_value *v, char *buf, size_t cap);
 
 /* lhost_ctx is the host's instance record. */
 typedef struct lhost_ctx lh_instance;
@@ -95,6 +104,8 @@ lh_instance *lh_dispatch_at(const lh_dispatch *d, int32_t i);
  * callbacks after the failing one do not run). `batch` only for LH_HOOK_TRAIN_BATCH_END. */
 int32_t lh_dispatch_hook(lh_dispatch *d, int32_t hook, const lhost_batch_info *batch,
                          lh_error *err);
+/* "on_fit_start", ... for LH_HOOK_*; "?" otherwise. */
+const char *lh_dispatch_hook_name(int32_t hook);
 /* on_exception on every callback; return values ignored. */
 void lh_dispatch_exception(lh_dispatch *d, const char *message);
 

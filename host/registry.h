@@ -3,7 +3,16 @@
  * Search order: --plugin-dir flags (in order), LHOST_PLUGIN_PATH (colon-separated; ignored in a
  * setuid/setgid process), $XDG_DATA_HOME/lhost/plugins (default ~/.local/share/lhost/plugins),
  * the installed plugin directory, and, when the running lhost lives in the build tree, the
- * build's plugins/ folder. The first plugin with an id wins; later ones are "shadowed". */
+ * build's plugins/ folder. The first plugin with an id wins; later ones are "shadowed".
+ * In each directory the *.so files are taken in name order. A directory or file writable by group
+ * or others is a BROKEN row unless allow_insecure. Reasons (exact text, tests assert them):
+ *   cannot load: <dlerror without the path>      not an lhost plugin: no symbol lhost_plugin_entry
+ *   entry failed: <the plugin's message>         entry crashed: SIGSEGV / entry timed out after N s
+ *   built for ABI 2.0.0, host has ABI 1.0.0 (different major)
+ *   built for ABI 1.1.0, newer than the host's ABI 1.0.0
+ *   bad parameter schema: plugin NAME: parameter 'KEY': ...
+ *   file is writable by group or others (mode 0666); refused without --allow-insecure-plugins
+ *   shadowed by <path of the plugin that wins> */
 #ifndef LH_REGISTRY_H
 #define LH_REGISTRY_H
 
@@ -24,6 +33,7 @@ typedef struct lh_registry_opts {
     int32_t scan_in_child;          /* 1: run each file's entry in a child (for `lhost plugins`) */
     double scan_timeout_s;          /* child timeout per file (0 = 5 s) */
     int32_t skip_default_dirs;      /* tests: only plugin_dirs (and LHOST_PLUGIN_PATH if set) */
+    lhost_version host_abi;         /* tests: negotiate as this host ABI; 0.0.0 = the real one */
 } lh_registry_opts;
 
 /* One row: a plugin (or a broken file) found in a directory. */
@@ -42,11 +52,19 @@ typedef struct lh_plugin_row {
 
 typedef struct lh_registry lh_registry;
 
-/* Discover every directory and file. Never fails because of a bad plugin (that is a BROKEN row);
+/* Discover every directory and file. `host` NULL = lh_host_services(). Never fails because of a bad plugin (that is a BROKEN row);
  * fails only for out-of-memory or an unreadable --plugin-dir given explicitly. */
 int lh_registry_open(lh_registry **out, const lh_registry_opts *opts, const lhost_host *host,
                      lh_error *err);
 void lh_registry_close(lh_registry *reg);
+
+/* One file only (plugin_dirs and search path ignored; the permission check and scan_in_child
+ * still apply). For `lhost plugins --verbose` and tests. Fails only for out-of-memory. */
+int lh_registry_open_file(lh_registry **out, const char *path, const lh_registry_opts *opts,
+                          const lhost_host *host, lh_error *err);
+
+/* "callback", "metric", "logger", or "-" for an unknown kind. */
+const char *lh_registry_kind_name(int32_t kind);
 
 /* All rows, in search order. */
 int32_t lh_registry_count(const lh_registry *reg);
