@@ -384,6 +384,8 @@ int lh_ckpt_load(lh_trainer *t, const char *path, int32_t full, lh_error *err)
             cJSON_Delete(oj);
             goto done;
         }
+        if (cJSON_IsNumber(cJSON_GetObjectItem(oj, "lr")))
+            t->optim.lr = cJSON_GetObjectItem(oj, "lr")->valuedouble; /* schedulers change it */
         cJSON_Delete(oj);
         t->optim.step = step;
         if (!(perm = lh_st_find(f, "trainer.perm", "I32", t->train.count, err)) ||

@@ -31,6 +31,8 @@ typedef struct lh_host_env {
     void (*trainer_state)(void *user, lhost_trainer_state *out);
     int32_t (*snapshot_weights)(void *user, int32_t slot);
     int32_t (*restore_weights)(void *user, int32_t slot);
+    int32_t (*get_hparam)(void *user, const char *name, double *out);
+    int32_t (*set_hparam)(void *user, const char *name, double value);
 } lh_host_env;
 
 /* The host's services table; its functions route through each ctx's env. Static, immortal. */

@@ -129,6 +129,24 @@ static int32_t svc_restore_weights(lhost_ctx *ctx, int32_t slot)
     return ctx->env->restore_weights(ctx->env->user, slot);
 }
 
+static int32_t svc_get_hparam(lhost_ctx *ctx, const char *name, double *out)
+{
+    if (!ctx || !name || !out)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->get_hparam)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->get_hparam(ctx->env->user, name, out);
+}
+
+static int32_t svc_set_hparam(lhost_ctx *ctx, const char *name, double value)
+{
+    if (!ctx || !name)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->set_hparam)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->set_hparam(ctx->env->user, name, value);
+}
+
 static const lhost_host services = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -146,6 +164,8 @@ static const lhost_host services = {
     .list_values = svc_list_values,
     .snapshot_weights = svc_snapshot_weights,
     .restore_weights = svc_restore_weights,
+    .get_hparam = svc_get_hparam,
+    .set_hparam = svc_set_hparam,
 };
 
 const lhost_host *lh_host_services(void) { return &services; }

@@ -96,6 +96,26 @@ static int32_t env_restore(void *user, int32_t slot)
                : LHOST_OK;
 }
 
+static int32_t env_get_hparam(void *user, const char *name, double *out)
+{
+    lh_trainer *t = user;
+    if (strcmp(name, "lr") != 0 || !t->optim.be)
+        return LHOST_ENOTFOUND;
+    *out = t->optim.lr;
+    return LHOST_OK;
+}
+
+static int32_t env_set_hparam(void *user, const char *name, double value)
+{
+    lh_trainer *t = user;
+    if (strcmp(name, "lr") != 0 || !t->optim.be)
+        return LHOST_ENOTFOUND;
+    if (!isfinite(value) || value < 0 || value > 1e6)
+        return LHOST_EINVAL;
+    t->optim.lr = value;
+    return LHOST_OK;
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
     t->env.user = t;
@@ -107,6 +127,8 @@ void lh_trainer_env_init(lh_trainer *t)
     t->env.trainer_state = env_trainer_state;
     t->env.snapshot_weights = env_snapshot;
     t->env.restore_weights = env_restore;
+    t->env.get_hparam = env_get_hparam;
+    t->env.set_hparam = env_set_hparam;
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
