@@ -1,0 +1,254 @@
+/* kernels/cpu/conv.c — conv2d forward/backward as im2col + oneDNN sgemm, one image at a time.
+ *
+ * Each thread takes a contiguous slice of the batch. Per image (P = OH*OW, CRS = C*R*S):
+ *   forward   y_i (K, P)   = w (K, CRS) . col_i (CRS, P) + b      (y prefilled with b, beta 1)
+ *   backward  dw_t (K,CRS) += dy_i (K, P) . col_i^T               (per-thread partial sums)
+ *             db_t (K)     += rowsum(dy_i)
+ *             dx_i         = col2im(w^T (CRS, K) . dy_i)
+ * then dw = sum of the partials in thread order, so results depend only on the thread count.
+ * Per-image GEMMs keep col_i in L2 (conv2: 576 x 196 floats = 441 KiB). */
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+typedef struct conv_job {
+    lh_backend_ctx *ctx;
+    const lh_conv_shape *s;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    size_t part_len;    /* floats of one thread's partial: K*CRS (dw) then K (db) */
+    size_t part_stride; /* distance between partials in ctx->shared (64-byte multiple) */
+} conv_job;
+
+static int64_t conv_crs(const lh_conv_shape *s) { return (int64_t)s->c * s->r * s->s; }
+static int64_t conv_p(const lh_conv_shape *s) { return (int64_t)s->oh * s->ow; }
+
+/* A 1x1, stride 1, unpadded conv reads x directly as its column matrix. */
+static int conv_is_pointwise(const lh_conv_shape *s)
+{
+    return s->r == 1 && s->s == 1 && s->stride == 1 && s->pad == 0;
+}
+
+/* Output columns [lo, hi) of row q whose input column ow*stride - pad + q lies in [0, w). */
+static void valid_cols(const lh_conv_shape *s, int q, int *lo, int *hi)
+{
+    int off = q - s->pad;
+    int a = off >= 0 ? 0 : (-off + s->stride - 1) / s->stride;
+    int b = (s->w - 1 - off) >= 0 ? (s->w - 1 - off) / s->stride + 1 : 0;
+    if (b > s->ow)
+        b = s->ow;
+    if (a > b)
+        a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* col (CRS, P) from one image x (C, H, W). */
+LH_CPU_CLONES
+static void im2col(const lh_conv_shape *s, const float *x, float *col)
+{
+    const int64_t p = conv_p(s);
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
+                const float *xc = x + (int64_t)c * s->h * s->w;
+                int lo, hi;
+                valid_cols(s, q, &lo, &hi);
+                for (int oh = 0; oh < s->oh; oh++) {
+                    float *o = row + (int64_t)oh * s->ow;
+                    int ih = oh * s->stride - s->pad + r;
+                    if (ih < 0 || ih >= s->h) {
+                        for (int ow = 0; ow < s->ow; ow++)
+                            o[ow] = 0.0f;
+                        continue;
+                    }
+                    const float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
+                    for (int ow = 0; ow < lo; ow++)
+                        o[ow] = 0.0f;
+                    if (s->stride == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            o[ow] = xr[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            o[ow] = xr[(int64_t)ow * s->stride];
+                    for (int ow = hi; ow < s->ow; ow++)
+                        o[ow] = 0.0f;
+                }
+            }
+}
+
+/* dx (C, H, W) = col2im(col): zeroes dx then adds every column entry back to its pixel.
+ * The loop order is fixed, so overlapping windows sum in the same order every run. */
+LH_CPU_CLONES
+static void col2im(const lh_conv_shape *s, const float *col, float *dx)
+{
+    const int64_t p = conv_p(s);
+    memset(dx, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                const float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
+                float *xc = dx + (int64_t)c * s->h * s->w;
+                int lo, hi;
+                valid_cols(s, q, &lo, &hi);
+                for (int oh = 0; oh < s->oh; oh++) {
+                    int ih = oh * s->stride - s->pad + r;
+                    if (ih < 0 || ih >= s->h)
+                        continue;
+                    const float *o = row + (int64_t)oh * s->ow;
+                    float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
+                    if (s->stride == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            xr[ow] += o[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            xr[(int64_t)ow * s->stride] += o[ow];
+                }
+            }
+}
+
+LH_CPU_CLONES
+static void fill_bias(float *y, const float *b, int k, int64_t p)
+{
+    for (int i = 0; i < k; i++) {
+        float v = b ? b[i] : 0.0f;
+        float *row = y + (int64_t)i * p;
+        for (int64_t j = 0; j < p; j++)
+            row[j] = v;
+    }
+}
+
+LH_CPU_CLONES
+static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first)
+{
+    for (int i = 0; i < k; i++) {
+        const float *row = dy + (int64_t)i * p;
+        float acc = 0.0f;
+        for (int64_t j = 0; j < p; j++)
+            acc += row[j];
+        db[i] = first ? acc : db[i] + acc;
+    }
+}
+
+static void forward_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const lh_conv_shape *s = j->s;
+    const int64_t crs = conv_crs(s), p = conv_p(s);
+    const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
+    float *col = j->ctx->scratch[tid];
+    int64_t lo, hi;
+    lh_cpu_split(s->n, tid, nt, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * in_sz;
+        float *yi = j->y + i * out_sz;
+        const float *bmat = xi;
+        if (!conv_is_pointwise(s)) {
+            im2col(s, xi, col);
+            bmat = col;
+        }
+        fill_bias(yi, j->b, s->k, p);
+        lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
+    }
+}
+
+static void backward_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const lh_conv_shape *s = j->s;
+    const int64_t crs = conv_crs(s), p = conv_p(s);
+    const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
+    float *col = j->ctx->scratch[tid];
+    float *dcol = col + crs * p;
+    float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
+    float *dbp = dwp + (size_t)s->k * crs;
+    int64_t lo, hi;
+    lh_cpu_split(s->n, tid, nt, &lo, &hi);
+    if (lo == hi) {
+        memset(dwp, 0, sizeof(float) * j->part_len);
+        return;
+    }
+    for (int64_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * in_sz;
+        const float *dyi = j->dy + i * out_sz;
+        const float *cmat = xi;
+        if (!conv_is_pointwise(s)) {
+            im2col(s, xi, col);
+            cmat = col;
+        }
+        lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
+        add_row_sums(dbp, dyi, s->k, p, i == lo);
+        if (j->dx) {
+            float *dxi = j->dx + i * in_sz;
+            if (conv_is_pointwise(s)) {
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dxi, p);
+            } else {
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dcol, p);
+                col2im(s, dcol, dxi);
+            }
+        }
+    }
+}
+
+static void reduce_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const int64_t nw = (int64_t)j->s->k * conv_crs(j->s);
+    int64_t lo, hi;
+    lh_cpu_split((int64_t)j->part_len, tid, nt, &lo, &hi);
+    /* [0, nw) of each partial is dw, [nw, nw + K) is db */
+    if (lo < nw)
+        lh_cpu_sum_parts(j->dw, j->ctx->shared, nt, j->part_stride, lo, hi < nw ? hi : nw);
+    if (hi > nw && j->db)
+        lh_cpu_sum_parts(j->db, j->ctx->shared + nw, nt, j->part_stride, (lo > nw ? lo : nw) - nw,
+                         hi - nw);
+}
+
+static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s)
+{
+    if (s->n < 0 || s->c <= 0 || s->h <= 0 || s->w <= 0 || s->k <= 0 || s->r <= 0 ||
+        s->s <= 0 || s->stride <= 0 || s->pad < 0)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d: bad shape n=%d c=%d h=%d w=%d "
+                           "k=%d r=%d s=%d stride=%d pad=%d", s->n, s->c, s->h, s->w, s->k, s->r,
+                           s->s, s->stride, s->pad);
+    int oh = (s->h + 2 * s->pad - s->r) / s->stride + 1;
+    int ow = (s->w + 2 * s->pad - s->s) / s->stride + 1;
+    if (s->h + 2 * s->pad < s->r || s->w + 2 * s->pad < s->s || oh != s->oh || ow != s->ow)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d: output %dx%d given, expected "
+                           "%dx%d", s->oh, s->ow, oh, ow);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
+{
+    int rc = check_shape(ctx, s);
+    if (rc)
+        return rc;
+    rc = lh_cpu_reserve(ctx, (size_t)conv_crs(s) * conv_p(s), 0);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
+    lh_cpu_pool_run(ctx->pool, forward_task, &j);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                           lh_dmem *db)
+{
+    int rc = check_shape(ctx, s);
+    if (rc)
+        return rc;
+    size_t len = (size_t)s->k * conv_crs(s) + s->k;
+    size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
+    rc = lh_cpu_reserve(ctx, 2 * (size_t)conv_crs(s) * conv_p(s), stride * ctx->nthreads);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
+                  .dw = F(dw), .db = F(db), .part_len = len, .part_stride = stride};
+    lh_cpu_pool_run(ctx->pool, backward_task, &j);
+    lh_cpu_pool_run(ctx->pool, reduce_task, &j);
+    return LH_BACKEND_OK;
+}
