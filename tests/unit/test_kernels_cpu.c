@@ -135,12 +135,12 @@ static void expect_grad(const char *what, const float *got, const double *fd, in
 
 typedef double (*loss_fn)(void *state);
 
-/* Central differences of loss(state) over the n doubles at p (h = 1e-4; the ops are linear or
- * smooth, so truncation error is far below the 1e-3 tolerance). */
+/* Central differences of loss(state) over the n doubles at p (h = 1e-6; the ops are linear,
+ * piecewise linear (a small step stays clear of maxpool/relu kinks) or smooth). */
 static double *finite_diff(loss_fn f, void *state, double *p, int n)
 {
     double *g = malloc(sizeof(double) * (size_t)n);
-    const double h = 1e-4;
+    const double h = 1e-6;
     for (int i = 0; i < n; i++) {
         double keep = p[i];
         p[i] = keep + h;
