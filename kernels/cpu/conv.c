@@ -108,6 +108,80 @@ static void col2im(const lh_conv_shape *s, const float *col, float *dx)
             }
 }
 
+/* Stride 1: copy x (C, H, W) into a zero-bordered xp (C, H + 2 pad, W + 2 pad) so every
+ * column row is OH branch-free copies of OW floats. */
+static int64_t padded_floats(const lh_conv_shape *s)
+{
+    return (int64_t)s->c * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
+}
+
+LH_CPU_CLONES
+static void pad_image(const lh_conv_shape *s, const float *x, float *xp)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad;
+    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
+    for (int c = 0; c < s->c; c++)
+        for (int ih = 0; ih < s->h; ih++) {
+            const float *src = x + ((int64_t)c * s->h + ih) * s->w;
+            float *dst = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
+            for (int iw = 0; iw < s->w; iw++)
+                dst[iw] = src[iw];
+        }
+}
+
+LH_CPU_CLONES
+static void im2col_s1(const lh_conv_shape *s, const float *xp, float *col)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                const float *src = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, src += wp)
+                    for (int ow = 0; ow < ow_n; ow++)
+                        o[ow] = src[ow];
+            }
+}
+
+/* dx (C, H, W) = col2im(col) for stride 1, accumulating in the padded buffer xp. */
+LH_CPU_CLONES
+static void col2im_s1(const lh_conv_shape *s, const float *col, float *xp, float *dx)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
+    const float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                float *dst = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp)
+                    for (int ow = 0; ow < ow_n; ow++)
+                        dst[ow] += o[ow];
+            }
+    for (int c = 0; c < s->c; c++)
+        for (int ih = 0; ih < s->h; ih++) {
+            const float *src = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
+            float *d = dx + ((int64_t)c * s->h + ih) * s->w;
+            for (int iw = 0; iw < s->w; iw++)
+                d[iw] = src[iw];
+        }
+}
+
+/* The column matrix of image xi: xi itself (1x1), or built in col (using xp for stride 1). */
+static const float *columns(const lh_conv_shape *s, const float *xi, float *col, float *xp)
+{
+    if (conv_is_pointwise(s))
+        return xi;
+    if (s->stride == 1) {
+        pad_image(s, xi, xp);
+        im2col_s1(s, xp, col);
+    } else {
+        im2col(s, xi, col);
+    }
+    return col;
+}
+
 LH_CPU_CLONES
 static void fill_bias(float *y, const float *b, int k, int64_t p)
 {
@@ -124,8 +198,15 @@ static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first
 {
     for (int i = 0; i < k; i++) {
         const float *row = dy + (int64_t)i * p;
+        float lane[16] = {0}; /* 16 independent sums vectorise without reassociating */
+        int64_t j = 0;
+        for (; j + 16 <= p; j += 16)
+            for (int l = 0; l < 16; l++)
+                lane[l] += row[j + l];
         float acc = 0.0f;
-        for (int64_t j = 0; j < p; j++)
+        for (int l = 0; l < 16; l++)
+            acc += lane[l];
+        for (; j < p; j++)
             acc += row[j];
         db[i] = first ? acc : db[i] + acc;
     }
@@ -137,17 +218,13 @@ static void forward_task(void *arg, int tid, int nt)
     const lh_conv_shape *s = j->s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
-    float *col = j->ctx->scratch[tid];
+    float *col = j->ctx->scratch[tid], *xp = col + crs * p;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
         float *yi = j->y + i * out_sz;
-        const float *bmat = xi;
-        if (!conv_is_pointwise(s)) {
-            im2col(s, xi, col);
-            bmat = col;
-        }
+        const float *bmat = columns(s, xi, col, xp);
         fill_bias(yi, j->b, s->k, p);
         lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
     }
@@ -160,7 +237,7 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
     float *col = j->ctx->scratch[tid];
-    float *dcol = col + crs * p;
+    float *dcol = col + crs * p, *xp = dcol + crs * p;
     float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
     float *dbp = dwp + (size_t)s->k * crs;
     int64_t lo, hi;
@@ -172,11 +249,7 @@ static void backward_task(void *arg, int tid, int nt)
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
         const float *dyi = j->dy + i * out_sz;
-        const float *cmat = xi;
-        if (!conv_is_pointwise(s)) {
-            im2col(s, xi, col);
-            cmat = col;
-        }
+        const float *cmat = columns(s, xi, col, xp);
         lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
         add_row_sums(dbp, dyi, s->k, p, i == lo);
         if (j->dx) {
@@ -185,7 +258,10 @@ static void backward_task(void *arg, int tid, int nt)
                 lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dxi, p);
             } else {
                 lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dcol, p);
-                col2im(s, dcol, dxi);
+                if (s->stride == 1)
+                    col2im_s1(s, dcol, xp, dxi);
+                else
+                    col2im(s, dcol, dxi);
             }
         }
     }
@@ -226,7 +302,7 @@ int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_
     int rc = check_shape(ctx, s);
     if (rc)
         return rc;
-    rc = lh_cpu_reserve(ctx, (size_t)conv_crs(s) * conv_p(s), 0);
+    rc = lh_cpu_reserve(ctx, (size_t)(conv_crs(s) * conv_p(s) + padded_floats(s)), 0);
     if (rc)
         return rc;
     conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
@@ -243,7 +319,8 @@ int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
         return rc;
     size_t len = (size_t)s->k * conv_crs(s) + s->k;
     size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
-    rc = lh_cpu_reserve(ctx, 2 * (size_t)conv_crs(s) * conv_p(s), stride * ctx->nthreads);
+    rc = lh_cpu_reserve(ctx, (size_t)(2 * conv_crs(s) * conv_p(s) + padded_floats(s)),
+                        stride * ctx->nthreads);
     if (rc)
         return rc;
     conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),

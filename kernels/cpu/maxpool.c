@@ -25,23 +25,55 @@ static inline void take(float v, int32_t idx, float *m, int32_t *a)
     }
 }
 
-/* The common 2x2 stride-2 case: two input rows per output row. */
+/* The common 2x2 stride-2 case, written with selects so it vectorises. */
 LH_CPU_CLONES
 static void plane_fwd_2x2(const lh_pool_shape *s, const float *x, float *y, int32_t *am)
 {
-    for (int oh = 0; oh < s->oh; oh++) {
-        int32_t i0 = 2 * oh * s->w, i1 = i0 + s->w;
-        for (int ow = 0; ow < s->ow; ow++) {
-            int32_t iw = 2 * ow;
-            float m = x[i0 + iw];
-            int32_t a = i0 + iw;
-            take(x[i0 + iw + 1], i0 + iw + 1, &m, &a);
-            take(x[i1 + iw], i1 + iw, &m, &a);
-            take(x[i1 + iw + 1], i1 + iw + 1, &m, &a);
-            y[oh * s->ow + ow] = m;
-            am[oh * s->ow + ow] = a;
+    const int oh_n = s->oh, ow_n = s->ow, w = s->w; /* locals: the stores cannot alias them */
+    for (int oh = 0; oh < oh_n; oh++) {
+        const int32_t i0 = 2 * oh * w, i1 = i0 + w;
+        const float *r0 = x + i0, *r1 = x + i1;
+        float *yo = y + oh * ow_n;
+        int32_t *ao = am + oh * ow_n;
+        for (int ow = 0; ow < ow_n; ow++) {
+            float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+            int bw = !(b <= a); /* greater or NaN */
+            float m = bw ? b : a;
+            int32_t k = bw ? i0 + 2 * ow + 1 : i0 + 2 * ow;
+            int cw = !(c <= m);
+            m = cw ? c : m;
+            k = cw ? i1 + 2 * ow : k;
+            int dw = !(d <= m);
+            m = dw ? d : m;
+            k = dw ? i1 + 2 * ow + 1 : k;
+            yo[ow] = m;
+            ao[ow] = k;
         }
     }
+}
+
+/* 2x2 stride 2 backward: each window is written once (no separate clearing pass). */
+LH_CPU_CLONES
+static void plane_bwd_2x2(const lh_pool_shape *s, const float *dy, const int32_t *am, float *dx)
+{
+    const int oh_n = s->oh, ow_n = s->ow, w = s->w, h = s->h;
+    for (int oh = 0; oh < oh_n; oh++) {
+        const int32_t i0 = 2 * oh * w, i1 = i0 + w;
+        float *r0 = dx + i0, *r1 = dx + i1;
+        const float *g = dy + oh * ow_n;
+        const int32_t *ao = am + oh * ow_n;
+        for (int ow = 0; ow < ow_n; ow++) {
+            int32_t k = ao[ow];
+            r0[2 * ow] = k == i0 + 2 * ow ? g[ow] : 0.0f;
+            r0[2 * ow + 1] = k == i0 + 2 * ow + 1 ? g[ow] : 0.0f;
+            r1[2 * ow] = k == i1 + 2 * ow ? g[ow] : 0.0f;
+            r1[2 * ow + 1] = k == i1 + 2 * ow + 1 ? g[ow] : 0.0f;
+        }
+        for (int iw = 2 * ow_n; iw < w; iw++) /* floor mode: columns no window covers */
+            r0[iw] = r1[iw] = 0.0f;
+    }
+    for (int ih = 2 * oh_n; ih < h; ih++)
+        memset(dx + (int64_t)ih * w, 0, sizeof(float) * (size_t)w);
 }
 
 static void plane_fwd(const lh_pool_shape *s, const float *x, float *y, int32_t *am)
@@ -87,6 +119,10 @@ static void backward_task(void *arg, int tid, int nt)
         float *dx = j->dx + p * in_sz;
         const float *dy = j->dy + p * out_sz;
         const int32_t *am = j->cargmax + p * out_sz;
+        if (s->size == 2 && s->stride == 2) {
+            plane_bwd_2x2(s, dy, am, dx);
+            continue;
+        }
         memset(dx, 0, sizeof(float) * (size_t)in_sz);
         for (int64_t o = 0; o < out_sz; o++)
             dx[am[o]] += dy[o];
