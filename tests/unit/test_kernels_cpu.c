@@ -348,6 +348,49 @@ START_TEST(maxpool_ties_pick_first)
 }
 END_TEST
 
+/* The 2x2 stride-2 fast paths (C and AVX-512) against a naive loop, on planes wider than one
+ * vector (W 37 -> 18 outputs), with ties and NaNs (PyTorch: later greater-or-NaN wins). */
+START_TEST(maxpool_2x2_matches_naive)
+{
+    lh_pool_shape s = {.n = 2, .c = 3, .h = 9, .w = 37, .size = 2, .stride = 2, .oh = 4, .ow = 18};
+    int nx = s.n * s.c * s.h * s.w, ny = s.n * s.c * s.oh * s.ow;
+    float *x = malloc(4 * nx), *dy = malloc(4 * ny);
+    for (int i = 0; i < nx; i++)
+        x[i] = (float)((i * 7919) % 23) - 11.0f; /* many ties */
+    x[5] = NAN, x[100] = NAN, x[101] = NAN, x[37 + 40] = NAN;
+    for (int i = 0; i < ny; i++)
+        dy[i] = (float)i + 1.0f;
+    lh_backend_ctx *ctx = open_cpu(2);
+    lh_dmem *dX = dev(ctx, x, 4 * nx), *dY = dev(ctx, NULL, 4 * ny), *dA = dev(ctx, NULL, 4 * ny),
+            *dDY = dev(ctx, dy, 4 * ny), *dDX = dev(ctx, NULL, 4 * nx);
+    ck_assert_int_eq(B->maxpool_forward(ctx, &s, dX, dY, dA), 0);
+    ck_assert_int_eq(B->maxpool_backward(ctx, &s, dDY, dA, dDX), 0);
+    float *y = host(ctx, dY, ny), *dx = host(ctx, dDX, nx);
+    int32_t *am = malloc(4 * ny);
+    B->download(ctx, am, dA, 4 * ny);
+    float *want_dx = calloc(nx, 4);
+    for (int pl = 0; pl < s.n * s.c; pl++)
+        for (int oh = 0; oh < s.oh; oh++)
+            for (int ow = 0; ow < s.ow; ow++) {
+                const float *xp = x + pl * s.h * s.w;
+                int best = 2 * oh * s.w + 2 * ow;
+                for (int i = 0; i < 2; i++)
+                    for (int j = 0; j < 2; j++) {
+                        int idx = (2 * oh + i) * s.w + 2 * ow + j;
+                        if (xp[idx] > xp[best] || isnan(xp[idx]))
+                            best = idx;
+                    }
+                int o = (pl * s.oh + oh) * s.ow + ow;
+                ck_assert_msg(am[o] == best, "argmax[%d] = %d, expected %d", o, am[o], best);
+                ck_assert(memcmp(&y[o], &xp[best], 4) == 0);
+                want_dx[pl * s.h * s.w + best] += dy[o];
+            }
+    ck_assert_msg(memcmp(dx, want_dx, 4 * (size_t)nx) == 0, "maxpool 2x2 backward differs");
+    free(x), free(dy), free(y), free(dx), free(am), free(want_dx);
+    B->close(ctx);
+}
+END_TEST
+
 /* ---- linear ------------------------------------------------------------------------------- */
 
 typedef struct lin64 {
@@ -401,6 +444,51 @@ START_TEST(linear_matches_pytorch_and_fd)
     vec *all[] = {&sh, &x, &w, &b, &dy, &y, &dx, &dw, &db};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         vfree(all[i]);
+}
+END_TEST
+
+/* A layer big enough to take the threaded path (row / column splits) against float64 loops. */
+START_TEST(linear_threaded_matches_naive)
+{
+    enum { N = 64, IN = 2003, OUT = 40 };
+    float *x = malloc(4 * N * IN), *w = malloc(4 * OUT * IN), b[OUT], *dy = malloc(4 * N * OUT);
+    for (int i = 0; i < N * IN; i++)
+        x[i] = lh_dropout_uniform(1, i) - 0.5f;
+    for (int i = 0; i < OUT * IN; i++)
+        w[i] = (lh_dropout_uniform(2, i) - 0.5f) * 0.05f;
+    for (int i = 0; i < OUT; i++)
+        b[i] = lh_dropout_uniform(3, i);
+    for (int i = 0; i < N * OUT; i++)
+        dy[i] = lh_dropout_uniform(4, i) - 0.5f;
+    lh_backend_ctx *ctx = open_cpu(2);
+    lh_dmem *dX = dev(ctx, x, 4 * N * IN), *dW = dev(ctx, w, 4 * OUT * IN), *dB = dev(ctx, b, 4 * OUT),
+            *dDY = dev(ctx, dy, 4 * N * OUT), *dY = dev(ctx, NULL, 4 * N * OUT),
+            *dDX = dev(ctx, NULL, 4 * N * IN), *dDW = dev(ctx, NULL, 4 * OUT * IN),
+            *dDB = dev(ctx, NULL, 4 * OUT);
+    ck_assert_int_eq(B->linear_forward(ctx, N, IN, OUT, dX, dW, dB, dY), 0);
+    ck_assert_int_eq(B->linear_backward(ctx, N, IN, OUT, dX, dW, dDY, dDX, dDW, dDB), 0);
+    float *y = host(ctx, dY, N * OUT), *dx = host(ctx, dDX, N * IN), *dw = host(ctx, dDW, OUT * IN),
+          *db = host(ctx, dDB, OUT);
+    double *ry = calloc(N * OUT, 8), *rdx = calloc(N * IN, 8), *rdw = calloc(OUT * IN, 8),
+           *rdb = calloc(OUT, 8);
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OUT; o++) {
+            double acc = b[o], g = dy[i * OUT + o];
+            for (int k = 0; k < IN; k++) {
+                acc += (double)x[i * IN + k] * w[o * IN + k];
+                rdx[i * IN + k] += g * w[o * IN + k];
+                rdw[o * IN + k] += g * x[i * IN + k];
+            }
+            ry[i * OUT + o] = acc;
+            rdb[o] += g;
+        }
+    expect_close("linear y (threaded)", y, ry, N * OUT, 1e-4, 1e-4);
+    expect_close("linear dx (threaded)", dx, rdx, N * IN, 1e-4, 1e-4);
+    expect_close("linear dw (threaded)", dw, rdw, OUT * IN, 1e-4, 1e-4);
+    expect_close("linear db (threaded)", db, rdb, OUT, 1e-4, 1e-4);
+    free(x), free(w), free(dy), free(y), free(dx), free(dw), free(db);
+    free(ry), free(rdx), free(rdw), free(rdb);
+    B->close(ctx);
 }
 END_TEST
 
@@ -712,7 +800,9 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, relu_matches_pytorch);
     tcase_add_loop_test(tc, maxpool_matches_pytorch_and_fd, 0, 2);
     tcase_add_test(tc, maxpool_ties_pick_first);
+    tcase_add_test(tc, maxpool_2x2_matches_naive);
     tcase_add_test(tc, linear_matches_pytorch_and_fd);
+    tcase_add_test(tc, linear_threaded_matches_naive);
     tcase_add_test(tc, xent_matches_pytorch_and_fd);
     tcase_add_loop_test(tc, adam_matches_pytorch, 0, 3);
     tcase_add_loop_test(tc, sgd_matches_pytorch, 0, 4);
