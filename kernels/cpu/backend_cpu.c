@@ -204,6 +204,8 @@ static const lh_backend cpu_backend = {
     .softmax_xent = lh_cpu_softmax_xent,
     .adam_step = lh_cpu_adam_step,
     .sgd_step = lh_cpu_sgd_step,
+    .conv2d_relu_maxpool_forward = lh_cpu_conv2d_relu_maxpool_forward,
+    .conv2d_relu_maxpool_backward = lh_cpu_conv2d_relu_maxpool_backward,
 };
 
 const lh_backend *lh_cpu_backend(void)

@@ -6,7 +6,12 @@
  *             db_t (K)     += rowsum(dy_i)
  *             dx_i         = col2im(w^T (CRS, K) . dy_i)
  * then dw = sum of the partials in thread order, so results depend only on the thread count.
- * Per-image GEMMs keep col_i in L2 (conv2: 576 x 196 floats = 441 KiB). */
+ * Per-image GEMMs keep col_i in L2 (conv2: 576 x 196 floats = 441 KiB).
+ *
+ * The fused block (conv2d_relu_maxpool_*) pools each image's conv output while it is still in
+ * the thread's cache and never stores it: forward keeps only p = relu(maxpool(y)) and argmax;
+ * backward rebuilds dy_i = scatter(dp * (p > 0)) per image (relu's mask is p > 0 at the argmax,
+ * and every other element of dy_i is 0 anyway). */
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
@@ -14,6 +19,11 @@
 typedef struct conv_job {
     lh_backend_ctx *ctx;
     const lh_conv_shape *s;
+    const lh_pool_shape *ps; /* fused block only, else NULL */
+    float *p;                /* fused forward: pooled output (N, K, POH, POW) */
+    int32_t *argmax;         /* fused forward: its argmax */
+    const float *cp, *dp;    /* fused backward: pooled output and its gradient */
+    const int32_t *cargmax;
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *db;
     size_t part_len;    /* floats of one thread's partial: K*CRS (dw) then K (db) */
@@ -212,21 +222,49 @@ static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first
     }
 }
 
+/* Per-thread workspace: col | dcol | padded image | conv output (fused) | masked dp (fused). */
+static size_t scratch_floats(const lh_conv_shape *s, const lh_pool_shape *ps)
+{
+    size_t n = (size_t)(2 * conv_crs(s) * conv_p(s) + padded_floats(s));
+    if (ps)
+        n += (size_t)s->k * conv_p(s) + (size_t)s->k * ps->oh * ps->ow;
+    return n;
+}
+
+LH_CPU_CLONES
+static void relu_inplace(float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        v[i] = v[i] < 0.0f ? 0.0f : v[i];
+}
+
+LH_CPU_CLONES
+static void mask_positive(float *out, const float *g, const float *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = p[i] > 0.0f ? g[i] : 0.0f;
+}
+
 static void forward_task(void *arg, int tid, int nt)
 {
     conv_job *j = arg;
     const lh_conv_shape *s = j->s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
-    float *col = j->ctx->scratch[tid], *xp = col + crs * p;
+    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p, *ybuf = xp + padded_floats(s);
+    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
-        float *yi = j->y + i * out_sz;
+        float *yi = j->ps ? ybuf : j->y + i * out_sz;
         const float *bmat = columns(s, xi, col, xp);
         fill_bias(yi, j->b, s->k, p);
         lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
+        if (j->ps) { /* relu(max(window)) == max(relu(window)) */
+            lh_cpu_maxpool_planes_forward(j->ps, yi, j->p + i * pout, j->argmax + i * pout, s->k);
+            relu_inplace(j->p + i * pout, pout);
+        }
     }
 }
 
@@ -237,7 +275,9 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
     float *col = j->ctx->scratch[tid];
-    float *dcol = col + crs * p, *xp = dcol + crs * p;
+    float *dcol = col + crs * p, *xp = dcol + crs * p, *dybuf = xp + padded_floats(s);
+    float *dpm = dybuf + s->k * p;
+    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
     float *dbp = dwp + (size_t)s->k * crs;
     int64_t lo, hi;
@@ -248,7 +288,11 @@ static void backward_task(void *arg, int tid, int nt)
     }
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
-        const float *dyi = j->dy + i * out_sz;
+        const float *dyi = j->dy ? j->dy + i * out_sz : dybuf;
+        if (j->ps) {
+            mask_positive(dpm, j->dp + i * pout, j->cp + i * pout, pout);
+            lh_cpu_maxpool_planes_backward(j->ps, dpm, j->cargmax + i * pout, dybuf, s->k);
+        }
         const float *cmat = columns(s, xi, col, xp);
         lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
         add_row_sums(dbp, dyi, s->k, p, i == lo);
@@ -302,11 +346,27 @@ int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_
     int rc = check_shape(ctx, s);
     if (rc)
         return rc;
-    rc = lh_cpu_reserve(ctx, (size_t)(conv_crs(s) * conv_p(s) + padded_floats(s)), 0);
+    rc = lh_cpu_reserve(ctx, scratch_floats(s, NULL), 0);
     if (rc)
         return rc;
     conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
     lh_cpu_pool_run(ctx->pool, forward_task, &j);
+    return LH_BACKEND_OK;
+}
+
+/* Runs the backward tasks of job j (dy or the fused dp set) and reduces dw/db. */
+static int run_backward(lh_backend_ctx *ctx, conv_job *j)
+{
+    const lh_conv_shape *s = j->s;
+    size_t len = (size_t)s->k * conv_crs(s) + s->k;
+    size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
+    int rc = lh_cpu_reserve(ctx, scratch_floats(s, j->ps), stride * ctx->nthreads);
+    if (rc)
+        return rc;
+    j->part_len = len;
+    j->part_stride = stride;
+    lh_cpu_pool_run(ctx->pool, backward_task, j);
+    lh_cpu_pool_run(ctx->pool, reduce_task, j);
     return LH_BACKEND_OK;
 }
 
@@ -317,15 +377,53 @@ int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
     int rc = check_shape(ctx, s);
     if (rc)
         return rc;
-    size_t len = (size_t)s->k * conv_crs(s) + s->k;
-    size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
-    rc = lh_cpu_reserve(ctx, (size_t)(2 * conv_crs(s) * conv_p(s) + padded_floats(s)),
-                        stride * ctx->nthreads);
+    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
+                  .dw = F(dw), .db = F(db)};
+    return run_backward(ctx, &j);
+}
+
+/* The pool must read the conv output: ps->n == s->n, ps->c == s->k, ps->h/w == s->oh/ow. */
+static int check_block(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps)
+{
+    int rc = check_shape(ctx, s);
     if (rc)
         return rc;
-    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
-                  .dw = F(dw), .db = F(db), .part_len = len, .part_stride = stride};
-    lh_cpu_pool_run(ctx->pool, backward_task, &j);
-    lh_cpu_pool_run(ctx->pool, reduce_task, &j);
+    if ((rc = lh_cpu_maxpool_check(ctx, ps)))
+        return rc;
+    if (ps->n != s->n || ps->c != s->k || ps->h != s->oh || ps->w != s->ow)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d_relu_maxpool: pool input "
+                           "(%d,%d,%d,%d) is not the conv output (%d,%d,%d,%d)", ps->n, ps->c,
+                           ps->h, ps->w, s->n, s->k, s->oh, s->ow);
     return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                       const lh_pool_shape *ps, const lh_dmem *x,
+                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                       lh_dmem *argmax)
+{
+    int rc = check_block(ctx, s, ps);
+    if (rc)
+        return rc;
+    if ((rc = lh_cpu_reserve(ctx, scratch_floats(s, ps), 0)))
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .b = CF(b), .p = F(p),
+                  .argmax = (int32_t *)argmax};
+    lh_cpu_pool_run(ctx->pool, forward_task, &j);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                        const lh_pool_shape *ps, const lh_dmem *x,
+                                        const lh_dmem *w, const lh_dmem *p,
+                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
+                                        lh_dmem *dw, lh_dmem *db)
+{
+    int rc = check_block(ctx, s, ps);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),
+                  .cargmax = (const int32_t *)argmax, .dp = CF(dp), .dx = F(dx), .dw = F(dw),
+                  .db = F(db)};
+    return run_backward(ctx, &j);
 }

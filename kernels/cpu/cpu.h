@@ -69,6 +69,16 @@ int lh_cpu_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
 void lh_cpu_sum_parts(float *dst, const float *parts, int nparts, size_t stride, int64_t lo,
                       int64_t hi);
 
+/* ---- shared pieces of kernels (maxpool.c), used by the fused conv block in conv.c --------- */
+/* Pool `planes` consecutive (H, W) planes of x into y/argmax (maxpool_forward's rules). */
+void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float *y,
+                                   int32_t *argmax, int64_t planes);
+/* Scatter dy back through argmax into `planes` whole (H, W) planes of dx. */
+void lh_cpu_maxpool_planes_backward(const lh_pool_shape *s, const float *dy,
+                                    const int32_t *argmax, float *dx, int64_t planes);
+/* 0, or LH_BACKEND_EINVAL with last_error set when the shape is inconsistent. */
+int lh_cpu_maxpool_check(lh_backend_ctx *ctx, const lh_pool_shape *s);
+
 #define F(p) ((float *)(p))
 #define CF(p) ((const float *)(p))
 
@@ -82,6 +92,15 @@ int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_
 int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
                            lh_dmem *db);
+int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                       const lh_pool_shape *ps, const lh_dmem *x,
+                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                       lh_dmem *argmax);
+int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                        const lh_pool_shape *ps, const lh_dmem *x,
+                                        const lh_dmem *w, const lh_dmem *p,
+                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
+                                        lh_dmem *dw, lh_dmem *db);
 int lh_cpu_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
 int lh_cpu_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
                          lh_dmem *dx);

@@ -21,13 +21,16 @@ typedef struct pool_job {
     float *y, *dx;
     int32_t *argmax;
     const int32_t *cargmax;
-    int avx512; /* the CPU has AVX-512F: use the intrinsic 2x2 planes */
 } pool_job;
 
+/* The CPU has AVX-512F: use the intrinsic 2x2 planes. */
 static int has_avx512(void)
 {
 #if HAVE_AVX512_POOL
-    return __builtin_cpu_supports("avx512f");
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return cached;
 #else
     return 0;
 #endif
@@ -192,6 +195,53 @@ static void plane_fwd(const lh_pool_shape *s, const float *x, float *y, int32_t 
         }
 }
 
+void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float *y,
+                                   int32_t *argmax, int64_t planes)
+{
+    const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
+    const int fast = s->size == 2 && s->stride == 2, simd = fast && has_avx512();
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * in_sz;
+        float *yp = y + p * out_sz;
+        int32_t *ap = argmax + p * out_sz;
+#if HAVE_AVX512_POOL
+        if (simd) {
+            plane_fwd_2x2_avx512(s, xp, yp, ap);
+            continue;
+        }
+#endif
+        if (fast)
+            plane_fwd_2x2(s, xp, yp, ap);
+        else
+            plane_fwd(s, xp, yp, ap);
+    }
+}
+
+void lh_cpu_maxpool_planes_backward(const lh_pool_shape *s, const float *dy,
+                                    const int32_t *argmax, float *dx, int64_t planes)
+{
+    const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
+    const int fast = s->size == 2 && s->stride == 2, simd = fast && has_avx512();
+    for (int64_t p = 0; p < planes; p++) {
+        float *dxp = dx + p * in_sz;
+        const float *dyp = dy + p * out_sz;
+        const int32_t *ap = argmax + p * out_sz;
+#if HAVE_AVX512_POOL
+        if (simd) {
+            plane_bwd_2x2_avx512(s, dyp, ap, dxp);
+            continue;
+        }
+#endif
+        if (fast) {
+            plane_bwd_2x2(s, dyp, ap, dxp);
+            continue;
+        }
+        memset(dxp, 0, sizeof(float) * (size_t)in_sz);
+        for (int64_t o = 0; o < out_sz; o++)
+            dxp[ap[o]] += dyp[o];
+    }
+}
+
 static void forward_task(void *arg, int tid, int nt)
 {
     pool_job *j = arg;
@@ -199,19 +249,8 @@ static void forward_task(void *arg, int tid, int nt)
     const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
     int64_t lo, hi;
     lh_cpu_split((int64_t)s->n * s->c, tid, nt, &lo, &hi);
-    const int fast = s->size == 2 && s->stride == 2, simd = fast && j->avx512;
-    for (int64_t p = lo; p < hi; p++) {
-#if HAVE_AVX512_POOL
-        if (simd) {
-            plane_fwd_2x2_avx512(s, j->x + p * in_sz, j->y + p * out_sz, j->argmax + p * out_sz);
-            continue;
-        }
-#endif
-        if (fast)
-            plane_fwd_2x2(s, j->x + p * in_sz, j->y + p * out_sz, j->argmax + p * out_sz);
-        else
-            plane_fwd(s, j->x + p * in_sz, j->y + p * out_sz, j->argmax + p * out_sz);
-    }
+    lh_cpu_maxpool_planes_forward(s, j->x + lo * in_sz, j->y + lo * out_sz, j->argmax + lo * out_sz,
+                                  hi - lo);
 }
 
 static void backward_task(void *arg, int tid, int nt)
@@ -221,27 +260,11 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
     int64_t lo, hi;
     lh_cpu_split((int64_t)s->n * s->c, tid, nt, &lo, &hi);
-    for (int64_t p = lo; p < hi; p++) {
-        float *dx = j->dx + p * in_sz;
-        const float *dy = j->dy + p * out_sz;
-        const int32_t *am = j->cargmax + p * out_sz;
-#if HAVE_AVX512_POOL
-        if (s->size == 2 && s->stride == 2 && j->avx512) {
-            plane_bwd_2x2_avx512(s, dy, am, dx);
-            continue;
-        }
-#endif
-        if (s->size == 2 && s->stride == 2) {
-            plane_bwd_2x2(s, dy, am, dx);
-            continue;
-        }
-        memset(dx, 0, sizeof(float) * (size_t)in_sz);
-        for (int64_t o = 0; o < out_sz; o++)
-            dx[am[o]] += dy[o];
-    }
+    lh_cpu_maxpool_planes_backward(s, j->dy + lo * out_sz, j->cargmax + lo * out_sz,
+                                   j->dx + lo * in_sz, hi - lo);
 }
 
-static int check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s)
+int lh_cpu_maxpool_check(lh_backend_ctx *ctx, const lh_pool_shape *s)
 {
     if (s->n < 0 || s->c <= 0 || s->size <= 0 || s->stride <= 0 || s->h < s->size ||
         s->w < s->size || s->oh != (s->h - s->size) / s->stride + 1 ||
@@ -255,11 +278,10 @@ static int check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s)
 int lh_cpu_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
                            lh_dmem *y, lh_dmem *argmax)
 {
-    int rc = check_shape(ctx, s);
+    int rc = lh_cpu_maxpool_check(ctx, s);
     if (rc)
         return rc;
-    pool_job j = {.s = s, .x = CF(x), .y = F(y), .argmax = (int32_t *)argmax,
-                  .avx512 = has_avx512()};
+    pool_job j = {.s = s, .x = CF(x), .y = F(y), .argmax = (int32_t *)argmax};
     lh_cpu_pool_run(ctx->pool, forward_task, &j);
     return LH_BACKEND_OK;
 }
@@ -267,11 +289,10 @@ int lh_cpu_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh
 int lh_cpu_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
                             const lh_dmem *argmax, lh_dmem *dx)
 {
-    int rc = check_shape(ctx, s);
+    int rc = lh_cpu_maxpool_check(ctx, s);
     if (rc)
         return rc;
-    pool_job j = {.s = s, .dy = CF(dy), .dx = F(dx), .cargmax = (const int32_t *)argmax,
-                  .avx512 = has_avx512()};
+    pool_job j = {.s = s, .dy = CF(dy), .dx = F(dx), .cargmax = (const int32_t *)argmax};
     lh_cpu_pool_run(ctx->pool, backward_task, &j);
     return LH_BACKEND_OK;
 }

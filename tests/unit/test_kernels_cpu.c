@@ -768,6 +768,67 @@ START_TEST(two_threads_deterministic)
 }
 END_TEST
 
+/* The fused conv+relu+maxpool block equals the three single ops, bit for bit. */
+START_TEST(fused_block_equals_single_ops)
+{
+    int with_dx = _i;
+    lh_conv_shape s = {.n = 5, .c = 3, .h = 12, .w = 13, .k = 8, .r = 3, .s = 3, .stride = 1,
+                       .pad = 1, .oh = 12, .ow = 13};
+    lh_pool_shape ps = {.n = 5, .c = 8, .h = 12, .w = 13, .size = 2, .stride = 2, .oh = 6, .ow = 6};
+    size_t nx = 5 * 3 * 156, nw = 8 * 27, ny = 5 * 8 * 156, np = 5 * 8 * 36;
+    float *x = malloc(4 * nx), *w = malloc(4 * nw), b[8], *dp = malloc(4 * np);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = lh_dropout_uniform(5, i) - 0.5f;
+    for (size_t i = 0; i < nw; i++)
+        w[i] = lh_dropout_uniform(6, i) - 0.5f;
+    for (int i = 0; i < 8; i++)
+        b[i] = lh_dropout_uniform(7, i) - 0.5f;
+    for (size_t i = 0; i < np; i++)
+        dp[i] = lh_dropout_uniform(8, i) - 0.5f;
+    lh_backend_ctx *ctx = open_cpu(2);
+    ck_assert_ptr_nonnull(B->conv2d_relu_maxpool_forward);
+    ck_assert_ptr_nonnull(B->conv2d_relu_maxpool_backward);
+    lh_dmem *dX = dev(ctx, x, 4 * nx), *dW = dev(ctx, w, 4 * nw), *dB = dev(ctx, b, 32),
+            *dDP = dev(ctx, dp, 4 * np), *dY = dev(ctx, NULL, 4 * ny), *dP1 = dev(ctx, NULL, 4 * np),
+            *dA1 = dev(ctx, NULL, 4 * np), *dDY = dev(ctx, NULL, 4 * ny),
+            *dDX1 = dev(ctx, NULL, 4 * nx), *dDW1 = dev(ctx, NULL, 4 * nw), *dDB1 = dev(ctx, NULL, 32),
+            *dP2 = dev(ctx, NULL, 4 * np), *dA2 = dev(ctx, NULL, 4 * np),
+            *dDX2 = dev(ctx, NULL, 4 * nx), *dDW2 = dev(ctx, NULL, 4 * nw), *dDB2 = dev(ctx, NULL, 32);
+    ck_assert_int_eq(B->conv2d_forward(ctx, &s, dX, dW, dB, dY), 0);
+    ck_assert_int_eq(B->relu_forward(ctx, ny, dY, dY), 0);
+    ck_assert_int_eq(B->maxpool_forward(ctx, &ps, dY, dP1, dA1), 0);
+    ck_assert_int_eq(B->maxpool_backward(ctx, &ps, dDP, dA1, dDY), 0);
+    ck_assert_int_eq(B->relu_backward(ctx, ny, dY, dDY, dDY), 0);
+    ck_assert_int_eq(B->conv2d_backward(ctx, &s, dX, dW, dDY, with_dx ? dDX1 : NULL, dDW1, dDB1), 0);
+    ck_assert_int_eq(B->conv2d_relu_maxpool_forward(ctx, &s, &ps, dX, dW, dB, dP2, dA2), 0);
+    ck_assert_int_eq(B->conv2d_relu_maxpool_backward(ctx, &s, &ps, dX, dW, dP2, dA2, dDP,
+                                                     with_dx ? dDX2 : NULL, dDW2, dDB2), 0);
+    float *p1 = host(ctx, dP1, np), *p2 = host(ctx, dP2, np);
+    int zeros = 0;
+    for (size_t i = 0; i < np; i++)
+        zeros += p1[i] == 0.0f;
+    ck_assert_msg(zeros > 0 && zeros < (int)np, "test data should have some all-negative windows");
+    ck_assert_int_eq(memcmp(p1, p2, 4 * np), 0);
+    float *a = host(ctx, dDW1, nw), *c = host(ctx, dDW2, nw);
+    ck_assert_int_eq(memcmp(a, c, 4 * nw), 0);
+    free(a), free(c);
+    a = host(ctx, dDB1, 8), c = host(ctx, dDB2, 8);
+    ck_assert_int_eq(memcmp(a, c, 32), 0);
+    free(a), free(c);
+    if (with_dx) {
+        a = host(ctx, dDX1, nx), c = host(ctx, dDX2, nx);
+        ck_assert_int_eq(memcmp(a, c, 4 * nx), 0);
+        free(a), free(c);
+    }
+    /* a pool that does not read the conv output is refused */
+    ps.c = 7;
+    ck_assert_int_eq(B->conv2d_relu_maxpool_forward(ctx, &s, &ps, dX, dW, dB, dP2, dA2),
+                     LH_BACKEND_EINVAL);
+    free(p1), free(p2), free(x), free(w), free(dp);
+    B->close(ctx);
+}
+END_TEST
+
 START_TEST(bad_shapes_refused)
 {
     lh_backend_ctx *ctx = open_cpu(2);
@@ -809,6 +870,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, dropout_statistics_and_backward);
     tcase_add_test(tc, gather_normalize_matches_formula);
     tcase_add_test(tc, two_threads_deterministic);
+    tcase_add_loop_test(tc, fused_block_equals_single_ops, 0, 2);
     tcase_add_test(tc, bad_shapes_refused);
     suite_add_tcase(s, tc);
     return s;
