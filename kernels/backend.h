@@ -132,6 +132,24 @@ typedef struct lh_backend {
                      const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
     int (*sgd_step)(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
                     const lh_dmem *grad, lh_dmem *buf);
+
+    /* ---- optional fused ops, appended: NULL = not available, use the single ops ---------- */
+
+    /* conv2d + bias + relu + maxpool in one pass: p (N,K,POH,POW) = maxpool(relu(conv2d(x)))
+     * and argmax (N,K,POH,POW) int32, without storing the conv output. ps is the pool over the
+     * conv output (ps->n = s->n, ps->c = s->k, ps->h = s->oh, ps->w = s->ow). Equal to
+     * conv2d_forward, relu_forward, maxpool_forward in p; argmax may differ only where p is 0. */
+    int (*conv2d_relu_maxpool_forward)(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                       const lh_pool_shape *ps, const lh_dmem *x,
+                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                       lh_dmem *argmax);
+    /* Its backward from dp (N,K,POH,POW), given forward's p and argmax: dx (may be NULL), dw,
+     * db, equal to maxpool_backward, relu_backward, conv2d_backward. */
+    int (*conv2d_relu_maxpool_backward)(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                        const lh_pool_shape *ps, const lh_dmem *x,
+                                        const lh_dmem *w, const lh_dmem *p,
+                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
+                                        lh_dmem *dw, lh_dmem *db);
 } lh_backend;
 
 /* The CPU backend (always built). */

@@ -4,12 +4,12 @@
 #include "common.cuh"
 #include "kernels/dropout_hash.h"
 
-__global__ void dropout_forward_kernel(int64_t n, float p, float scale, uint64_t seed,
+__global__ void dropout_forward_kernel(int64_t n, float p, uint64_t seed,
                                        const float *x, float *y, float *mask)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
-        float m = lh_dropout_mask(seed, (uint64_t)i, p, scale);
+        float m = lh_dropout_mask(seed, (uint64_t)i, p);
         mask[i] = m;
         y[i] = x[i] * m;
     }
@@ -31,7 +31,7 @@ int lh_cuda_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t se
     if (n <= 0)
         return 0;
     dropout_forward_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(
-        n, p, lh_dropout_scale(p), seed, lh_cf(x), lh_f(y), lh_f(mask));
+        n, p, seed, lh_cf(x), lh_f(y), lh_f(mask));
     LH_CUDA_LAUNCHED(ctx, "dropout_forward");
     return 0;
 }

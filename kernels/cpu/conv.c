@@ -1,0 +1,429 @@
+/* kernels/cpu/conv.c — conv2d forward/backward as im2col + oneDNN sgemm, one image at a time.
+ *
+ * Each thread takes a contiguous slice of the batch. Per image (P = OH*OW, CRS = C*R*S):
+ *   forward   y_i (K, P)   = w (K, CRS) . col_i (CRS, P) + b      (y prefilled with b, beta 1)
+ *   backward  dw_t (K,CRS) += dy_i (K, P) . col_i^T               (per-thread partial sums)
+ *             db_t (K)     += rowsum(dy_i)
+ *             dx_i         = col2im(w^T (CRS, K) . dy_i)
+ * then dw = sum of the partials in thread order, so results depend only on the thread count.
+ * Per-image GEMMs keep col_i in L2 (conv2: 576 x 196 floats = 441 KiB).
+ *
+ * The fused block (conv2d_relu_maxpool_*) pools each image's conv output while it is still in
+ * the thread's cache and never stores it: forward keeps only p = relu(maxpool(y)) and argmax;
+ * backward rebuilds dy_i = scatter(dp * (p > 0)) per image (relu's mask is p > 0 at the argmax,
+ * and every other element of dy_i is 0 anyway). */
+#include <string.h>
+
+#include "kernels/cpu/cpu.h"
+
+typedef struct conv_job {
+    lh_backend_ctx *ctx;
+    const lh_conv_shape *s;
+    const lh_pool_shape *ps; /* fused block only, else NULL */
+    float *p;                /* fused forward: pooled output (N, K, POH, POW) */
+    int32_t *argmax;         /* fused forward: its argmax */
+    const float *cp, *dp;    /* fused backward: pooled output and its gradient */
+    const int32_t *cargmax;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db;
+    size_t part_len;    /* floats of one thread's partial: K*CRS (dw) then K (db) */
+    size_t part_stride; /* distance between partials in ctx->shared (64-byte multiple) */
+} conv_job;
+
+static int64_t conv_crs(const lh_conv_shape *s) { return (int64_t)s->c * s->r * s->s; }
+static int64_t conv_p(const lh_conv_shape *s) { return (int64_t)s->oh * s->ow; }
+
+/* A 1x1, stride 1, unpadded conv reads x directly as its column matrix. */
+static int conv_is_pointwise(const lh_conv_shape *s)
+{
+    return s->r == 1 && s->s == 1 && s->stride == 1 && s->pad == 0;
+}
+
+/* Output columns [lo, hi) of row q whose input column ow*stride - pad + q lies in [0, w). */
+static void valid_cols(const lh_conv_shape *s, int q, int *lo, int *hi)
+{
+    int off = q - s->pad;
+    int a = off >= 0 ? 0 : (-off + s->stride - 1) / s->stride;
+    int b = (s->w - 1 - off) >= 0 ? (s->w - 1 - off) / s->stride + 1 : 0;
+    if (b > s->ow)
+        b = s->ow;
+    if (a > b)
+        a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* col (CRS, P) from one image x (C, H, W). */
+LH_CPU_CLONES
+static void im2col(const lh_conv_shape *s, const float *x, float *col)
+{
+    const int64_t p = conv_p(s);
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
+                const float *xc = x + (int64_t)c * s->h * s->w;
+                int lo, hi;
+                valid_cols(s, q, &lo, &hi);
+                for (int oh = 0; oh < s->oh; oh++) {
+                    float *o = row + (int64_t)oh * s->ow;
+                    int ih = oh * s->stride - s->pad + r;
+                    if (ih < 0 || ih >= s->h) {
+                        for (int ow = 0; ow < s->ow; ow++)
+                            o[ow] = 0.0f;
+                        continue;
+                    }
+                    const float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
+                    for (int ow = 0; ow < lo; ow++)
+                        o[ow] = 0.0f;
+                    if (s->stride == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            o[ow] = xr[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            o[ow] = xr[(int64_t)ow * s->stride];
+                    for (int ow = hi; ow < s->ow; ow++)
+                        o[ow] = 0.0f;
+                }
+            }
+}
+
+/* dx (C, H, W) = col2im(col): zeroes dx then adds every column entry back to its pixel.
+ * The loop order is fixed, so overlapping windows sum in the same order every run. */
+LH_CPU_CLONES
+static void col2im(const lh_conv_shape *s, const float *col, float *dx)
+{
+    const int64_t p = conv_p(s);
+    memset(dx, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                const float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
+                float *xc = dx + (int64_t)c * s->h * s->w;
+                int lo, hi;
+                valid_cols(s, q, &lo, &hi);
+                for (int oh = 0; oh < s->oh; oh++) {
+                    int ih = oh * s->stride - s->pad + r;
+                    if (ih < 0 || ih >= s->h)
+                        continue;
+                    const float *o = row + (int64_t)oh * s->ow;
+                    float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
+                    if (s->stride == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            xr[ow] += o[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            xr[(int64_t)ow * s->stride] += o[ow];
+                }
+            }
+}
+
+/* Stride 1: copy x (C, H, W) into a zero-bordered xp (C, H + 2 pad, W + 2 pad) so every
+ * column row is OH branch-free copies of OW floats. */
+static int64_t padded_floats(const lh_conv_shape *s)
+{
+    return (int64_t)s->c * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
+}
+
+LH_CPU_CLONES
+static void pad_image(const lh_conv_shape *s, const float *x, float *xp)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad;
+    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
+    for (int c = 0; c < s->c; c++)
+        for (int ih = 0; ih < s->h; ih++) {
+            const float *src = x + ((int64_t)c * s->h + ih) * s->w;
+            float *dst = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
+            for (int iw = 0; iw < s->w; iw++)
+                dst[iw] = src[iw];
+        }
+}
+
+LH_CPU_CLONES
+static void im2col_s1(const lh_conv_shape *s, const float *xp, float *col)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                const float *src = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, src += wp)
+                    for (int ow = 0; ow < ow_n; ow++)
+                        o[ow] = src[ow];
+            }
+}
+
+/* dx (C, H, W) = col2im(col) for stride 1, accumulating in the padded buffer xp. */
+LH_CPU_CLONES
+static void col2im_s1(const lh_conv_shape *s, const float *col, float *xp, float *dx)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
+    const float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                float *dst = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp)
+                    for (int ow = 0; ow < ow_n; ow++)
+                        dst[ow] += o[ow];
+            }
+    for (int c = 0; c < s->c; c++)
+        for (int ih = 0; ih < s->h; ih++) {
+            const float *src = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
+            float *d = dx + ((int64_t)c * s->h + ih) * s->w;
+            for (int iw = 0; iw < s->w; iw++)
+                d[iw] = src[iw];
+        }
+}
+
+/* The column matrix of image xi: xi itself (1x1), or built in col (using xp for stride 1). */
+static const float *columns(const lh_conv_shape *s, const float *xi, float *col, float *xp)
+{
+    if (conv_is_pointwise(s))
+        return xi;
+    if (s->stride == 1) {
+        pad_image(s, xi, xp);
+        im2col_s1(s, xp, col);
+    } else {
+        im2col(s, xi, col);
+    }
+    return col;
+}
+
+LH_CPU_CLONES
+static void fill_bias(float *y, const float *b, int k, int64_t p)
+{
+    for (int i = 0; i < k; i++) {
+        float v = b ? b[i] : 0.0f;
+        float *row = y + (int64_t)i * p;
+        for (int64_t j = 0; j < p; j++)
+            row[j] = v;
+    }
+}
+
+LH_CPU_CLONES
+static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first)
+{
+    for (int i = 0; i < k; i++) {
+        const float *row = dy + (int64_t)i * p;
+        float lane[16] = {0}; /* 16 independent sums vectorise without reassociating */
+        int64_t j = 0;
+        for (; j + 16 <= p; j += 16)
+            for (int l = 0; l < 16; l++)
+                lane[l] += row[j + l];
+        float acc = 0.0f;
+        for (int l = 0; l < 16; l++)
+            acc += lane[l];
+        for (; j < p; j++)
+            acc += row[j];
+        db[i] = first ? acc : db[i] + acc;
+    }
+}
+
+/* Per-thread workspace: col | dcol | padded image | conv output (fused) | masked dp (fused). */
+static size_t scratch_floats(const lh_conv_shape *s, const lh_pool_shape *ps)
+{
+    size_t n = (size_t)(2 * conv_crs(s) * conv_p(s) + padded_floats(s));
+    if (ps)
+        n += (size_t)s->k * conv_p(s) + (size_t)s->k * ps->oh * ps->ow;
+    return n;
+}
+
+LH_CPU_CLONES
+static void relu_inplace(float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        v[i] = v[i] < 0.0f ? 0.0f : v[i];
+}
+
+LH_CPU_CLONES
+static void mask_positive(float *out, const float *g, const float *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = p[i] > 0.0f ? g[i] : 0.0f;
+}
+
+static void forward_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const lh_conv_shape *s = j->s;
+    const int64_t crs = conv_crs(s), p = conv_p(s);
+    const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
+    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p, *ybuf = xp + padded_floats(s);
+    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    int64_t lo, hi;
+    lh_cpu_split(s->n, tid, nt, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * in_sz;
+        float *yi = j->ps ? ybuf : j->y + i * out_sz;
+        const float *bmat = columns(s, xi, col, xp);
+        fill_bias(yi, j->b, s->k, p);
+        lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
+        if (j->ps) { /* relu(max(window)) == max(relu(window)) */
+            lh_cpu_maxpool_planes_forward(j->ps, yi, j->p + i * pout, j->argmax + i * pout, s->k);
+            relu_inplace(j->p + i * pout, pout);
+        }
+    }
+}
+
+static void backward_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const lh_conv_shape *s = j->s;
+    const int64_t crs = conv_crs(s), p = conv_p(s);
+    const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
+    float *col = j->ctx->scratch[tid];
+    float *dcol = col + crs * p, *xp = dcol + crs * p, *dybuf = xp + padded_floats(s);
+    float *dpm = dybuf + s->k * p;
+    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
+    float *dbp = dwp + (size_t)s->k * crs;
+    int64_t lo, hi;
+    lh_cpu_split(s->n, tid, nt, &lo, &hi);
+    if (lo == hi) {
+        memset(dwp, 0, sizeof(float) * j->part_len);
+        return;
+    }
+    for (int64_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * in_sz;
+        const float *dyi = j->dy ? j->dy + i * out_sz : dybuf;
+        if (j->ps) {
+            mask_positive(dpm, j->dp + i * pout, j->cp + i * pout, pout);
+            lh_cpu_maxpool_planes_backward(j->ps, dpm, j->cargmax + i * pout, dybuf, s->k);
+        }
+        const float *cmat = columns(s, xi, col, xp);
+        lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
+        add_row_sums(dbp, dyi, s->k, p, i == lo);
+        if (j->dx) {
+            float *dxi = j->dx + i * in_sz;
+            if (conv_is_pointwise(s)) {
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dxi, p);
+            } else {
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dcol, p);
+                if (s->stride == 1)
+                    col2im_s1(s, dcol, xp, dxi);
+                else
+                    col2im(s, dcol, dxi);
+            }
+        }
+    }
+}
+
+static void reduce_task(void *arg, int tid, int nt)
+{
+    conv_job *j = arg;
+    const int64_t nw = (int64_t)j->s->k * conv_crs(j->s);
+    int64_t lo, hi;
+    lh_cpu_split((int64_t)j->part_len, tid, nt, &lo, &hi);
+    /* [0, nw) of each partial is dw, [nw, nw + K) is db */
+    if (lo < nw)
+        lh_cpu_sum_parts(j->dw, j->ctx->shared, nt, j->part_stride, lo, hi < nw ? hi : nw);
+    if (hi > nw && j->db)
+        lh_cpu_sum_parts(j->db, j->ctx->shared + nw, nt, j->part_stride, (lo > nw ? lo : nw) - nw,
+                         hi - nw);
+}
+
+static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s)
+{
+    if (s->n < 0 || s->c <= 0 || s->h <= 0 || s->w <= 0 || s->k <= 0 || s->r <= 0 ||
+        s->s <= 0 || s->stride <= 0 || s->pad < 0)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d: bad shape n=%d c=%d h=%d w=%d "
+                           "k=%d r=%d s=%d stride=%d pad=%d", s->n, s->c, s->h, s->w, s->k, s->r,
+                           s->s, s->stride, s->pad);
+    int oh = (s->h + 2 * s->pad - s->r) / s->stride + 1;
+    int ow = (s->w + 2 * s->pad - s->s) / s->stride + 1;
+    if (s->h + 2 * s->pad < s->r || s->w + 2 * s->pad < s->s || oh != s->oh || ow != s->ow)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d: output %dx%d given, expected "
+                           "%dx%d", s->oh, s->ow, oh, ow);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
+{
+    int rc = check_shape(ctx, s);
+    if (rc)
+        return rc;
+    rc = lh_cpu_reserve(ctx, scratch_floats(s, NULL), 0);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
+    lh_cpu_pool_run(ctx->pool, forward_task, &j);
+    return LH_BACKEND_OK;
+}
+
+/* Runs the backward tasks of job j (dy or the fused dp set) and reduces dw/db. */
+static int run_backward(lh_backend_ctx *ctx, conv_job *j)
+{
+    const lh_conv_shape *s = j->s;
+    size_t len = (size_t)s->k * conv_crs(s) + s->k;
+    size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
+    int rc = lh_cpu_reserve(ctx, scratch_floats(s, j->ps), stride * ctx->nthreads);
+    if (rc)
+        return rc;
+    j->part_len = len;
+    j->part_stride = stride;
+    lh_cpu_pool_run(ctx->pool, backward_task, j);
+    lh_cpu_pool_run(ctx->pool, reduce_task, j);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                           lh_dmem *db)
+{
+    int rc = check_shape(ctx, s);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
+                  .dw = F(dw), .db = F(db)};
+    return run_backward(ctx, &j);
+}
+
+/* The pool must read the conv output: ps->n == s->n, ps->c == s->k, ps->h/w == s->oh/ow. */
+static int check_block(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps)
+{
+    int rc = check_shape(ctx, s);
+    if (rc)
+        return rc;
+    if ((rc = lh_cpu_maxpool_check(ctx, ps)))
+        return rc;
+    if (ps->n != s->n || ps->c != s->k || ps->h != s->oh || ps->w != s->ow)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv2d_relu_maxpool: pool input "
+                           "(%d,%d,%d,%d) is not the conv output (%d,%d,%d,%d)", ps->n, ps->c,
+                           ps->h, ps->w, s->n, s->k, s->oh, s->ow);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                       const lh_pool_shape *ps, const lh_dmem *x,
+                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                       lh_dmem *argmax)
+{
+    int rc = check_block(ctx, s, ps);
+    if (rc)
+        return rc;
+    if ((rc = lh_cpu_reserve(ctx, scratch_floats(s, ps), 0)))
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .b = CF(b), .p = F(p),
+                  .argmax = (int32_t *)argmax};
+    lh_cpu_pool_run(ctx->pool, forward_task, &j);
+    return LH_BACKEND_OK;
+}
+
+int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                        const lh_pool_shape *ps, const lh_dmem *x,
+                                        const lh_dmem *w, const lh_dmem *p,
+                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
+                                        lh_dmem *dw, lh_dmem *db)
+{
+    int rc = check_block(ctx, s, ps);
+    if (rc)
+        return rc;
+    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),
+                  .cargmax = (const int32_t *)argmax, .dp = CF(dp), .dx = F(dx), .dw = F(dw),
+                  .db = F(db)};
+    return run_backward(ctx, &j);
+}

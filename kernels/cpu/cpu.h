@@ -1,0 +1,127 @@
+/* kernels/cpu/cpu.h — internals shared by the CPU backend's files (not part of backend.h).
+ *
+ * The CPU backend runs every op on a small persistent thread pool (threads.c); ops split the
+ * batch (or an element range) into one contiguous slice per thread, so results depend only on
+ * the thread count. Heavy math goes through oneDNN's sgemm (gemm.c), which JIT-compiles its
+ * kernels for the CPU it finds (AVX-512, AVX2, ...) with no environment variable to set. */
+#ifndef LH_KERNELS_CPU_H
+#define LH_KERNELS_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/backend.h"
+
+#define LH_CPU_MAX_THREADS 64
+
+/* Hot element-wise loops get an AVX-512 and an AVX2 clone chosen at load time (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define LH_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LH_CPU_CLONES
+#endif
+
+/* ---- thread pool (threads.c) --------------------------------------------------------------- */
+typedef struct lh_cpu_pool lh_cpu_pool;
+/* A task runs once on each of the pool's `nthreads` threads, tid 0 being the caller. */
+typedef void (*lh_cpu_task)(void *arg, int tid, int nthreads);
+
+lh_cpu_pool *lh_cpu_pool_create(int nthreads); /* NULL on failure */
+void lh_cpu_pool_destroy(lh_cpu_pool *p);
+/* Runs fn on every thread and returns when all are done. Called from one thread at a time. */
+void lh_cpu_pool_run(lh_cpu_pool *p, lh_cpu_task fn, void *arg);
+
+/* [lo, hi) of n items for thread tid of nt, contiguous, deterministic. */
+static inline void lh_cpu_split(int64_t n, int tid, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = n * tid / nt;
+    *hi = n * (tid + 1) / nt;
+}
+
+/* ---- GEMM (gemm.c) ------------------------------------------------------------------------- */
+/* Row-major C (M x N) = alpha op(A) op(B) + beta C on the calling thread only. */
+void lh_cpu_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc);
+/* Make GEMMs called from this thread single-threaded (the pool supplies the parallelism). */
+void lh_cpu_gemm_thread_init(void);
+/* "oneDNN 2.6.3 sgemm (avx512_core)" into buf. */
+void lh_cpu_gemm_describe(char *buf, size_t len);
+
+/* ---- context (backend_cpu.c) --------------------------------------------------------------- */
+struct lh_backend_ctx {
+    int nthreads;
+    lh_cpu_pool *pool;
+    float *scratch[LH_CPU_MAX_THREADS]; /* per-thread workspace, 64-byte aligned */
+    size_t scratch_floats;              /* size of each scratch[t] */
+    float *shared;                      /* workspace all threads see (partial sums) */
+    size_t shared_floats;
+    char err[256];
+    char desc[192];
+};
+
+/* Grow the workspaces to at least per_thread floats per thread and `shared` floats. */
+int lh_cpu_reserve(lh_backend_ctx *ctx, size_t per_thread, size_t shared);
+/* Record a one-line error and return code. */
+int lh_cpu_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* dst[i] = sum over t of parts[t * stride + i], t in order 0..nparts-1, for i in [lo, hi). */
+void lh_cpu_sum_parts(float *dst, const float *parts, int nparts, size_t stride, int64_t lo,
+                      int64_t hi);
+
+/* ---- shared pieces of kernels (maxpool.c), used by the fused conv block in conv.c --------- */
+/* Pool `planes` consecutive (H, W) planes of x into y/argmax (maxpool_forward's rules). */
+void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float *y,
+                                   int32_t *argmax, int64_t planes);
+/* Scatter dy back through argmax into `planes` whole (H, W) planes of dx. */
+void lh_cpu_maxpool_planes_backward(const lh_pool_shape *s, const float *dy,
+                                    const int32_t *argmax, float *dx, int64_t planes);
+/* 0, or LH_BACKEND_EINVAL with last_error set when the shape is inconsistent. */
+int lh_cpu_maxpool_check(lh_backend_ctx *ctx, const lh_pool_shape *s);
+
+#define F(p) ((float *)(p))
+#define CF(p) ((const float *)(p))
+
+/* ---- kernels (one file per idea) ----------------------------------------------------------- */
+int lh_cpu_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
+                            const lh_dmem *labels_u8, const lh_dmem *idx, int64_t n,
+                            int64_t sample, float mean, float std, lh_dmem *out,
+                            lh_dmem *labels_out);
+int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                           lh_dmem *db);
+int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                       const lh_pool_shape *ps, const lh_dmem *x,
+                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                       lh_dmem *argmax);
+int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                        const lh_pool_shape *ps, const lh_dmem *x,
+                                        const lh_dmem *w, const lh_dmem *p,
+                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
+                                        lh_dmem *dw, lh_dmem *db);
+int lh_cpu_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
+int lh_cpu_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
+                         lh_dmem *dx);
+int lh_cpu_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
+                           lh_dmem *y, lh_dmem *argmax);
+int lh_cpu_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
+                            const lh_dmem *argmax, lh_dmem *dx);
+int lh_cpu_linear_forward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                          const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cpu_linear_backward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
+                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
+                           lh_dmem *dw, lh_dmem *db);
+int lh_cpu_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
+                           const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
+int lh_cpu_dropout_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
+                            const lh_dmem *mask, lh_dmem *dx);
+int lh_cpu_softmax_xent(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
+                        const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
+int lh_cpu_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
+                     const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
+int lh_cpu_sgd_step(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
+                    const lh_dmem *grad, lh_dmem *buf);
+
+#endif
