@@ -26,6 +26,8 @@ int lh_error_wrap(lh_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* A message longer than the buffer is cut; say so rather than fail. */
+    if (snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old) >= (int)sizeof err->msg)
+        memcpy(err->msg + sizeof err->msg - 4, "...", 4);
     return -1;
 }

@@ -120,6 +120,11 @@ static int32_t aliases_input(const lh_model *m, int32_t i)
     return i > 0 && (t == LH_LAYER_FLATTEN || t == LH_LAYER_RELU);
 }
 
+static size_t at_least_64(size_t bytes)
+{
+    return bytes < 64 ? 64 : bytes;
+}
+
 int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int32_t max_batch,
                    lh_error *err)
 {
@@ -129,7 +134,7 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
     m->be = be, m->bctx = bctx, m->max_batch = max_batch;
 #define ALLOC(dst, bytes)                                                                  \
     do {                                                                                   \
-        if (!((dst) = be->alloc(bctx, (bytes) ? (bytes) : 64)))                            \
+        if (!((dst) = be->alloc(bctx, at_least_64(bytes))))                                \
             return lh_error_set(err, "model: out of %s memory (%zu bytes)", be->name,      \
                                 (size_t)(bytes));                                          \
     } while (0)

@@ -252,6 +252,8 @@ static const lh_backend cuda_backend = {
     lh_cuda_softmax_xent,
     lh_cuda_adam_step,
     lh_cuda_sgd_step,
+    NULL, /* conv2d_relu_maxpool_forward: not fused on the GPU */
+    NULL, /* conv2d_relu_maxpool_backward */
 };
 
 extern "C" __attribute__((visibility("default"))) const lh_backend *lh_cuda_backend(void)
