@@ -205,8 +205,14 @@ int lh_bare_open(void *handle, const char *stem, const lh_bare_spec *spec, lh_ba
             goto fail;
         }
         fn->decl = d;
-        for (k = 0; k < d->n_args; k++)
+        for (k = 0; k < d->n_args; k++) {
+            int8_t f;
             fn->atypes[k] = ffi_type_of(d->args[k].type);
+            for (f = 0; lh_bare_trainer_field(f) &&
+                        strcmp(lh_bare_trainer_field(f), d->args[k].name) != 0; f++)
+                ;
+            fn->field[k] = lh_bare_trainer_field(f) ? f : -1;
+        }
         if (ffi_prep_cif(&fn->cif, FFI_DEFAULT_ABI, (unsigned)d->n_args, ffi_type_of(d->ret),
                          fn->atypes) != FFI_OK) {
             lh_error_set(err, "bare plugin %s: line %d: libffi cannot describe %s", stem,

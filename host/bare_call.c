@@ -124,14 +124,17 @@ static const char *stage_name(int32_t stage)
     }
 }
 
-static int64_t trainer_field(const lhost_trainer_state *ts, const char *name)
+/* Integer trainer field number f (see lh_bare_fn.field). */
+static int64_t trainer_field(const lhost_trainer_state *ts, int32_t f)
 {
-    if (strcmp(name, "epoch") == 0) return ts->epoch;
-    if (strcmp(name, "global_step") == 0) return ts->global_step;
-    if (strcmp(name, "batch_idx") == 0) return ts->batch_idx;
-    if (strcmp(name, "rank") == 0) return ts->rank;
-    if (strcmp(name, "world_size") == 0) return ts->world_size;
-    return ts->max_epochs; /* the last integer field lh_bare_is_trainer_field knows */
+    switch (f) {
+    case 0: return ts->epoch;
+    case 1: return ts->global_step;
+    case 2: return ts->batch_idx;
+    case 3: return ts->rank;
+    case 4: return ts->world_size;
+    default: return ts->max_epochs;
+    }
 }
 
 /* Collects "a, b, c" for the "no value logged" message. */
@@ -175,7 +178,7 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
     for (i = 0; i < d->n_args; i++) {
         const lh_bare_arg *a = &d->args[i];
         avalues[i] = &slots[i];
-        if (lh_bare_is_trainer_field(a->name)) {
+        if (fn->field[i] >= 0) {
             if (!have_ts) {
                 memset(&ts, 0, sizeof ts);
                 ts.struct_size = sizeof ts;
@@ -188,9 +191,10 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
             }
             if (a->type == LH_BT_STRING) /* the parser allows const char * only for stage */
                 slots[i].s = stage_name(ts.stage);
-            else if (put_int(trainer_field(&ts, a->name), a->type, &slots[i]))
+            else if (put_int(trainer_field(&ts, fn->field[i]), a->type, &slots[i]))
                 return fail(in, ctx, "%s: argument '%s': %lld does not fit %s", hname, a->name,
-                            (long long)trainer_field(&ts, a->name), lh_bare_type_name(a->type));
+                            (long long)trainer_field(&ts, fn->field[i]),
+                            lh_bare_type_name(a->type));
         } else {
             double v = 0;
             if (!host->get_value || host->get_value(ctx, a->name, &v) != LHOST_OK) {

@@ -15,6 +15,10 @@ typedef struct lh_bare_fn {
     void *sym;                /* dlsym result */
     ffi_cif cif;
     ffi_type *atypes[LH_BARE_MAX_ARGS];
+    /* Per argument: index of the trainer field it binds to (lh_bare_trainer_field order:
+     * epoch, global_step, batch_idx, rank, world_size, max_epochs, stage), or -1 for a logged
+     * value. Resolved once at open so a call does no name lookups but get_value's. */
+    int8_t field[LH_BARE_MAX_ARGS];
 } lh_bare_fn;
 
 /* What the create() closure of one synthesized plugin knows: its library and, for a metric,
