@@ -41,6 +41,12 @@ const char *lh_bare_type_name(int32_t type)
     return type >= 0 && type <= LH_BT_INT32_PTR ? n[type] : "?";
 }
 
+/* What goes between a type and a name: nothing after a '*'. */
+static const char *sep(int32_t type)
+{
+    return type >= LH_BT_STRING && type <= LH_BT_INT32_PTR ? "" : " ";
+}
+
 /* A cursor over one line. Tokens: identifiers, and single characters : ( ) , * ; */
 typedef struct lexer {
     const char *p, *end;
@@ -244,9 +250,9 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
                  "int32 num_classes), got %d arguments", d->metric, d->n_args);
         for (i = 0; i < 4; i++)
             if (strcmp(d->args[i].name, want[i].name) || d->args[i].type != want[i].type)
-                FAIL("metric %s: argument %d: expected '%s %s', got '%s %s'", d->metric, i + 1,
-                     lh_bare_type_name(want[i].type), want[i].name,
-                     lh_bare_type_name(d->args[i].type), d->args[i].name);
+                FAIL("metric %s: argument %d: expected '%s%s%s', got '%s%s%s'", d->metric,
+                     i + 1, lh_bare_type_name(want[i].type), sep(want[i].type), want[i].name,
+                     lh_bare_type_name(d->args[i].type), sep(d->args[i].type), d->args[i].name);
     } else {
         for (i = 0; i < d->n_args; i++) {
             const lh_bare_arg *a = &d->args[i];

@@ -22,3 +22,13 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/sidecar.lhost ${LH_BARE_FIXTURE_DIR}/si
 if(TARGET test_bare)
   target_compile_definitions(test_bare PRIVATE LH_BARE_FIXTURE_DIR="${LH_BARE_FIXTURE_DIR}")
 endif()
+
+# The Rust example (examples/bare_rust) built with cargo and driven by test_bare, when cargo is
+# installed.
+find_program(LH_CARGO cargo)
+if(LH_CARGO AND TARGET test_bare)
+  add_test(NAME bare_rust_example COMMAND ${CMAKE_COMMAND} -DCARGO=${LH_CARGO}
+    -DSRC=${PROJECT_SOURCE_DIR}/examples/bare_rust -DOUT=${LH_BARE_FIXTURE_DIR}/rust
+    -DTEST=$<TARGET_FILE:test_bare> -P ${CMAKE_CURRENT_LIST_DIR}/rust_example.cmake)
+  set_tests_properties(bare_rust_example PROPERTIES LABELS rust TIMEOUT 600)
+endif()

@@ -175,8 +175,8 @@ static const struct {
      "int64 n, int32 num_classes), got 3 arguments"},
     {"metric acc: double acc(const float *scores, const int32 *targets, int64 n, int32 "
      "num_classes)",
-     "bare plugin t: line 1: metric acc: argument 1: expected 'const float * logits', got "
-     "'const float * scores'"},
+     "bare plugin t: line 1: metric acc: argument 1: expected 'const float *logits', got "
+     "'const float *scores'"},
     {"on_fit_end: double f()",
      "bare plugin t: line 1: hook on_fit_end must return int (0 continue, 1 stop, < 0 error), "
      "not double"},
@@ -291,14 +291,20 @@ END_TEST
 
 /* ---- (b) the bare callback stops at its declared condition ----------------------------- */
 
-/* Run epochs 0..9 feeding val_acc from `seq`; return the epoch at which the hook said stop. */
-static int64_t run_until_stop(const double *seq)
+/* Load `path` (a library declaring stop_when(val_acc, epoch) as its STEM.so), run epochs 0..9
+ * feeding val_acc from `seq`; return the epoch at which the hook said stop. */
+static int64_t run_until_stop(const char *path, const char *stem, const double *seq)
 {
-    loaded l = load(FIX("stop_at"), "stop_at");
-    const lhost_plugin_desc *d = find(l.library, "bare.stop_at");
-    const lhost_callback_vtable *vt = d->vtable;
+    loaded l = load(path, stem);
+    char id[128], reason[160];
+    const lhost_plugin_desc *d;
+    const lhost_callback_vtable *vt;
     void *self = NULL;
     int64_t e, stopped = -1;
+    snprintf(id, sizeof id, "bare.%s", stem);
+    snprintf(reason, sizeof reason, "%s.stop_when returned 1", stem);
+    d = find(l.library, id);
+    vt = d->vtable;
     fake_reset();
     ck_assert_int_eq(vt->create(&HOST, CTX, NULL, &self), LHOST_OK);
     ck_assert_ptr_nonnull(self);
@@ -316,7 +322,7 @@ static int64_t run_until_stop(const double *seq)
         }
     }
     ck_assert_int_eq(F.stops, 1);
-    ck_assert_str_eq(F.stop_reason, "stop_at.stop_when returned 1");
+    ck_assert_str_eq(F.stop_reason, reason);
     vt->destroy(self);
     unload(&l);
     return stopped;
@@ -349,14 +355,14 @@ END_TEST
 START_TEST(callback_stops_on_val_acc)
 {
     static const double seq[10] = {0.40, 0.81, 0.951, 0.97, 0.99, 1, 1, 1, 1, 1};
-    ck_assert_int_eq(run_until_stop(seq), 2);
+    ck_assert_int_eq(run_until_stop(FIX("stop_at"), "stop_at", seq), 2);
 }
 END_TEST
 
 START_TEST(callback_stops_on_epoch)
 {
     static const double seq[10] = {0.40, 0.50, 0.60, 0.70, 0.80, 0.9, 0.9, 0.9, 0.9, 0.9};
-    ck_assert_int_eq(run_until_stop(seq), 3);
+    ck_assert_int_eq(run_until_stop(FIX("stop_at"), "stop_at", seq), 3);
 }
 END_TEST
 
@@ -532,6 +538,30 @@ START_TEST(metric_matches_reference_accuracy)
 }
 END_TEST
 
+/* ---- the Rust example (examples/bare_rust), run by the bare_rust_example test ----------- */
+
+/* LH_BARE_RUST_SO is the cargo-built library, copied as stop_at_rs.so. */
+START_TEST(rust_example)
+{
+    static const double seq[10] = {0.40, 0.96, 0.97, 0.99, 1, 1, 1, 1, 1, 1};
+    static const int64_t sizes[] = {64, 7, 100};
+    const char *so = getenv("LH_BARE_RUST_SO");
+    loaded l;
+    const lhost_plugin_desc *m;
+    int64_t correct, total;
+    double got;
+    ck_assert_int_eq(run_until_stop(so, "stop_at_rs", seq), 1);
+    l = load(so, "stop_at_rs");
+    ck_assert_uint_eq(l.library->n_plugins, 2);
+    m = find(l.library, "bare.stop_at_rs.top1");
+    fake_reset();
+    got = run_metric(m->vtable, sizes, 3, 10, &correct, &total);
+    ck_assert_msg(fabs(got - (double)correct / (double)total) <= 1e-12,
+                  "rust top1 %.15f vs %lld / %lld", got, (long long)correct, (long long)total);
+    unload(&l);
+}
+END_TEST
+
 /* ---- (d) sidecar manifest -------------------------------------------------------------- */
 
 static char *slurp(const char *path)
@@ -701,6 +731,11 @@ static Suite *bare_suite(void)
     suite_add_tcase(s, parse);
     suite_add_tcase(s, call);
     suite_add_tcase(s, load_tc);
+    if (getenv("LH_BARE_RUST_SO")) {
+        TCase *rust = tcase_create("rust");
+        tcase_add_test(rust, rust_example);
+        suite_add_tcase(s, rust);
+    }
     return s;
 }
 
