@@ -19,6 +19,12 @@ const char *lh_bare_hook_name(int32_t hook)
     return hook >= 0 && hook < LH_HOOK_COUNT ? hook_names[hook] : "?";
 }
 
+const char *lh_bare_trainer_field(int32_t i)
+{
+    return i >= 0 && i < (int32_t)(sizeof trainer_fields / sizeof trainer_fields[0]) ?
+               trainer_fields[i] : NULL;
+}
+
 int32_t lh_bare_is_trainer_field(const char *name)
 {
     int32_t i;
@@ -33,6 +39,12 @@ const char *lh_bare_type_name(int32_t type)
     static const char *const n[] = {"void", "int32", "int64", "double", "float", "bool",
                                     "const char *", "const float *", "const int32 *"};
     return type >= 0 && type <= LH_BT_INT32_PTR ? n[type] : "?";
+}
+
+/* What goes between a type and a name: nothing after a '*'. */
+static const char *sep(int32_t type)
+{
+    return type >= LH_BT_STRING && type <= LH_BT_INT32_PTR ? "" : " ";
 }
 
 /* A cursor over one line. Tokens: identifiers, and single characters : ( ) , * ; */
@@ -101,7 +113,8 @@ static int read_type(lexer *lx, int32_t *type, const char *origin, int32_t line,
                  "const int32 *)", lx->tok[0] ? lx->tok : "<end>");
         next(lx);
         if (!is(lx, "*"))
-            FAIL("expected '*' after 'const %s', found '%s'", lh_bare_type_name(base) + 6,
+            FAIL("expected '*' after 'const %.*s', found '%s'",
+                 (int)strlen(lh_bare_type_name(base)) - 8, lh_bare_type_name(base) + 6,
                  lx->tok[0] ? lx->tok : "<end>");
         next(lx);
         *type = base;
@@ -148,7 +161,7 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
                  lx.tok[0] ? lx.tok : "<end>");
         if (strlen(lx.tok) >= sizeof d->metric)
             FAIL("metric name '%.40s...' is too long", lx.tok);
-        snprintf(d->metric, sizeof d->metric, "%s", lx.tok);
+        memcpy(d->metric, lx.tok, strlen(lx.tok) + 1); /* length checked above */
         next(&lx);
         if (is(&lx, "max") || is(&lx, "min")) {
             d->higher_is_better = is(&lx, "max");
@@ -178,7 +191,7 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
         FAIL("expected the function's name, found '%s'", lx.tok[0] ? lx.tok : "<end>");
     if (strlen(lx.tok) >= sizeof d->symbol)
         FAIL("function name '%.40s...' is too long", lx.tok);
-    snprintf(d->symbol, sizeof d->symbol, "%s", lx.tok);
+    memcpy(d->symbol, lx.tok, strlen(lx.tok) + 1); /* length checked above */
     next(&lx);
     if (!is(&lx, "("))
         FAIL("expected '(' after '%s', found '%s'", d->symbol, lx.tok[0] ? lx.tok : "<end>");
@@ -205,15 +218,17 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
                  lx.tok[0] ? lx.tok : "<end>");
         if (strlen(lx.tok) >= sizeof a->name)
             FAIL("argument name '%.40s...' is too long", lx.tok);
-        snprintf(a->name, sizeof a->name, "%s", lx.tok);
+        memcpy(a->name, lx.tok, strlen(lx.tok) + 1); /* length checked above */
         for (i = 0; i < d->n_args; i++)
             if (strcmp(d->args[i].name, a->name) == 0)
                 FAIL("argument '%s' appears twice", a->name);
         d->n_args++;
         next(&lx);
-        if (is(&lx, ","))
+        if (is(&lx, ",")) {
             next(&lx);
-        else if (!is(&lx, ")"))
+            if (is(&lx, ")"))
+                FAIL("expected an argument after ',', found ')'");
+        } else if (!is(&lx, ")"))
             FAIL("expected ',' or ')' after argument '%s', found '%s'", a->name,
                  lx.tok[0] ? lx.tok : "<end>");
     }
@@ -235,9 +250,9 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
                  "int32 num_classes), got %d arguments", d->metric, d->n_args);
         for (i = 0; i < 4; i++)
             if (strcmp(d->args[i].name, want[i].name) || d->args[i].type != want[i].type)
-                FAIL("metric %s: argument %d: expected '%s %s', got '%s %s'", d->metric, i + 1,
-                     lh_bare_type_name(want[i].type), want[i].name,
-                     lh_bare_type_name(d->args[i].type), d->args[i].name);
+                FAIL("metric %s: argument %d: expected '%s%s%s', got '%s%s%s'", d->metric,
+                     i + 1, lh_bare_type_name(want[i].type), sep(want[i].type), want[i].name,
+                     lh_bare_type_name(d->args[i].type), sep(d->args[i].type), d->args[i].name);
     } else {
         for (i = 0; i < d->n_args; i++) {
             const lh_bare_arg *a = &d->args[i];
@@ -302,4 +317,18 @@ void lh_bare_format(const lh_bare_decl *d, char *buf, int32_t len)
     }
     if (n < len)
         snprintf(buf + n, (size_t)(len - n), ")");
+}
+
+void lh_bare_format_line(const lh_bare_decl *d, char *buf, int32_t len)
+{
+    int32_t n;
+    if (len <= 0)
+        return;
+    if (d->is_metric)
+        n = snprintf(buf, (size_t)len, "metric %s %s: ", d->metric,
+                     d->higher_is_better ? "max" : "min");
+    else
+        n = snprintf(buf, (size_t)len, "%s: ", lh_bare_hook_name(d->hook));
+    if (n >= 0 && n < len)
+        lh_bare_format(d, buf + n, len - n);
 }
