@@ -145,9 +145,21 @@ static int synthesize(lh_bare_lib *lib, lh_error *err)
     if (lib->n_hooks > 0) {
         uint32_t k = lib->n_plugins;
         snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%s", lib->stem);
-        snprintf(lib->descriptions[k], sizeof lib->descriptions[k],
-                 "SDK-free plugin %.200s.so (%d hook%s)", lib->stem, lib->n_hooks,
-                 lib->n_hooks == 1 ? "" : "s");
+        {
+            /* The description carries the parsed signatures, for `lhost plugins --verbose`. */
+            char *out = lib->descriptions[k], line[256];
+            size_t cap = sizeof lib->descriptions[k], used;
+            int32_t j;
+            snprintf(out, cap, "SDK-free plugin %.200s.so (%d hook%s)", lib->stem, lib->n_hooks,
+                     lib->n_hooks == 1 ? "" : "s");
+            for (j = 0; j < lib->n_fns; j++) {
+                if (lib->fns[j].decl->is_metric)
+                    continue;
+                lh_bare_format_line(lib->fns[j].decl, line, sizeof line);
+                used = strlen(out);
+                snprintf(out + used, cap - used, "%s%s", j ? "; " : ": ", line);
+            }
+        }
         lib->callback_vt.struct_size = sizeof lib->callback_vt;
         lh_bare_fill_callback_vtable(lib, &lib->callback_vt);
         lib->bindings[k].lib = lib;
@@ -164,8 +176,13 @@ static int synthesize(lh_bare_lib *lib, lh_error *err)
         vt = &lib->metric_vt[m++];
         snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%.127s.%.63s", lib->stem, d->metric);
         snprintf(lib->descriptions[k], sizeof lib->descriptions[k],
-                 "SDK-free metric %.100s from %.100s.so (%s is better)", d->symbol, lib->stem,
+                 "SDK-free metric from %.100s.so (%s is better): ", lib->stem,
                  d->higher_is_better ? "higher" : "lower");
+        {
+            size_t used = strlen(lib->descriptions[k]);
+            lh_bare_format(d, lib->descriptions[k] + used,
+                           (int32_t)(sizeof lib->descriptions[k] - used));
+        }
         vt->struct_size = sizeof *vt;
         vt->higher_is_better = d->higher_is_better;
         lh_bare_fill_metric_vtable(vt);

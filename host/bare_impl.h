@@ -47,7 +47,7 @@ struct lh_bare_lib {
     lh_bare_binding bindings[1 + LH_BARE_MAX_DECLS];
     ffi_closure *closures[1 + LH_BARE_MAX_DECLS];
     char ids[1 + LH_BARE_MAX_DECLS][256];
-    char descriptions[1 + LH_BARE_MAX_DECLS][256];
+    char descriptions[1 + LH_BARE_MAX_DECLS][1024];
     lhost_callback_vtable callback_vt;
     lhost_metric_vtable metric_vt[LH_BARE_MAX_DECLS];
     lhost_library library;

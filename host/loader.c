@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bare.h"
 #include "ctx.h"
 #include "registry_int.h"
 
@@ -146,11 +147,36 @@ int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
     }
     *(void **)&entry = dlsym(handle, LHOST_ENTRY_SYMBOL);
     if (!entry) {
-        dlclose(handle);
-        return broken(reg, path, dir, none, "not an lhost plugin: no symbol " LHOST_ENTRY_SYMBOL);
+        /* No SDK entry: maybe an SDK-free plugin (exported signatures or a NAME.lhost file). */
+        lh_bare_lib *bare = NULL;
+        lh_error err;
+        char stem[256];
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t len = strlen(base);
+        if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+            len -= 3;
+        snprintf(stem, sizeof stem, "%.*s", (int)len, base);
+        switch (lh_bare_load(handle, path, stem, &bare, &err)) {
+        case 1:
+            if (lh_registry_keep_bare(reg, bare)) {
+                dlclose(handle);
+                return -1;
+            }
+            plib = lh_bare_library(bare);
+            goto described;
+        case 0:
+            dlclose(handle);
+            return broken(reg, path, dir, none,
+                          "not an lhost plugin: no symbol " LHOST_ENTRY_SYMBOL
+                          " (nor " LH_BARE_SYMBOL " or a NAME.lhost file)");
+        default:
+            dlclose(handle);
+            return broken(reg, path, dir, none, err.msg);
+        }
     }
     lh_services_clear_entry_error();
     plib = entry(&h, reg->host);
+described:
     if (!plib) {
         snprintf(why, sizeof why, "entry failed: %s",
                  *lh_services_entry_error() ? lh_services_entry_error() : "returned NULL");

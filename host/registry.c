@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "bare.h"
 #include "registry_int.h"
 
 #define INSECURE_HINT "refused without --allow-insecure-plugins"
@@ -90,12 +91,46 @@ int lh_registry_keep_handle(lh_registry *reg, void *handle)
     return 0;
 }
 
+int lh_registry_keep_bare(lh_registry *reg, struct lh_bare_lib *lib)
+{
+    if (reg->n_bare == reg->cap_bare) {
+        int32_t nc = reg->cap_bare ? reg->cap_bare * 2 : 4;
+        struct lh_bare_lib **nb = realloc(reg->bare, (size_t)nc * sizeof *nb);
+        if (!nb) {
+            lh_bare_close(lib);
+            return -1;
+        }
+        reg->bare = nb;
+        reg->cap_bare = nc;
+    }
+    reg->bare[reg->n_bare++] = lib;
+    return 0;
+}
+
+const lh_bare_spec *lh_registry_bare_spec(const lh_registry *reg, const char *id)
+{
+    int32_t k;
+    uint32_t j;
+    for (k = 0; k < reg->n_bare; k++) {
+        const lhost_library *lib = lh_bare_library(reg->bare[k]);
+        for (j = 0; j < lib->n_plugins; j++)
+            if (strcmp(lib->plugins[j]->id, id) == 0)
+                return lh_bare_lib_spec(reg->bare[k]);
+    }
+    return NULL;
+}
+
 void lh_registry_clear(lh_registry *reg)
 {
     int32_t k;
     for (k = 0; k < reg->n; k++)
         free_row(&reg->rows[k]);
     free(reg->rows);
+    for (k = reg->n_bare - 1; k >= 0; k--)
+        lh_bare_close(reg->bare[k]);
+    free(reg->bare);
+    reg->bare = NULL;
+    reg->n_bare = reg->cap_bare = 0;
     for (k = reg->n_handles - 1; k >= 0; k--)
         dlclose(reg->handles[k]);
     free(reg->handles);

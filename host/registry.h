@@ -75,4 +75,8 @@ const lh_plugin_row *lh_registry_row(const lh_registry *reg, int32_t i);
 const lh_plugin_row *lh_registry_find(const lh_registry *reg, const char *name, int32_t kind,
                                       lh_error *err);
 
+/* The parsed signatures of the SDK-free plugin with this id, or NULL if it is not one. */
+struct lh_bare_spec;
+const struct lh_bare_spec *lh_registry_bare_spec(const lh_registry *reg, const char *id);
+
 #endif

@@ -9,6 +9,8 @@ struct lh_registry {
     lh_plugin_row *rows; /* every string owned; desc points into an lh_plugin_copy */
     int32_t n, cap;
     void **handles;      /* dlopen handles kept until close */
+    struct lh_bare_lib **bare;  /* SDK-free libraries, closed before their handles */
+    int32_t n_bare, cap_bare;
     int32_t n_handles, cap_handles;
     const lhost_host *host;
     lhost_version host_abi;
@@ -36,6 +38,7 @@ lh_plugin_row *lh_registry_add_row(lh_registry *reg, int32_t status, const char 
                                    const char *name, const char *version, int32_t kind,
                                    lhost_version abi, lh_plugin_copy *copy);
 int lh_registry_keep_handle(lh_registry *reg, void *handle);
+int lh_registry_keep_bare(lh_registry *reg, struct lh_bare_lib *lib);
 /* Free every row and dlclose every handle, leaving an empty registry. */
 void lh_registry_clear(lh_registry *reg);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backend_select.h"
+#include "bare.h"
 #include "trainer.h"
 
 int lh_trainer_opts_from_cfg(const lh_cfg *cfg, lh_trainer_opts *o, lh_error *err)
@@ -173,6 +174,46 @@ static int mkdir_p(const char *path, lh_error *err)
     return 0;
 }
 
+/* SDK-free callbacks bind arguments by name: every name must be a trainer field or a value
+ * this run logs, checked before training starts. */
+static int check_bare_names(lh_trainer *t, lh_error *err)
+{
+    char (*keys)[128];
+    const char **ptrs;
+    int32_t n = 0, i, cap = 3, rc = 0;
+    uint32_t k;
+    for (i = 0; i < t->n_metrics; i++)
+        cap += 2 * (int32_t)t->metrics[i].n_outputs;
+    keys = malloc((size_t)cap * sizeof *keys);
+    ptrs = malloc((size_t)cap * sizeof *ptrs);
+    if (!keys || !ptrs) {
+        free(keys);
+        free(ptrs);
+        return lh_error_set(err, "out of memory");
+    }
+    snprintf(keys[n++], sizeof keys[0], "loss");
+    snprintf(keys[n++], sizeof keys[0], "train_loss");
+    snprintf(keys[n++], sizeof keys[0], "val_loss");
+    for (i = 0; i < t->n_metrics; i++)
+        for (k = 0; k < t->metrics[i].n_outputs; k++) {
+            lh_metric_run_name(&t->metrics[i], "", k, keys[n++], sizeof keys[0]);
+            lh_metric_run_name(&t->metrics[i], "val_", k, keys[n++], sizeof keys[0]);
+        }
+    for (i = 0; i < n; i++)
+        ptrs[i] = keys[i];
+    for (i = 0; i < t->n_instances && !rc; i++) {
+        const lhost_plugin_desc *d = lh_instance_desc(t->instances[i]);
+        const lh_bare_spec *spec;
+        if (d->kind != LHOST_KIND_CALLBACK || !(spec = lh_registry_bare_spec(t->reg, d->id)))
+            continue;
+        if (lh_bare_check_names(spec, ptrs, n, d->name, err))
+            rc = lh_error_wrap(err, "config: callbacks.%s", lh_instance_key(t->instances[i]));
+    }
+    free(keys);
+    free(ptrs);
+    return rc;
+}
+
 int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
 {
     char base[4200];
@@ -299,6 +340,8 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
     if (make_instances(t, "metrics", LHOST_KIND_METRIC, err) ||
         make_instances(t, "callbacks", LHOST_KIND_CALLBACK, err) ||
         make_instances(t, "loggers", LHOST_KIND_LOGGER, err))
+        return -1;
+    if (check_bare_names(t, err))
         return -1;
     {
         lh_instance *cbs[LH_MAX_PLUGIN_INSTANCES];

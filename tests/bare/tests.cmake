@@ -19,9 +19,11 @@ foreach(case ${LH_BARE_CASES})
 endforeach()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/sidecar.lhost ${LH_BARE_FIXTURE_DIR}/sidecar/sidecar.lhost
   COPYONLY)
-if(TARGET test_bare)
-  target_compile_definitions(test_bare PRIVATE LH_BARE_FIXTURE_DIR="${LH_BARE_FIXTURE_DIR}")
-endif()
+foreach(t test_bare test_bare_train)
+  if(TARGET ${t})
+    target_compile_definitions(${t} PRIVATE LH_BARE_FIXTURE_DIR="${LH_BARE_FIXTURE_DIR}")
+  endif()
+endforeach()
 
 # The Rust example (examples/bare_rust) built with cargo and driven by test_bare, when cargo is
 # installed.

@@ -337,7 +337,7 @@ START_TEST(callback_descriptor)
     d = find(l.library, "bare.stop_at");
     ck_assert_int_eq(d->kind, LHOST_KIND_CALLBACK);
     ck_assert_str_eq(d->name, "stop_at");
-    ck_assert_str_eq(d->description, "SDK-free plugin stop_at.so (1 hook)");
+    ck_assert_str_eq(d->description, "SDK-free plugin stop_at.so (1 hook): on_validation_end: int32 stop_when(double val_acc, int64 epoch)");
     ck_assert_uint_eq(d->n_params, 0);
     vt = d->vtable;
     ck_assert_uint_eq(vt->struct_size, sizeof(lhost_callback_vtable));
@@ -390,7 +390,7 @@ START_TEST(callback_argument_types)
     const lhost_callback_vtable *vt = find(l.library, "bare.calls")->vtable;
     void *self = NULL;
     ck_assert_str_eq(find(l.library, "bare.calls")->description,
-                     "SDK-free plugin calls.so (2 hooks)");
+                     "SDK-free plugin calls.so (2 hooks): on_train_epoch_end: int32 seen(int32 epoch, int64 global_step, double val_acc, float loss, bool flag, const char *stage, int32 world_size, float batch_idx); on_fit_end: int32 code(int32 wanted)");
     fake_reset();
     F.ts.epoch = 7;
     F.ts.global_step = 5000000000LL;

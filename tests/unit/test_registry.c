@@ -101,7 +101,7 @@ END_TEST
 START_TEST(no_entry_symbol)
 {
     expect_single("no_entry", _i, LH_PLUGIN_BROKEN,
-                  "not an lhost plugin: no symbol lhost_plugin_entry");
+                  "not an lhost plugin: no symbol lhost_plugin_entry (nor lhost_bare_signatures or a NAME.lhost file)");
 }
 END_TEST
 
