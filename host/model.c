@@ -120,6 +120,22 @@ static int32_t aliases_input(const lh_model *m, int32_t i)
     return i > 0 && (t == LH_LAYER_FLATTEN || t == LH_LAYER_RELU);
 }
 
+/* conv2d -> relu -> maxpool2d runs as one backend op when the backend has it. */
+static void mark_fused(lh_model *m, const lh_backend *be)
+{
+    int32_t i;
+    if (!be->conv2d_relu_maxpool_forward || !be->conv2d_relu_maxpool_backward)
+        return;
+    for (i = 0; i + 2 < m->spec.n_layers; i++)
+        if (m->spec.layers[i].type == LH_LAYER_CONV2D &&
+            m->spec.layers[i + 1].type == LH_LAYER_RELU &&
+            m->spec.layers[i + 2].type == LH_LAYER_MAXPOOL2D) {
+            m->plan[i].fused = 1;
+            m->plan[i + 1].fused = m->plan[i + 2].fused = 2;
+            i += 2;
+        }
+}
+
 static size_t at_least_64(size_t bytes)
 {
     return bytes < 64 ? 64 : bytes;
@@ -138,6 +154,7 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
             return lh_error_set(err, "model: out of %s memory (%zu bytes)", be->name,      \
                                 (size_t)(bytes));                                          \
     } while (0)
+    mark_fused(m, be);
     ALLOC(m->param, (size_t)m->total_params * 4);
     ALLOC(m->grad, (size_t)m->total_params * 4);
     ALLOC(m->input, B * (size_t)in_numel(m, 0) * 4);
@@ -146,8 +163,13 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
     ALLOC(m->dlogits, B * (size_t)m->num_outputs * 4);
     for (i = 0; i < m->spec.n_layers; i++) {
         int32_t t = m->spec.layers[i].type;
-        if (in_numel(m, i) > biggest)
+        /* Inside a fused group no gradient of the conv output is ever stored. */
+        if (m->plan[i].fused != 2 && in_numel(m, i) > biggest)
             biggest = in_numel(m, i);
+        if (m->plan[i].fused == 1 || (m->plan[i].fused == 2 && t == LH_LAYER_RELU)) {
+            m->act[i] = NULL; /* never materialised */
+            continue;
+        }
         if (aliases_input(m, i)) {
             m->act[i] = m->act[i - 1];
             continue;
@@ -248,6 +270,20 @@ int lh_model_forward(lh_model *m, int32_t n, int32_t training, uint64_t dropout_
         const lh_layer_plan *p = &m->plan[i];
         const lh_dmem *x = i ? m->act[i - 1] : m->input;
         int rc = 0;
+        if (p->fused == 2)
+            continue; /* done by the group's conv */
+        if (p->fused == 1) {
+            lh_conv_shape s;
+            lh_pool_shape ps;
+            conv_shape(m, i, n, &s);
+            pool_shape(m, i + 2, n, &ps);
+            if (be->conv2d_relu_maxpool_forward(m->bctx, &s, &ps, x,
+                                                param_at(m, m->param, p->w_param),
+                                                param_at(m, m->param, p->b_param),
+                                                m->act[i + 2], m->aux[i + 2]))
+                return op_failed(m, i, "forward (fused conv+relu+maxpool)", err);
+            continue;
+        }
         switch (l->type) {
         case LH_LAYER_CONV2D: {
             lh_conv_shape s;
@@ -315,6 +351,25 @@ int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
         lh_dmem *next = (cur == m->dbuf[0]) ? m->dbuf[1] : m->dbuf[0];
         lh_dmem *din = i ? next : NULL; /* the first layer needs no input gradient */
         int rc = 0;
+        if (p->fused == 2 && l->type == LH_LAYER_MAXPOOL2D) {
+            /* the whole group, from the pool output's gradient to the conv input's */
+            int32_t c = i - 2;
+            const lh_layer_plan *cp = &m->plan[c];
+            lh_conv_shape s;
+            lh_pool_shape ps;
+            conv_shape(m, c, n, &s);
+            pool_shape(m, i, n, &ps);
+            din = c ? next : NULL;
+            if (be->conv2d_relu_maxpool_backward(
+                    m->bctx, &s, &ps, c ? m->act[c - 1] : m->input,
+                    param_at(m, m->param, cp->w_param), m->act[i], m->aux[i], cur, din,
+                    param_at(m, m->grad, cp->w_param), param_at(m, m->grad, cp->b_param)))
+                return op_failed(m, c, "backward (fused conv+relu+maxpool)", err);
+            if (din)
+                cur = din;
+            i = c; /* the loop's i-- moves past the group */
+            continue;
+        }
         switch (l->type) {
         case LH_LAYER_CONV2D: {
             lh_conv_shape s;

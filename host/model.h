@@ -57,6 +57,8 @@ typedef struct lh_param_info {
 
 typedef struct lh_layer_plan {
     int32_t c, h, w;           /* output shape per sample */
+    int32_t fused;             /* 1: conv2d starting a conv+relu+maxpool group the backend
+                                * runs as one op (set by lh_model_alloc); 2: relu/maxpool in it */
     int64_t out_numel;         /* per sample */
     int32_t w_param, b_param;  /* indices into params[], -1 if none */
 } lh_layer_plan;
