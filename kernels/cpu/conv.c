@@ -16,6 +16,13 @@
 
 #include "kernels/cpu/cpu.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_COPY 1
+#else
+#define HAVE_AVX512_COPY 0
+#endif
+
 typedef struct conv_job {
     lh_backend_ctx *ctx;
     const lh_conv_shape *s;
@@ -154,21 +161,87 @@ static void im2col_s1(const lh_conv_shape *s, const float *xp, float *col)
             }
 }
 
+#if HAVE_AVX512_COPY
+/* The same two loops with one masked 16-lane load/store per (short) row segment: conv2's
+ * segments are 14 floats, too short for the compiler's vector loop. */
+__attribute__((target("avx512f"))) static void im2col_s1_avx512(const lh_conv_shape *s,
+                                                                 const float *xp, float *col)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    const __mmask16 tail = (__mmask16)((1u << (ow_n % 16)) - 1);
+    float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                const float *src = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, src += wp) {
+                    int ow = 0;
+                    for (; ow + 16 <= ow_n; ow += 16)
+                        _mm512_storeu_ps(o + ow, _mm512_loadu_ps(src + ow));
+                    if (tail)
+                        _mm512_mask_storeu_ps(o + ow, tail, _mm512_maskz_loadu_ps(tail, src + ow));
+                }
+            }
+}
+
+__attribute__((target("avx512f"))) static void col2im_s1_add_avx512(const lh_conv_shape *s,
+                                                                    const float *col, float *xp)
+{
+    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
+    const __mmask16 tail = (__mmask16)((1u << (ow_n % 16)) - 1);
+    const float *o = col;
+    for (int c = 0; c < s->c; c++)
+        for (int r = 0; r < s->r; r++)
+            for (int q = 0; q < s->s; q++) {
+                float *dst = xp + ((int64_t)c * hp + r) * wp + q;
+                for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp) {
+                    int ow = 0;
+                    for (; ow + 16 <= ow_n; ow += 16)
+                        _mm512_storeu_ps(dst + ow, _mm512_add_ps(_mm512_loadu_ps(dst + ow),
+                                                                 _mm512_loadu_ps(o + ow)));
+                    if (tail)
+                        _mm512_mask_storeu_ps(dst + ow, tail,
+                                              _mm512_add_ps(_mm512_maskz_loadu_ps(tail, dst + ow),
+                                                            _mm512_maskz_loadu_ps(tail, o + ow)));
+                }
+            }
+}
+#endif
+
+static int use_avx512(void)
+{
+#if HAVE_AVX512_COPY
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 /* dx (C, H, W) = col2im(col) for stride 1, accumulating in the padded buffer xp. */
 LH_CPU_CLONES
 static void col2im_s1(const lh_conv_shape *s, const float *col, float *xp, float *dx)
 {
     const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
     memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
-    const float *o = col;
-    for (int c = 0; c < s->c; c++)
-        for (int r = 0; r < s->r; r++)
-            for (int q = 0; q < s->s; q++) {
-                float *dst = xp + ((int64_t)c * hp + r) * wp + q;
-                for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp)
-                    for (int ow = 0; ow < ow_n; ow++)
-                        dst[ow] += o[ow];
-            }
+#if HAVE_AVX512_COPY
+    if (use_avx512())
+        col2im_s1_add_avx512(s, col, xp);
+    else
+#endif
+    {
+        const float *o = col;
+        for (int c = 0; c < s->c; c++)
+            for (int r = 0; r < s->r; r++)
+                for (int q = 0; q < s->s; q++) {
+                    float *dst = xp + ((int64_t)c * hp + r) * wp + q;
+                    for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp)
+                        for (int ow = 0; ow < ow_n; ow++)
+                            dst[ow] += o[ow];
+                }
+    }
     for (int c = 0; c < s->c; c++)
         for (int ih = 0; ih < s->h; ih++) {
             const float *src = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
@@ -185,6 +258,12 @@ static const float *columns(const lh_conv_shape *s, const float *xi, float *col,
         return xi;
     if (s->stride == 1) {
         pad_image(s, xi, xp);
+#if HAVE_AVX512_COPY
+        if (use_avx512()) {
+            im2col_s1_avx512(s, xp, col);
+            return col;
+        }
+#endif
         im2col_s1(s, xp, col);
     } else {
         im2col(s, xi, col);
