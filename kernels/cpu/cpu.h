@@ -69,6 +69,17 @@ int lh_cpu_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
 void lh_cpu_sum_parts(float *dst, const float *parts, int nparts, size_t stride, int64_t lo,
                       int64_t hi);
 
+/* ---- column matrices for conv2d (im2col.c) ------------------------------------------------ */
+/* 1 when the conv is 1x1, stride 1, unpadded: x itself is the column matrix. */
+int lh_cpu_conv_is_pointwise(const lh_conv_shape *s);
+/* Floats of the zero-bordered image copy stride-1 convs use: C * (H + 2 pad) * (W + 2 pad). */
+int64_t lh_cpu_conv_padded_floats(const lh_conv_shape *s);
+/* The column matrix (C*R*S, OH*OW) of image xi (C, H, W): xi itself for pointwise convs,
+ * else built in col (xp: lh_cpu_conv_padded_floats of workspace). */
+const float *lh_cpu_conv_columns(const lh_conv_shape *s, const float *xi, float *col, float *xp);
+/* dx (C, H, W) = every entry of col added back to its pixel (dx is overwritten; xp workspace). */
+void lh_cpu_conv_col2im(const lh_conv_shape *s, const float *col, float *xp, float *dx);
+
 /* ---- shared pieces of kernels (maxpool.c), used by the fused conv block in conv.c --------- */
 /* Pool `planes` consecutive (H, W) planes of x into y/argmax (maxpool_forward's rules). */
 void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float *y,
