@@ -14,12 +14,24 @@
 
 #define LH_CPU_MAX_THREADS 64
 
-/* Hot element-wise loops get an AVX-512 and an AVX2 clone chosen at load time (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+/* Hot element-wise loops get an AVX-512 and an AVX2 clone chosen at load time (ifunc), and a
+ * few kernels have AVX-512 intrinsic versions chosen at run time (lh_cpu_has_avx512). Building
+ * with LH_CPU_PORTABLE (the library the portable test links) keeps only the baseline code, so
+ * the paths a CPU without AVX-512 takes are tested too. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(LH_CPU_PORTABLE)
 #define LH_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LH_CPU_CLONES
 #endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LH_CPU_PORTABLE)
+#define LH_CPU_AVX512_PATHS 1
+#else
+#define LH_CPU_AVX512_PATHS 0
+#endif
+/* 1 when the intrinsic AVX-512 paths may run on this CPU (cached CPUID check). */
+int lh_cpu_has_avx512(void);
 
 /* ---- thread pool (threads.c) --------------------------------------------------------------- */
 typedef struct lh_cpu_pool lh_cpu_pool;

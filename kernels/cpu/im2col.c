@@ -9,11 +9,8 @@
 
 #include "kernels/cpu/cpu.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if LH_CPU_AVX512_PATHS
 #include <immintrin.h>
-#define HAVE_AVX512_COPY 1
-#else
-#define HAVE_AVX512_COPY 0
 #endif
 
 static int64_t conv_p(const lh_conv_shape *s) { return (int64_t)s->oh * s->ow; }
@@ -139,7 +136,7 @@ static void im2col_s1(const lh_conv_shape *s, const float *xp, float *col)
             }
 }
 
-#if HAVE_AVX512_COPY
+#if LH_CPU_AVX512_PATHS
 /* The same two loops with one masked 16-lane load/store per (short) row segment: conv2's
  * segments are 14 floats, too short for the compiler's vector loop. */
 __attribute__((target("avx512f"))) static void im2col_s1_avx512(const lh_conv_shape *s,
@@ -186,17 +183,6 @@ __attribute__((target("avx512f"))) static void col2im_s1_add_avx512(const lh_con
 }
 #endif
 
-static int use_avx512(void)
-{
-#if HAVE_AVX512_COPY
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return cached;
-#else
-    return 0;
-#endif
-}
 
 /* dx (C, H, W) = col2im(col) for stride 1, accumulating in the padded buffer xp. */
 LH_CPU_CLONES
@@ -204,8 +190,8 @@ static void col2im_s1(const lh_conv_shape *s, const float *col, float *xp, float
 {
     const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
     memset(xp, 0, sizeof(float) * (size_t)lh_cpu_conv_padded_floats(s));
-#if HAVE_AVX512_COPY
-    if (use_avx512())
+#if LH_CPU_AVX512_PATHS
+    if (lh_cpu_has_avx512())
         col2im_s1_add_avx512(s, col, xp);
     else
 #endif
@@ -236,8 +222,8 @@ const float *lh_cpu_conv_columns(const lh_conv_shape *s, const float *xi, float 
         return xi;
     if (s->stride == 1) {
         pad_image(s, xi, xp);
-#if HAVE_AVX512_COPY
-        if (use_avx512()) {
+#if LH_CPU_AVX512_PATHS
+        if (lh_cpu_has_avx512()) {
             im2col_s1_avx512(s, xp, col);
             return col;
         }
