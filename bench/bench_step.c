@@ -3,6 +3,8 @@
  * validation forward of one batch.
  *
  * Run:  ./build/bench/bench_step [steps=50] [threads...=1 2]
+ * Each thread count runs twice: with the single ops the trainer calls today (conv, relu and
+ * maxpool apart) and with the optional fused conv2d_relu_maxpool ops.
  * Model: conv 1->64 3x3 pad 1 (28x28) + relu + maxpool 2; conv 64->128 3x3 pad 1 (14x14) +
  * relu + maxpool 2; linear 6272->10; softmax-CE; Adam (6 parameter tensors). Inputs come from
  * a synthetic uint8 data set through gather_normalize, as the trainer does. Times are medians
@@ -14,13 +16,10 @@
 
 #include "kernels/backend.h"
 
-enum { BATCH = 64, DATA = 1024, NOPS = 20 };
+enum { BATCH = 64, DATA = 1024, NOPS = 20, LH_MAX_ARGS = 8 };
 
-static const char *op_names[NOPS] = {
-    "gather_normalize", "conv1 fwd", "relu1 fwd", "pool1 fwd", "conv2 fwd", "relu2 fwd",
-    "pool2 fwd", "fc fwd", "softmax_xent", "fc bwd", "pool2 bwd", "relu2 bwd", "conv2 bwd",
-    "pool1 bwd", "relu1 bwd", "conv1 bwd (no dx)", "adam (6 tensors)"};
-static const int nops = 17;
+static const char *op_names[NOPS]; /* filled by step() */
+static int nops;
 
 static double now_ms(void)
 {
@@ -62,42 +61,65 @@ static const lh_pool_shape q1 = {BATCH, 64, 28, 28, 2, 2, 14, 14};
 static const lh_pool_shape q2 = {BATCH, 128, 14, 14, 2, 2, 7, 7};
 static const size_t psize[6] = {64 * 9, 64, 128 * 64 * 9, 128, 10 * 6272, 10};
 
-/* One step; t[i] receives op i's time (ms). train = 0: forward and loss only. */
-static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train, int64_t k,
-                 double *t)
+/* One step; t[i] receives op i's time (ms). train = 0: forward and loss only. fused = 1: the
+ * optional conv2d_relu_maxpool ops replace conv + relu + maxpool. */
+static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train, int fused,
+                 int64_t k, double *t)
 {
     double t0 = now_ms(), t1;
     int op = 0;
-#define TIMED(call)                                                                              \
+#define TIMED(name, call)                                                                        \
     do {                                                                                         \
         CHECK(call);                                                                             \
-        t1 = now_ms(), t[op++] = t1 - t0, t0 = t1;                                               \
+        t1 = now_ms(), op_names[op] = name, t[op++] = t1 - t0, t0 = t1;                          \
     } while (0)
-    TIMED(be->gather_normalize(ctx, M->images, M->labels, M->idx, BATCH, 784, 0.2860f, 0.3530f,
-                               M->x, M->t));
-    TIMED(be->conv2d_forward(ctx, &c1, M->x, M->w1, M->b1, M->y1));
-    TIMED(be->relu_forward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->y1));
-    TIMED(be->maxpool_forward(ctx, &q1, M->y1, M->p1, M->a1));
-    TIMED(be->conv2d_forward(ctx, &c2, M->p1, M->w2, M->b2, M->y2));
-    TIMED(be->relu_forward(ctx, (int64_t)BATCH * 128 * 196, M->y2, M->y2));
-    TIMED(be->maxpool_forward(ctx, &q2, M->y2, M->p2, M->a2));
-    TIMED(be->linear_forward(ctx, BATCH, 6272, 10, M->p2, M->fw, M->fb, M->z));
-    TIMED(be->softmax_xent(ctx, BATCH, 10, M->z, M->t, M->loss, train ? M->dz : NULL));
+    TIMED("gather_normalize", be->gather_normalize(ctx, M->images, M->labels, M->idx, BATCH, 784,
+                                                   0.2860f, 0.3530f, M->x, M->t));
+    if (fused) {
+        TIMED("conv1+relu+pool fwd",
+              be->conv2d_relu_maxpool_forward(ctx, &c1, &q1, M->x, M->w1, M->b1, M->p1, M->a1));
+        TIMED("conv2+relu+pool fwd",
+              be->conv2d_relu_maxpool_forward(ctx, &c2, &q2, M->p1, M->w2, M->b2, M->p2, M->a2));
+    } else {
+        TIMED("conv1 fwd", be->conv2d_forward(ctx, &c1, M->x, M->w1, M->b1, M->y1));
+        TIMED("relu1 fwd", be->relu_forward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->y1));
+        TIMED("pool1 fwd", be->maxpool_forward(ctx, &q1, M->y1, M->p1, M->a1));
+        TIMED("conv2 fwd", be->conv2d_forward(ctx, &c2, M->p1, M->w2, M->b2, M->y2));
+        TIMED("relu2 fwd", be->relu_forward(ctx, (int64_t)BATCH * 128 * 196, M->y2, M->y2));
+        TIMED("pool2 fwd", be->maxpool_forward(ctx, &q2, M->y2, M->p2, M->a2));
+    }
+    TIMED("fc fwd", be->linear_forward(ctx, BATCH, 6272, 10, M->p2, M->fw, M->fb, M->z));
+    TIMED("softmax_xent",
+          be->softmax_xent(ctx, BATCH, 10, M->z, M->t, M->loss, train ? M->dz : NULL));
     if (!train)
         return;
-    TIMED(be->linear_backward(ctx, BATCH, 6272, 10, M->p2, M->fw, M->dz, M->dp2, M->dfw, M->dfb));
-    TIMED(be->maxpool_backward(ctx, &q2, M->dp2, M->a2, M->dy2));
-    TIMED(be->relu_backward(ctx, (int64_t)BATCH * 128 * 196, M->y2, M->dy2, M->dy2));
-    TIMED(be->conv2d_backward(ctx, &c2, M->p1, M->w2, M->dy2, M->dp1, M->dw2, M->db2));
-    TIMED(be->maxpool_backward(ctx, &q1, M->dp1, M->a1, M->dy1));
-    TIMED(be->relu_backward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->dy1, M->dy1));
-    TIMED(be->conv2d_backward(ctx, &c1, M->x, M->w1, M->dy1, NULL, M->dw1, M->db1));
+    TIMED("fc bwd", be->linear_backward(ctx, BATCH, 6272, 10, M->p2, M->fw, M->dz, M->dp2,
+                                        M->dfw, M->dfb));
+    if (fused) {
+        TIMED("conv2+relu+pool bwd",
+              be->conv2d_relu_maxpool_backward(ctx, &c2, &q2, M->p1, M->w2, M->p2, M->a2, M->dp2,
+                                               M->dp1, M->dw2, M->db2));
+        TIMED("conv1+relu+pool bwd",
+              be->conv2d_relu_maxpool_backward(ctx, &c1, &q1, M->x, M->w1, M->p1, M->a1, M->dp1,
+                                               NULL, M->dw1, M->db1));
+    } else {
+        TIMED("pool2 bwd", be->maxpool_backward(ctx, &q2, M->dp2, M->a2, M->dy2));
+        TIMED("relu2 bwd",
+              be->relu_backward(ctx, (int64_t)BATCH * 128 * 196, M->y2, M->dy2, M->dy2));
+        TIMED("conv2 bwd",
+              be->conv2d_backward(ctx, &c2, M->p1, M->w2, M->dy2, M->dp1, M->dw2, M->db2));
+        TIMED("pool1 bwd", be->maxpool_backward(ctx, &q1, M->dp1, M->a1, M->dy1));
+        TIMED("relu1 bwd", be->relu_backward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->dy1, M->dy1));
+        TIMED("conv1 bwd (no dx)",
+              be->conv2d_backward(ctx, &c1, M->x, M->w1, M->dy1, NULL, M->dw1, M->db1));
+    }
     lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, k};
     lh_dmem *p[6] = {M->w1, M->b1, M->w2, M->b2, M->fw, M->fb};
     lh_dmem *g[6] = {M->dw1, M->db1, M->dw2, M->db2, M->dfw, M->dfb};
     for (int i = 0; i < 6; i++)
         CHECK(be->adam_step(ctx, (int64_t)psize[i], &a, p[i], g[i], M->m[i], M->v[i]));
-    t1 = now_ms(), t[op++] = t1 - t0;
+    t1 = now_ms(), op_names[op] = "adam (6 tensors)", t[op++] = t1 - t0;
+    nops = op;
 #undef TIMED
 }
 
@@ -124,7 +146,7 @@ static void fill(const lh_backend *be, lh_backend_ctx *ctx, lh_dmem *d, size_t n
     free(h);
 }
 
-static void bench(int threads, int steps)
+static void bench(int threads, int steps, int fused)
 {
     const lh_backend *be = lh_cpu_backend();
     char err[256];
@@ -181,7 +203,7 @@ static void bench(int threads, int steps)
             idx[i] = (int32_t)(((s + warm) * BATCH + i * 7) % DATA);
         be->upload(ctx, M.idx, idx, sizeof idx);
         double t0 = now_ms();
-        step(be, ctx, &M, 1, s + warm + 1, t);
+        step(be, ctx, &M, 1, fused, s + warm + 1, t);
         double dt = now_ms() - t0;
         if (s >= 0) {
             total[s] = dt;
@@ -194,7 +216,8 @@ static void bench(int threads, int steps)
     double mn = total[0], mx = total[0];
     for (int s = 0; s < steps; s++)
         mn = total[s] < mn ? total[s] : mn, mx = total[s] > mx ? total[s] : mx;
-    printf("\n%s\n", be->describe(ctx));
+    printf("\n%s; %s\n", be->describe(ctx),
+           fused ? "fused conv2d_relu_maxpool ops" : "single ops (conv, relu, maxpool apart)");
     printf("train step, batch %d: median %.2f ms (min %.2f, max %.2f over %d steps; last loss %.4f)\n",
            BATCH, median(total, steps), mn, mx, steps, (double)loss);
     double med = median(total, steps);
@@ -204,7 +227,7 @@ static void bench(int threads, int steps)
 
     for (int s = 0; s < steps; s++) {
         double t0 = now_ms();
-        step(be, ctx, &M, 0, 1, t);
+        step(be, ctx, &M, 0, fused, 1, t);
         total[s] = now_ms() - t0;
     }
     double vmed = median(total, steps);
@@ -222,12 +245,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_step [steps >= 1] [threads...]\n");
         return 2;
     }
+    int threads[LH_MAX_ARGS] = {1, 2}, nt = 2;
     if (argc > 2)
-        for (int i = 2; i < argc; i++)
-            bench(atoi(argv[i]), steps);
-    else {
-        bench(1, steps);
-        bench(2, steps);
-    }
+        for (nt = 0; nt + 2 < argc && nt < LH_MAX_ARGS; nt++)
+            threads[nt] = atoi(argv[nt + 2]);
+    for (int fused = 0; fused < 2; fused++)
+        for (int i = 0; i < nt; i++)
+            bench(threads[i], steps, fused);
     return 0;
 }

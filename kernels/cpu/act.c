@@ -21,7 +21,7 @@ LH_CPU_CLONES
 static void relu_fwd(const float *x, float *y, int64_t lo, int64_t hi)
 {
     for (int64_t i = lo; i < hi; i++)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        y[i] = x[i] > 0.0f || x[i] != x[i] ? x[i] : 0.0f; /* NaN propagates, as in PyTorch */
 }
 
 LH_CPU_CLONES

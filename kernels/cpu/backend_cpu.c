@@ -72,6 +72,18 @@ void lh_cpu_sum_parts(float *dst, const float *parts, int nparts, size_t stride,
     }
 }
 
+int lh_cpu_has_avx512(void)
+{
+#if LH_CPU_AVX512_PATHS
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 static int usable_cores(void)
 {
     cpu_set_t set;

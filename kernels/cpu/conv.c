@@ -33,164 +33,6 @@ typedef struct conv_job {
 static int64_t conv_crs(const lh_conv_shape *s) { return (int64_t)s->c * s->r * s->s; }
 static int64_t conv_p(const lh_conv_shape *s) { return (int64_t)s->oh * s->ow; }
 
-/* A 1x1, stride 1, unpadded conv reads x directly as its column matrix. */
-static int conv_is_pointwise(const lh_conv_shape *s)
-{
-    return s->r == 1 && s->s == 1 && s->stride == 1 && s->pad == 0;
-}
-
-/* Output columns [lo, hi) of row q whose input column ow*stride - pad + q lies in [0, w). */
-static void valid_cols(const lh_conv_shape *s, int q, int *lo, int *hi)
-{
-    int off = q - s->pad;
-    int a = off >= 0 ? 0 : (-off + s->stride - 1) / s->stride;
-    int b = (s->w - 1 - off) >= 0 ? (s->w - 1 - off) / s->stride + 1 : 0;
-    if (b > s->ow)
-        b = s->ow;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
-
-/* col (CRS, P) from one image x (C, H, W). */
-LH_CPU_CLONES
-static void im2col(const lh_conv_shape *s, const float *x, float *col)
-{
-    const int64_t p = conv_p(s);
-    for (int c = 0; c < s->c; c++)
-        for (int r = 0; r < s->r; r++)
-            for (int q = 0; q < s->s; q++) {
-                float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
-                const float *xc = x + (int64_t)c * s->h * s->w;
-                int lo, hi;
-                valid_cols(s, q, &lo, &hi);
-                for (int oh = 0; oh < s->oh; oh++) {
-                    float *o = row + (int64_t)oh * s->ow;
-                    int ih = oh * s->stride - s->pad + r;
-                    if (ih < 0 || ih >= s->h) {
-                        for (int ow = 0; ow < s->ow; ow++)
-                            o[ow] = 0.0f;
-                        continue;
-                    }
-                    const float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
-                    for (int ow = 0; ow < lo; ow++)
-                        o[ow] = 0.0f;
-                    if (s->stride == 1)
-                        for (int ow = lo; ow < hi; ow++)
-                            o[ow] = xr[ow];
-                    else
-                        for (int ow = lo; ow < hi; ow++)
-                            o[ow] = xr[(int64_t)ow * s->stride];
-                    for (int ow = hi; ow < s->ow; ow++)
-                        o[ow] = 0.0f;
-                }
-            }
-}
-
-/* dx (C, H, W) = col2im(col): zeroes dx then adds every column entry back to its pixel.
- * The loop order is fixed, so overlapping windows sum in the same order every run. */
-LH_CPU_CLONES
-static void col2im(const lh_conv_shape *s, const float *col, float *dx)
-{
-    const int64_t p = conv_p(s);
-    memset(dx, 0, sizeof(float) * (size_t)s->c * s->h * s->w);
-    for (int c = 0; c < s->c; c++)
-        for (int r = 0; r < s->r; r++)
-            for (int q = 0; q < s->s; q++) {
-                const float *row = col + ((int64_t)(c * s->r + r) * s->s + q) * p;
-                float *xc = dx + (int64_t)c * s->h * s->w;
-                int lo, hi;
-                valid_cols(s, q, &lo, &hi);
-                for (int oh = 0; oh < s->oh; oh++) {
-                    int ih = oh * s->stride - s->pad + r;
-                    if (ih < 0 || ih >= s->h)
-                        continue;
-                    const float *o = row + (int64_t)oh * s->ow;
-                    float *xr = xc + (int64_t)ih * s->w + (q - s->pad);
-                    if (s->stride == 1)
-                        for (int ow = lo; ow < hi; ow++)
-                            xr[ow] += o[ow];
-                    else
-                        for (int ow = lo; ow < hi; ow++)
-                            xr[(int64_t)ow * s->stride] += o[ow];
-                }
-            }
-}
-
-/* Stride 1: copy x (C, H, W) into a zero-bordered xp (C, H + 2 pad, W + 2 pad) so every
- * column row is OH branch-free copies of OW floats. */
-static int64_t padded_floats(const lh_conv_shape *s)
-{
-    return (int64_t)s->c * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
-}
-
-LH_CPU_CLONES
-static void pad_image(const lh_conv_shape *s, const float *x, float *xp)
-{
-    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad;
-    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
-    for (int c = 0; c < s->c; c++)
-        for (int ih = 0; ih < s->h; ih++) {
-            const float *src = x + ((int64_t)c * s->h + ih) * s->w;
-            float *dst = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
-            for (int iw = 0; iw < s->w; iw++)
-                dst[iw] = src[iw];
-        }
-}
-
-LH_CPU_CLONES
-static void im2col_s1(const lh_conv_shape *s, const float *xp, float *col)
-{
-    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
-    float *o = col;
-    for (int c = 0; c < s->c; c++)
-        for (int r = 0; r < s->r; r++)
-            for (int q = 0; q < s->s; q++) {
-                const float *src = xp + ((int64_t)c * hp + r) * wp + q;
-                for (int oh = 0; oh < s->oh; oh++, o += ow_n, src += wp)
-                    for (int ow = 0; ow < ow_n; ow++)
-                        o[ow] = src[ow];
-            }
-}
-
-/* dx (C, H, W) = col2im(col) for stride 1, accumulating in the padded buffer xp. */
-LH_CPU_CLONES
-static void col2im_s1(const lh_conv_shape *s, const float *col, float *xp, float *dx)
-{
-    const int hp = s->h + 2 * s->pad, wp = s->w + 2 * s->pad, ow_n = s->ow;
-    memset(xp, 0, sizeof(float) * (size_t)padded_floats(s));
-    const float *o = col;
-    for (int c = 0; c < s->c; c++)
-        for (int r = 0; r < s->r; r++)
-            for (int q = 0; q < s->s; q++) {
-                float *dst = xp + ((int64_t)c * hp + r) * wp + q;
-                for (int oh = 0; oh < s->oh; oh++, o += ow_n, dst += wp)
-                    for (int ow = 0; ow < ow_n; ow++)
-                        dst[ow] += o[ow];
-            }
-    for (int c = 0; c < s->c; c++)
-        for (int ih = 0; ih < s->h; ih++) {
-            const float *src = xp + ((int64_t)c * hp + ih + s->pad) * wp + s->pad;
-            float *d = dx + ((int64_t)c * s->h + ih) * s->w;
-            for (int iw = 0; iw < s->w; iw++)
-                d[iw] = src[iw];
-        }
-}
-
-/* The column matrix of image xi: xi itself (1x1), or built in col (using xp for stride 1). */
-static const float *columns(const lh_conv_shape *s, const float *xi, float *col, float *xp)
-{
-    if (conv_is_pointwise(s))
-        return xi;
-    if (s->stride == 1) {
-        pad_image(s, xi, xp);
-        im2col_s1(s, xp, col);
-    } else {
-        im2col(s, xi, col);
-    }
-    return col;
-}
 
 LH_CPU_CLONES
 static void fill_bias(float *y, const float *b, int k, int64_t p)
@@ -225,7 +67,7 @@ static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first
 /* Per-thread workspace: col | dcol | padded image | conv output (fused) | masked dp (fused). */
 static size_t scratch_floats(const lh_conv_shape *s, const lh_pool_shape *ps)
 {
-    size_t n = (size_t)(2 * conv_crs(s) * conv_p(s) + padded_floats(s));
+    size_t n = (size_t)(2 * conv_crs(s) * conv_p(s) + lh_cpu_conv_padded_floats(s));
     if (ps)
         n += (size_t)s->k * conv_p(s) + (size_t)s->k * ps->oh * ps->ow;
     return n;
@@ -235,7 +77,7 @@ LH_CPU_CLONES
 static void relu_inplace(float *v, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        v[i] = v[i] < 0.0f ? 0.0f : v[i];
+        v[i] = v[i] > 0.0f || v[i] != v[i] ? v[i] : 0.0f; /* relu_forward's rule */
 }
 
 LH_CPU_CLONES
@@ -251,14 +93,14 @@ static void forward_task(void *arg, int tid, int nt)
     const lh_conv_shape *s = j->s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
-    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p, *ybuf = xp + padded_floats(s);
+    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p, *ybuf = xp + lh_cpu_conv_padded_floats(s);
     const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
         float *yi = j->ps ? ybuf : j->y + i * out_sz;
-        const float *bmat = columns(s, xi, col, xp);
+        const float *bmat = lh_cpu_conv_columns(s, xi, col, xp);
         fill_bias(yi, j->b, s->k, p);
         lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
         if (j->ps) { /* relu(max(window)) == max(relu(window)) */
@@ -275,7 +117,7 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
     float *col = j->ctx->scratch[tid];
-    float *dcol = col + crs * p, *xp = dcol + crs * p, *dybuf = xp + padded_floats(s);
+    float *dcol = col + crs * p, *xp = dcol + crs * p, *dybuf = xp + lh_cpu_conv_padded_floats(s);
     float *dpm = dybuf + s->k * p;
     const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
@@ -293,19 +135,16 @@ static void backward_task(void *arg, int tid, int nt)
             mask_positive(dpm, j->dp + i * pout, j->cp + i * pout, pout);
             lh_cpu_maxpool_planes_backward(j->ps, dpm, j->cargmax + i * pout, dybuf, s->k);
         }
-        const float *cmat = columns(s, xi, col, xp);
+        const float *cmat = lh_cpu_conv_columns(s, xi, col, xp);
         lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
         add_row_sums(dbp, dyi, s->k, p, i == lo);
         if (j->dx) {
             float *dxi = j->dx + i * in_sz;
-            if (conv_is_pointwise(s)) {
+            if (lh_cpu_conv_is_pointwise(s)) {
                 lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dxi, p);
             } else {
                 lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dcol, p);
-                if (s->stride == 1)
-                    col2im_s1(s, dcol, xp, dxi);
-                else
-                    col2im(s, dcol, dxi);
+                lh_cpu_conv_col2im(s, dcol, xp, dxi);
             }
         }
     }

@@ -14,12 +14,24 @@
 
 #define LH_CPU_MAX_THREADS 64
 
-/* Hot element-wise loops get an AVX-512 and an AVX2 clone chosen at load time (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+/* Hot element-wise loops get an AVX-512 and an AVX2 clone chosen at load time (ifunc), and a
+ * few kernels have AVX-512 intrinsic versions chosen at run time (lh_cpu_has_avx512). Building
+ * with LH_CPU_PORTABLE (the library the portable test links) keeps only the baseline code, so
+ * the paths a CPU without AVX-512 takes are tested too. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(LH_CPU_PORTABLE)
 #define LH_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LH_CPU_CLONES
 #endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LH_CPU_PORTABLE)
+#define LH_CPU_AVX512_PATHS 1
+#else
+#define LH_CPU_AVX512_PATHS 0
+#endif
+/* 1 when the intrinsic AVX-512 paths may run on this CPU (cached CPUID check). */
+int lh_cpu_has_avx512(void);
 
 /* ---- thread pool (threads.c) --------------------------------------------------------------- */
 typedef struct lh_cpu_pool lh_cpu_pool;
@@ -68,6 +80,17 @@ int lh_cpu_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
 /* dst[i] = sum over t of parts[t * stride + i], t in order 0..nparts-1, for i in [lo, hi). */
 void lh_cpu_sum_parts(float *dst, const float *parts, int nparts, size_t stride, int64_t lo,
                       int64_t hi);
+
+/* ---- column matrices for conv2d (im2col.c) ------------------------------------------------ */
+/* 1 when the conv is 1x1, stride 1, unpadded: x itself is the column matrix. */
+int lh_cpu_conv_is_pointwise(const lh_conv_shape *s);
+/* Floats of the zero-bordered image copy stride-1 convs use: C * (H + 2 pad) * (W + 2 pad). */
+int64_t lh_cpu_conv_padded_floats(const lh_conv_shape *s);
+/* The column matrix (C*R*S, OH*OW) of image xi (C, H, W): xi itself for pointwise convs,
+ * else built in col (xp: lh_cpu_conv_padded_floats of workspace). */
+const float *lh_cpu_conv_columns(const lh_conv_shape *s, const float *xi, float *col, float *xp);
+/* dx (C, H, W) = every entry of col added back to its pixel (dx is overwritten; xp workspace). */
+void lh_cpu_conv_col2im(const lh_conv_shape *s, const float *col, float *xp, float *dx);
 
 /* ---- shared pieces of kernels (maxpool.c), used by the fused conv block in conv.c --------- */
 /* Pool `planes` consecutive (H, W) planes of x into y/argmax (maxpool_forward's rules). */

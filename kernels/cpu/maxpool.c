@@ -8,11 +8,8 @@
 
 #include "kernels/cpu/cpu.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if LH_CPU_AVX512_PATHS
 #include <immintrin.h>
-#define HAVE_AVX512_POOL 1
-#else
-#define HAVE_AVX512_POOL 0
 #endif
 
 typedef struct pool_job {
@@ -23,18 +20,6 @@ typedef struct pool_job {
     const int32_t *cargmax;
 } pool_job;
 
-/* The CPU has AVX-512F: use the intrinsic 2x2 planes. */
-static int has_avx512(void)
-{
-#if HAVE_AVX512_POOL
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return cached;
-#else
-    return 0;
-#endif
-}
 
 /* PyTorch's rule: a later element wins if it is greater or NaN. */
 static inline void take(float v, int32_t idx, float *m, int32_t *a)
@@ -96,7 +81,7 @@ static void plane_bwd_2x2(const lh_pool_shape *s, const float *dy, const int32_t
         memset(dx + (int64_t)ih * w, 0, sizeof(float) * (size_t)w);
 }
 
-#if HAVE_AVX512_POOL
+#if LH_CPU_AVX512_PATHS
 /* AVX-512 versions of the 2x2 stride-2 planes: 16 outputs (32 inputs of each row) per step,
  * even/odd columns split with permutes. Same selection rule and results as the C versions. */
 __attribute__((target("avx512f"))) static void plane_fwd_2x2_avx512(const lh_pool_shape *s,
@@ -199,12 +184,13 @@ void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float
                                    int32_t *argmax, int64_t planes)
 {
     const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
-    const int fast = s->size == 2 && s->stride == 2, simd = fast && has_avx512();
+    const int fast = s->size == 2 && s->stride == 2, simd = fast && lh_cpu_has_avx512();
+    (void)simd; /* unused in LH_CPU_PORTABLE builds */
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * in_sz;
         float *yp = y + p * out_sz;
         int32_t *ap = argmax + p * out_sz;
-#if HAVE_AVX512_POOL
+#if LH_CPU_AVX512_PATHS
         if (simd) {
             plane_fwd_2x2_avx512(s, xp, yp, ap);
             continue;
@@ -221,12 +207,13 @@ void lh_cpu_maxpool_planes_backward(const lh_pool_shape *s, const float *dy,
                                     const int32_t *argmax, float *dx, int64_t planes)
 {
     const int64_t in_sz = (int64_t)s->h * s->w, out_sz = (int64_t)s->oh * s->ow;
-    const int fast = s->size == 2 && s->stride == 2, simd = fast && has_avx512();
+    const int fast = s->size == 2 && s->stride == 2, simd = fast && lh_cpu_has_avx512();
+    (void)simd; /* unused in LH_CPU_PORTABLE builds */
     for (int64_t p = 0; p < planes; p++) {
         float *dxp = dx + p * in_sz;
         const float *dyp = dy + p * out_sz;
         const int32_t *ap = argmax + p * out_sz;
-#if HAVE_AVX512_POOL
+#if LH_CPU_AVX512_PATHS
         if (simd) {
             plane_bwd_2x2_avx512(s, dyp, ap, dxp);
             continue;
