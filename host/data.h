@@ -38,6 +38,12 @@ int lh_data_load(const char *dir, int32_t train, int32_t num_classes, lh_dataset
 
 /* Free the buffers and zero the struct (safe on a zeroed or already freed dataset). */
 void lh_data_free(lh_dataset *d);
+/* Drop the pixels (mapped or allocated) once they live elsewhere; labels stay. */
+void lh_data_free_images(lh_dataset *d);
+/* Give back the memory of pixels [offset, offset + len) already copied elsewhere (whole pages
+ * inside the range), so copying a dataset never holds two full copies. Reading them after
+ * this gives zeros or the file's bytes again. */
+void lh_data_release_pages(lh_dataset *d, int64_t offset, int64_t len);
 
 /* Default normalisation for a dataset (torchvision's customary values): Fashion-MNIST (dir or
  * the image path contains "fashion", any case) 0.2860 / 0.3530; MNIST (a path component that

@@ -236,18 +236,45 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
     return 0;
 }
 
-static int upload_split(lh_trainer *t, const lh_dataset *d, lh_dmem **img, lh_dmem **lab,
+/* Copy a split's pixels and labels to the backend in 4 MiB pieces, giving each piece's host
+ * memory back as it goes, then drop the host pixels: never two full copies at once. */
+static int upload_split(lh_trainer *t, lh_dataset *d, lh_dmem **img, lh_dmem **lab,
                         lh_error *err)
 {
-    size_t sample = (size_t)d->channels * d->height * d->width;
-    *img = t->be->alloc(t->bctx, (size_t)d->count * sample);
+    const int64_t piece = 4 << 20;
+    int64_t total = d->count * (int64_t)d->channels * d->height * d->width, off;
+    if (t->be->wrap_host) { /* used in place: the pixels stay alive until lh_trainer_free */
+        *img = t->be->wrap_host(t->bctx, d->images, (size_t)total);
+        *lab = t->be->wrap_host(t->bctx, d->labels, (size_t)d->count);
+        return *img && *lab ? 0 : lh_error_set(err, "%s backend: cannot use the dataset in place",
+                                               t->be->name);
+    }
+    *img = t->be->alloc(t->bctx, (size_t)total);
     *lab = t->be->alloc(t->bctx, (size_t)d->count);
     if (!*img || !*lab)
         return lh_error_set(err, "%s backend: out of memory for the dataset", t->be->name);
-    if (t->be->upload(t->bctx, *img, d->images, (size_t)d->count * sample) ||
-        t->be->upload(t->bctx, *lab, d->labels, (size_t)d->count))
+    for (off = 0; off < total; off += piece) {
+        int64_t n = total - off < piece ? total - off : piece;
+        if (t->be->upload(t->bctx, lh_dmem_at(*img, (size_t)off), d->images + off, (size_t)n))
+            return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
+                                t->be->last_error(t->bctx));
+        lh_data_release_pages(d, off, n);
+    }
+    if (t->be->upload(t->bctx, *lab, d->labels, (size_t)d->count))
         return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
                             t->be->last_error(t->bctx));
+    lh_data_free_images(d);
+    return 0;
+}
+
+/* mean/std: the config's, else the dataset's default (computed from `d` for unknown data). */
+static int set_norm(lh_trainer *t, const lh_trainer_opts *o, const lh_dataset *d)
+{
+    float m = 0, s = 1;
+    if (isnan(o->mean) || isnan(o->std))
+        lh_data_default_norm(o->data_dir, d, &m, &s);
+    t->mean = isnan(o->mean) ? m : (float)o->mean;
+    t->std = isnan(o->std) ? s : (float)o->std;
     return 0;
 }
 
@@ -268,20 +295,24 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
 
     if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err))
         return -1;
+    /* Each split goes to the backend right after it is read (see upload_split); the default
+     * normalisation is taken from the first split read (training when fitting), before. */
     if (stage == LHOST_STAGE_FIT &&
-        lh_data_load(o->data_dir, 1, (int32_t)o->num_classes, &t->train, err))
+        (lh_data_load(o->data_dir, 1, (int32_t)o->num_classes, &t->train, err) ||
+         set_norm(t, o, &t->train) ||
+         upload_split(t, &t->train, &t->train_images, &t->train_labels, err)))
         return -1;
-    if (lh_data_load(o->data_dir, 0, (int32_t)o->num_classes, &t->val, err))
+    if (lh_data_load(o->data_dir, 0, (int32_t)o->num_classes, &t->val, err) ||
+        (stage != LHOST_STAGE_FIT && set_norm(t, o, &t->val)) ||
+        upload_split(t, &t->val, &t->val_images, &t->val_labels, err))
         return -1;
+    if (stage == LHOST_STAGE_FIT &&
+        (t->train.channels != t->val.channels || t->train.height != t->val.height ||
+         t->train.width != t->val.width))
+        return lh_error_set(err, "data %s: test images are %dx%dx%d but training images %dx%dx%d",
+                            o->data_dir, t->val.channels, t->val.height, t->val.width,
+                            t->train.channels, t->train.height, t->train.width);
     shape_src = stage == LHOST_STAGE_FIT ? &t->train : &t->val;
-    if (isnan(o->mean) || isnan(o->std)) {
-        float m, s;
-        lh_data_default_norm(o->data_dir, shape_src, &m, &s);
-        t->mean = isnan(o->mean) ? m : (float)o->mean;
-        t->std = isnan(o->std) ? s : (float)o->std;
-    } else {
-        t->mean = (float)o->mean, t->std = (float)o->std;
-    }
 
     if (model_spec) {
         spec = *model_spec;
@@ -306,8 +337,6 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
 
     if (stage == LHOST_STAGE_FIT) {
         int64_t i;
-        if (upload_split(t, &t->train, &t->train_images, &t->train_labels, err))
-            return -1;
         t->perm = malloc((size_t)t->train.count * sizeof *t->perm);
         if (!t->perm)
             return lh_error_set(err, "out of memory");
@@ -319,13 +348,7 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
         if (lh_optim_from_cfg(lh_cfg_get(lh_cfg_root(cfg), "optimizer"), &t->optim, err) ||
             lh_optim_alloc(&t->optim, t->be, t->bctx, t->model.total_params, err))
             return -1;
-        free(t->train.images); /* the backend holds the pixels now */
-        t->train.images = NULL;
     }
-    if (upload_split(t, &t->val, &t->val_images, &t->val_labels, err))
-        return -1;
-    free(t->val.images);
-    t->val.images = NULL;
     t->num_val_batches = (t->val.count + B - 1) / B;
     if (o->limit_val_batches && o->limit_val_batches < t->num_val_batches)
         t->num_val_batches = o->limit_val_batches;
@@ -391,7 +414,7 @@ void lh_trainer_free(lh_trainer *t)
     lh_optim_free(&t->optim);
     lh_model_free(&t->model);
     for (i = 0; t->be && i < (int32_t)(sizeof bufs / sizeof bufs[0]); i++)
-        if (*bufs[i])
+        if (*bufs[i] && !(t->be->wrap_host && i < 4)) /* wrapped datasets are not the backend's */
             t->be->free(t->bctx, *bufs[i]);
     if (t->be && t->bctx)
         t->be->close(t->bctx);

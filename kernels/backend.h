@@ -150,6 +150,11 @@ typedef struct lh_backend {
                                         const lh_dmem *w, const lh_dmem *p,
                                         const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
                                         lh_dmem *dw, lh_dmem *db);
+
+    /* A device handle for host memory the caller keeps alive and unchanged until it stops
+     * using the handle (never passed to free). Lets a backend whose device memory is host
+     * memory use a dataset in place instead of copying it. NULL = not available: upload. */
+    lh_dmem *(*wrap_host)(lh_backend_ctx *ctx, const void *host, size_t bytes);
 } lh_backend;
 
 /* The CPU backend (always built). */

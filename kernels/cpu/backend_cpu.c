@@ -7,20 +7,33 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "kernels/cpu/cpu.h"
 
+/* 64-byte aligned, zeroed memory. calloc gives large blocks straight from mmap without
+ * writing them, so a big buffer costs no page faults until it is used; the block's own address
+ * is kept just before the aligned one for free_aligned. */
 static void *alloc_aligned(size_t bytes)
 {
     size_t rounded = (bytes + 63) / 64 * 64;
+    char *raw, *p;
     if (rounded == 0)
         rounded = 64;
-    void *p = aligned_alloc(64, rounded);
-    if (p)
-        memset(p, 0, rounded);
+    raw = calloc(1, rounded + 64);
+    if (!raw)
+        return NULL;
+    p = (char *)(((uintptr_t)raw + 64) & ~(uintptr_t)63);
+    ((void **)p)[-1] = raw;
     return p;
+}
+
+static void free_aligned(void *p)
+{
+    if (p)
+        free(((void **)p)[-1]);
 }
 
 int lh_cpu_fail(lh_backend_ctx *ctx, int code, const char *fmt, ...)
@@ -36,7 +49,7 @@ int lh_cpu_reserve(lh_backend_ctx *ctx, size_t per_thread, size_t shared)
 {
     if (per_thread > ctx->scratch_floats) {
         for (int t = 0; t < ctx->nthreads; t++) {
-            free(ctx->scratch[t]);
+            free_aligned(ctx->scratch[t]);
             ctx->scratch[t] = alloc_aligned(per_thread * sizeof(float));
             if (!ctx->scratch[t]) {
                 ctx->scratch_floats = 0;
@@ -47,7 +60,7 @@ int lh_cpu_reserve(lh_backend_ctx *ctx, size_t per_thread, size_t shared)
         ctx->scratch_floats = per_thread;
     }
     if (shared > ctx->shared_floats) {
-        free(ctx->shared);
+        free_aligned(ctx->shared);
         ctx->shared = alloc_aligned(shared * sizeof(float));
         if (!ctx->shared) {
             ctx->shared_floats = 0;
@@ -128,8 +141,8 @@ static void cpu_close(lh_backend_ctx *ctx)
         return;
     lh_cpu_pool_destroy(ctx->pool);
     for (int t = 0; t < ctx->nthreads; t++)
-        free(ctx->scratch[t]);
-    free(ctx->shared);
+        free_aligned(ctx->scratch[t]);
+    free_aligned(ctx->shared);
     free(ctx);
 }
 
@@ -151,9 +164,15 @@ static lh_dmem *cpu_alloc(lh_backend_ctx *ctx, size_t bytes)
     return p;
 }
 
+/* The CPU's device memory is host memory: use it where it is. */
+static lh_dmem *cpu_wrap_host(lh_backend_ctx *ctx, const void *host, size_t bytes)
+{
+    return (lh_dmem *)(uintptr_t)host;
+}
+
 static void cpu_free(lh_backend_ctx *ctx, lh_dmem *p)
 {
-    free(p);
+    free_aligned(p);
 }
 
 static int cpu_upload(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes)
@@ -218,6 +237,7 @@ static const lh_backend cpu_backend = {
     .sgd_step = lh_cpu_sgd_step,
     .conv2d_relu_maxpool_forward = lh_cpu_conv2d_relu_maxpool_forward,
     .conv2d_relu_maxpool_backward = lh_cpu_conv2d_relu_maxpool_backward,
+    .wrap_host = cpu_wrap_host,
 };
 
 const lh_backend *lh_cpu_backend(void)

@@ -254,6 +254,7 @@ static const lh_backend cuda_backend = {
     lh_cuda_sgd_step,
     NULL, /* conv2d_relu_maxpool_forward: not fused on the GPU */
     NULL, /* conv2d_relu_maxpool_backward */
+    NULL, /* wrap_host: device memory is not host memory */
 };
 
 extern "C" __attribute__((visibility("default"))) const lh_backend *lh_cuda_backend(void)

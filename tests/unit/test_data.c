@@ -166,6 +166,39 @@ START_TEST(test_gz_in_mnist_raw)
 }
 END_TEST
 
+/* A .gz split is inflated once and mapped from the cache afterwards; a changed source (new
+ * mtime or size) is not served from the old copy. */
+START_TEST(test_gz_cache)
+{
+    lh_dataset d;
+    lh_error err = {{0}};
+    char cache[300], cmd[700];
+    struct stat st;
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    setenv("LHOST_DATA_CACHE", "1", 1);
+    setenv("LHOST_CACHE_DIR", cache, 1);
+    write_split("", "t10k", 1);
+    ck_assert_msg(lh_data_load(tmp, 0, 10, &d, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_null(d.map_base); /* first time: inflated */
+    check_loaded(&d);
+    lh_data_free(&d);
+    ck_assert_int_eq(stat(cache, &st), 0);
+    ck_assert_msg(lh_data_load(tmp, 0, 10, &d, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_nonnull(d.map_base); /* second time: mapped from the cache */
+    check_loaded(&d);
+    lh_data_free(&d);
+    /* Corrupt the cached copy's header: it is ignored, the source is read again. */
+    snprintf(cmd, sizeof cmd, "for f in '%s'/*; do printf 'JUNK' | dd of=\"$f\" conv=notrunc "
+             "status=none; done", cache);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(lh_data_load(tmp, 0, 10, &d, &err) == 0, "%s", err.msg);
+    check_loaded(&d);
+    lh_data_free(&d);
+    unsetenv("LHOST_CACHE_DIR");
+    setenv("LHOST_DATA_CACHE", "0", 1);
+}
+END_TEST
+
 START_TEST(test_fashion_raw_layouts)
 {
     lh_dataset d;
@@ -495,6 +528,7 @@ int main(void)
     tcase_add_test(tc, test_truncated_gz_half);
     tcase_add_test(tc, test_corrupt_gz);
     tcase_add_test(tc, test_truncated_plain);
+    tcase_add_test(tc, test_gz_cache);
     tcase_add_test(tc, test_trailing_data);
     tcase_add_test(tc, test_wrong_magic);
     tcase_add_test(tc, test_wrong_dtype);
