@@ -1,5 +1,6 @@
 /* host/backend_select.c — trainer.device -> an opened backend (see backend_select.h). */
 #include "backend_select.h"
+#include "paths.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,28 +12,19 @@
 
 #define LH_CUDA_MODULE_NAME "liblhost_cuda.so"
 
-/* 1 when the running executable lies under the build directory. */
-static int running_from_build_tree(void)
-{
-    char exe[PATH_MAX], build[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    size_t bl;
-    if (n <= 0 || !realpath(LH_BUILD_DIR, build))
-        return 0;
-    exe[n] = '\0';
-    bl = strlen(build);
-    return strncmp(exe, build, bl) == 0 && exe[bl] == '/';
-}
-
 void lh_backend_cuda_module_path(char *path, size_t len)
 {
     const char *env = secure_getenv("LHOST_CUDA_MODULE"); /* NULL in setuid/setgid processes */
     if (env && *env)
         snprintf(path, len, "%s", env);
-    else
-        snprintf(path, len, "%s/%s",
-                 running_from_build_tree() ? LH_MODULE_BUILD_DIR : LH_MODULE_INSTALL_DIR,
-                 LH_CUDA_MODULE_NAME);
+    else {
+        char dir[PATH_MAX];
+        if (lh_running_from_build_tree())
+            snprintf(dir, sizeof dir, "%s", LH_MODULE_BUILD_DIR);
+        else
+            lh_installed_path(LH_MODULE_INSTALL_RELDIR, LH_MODULE_INSTALL_DIR, dir, sizeof dir);
+        snprintf(path, len, "%s/%s", dir, LH_CUDA_MODULE_NAME);
+    }
 }
 
 int lh_backend_load_cuda(const lh_backend **be, lh_error *err)

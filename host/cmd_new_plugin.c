@@ -4,6 +4,7 @@
  * file, so a plugin author starts from something that builds with find_package(lhost) or
  * pkg-config. Refuses to touch an existing directory. See cmd_new_plugin.h. */
 #include "cmd_new_plugin.h"
+#include "paths.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,35 +53,15 @@ static int lh_np_is_template(const char *dir)
 
 int lh_new_plugin_template_dir(char *out, size_t n, lh_error *err)
 {
-    char exe[PATH_MAX], cand[PATH_MAX], build[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    size_t blen = 0;
-
-    /* The build tree as the kernel names it (readlink resolves symlinks, so resolve it too). */
-    if (realpath(LH_BUILD_DIR, build)) {
-        blen = strlen(build);
-        if (blen + 1 < sizeof build)
-            build[blen++] = '/';
-    }
-    if (len > 0) {
-        char *slash;
-        exe[len] = '\0';
-        if (blen && strncmp(exe, build, blen) == 0 && lh_np_is_template(LH_TEMPLATE_SOURCE_DIR))
-            return snprintf(out, n, "%s", LH_TEMPLATE_SOURCE_DIR) < (int)n ? 0
+    char cand[PATH_MAX];
+    if (lh_running_from_build_tree() && lh_np_is_template(LH_TEMPLATE_SOURCE_DIR))
+        return snprintf(out, n, "%s", LH_TEMPLATE_SOURCE_DIR) < (int)n
+                   ? 0
                    : lh_error_set(err, "template path too long");
-        slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            if (snprintf(cand, sizeof cand, "%s/%s", exe, LH_TEMPLATE_INSTALL_RELDIR) <
-                    (int)sizeof cand &&
-                lh_np_is_template(cand))
-                return snprintf(out, n, "%s", cand) < (int)n ? 0
-                       : lh_error_set(err, "template path too long");
-        }
-    }
-    if (lh_np_is_template(LH_TEMPLATE_INSTALL_DIR))
-        return snprintf(out, n, "%s", LH_TEMPLATE_INSTALL_DIR) < (int)n ? 0
-               : lh_error_set(err, "template path too long");
+    lh_installed_path(LH_TEMPLATE_INSTALL_RELDIR, LH_TEMPLATE_INSTALL_DIR, cand, sizeof cand);
+    if (lh_np_is_template(cand))
+        return snprintf(out, n, "%s", cand) < (int)n ? 0
+                                                     : lh_error_set(err, "template path too long");
     return lh_error_set(err, "plugin template not found (looked next to the program and in %s)",
                         LH_TEMPLATE_INSTALL_DIR);
 }

@@ -13,6 +13,7 @@
 
 #include "instance.h"
 #include "bare.h"
+#include "paths.h"
 #include "registry_int.h"
 
 #define INSECURE_HINT "refused without --allow-insecure-plugins"
@@ -276,25 +277,6 @@ static void push_path_var(dir_list *l, const char *value)
     free(copy);
 }
 
-/* Is the running executable inside the build tree? */
-static int running_from_build_tree(void)
-{
-    char exe[PATH_MAX], *build;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    size_t bl;
-    int in;
-    if (n <= 0)
-        return 0;
-    exe[n] = '\0';
-    build = realpath(LH_BUILD_DIR, NULL);
-    if (!build)
-        return 0;
-    bl = strlen(build);
-    in = strncmp(exe, build, bl) == 0 && exe[bl] == '/';
-    free(build);
-    return in;
-}
-
 static void default_dirs(dir_list *l, int skip_defaults)
 {
     const char *xdg, *home;
@@ -311,8 +293,9 @@ static void default_dirs(dir_list *l, int skip_defaults)
         snprintf(buf, sizeof buf, "%s/.local/share/lhost/plugins", home);
         push_dir(l, buf, 0);
     }
-    push_dir(l, LH_PLUGIN_INSTALL_DIR, 0);
-    if (running_from_build_tree())
+    lh_installed_path(LH_PLUGIN_INSTALL_RELDIR, LH_PLUGIN_INSTALL_DIR, buf, sizeof buf);
+    push_dir(l, buf, 0);
+    if (lh_running_from_build_tree())
         push_dir(l, LH_PLUGIN_BUILD_DIR, 0);
 }
 

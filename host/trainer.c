@@ -22,8 +22,8 @@ static int32_t env_log_value(void *user, const char *key, double value, uint32_t
     lh_trainer *t = user;
     if (lh_log_put(&t->log, key, value, 1.0, flags))
         return LHOST_EINVAL;
-    if (flags & LHOST_LOGF_ON_STEP)
-        lh_log_row_add(&t->log, key, value);
+    /* Into the row being built: a step row during batches, the epoch row at epoch end. */
+    lh_log_row_add(&t->log, key, value);
     return LHOST_OK;
 }
 
