@@ -33,6 +33,7 @@ typedef struct lh_host_env {
     int32_t (*restore_weights)(void *user, int32_t slot);
     int32_t (*get_hparam)(void *user, const char *name, double *out);
     int32_t (*set_hparam)(void *user, const char *name, double value);
+    int32_t (*higher_is_better)(void *user, const char *key, int32_t *out);
 } lh_host_env;
 
 /* The host's services table; its functions route through each ctx's env. Static, immortal. */

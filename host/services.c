@@ -147,6 +147,15 @@ static int32_t svc_set_hparam(lhost_ctx *ctx, const char *name, double value)
     return ctx->env->set_hparam(ctx->env->user, name, value);
 }
 
+static int32_t svc_value_higher_is_better(lhost_ctx *ctx, const char *key, int32_t *out)
+{
+    if (!ctx || !key || !out)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->higher_is_better)
+        return LHOST_ENOTFOUND;
+    return ctx->env->higher_is_better(ctx->env->user, key, out);
+}
+
 static const lhost_host services = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -166,6 +175,7 @@ static const lhost_host services = {
     .restore_weights = svc_restore_weights,
     .get_hparam = svc_get_hparam,
     .set_hparam = svc_set_hparam,
+    .value_higher_is_better = svc_value_higher_is_better,
 };
 
 const lhost_host *lh_host_services(void) { return &services; }

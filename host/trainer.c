@@ -116,6 +116,28 @@ static int32_t env_set_hparam(void *user, const char *name, double value)
     return LHOST_OK;
 }
 
+static int32_t env_higher_is_better(void *user, const char *key, int32_t *out)
+{
+    lh_trainer *t = user;
+    const char *bare = strncmp(key, "val_", 4) == 0 ? key + 4 : key;
+    char name[128];
+    int32_t i;
+    uint32_t k;
+    if (strcmp(bare, "loss") == 0 || strcmp(key, "train_loss") == 0) {
+        *out = 0;
+        return LHOST_OK;
+    }
+    for (i = 0; i < t->n_metrics; i++)
+        for (k = 0; k < t->metrics[i].n_outputs; k++) {
+            lh_metric_run_name(&t->metrics[i], "", k, name, sizeof name);
+            if (strcmp(name, bare) == 0) {
+                *out = t->metrics[i].vt->higher_is_better != 0;
+                return LHOST_OK;
+            }
+        }
+    return LHOST_ENOTFOUND;
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
     t->env.user = t;
@@ -129,6 +151,7 @@ void lh_trainer_env_init(lh_trainer *t)
     t->env.restore_weights = env_restore;
     t->env.get_hparam = env_get_hparam;
     t->env.set_hparam = env_set_hparam;
+    t->env.higher_is_better = env_higher_is_better;
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */

@@ -11,18 +11,22 @@
 
 #include <lhost/lhost.h>
 
-/* Mode when `mode` is omitted. The metric's higher_is_better is not reachable through the host
- * services of ABI 1.0, so the name decides: "max" when the monitored key contains one of the
- * names of the reference metrics whose higher value is better, else "min" (losses). Returns 1
- * for max, 0 for min. */
-static inline int lhp_mode_infer_max(const char *monitor)
+/* Mode when `mode` is omitted: the host's answer for the monitored key (the metric's
+ * higher_is_better, or 0 for losses) when it has one; otherwise, for hosts without that
+ * service or keys it does not know, the name decides: "max" when the key contains one of the
+ * names of the reference metrics whose higher value is better, else "min". Returns 1 for max. */
+static inline int lhp_mode_infer_max(const lhost_host *host, lhost_ctx *ctx, const char *monitor)
 {
     static const char *const higher[] = {"acc", "precision", "recall", "f1", "fbeta",
                                          "specificity", NULL};
     char low[256];
     size_t k;
+    int32_t hib;
     if (!monitor)
         return 0;
+    if (LHOST_HOST_HAS(host, value_higher_is_better) &&
+        host->value_higher_is_better(ctx, monitor, &hib) == LHOST_OK)
+        return hib != 0;
     for (k = 0; monitor[k] && k + 1 < sizeof low; k++)
         low[k] = (char)tolower((unsigned char)monitor[k]);
     low[k] = '\0';

@@ -113,7 +113,7 @@ static int32_t es_create(const lhost_host *host, lhost_ctx *ctx, const lhost_par
     s->host = host;
     s->mode_max = lhost_param_is_set(pv, "mode") ? strcmp(lhost_param_string(pv, "mode", "min"),
                                                           "max") == 0
-                                                 : lhp_mode_infer_max(monitor);
+                                                 : lhp_mode_infer_max(host, ctx, monitor);
     s->min_delta = fabs(lhost_param_float(pv, "min_delta", 0.0));
     s->patience = lhost_param_int(pv, "patience", 3);
     s->strict = (int)lhost_param_int(pv, "strict", 1);

@@ -176,7 +176,7 @@ static int32_t mc_create(const lhost_host *host, lhost_ctx *ctx, const lhost_par
     }
     s->mode_max = lhost_param_is_set(pv, "mode")
                       ? strcmp(lhost_param_string(pv, "mode", "min"), "max") == 0
-                      : lhp_mode_infer_max(monitor);
+                      : lhp_mode_infer_max(host, ctx, monitor);
     s->save_top_k = lhost_param_int(pv, "save_top_k", 1);
     s->topk.mode_max = s->mode_max;
     s->topk.tie_last = strcmp(lhost_param_string(pv, "tie_break", "first"), "last") == 0;

@@ -48,7 +48,7 @@ LH_FIELD(lhost_trainer_state, world_size, 60, 4);
 LH_FIELD(lhost_trainer_state, is_global_zero, 64, 4);
 LH_FIELD(lhost_trainer_state, stop_requested, 68, 4);
 
-LH_SIZE(lhost_host, 144);
+LH_SIZE(lhost_host, 152);
 LH_FIELD(lhost_host, struct_size, 0, 4);
 LH_FIELD(lhost_host, abi, 4, 12);
 LH_FIELD(lhost_host, name, 16, 8);
@@ -67,6 +67,7 @@ LH_FIELD(lhost_host, snapshot_weights, 112, 8);
 LH_FIELD(lhost_host, restore_weights, 120, 8);
 LH_FIELD(lhost_host, get_hparam, 128, 8);
 LH_FIELD(lhost_host, set_hparam, 136, 8);
+LH_FIELD(lhost_host, value_higher_is_better, 144, 8);
 
 /* params.h. lhost_param has 4 bytes of tail padding after `flags` (60..63): a field added in
  * a later minor must start at offset 64, or struct_size could not tell it from padding. */

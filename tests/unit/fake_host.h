@@ -50,6 +50,8 @@ static struct fake_host_state {
     double logged_value;
     int snapshot_calls, restore_calls;
     int32_t snapshot_rc;
+    char hib_key[128]; /* value_higher_is_better answers for this key only ("" = none) */
+    int32_t hib;
 } fh;
 
 static int fh_ctx_tag;
@@ -176,6 +178,15 @@ static inline int32_t fh_restore_weights(lhost_ctx *ctx, int32_t slot)
     return LHOST_OK;
 }
 
+static inline int32_t fh_value_higher_is_better(lhost_ctx *ctx, const char *key, int32_t *out)
+{
+    (void)ctx;
+    if (!fh.hib_key[0] || strcmp(key, fh.hib_key) != 0)
+        return LHOST_ENOTFOUND;
+    *out = fh.hib;
+    return LHOST_OK;
+}
+
 static const lhost_host fh_host = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -193,6 +204,7 @@ static const lhost_host fh_host = {
     .list_values = fh_list_values,
     .snapshot_weights = fh_snapshot_weights,
     .restore_weights = fh_restore_weights,
+    .value_higher_is_better = fh_value_higher_is_better,
 };
 
 /* Forget everything; the trainer is fitting, epoch 0, step 0, one rank. */

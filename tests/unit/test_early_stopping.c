@@ -146,6 +146,21 @@ START_TEST(test_ties_do_not_improve_mode_inferred_max)
 }
 END_TEST
 
+START_TEST(test_mode_from_host_higher_is_better)
+{
+    /* "val_score" means nothing by its name; the host says larger is better: max. */
+    const double v[] = {0.5, 0.6, 0.7, 0.7, 0.7};
+    void *self;
+    snprintf(fh.hib_key, sizeof fh.hib_key, "val_score");
+    fh.hib = 1;
+    self = es_new("monitor=val_score", "patience=2", NULL);
+    ck_assert_int_eq(es_run(self, 0, "val_score", v, 5), 4);
+    ck_assert_double_eq(es_state_of(self).best, 0.7);
+    P.vt->destroy(self);
+    fh.hib_key[0] = 0;
+}
+END_TEST
+
 START_TEST(test_explicit_mode_overrides_name)
 {
     /* "val_acc" with mode=min: a rising value is no improvement. */
@@ -402,6 +417,7 @@ static Suite *es_suite(void)
     tcase_add_test(tc, test_improvement_never_stops);
     tcase_add_test(tc, test_plateau_stops_after_patience);
     tcase_add_test(tc, test_ties_do_not_improve_mode_inferred_max);
+    tcase_add_test(tc, test_mode_from_host_higher_is_better);
     tcase_add_test(tc, test_explicit_mode_overrides_name);
     tcase_add_test(tc, test_nan_check_finite_stops);
     tcase_add_test(tc, test_nan_without_check_finite_counts_as_no_improvement);

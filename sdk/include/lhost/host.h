@@ -108,6 +108,12 @@ typedef struct lhost_host {
      * LHOST_EINVAL. For learning-rate schedulers and the like. */
     int32_t (*get_hparam)(lhost_ctx *ctx, const char *name, double *out);
     int32_t (*set_hparam)(lhost_ctx *ctx, const char *name, double value);
+
+    /* [main-thread] Is a larger value of the logged key `key` better? Writes 1 or 0 to *out:
+     * metric keys (with or without "val_", per-output "_<k>" suffixes too) answer their
+     * metric's higher_is_better, losses ("loss", "train_loss", "val_loss") answer 0. Keys the
+     * host knows nothing about answer LHOST_ENOTFOUND. Lets a callback default its `mode`. */
+    int32_t (*value_higher_is_better)(lhost_ctx *ctx, const char *key, int32_t *out);
 } lhost_host;
 
 /* Does `host` have the member `field` (added in some minor version)? */
