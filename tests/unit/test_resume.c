@@ -1,4 +1,4 @@
-/* tests/unit/test_resume.c — resume equivalence: 4 epochs straight vs 2 epochs, then --resume
+/* tests/unit/test_resume.c — determinism (two runs, same bytes) and resume equivalence: 4 epochs straight vs 2 epochs, then --resume
  * from last.ckpt for 2 more, give byte-identical last checkpoints (weights, optimizer moments,
  * RNG, data order, metric and EarlyStopping/ModelCheckpoint states) and identical metrics.csv.
  * Small synthetic data so it runs in seconds.
@@ -90,20 +90,21 @@ START_TEST(resume_is_exact)
 {
     char path[512], a[512], b[512], *ca, *cb;
     long la, lb;
-    const char *sub[] = {"straight", "split"};
+    const char *sub[] = {"straight", "split", "again"};
     int i;
     snprintf(dir, sizeof dir, "/tmp/lhost_resume_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/data", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_eq(synth_dataset(path, 256, 64, 10), 0);
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, sub[i]);
         ck_assert_int_eq(mkdir(path, 0755), 0);
         snprintf(path, sizeof path, "%s/%s/cfg.yaml", dir, sub[i]);
         write_text(path, cfg_text);
     }
     run_ok("straight", "train --config cfg.yaml --trainer.max_epochs=4");
+    run_ok("again", "train --config cfg.yaml --trainer.max_epochs=4");
     run_ok("split", "train --config cfg.yaml --trainer.max_epochs=2");
     run_ok("split", "train --config cfg.yaml --trainer.max_epochs=4 --resume ckpt/last.ckpt");
 
@@ -115,6 +116,16 @@ START_TEST(resume_is_exact)
     if (la != lb || memcmp(ca, cb, (size_t)la) != 0)
         explain_difference(a, b);
     ck_assert_msg(la == lb && memcmp(ca, cb, (size_t)la) == 0, "checkpoints differ");
+    free(ca);
+    free(cb);
+
+    /* Determinism: the same config and seed give the same bytes in another process. */
+    snprintf(a, sizeof a, "%s/straight/ckpt/last.ckpt", dir);
+    snprintf(b, sizeof b, "%s/again/ckpt/last.ckpt", dir);
+    ca = slurp(a, &la);
+    cb = slurp(b, &lb);
+    ck_assert_msg(ca && cb && la == lb && memcmp(ca, cb, (size_t)la) == 0,
+                  "two runs of the same config differ");
     free(ca);
     free(cb);
 
