@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 static uint32_t synth_next(uint64_t *s)
@@ -75,6 +76,30 @@ static int synth_dataset(const char *dir, int32_t n_train, int32_t n_test, int32
 {
     return synth_split(dir, "train", n_train, classes, 1234) ||
            synth_split(dir, "t10k", n_test, classes, 5678);
+}
+
+/* A fresh temporary folder `dir` (/tmp/lhost_<tag>_XXXXXX) holding the dataset in dir/data.
+ * Returns 0 on success. */
+static int synth_workdir(char *dir, size_t len, const char *tag, int32_t n_train, int32_t n_test)
+{
+    char data[512];
+    snprintf(dir, len, "/tmp/lhost_%s_XXXXXX", tag);
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(data, sizeof data, "%s/data", dir);
+    if (mkdir(data, 0755))
+        return -1;
+    return synth_dataset(data, n_train, n_test, 10);
+}
+
+/* Remove a folder made by synth_workdir. */
+static void synth_remove(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {
+        /* nothing to do: a leftover temporary folder is harmless */
+    }
 }
 
 #endif

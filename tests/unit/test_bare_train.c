@@ -17,20 +17,12 @@ static char dir[256];
 
 static void setup(void)
 {
-    char data[300];
-    snprintf(dir, sizeof dir, "/tmp/lhost_bare_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/data", dir);
-    ck_assert_int_eq(mkdir(data, 0755), 0);
-    ck_assert_int_eq(synth_dataset(data, 512, 128, 10), 0);
+    ck_assert_int_eq(synth_workdir(dir, sizeof dir, "bare", 512, 128), 0);
 }
 
 static void teardown(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {
-    }
+    synth_remove(dir);
 }
 
 static void write_cfg(const char *callbacks)

@@ -37,20 +37,12 @@ static void write_cfg(const char *name, const char *model, const char *extra)
 
 static void setup(void)
 {
-    char data[300];
-    snprintf(dir, sizeof dir, "/tmp/lhost_cli_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/data", dir);
-    ck_assert_int_eq(mkdir(data, 0755), 0);
-    ck_assert_int_eq(synth_dataset(data, 64, 32, 10), 0);
+    ck_assert_int_eq(synth_workdir(dir, sizeof dir, "cli", 64, 32), 0);
 }
 
 static void teardown(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {
-    }
+    synth_remove(dir);
 }
 
 /* Run and expect failure with `want` in the output. */

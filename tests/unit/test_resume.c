@@ -92,11 +92,7 @@ START_TEST(resume_is_exact)
     long la, lb;
     const char *sub[] = {"straight", "split", "again"};
     int i;
-    snprintf(dir, sizeof dir, "/tmp/lhost_resume_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/data", dir);
-    ck_assert_int_eq(mkdir(path, 0755), 0);
-    ck_assert_int_eq(synth_dataset(path, 256, 64, 10), 0);
+    ck_assert_int_eq(synth_workdir(dir, sizeof dir, "resume", 256, 64), 0);
     for (i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, sub[i]);
         ck_assert_int_eq(mkdir(path, 0755), 0);
@@ -139,9 +135,7 @@ START_TEST(resume_is_exact)
     ck_assert_ptr_nonnull(strstr(ca, "\n3,"));
     free(ca);
     free(cb);
-    snprintf(path, sizeof path, "rm -rf '%s'", dir);
-    if (system(path)) {
-    }
+    synth_remove(dir);
 }
 END_TEST
 
