@@ -5,7 +5,7 @@
 #   bash bench/bench_epoch.sh [build-dir] [threads]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$src/build}
+build=$(cd "${1:-$src/build}" && pwd)
 threads=${2:-2}
 data=${LHOST_BENCH_DATA:-/usr/share/datasets/fashion-mnist}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
