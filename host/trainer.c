@@ -211,6 +211,89 @@ static void log_metric_outputs(lh_trainer *t, lh_metric_run *runs, const char *p
         }
 }
 
+/* ---- loggers ------------------------------------------------------------------------------ */
+
+static int logger_failed(lh_trainer *t, lh_instance *inst, const char *what, lh_error *err)
+{
+    const char *msg = lh_instance_error(inst);
+    return lh_error_set(err, "plugin %s: %s: %s", lh_instance_desc(inst)->id, what,
+                        msg[0] ? msg : "failed without a message");
+}
+
+/* Append the pending row to metrics.csv's rows and hand it to every logger plugin. */
+static int commit_row(lh_trainer *t, lh_error *err)
+{
+    const lh_logrow *r;
+    lhost_log_row row;
+    const char *keys[512];
+    int32_t i, k;
+    if (t->log.pending.count == 0)
+        return 0;
+    if (lh_log_commit_row(&t->log, t->epoch, t->global_step - 1))
+        return lh_error_set(err, "out of memory for logged rows");
+    r = &t->log.rows[t->log.n_rows - 1];
+    if (!t->n_loggers)
+        return 0;
+    memset(&row, 0, sizeof row);
+    row.struct_size = sizeof row;
+    row.epoch = r->epoch;
+    row.step = r->step;
+    row.count = (uint32_t)(r->count < 512 ? r->count : 512);
+    for (k = 0; k < (int32_t)row.count; k++)
+        keys[k] = r->keys[k];
+    row.keys = keys;
+    row.values = r->values;
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->log_row && vt->log_row(lh_instance_self(t->loggers[i]), t->loggers[i], &row))
+            return logger_failed(t, t->loggers[i], "log_row", err);
+    }
+    return 0;
+}
+
+/* Hyper-parameters as text, once before training. */
+static int loggers_start(lh_trainer *t, lh_error *err)
+{
+    char v[8][64];
+    const char *keys[8] = {"seed", "data.path", "data.batch_size", "optimizer.name",
+                           "optimizer.lr", "trainer.max_epochs", "trainer.device", "model.params"};
+    const char *vals[8];
+    int32_t i;
+    snprintf(v[0], sizeof v[0], "%llu", (unsigned long long)t->opts.seed);
+    snprintf(v[1], sizeof v[1], "%.63s", t->opts.data_dir);
+    snprintf(v[2], sizeof v[2], "%lld", (long long)t->opts.batch_size);
+    snprintf(v[3], sizeof v[3], "%s", lh_optim_name(&t->optim));
+    snprintf(v[4], sizeof v[4], "%g", t->optim.lr);
+    snprintf(v[5], sizeof v[5], "%lld", (long long)t->opts.max_epochs);
+    snprintf(v[6], sizeof v[6], "%s", t->be->name);
+    snprintf(v[7], sizeof v[7], "%lld", (long long)t->model.total_params);
+    for (i = 0; i < 8; i++)
+        vals[i] = v[i];
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->log_hparams &&
+            vt->log_hparams(lh_instance_self(t->loggers[i]), t->loggers[i], t->run_dir, 8, keys,
+                            vals))
+            return logger_failed(t, t->loggers[i], "log_hparams", err);
+    }
+    return 0;
+}
+
+static int loggers_finish(lh_trainer *t, const char *status, lh_error *err)
+{
+    int32_t i, rc = 0;
+    if (t->loggers_finished)
+        return 0;
+    t->loggers_finished = 1;
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->finalize && vt->finalize(lh_instance_self(t->loggers[i]), t->loggers[i], status) &&
+            !rc)
+            rc = err ? logger_failed(t, t->loggers[i], "finalize", err) : -1;
+    }
+    return rc;
+}
+
 /* ---- validation --------------------------------------------------------------------------- */
 
 int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
@@ -324,8 +407,8 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         t->resume_batch = b + 1; /* a checkpoint taken in the hook resumes after this batch */
         if (hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err))
             return -1;
-        if (t->log.pending.count)
-            lh_log_commit_row(&t->log, t->epoch, t->global_step - 1);
+        if (commit_row(t, err))
+            return -1;
         lh_progress_step(pb, t, b + 1);
     }
     t->resume_batch = 0;
@@ -339,7 +422,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     int rc = -1;
     char msg[1200];
     lh_progress_init(&pb, t->out, t->tty);
-    if (hook(t, LH_HOOK_FIT_START, NULL, err))
+    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
         goto fail;
     for (t->epoch = t->resume_epoch;
          t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
@@ -373,7 +456,8 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             goto fail;
         if (hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err))
             goto fail;
-        lh_log_commit_row(&t->log, t->epoch, t->global_step - 1);
+        if (commit_row(t, err))
+            goto fail;
         lh_progress_epoch_end(&pb, t);
         if (write_csv(t, err))
             goto fail;
@@ -382,7 +466,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             break;
         }
     }
-    if (hook(t, LH_HOOK_FIT_END, NULL, err))
+    if (hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
         goto fail;
     if (t->stop_requested)
         fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
@@ -396,9 +480,10 @@ fail:
     lh_dispatch_exception(t->dispatch, msg);
     if (t->csv_path[0]) {
         lh_error ignored;
-        lh_log_commit_row(&t->log, t->epoch, t->global_step - 1);
+        commit_row(t, &ignored);
         write_csv(t, &ignored);
     }
+    loggers_finish(t, "failed", NULL);
 done:
     lh_progress_done(&pb);
     return rc;

@@ -73,6 +73,7 @@ typedef struct lh_trainer {
     lh_dispatch *dispatch;
     lh_instance *loggers[LH_MAX_PLUGIN_INSTANCES];
     int32_t n_loggers;
+    int32_t loggers_finished;
     lh_host_env env;
 
     int32_t stop_requested;

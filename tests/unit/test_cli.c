@@ -68,6 +68,41 @@ START_TEST(trains_ok)
 }
 END_TEST
 
+/* The jsonl logger plugin gets the hparams, every row metrics.csv gets, and the end status. */
+START_TEST(logger_plugin_gets_rows)
+{
+    char *out, path[512], line[4096];
+    FILE *f;
+    int rc, rows = 0, csv_rows = -1, hp = 0, status = 0;
+    write_cfg("log.yaml", NULL, "loggers:\n  jsonl_logger: {path: rows.jsonl}\n");
+    rc = cli_run(dir, "train --config log.yaml --trainer.max_epochs=2 --trainer.log_every_n_steps=1", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/rows.jsonl", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "{\"hparams\": ", 12) == 0 && strstr(line, "\"seed\": \"1\""))
+            hp++;
+        else if (strncmp(line, "{\"epoch\": ", 10) == 0)
+            rows++;
+        else if (strcmp(line, "{\"status\": \"success\"}\n") == 0)
+            status++;
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/lightning_logs/version_0/metrics.csv", dir);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
+        csv_rows++;
+    fclose(f);
+    ck_assert_int_eq(hp, 1);
+    ck_assert_int_eq(status, 1);
+    ck_assert_int_eq(rows, csv_rows); /* 2 epochs x (2 step rows + 1 epoch row) */
+    ck_assert_int_eq(rows, 6);
+}
+END_TEST
+
 START_TEST(missing_config_file)
 {
     expect_error("train --config nope.yaml", "nope.yaml");
@@ -179,6 +214,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, trains_ok);
+    tcase_add_test(tc, logger_plugin_gets_rows);
     tcase_add_test(tc, missing_config_file);
     tcase_add_test(tc, yaml_syntax_error);
     tcase_add_test(tc, unknown_key);
