@@ -293,8 +293,10 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
     lh_pcg32_seed(&t->rng_init, o->seed, 1);
     lh_pcg32_seed(&t->rng_shuffle, o->seed, 2);
 
-    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err))
-        return -1;
+    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
+        const lh_cfg_node *dev = cfg ? lh_cfg_get(lh_cfg_root(cfg), "trainer.device") : NULL;
+        return dev ? lh_error_wrap(err, "config %s", lh_cfg_where(dev)) : -1;
+    }
     /* Each split goes to the backend right after it is read (see upload_split); the default
      * normalisation is taken from the first split read (training when fitting), before. */
     if (stage == LHOST_STAGE_FIT &&
