@@ -139,6 +139,58 @@ START_TEST(resume_is_exact)
 }
 END_TEST
 
+/* A checkpoint taken in the middle of an epoch (every_n_train_steps) resumes at the next batch
+ * with the same data order, metric state and logged sums: the end is byte-identical again. */
+START_TEST(mid_epoch_resume_is_exact)
+{
+    static const char mid_cfg[] =
+        "seed: 7\n"
+        "data: {path: ../data, batch_size: 16}\n"
+        "model:\n  layers:\n"
+        "    - {type: conv2d, name: conv1.0, out_channels: 4, kernel_size: 3, padding: 1}\n"
+        "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
+        "    - {type: flatten}\n    - {type: dropout, p: 0.25}\n"
+        "    - {type: linear, name: fc, out_features: 10}\n"
+        "trainer: {max_epochs: 2, limit_train_batches: 6, limit_val_batches: 2, "
+        "log_every_n_steps: 2, enable_progress_bar: false, default_root_dir: .}\n"
+        "metrics:\n  acc: {plugin: accuracy, num_classes: 10}\n"
+        "callbacks:\n  early_stopping: {monitor: val_acc, mode: max, patience: 50}\n"
+        "  model_checkpoint: {dirpath: ckpt, every_n_train_steps: 4, save_top_k: -1, "
+        "save_last: true}\n";
+    char path[1400], a[512], b[512], *ca, *cb;
+    long la, lb;
+    ck_assert_int_eq(synth_workdir(dir, sizeof dir, "midresume", 256, 64), 0);
+    snprintf(path, sizeof path, "%s/A", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/A/cfg.yaml", dir);
+    write_text(path, mid_cfg);
+    run_ok("A", "train --config cfg.yaml");
+    /* B: A as it stood right after the step-4 save (inside epoch 0 of 6 batches). */
+    snprintf(path, sizeof path, "cp -r '%s/A' '%s/B' && rm '%s/B/ckpt/last.ckpt' '%s/B/ckpt/'epoch=1-*",
+             dir, dir, dir, dir);
+    ck_assert_int_eq(system(path), 0);
+    run_ok("B", "train --config cfg.yaml --resume ckpt/epoch=0-step=4.ckpt");
+    snprintf(a, sizeof a, "%s/A/ckpt/last.ckpt", dir);
+    snprintf(b, sizeof b, "%s/B/ckpt/last.ckpt", dir);
+    ca = slurp(a, &la);
+    cb = slurp(b, &lb);
+    ck_assert_msg(ca && cb, "missing last.ckpt");
+    if (la != lb || memcmp(ca, cb, (size_t)la) != 0)
+        explain_difference(a, b);
+    ck_assert_msg(la == lb && memcmp(ca, cb, (size_t)la) == 0, "checkpoints differ");
+    free(ca);
+    free(cb);
+    snprintf(a, sizeof a, "%s/A/lightning_logs/version_0/metrics.csv", dir);
+    snprintf(b, sizeof b, "%s/B/lightning_logs/version_0/metrics.csv", dir);
+    ca = slurp(a, &la);
+    cb = slurp(b, &lb);
+    ck_assert_msg(ca && cb && strcmp(ca, cb) == 0, "metrics.csv differs after a mid-epoch resume");
+    free(ca);
+    free(cb);
+    synth_remove(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("resume");
@@ -147,6 +199,7 @@ int main(void)
     int failed;
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, resume_is_exact);
+    tcase_add_test(tc, mid_epoch_resume_is_exact);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
