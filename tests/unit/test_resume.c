@@ -86,10 +86,30 @@ static void explain_difference(const char *a, const char *b)
     lh_st_close(fb);
 }
 
+/* Files <dir>/<x>/<rel> and <dir>/<y>/<rel> are byte-identical; for checkpoints name the first
+ * differing tensor or metadata key. */
+static void assert_same(const char *x, const char *y, const char *rel)
+{
+    char a[512], b[512], *ca, *cb;
+    long la, lb;
+    int same;
+    snprintf(a, sizeof a, "%s/%s/%s", dir, x, rel);
+    snprintf(b, sizeof b, "%s/%s/%s", dir, y, rel);
+    ca = slurp(a, &la);
+    cb = slurp(b, &lb);
+    ck_assert_msg(ca && cb, "missing %s", rel);
+    same = la == lb && memcmp(ca, cb, (size_t)la) == 0;
+    if (!same && strstr(rel, ".ckpt"))
+        explain_difference(a, b);
+    ck_assert_msg(same, "%s differs between %s and %s:\n--- %s\n%s\n--- %s\n%s", rel, x, y, x,
+                  strstr(rel, ".csv") ? ca : "", y, strstr(rel, ".csv") ? cb : "");
+    free(ca);
+    free(cb);
+}
+
 START_TEST(resume_is_exact)
 {
-    char path[512], a[512], b[512], *ca, *cb;
-    long la, lb;
+    char path[512];
     const char *sub[] = {"straight", "split", "again"};
     int i;
     ck_assert_int_eq(synth_workdir(dir, sizeof dir, "resume", 256, 64), 0);
@@ -104,37 +124,19 @@ START_TEST(resume_is_exact)
     run_ok("split", "train --config cfg.yaml --trainer.max_epochs=2");
     run_ok("split", "train --config cfg.yaml --trainer.max_epochs=4 --resume ckpt/last.ckpt");
 
-    snprintf(a, sizeof a, "%s/straight/ckpt/last.ckpt", dir);
-    snprintf(b, sizeof b, "%s/split/ckpt/last.ckpt", dir);
-    ca = slurp(a, &la);
-    cb = slurp(b, &lb);
-    ck_assert_msg(ca && cb, "missing last.ckpt");
-    if (la != lb || memcmp(ca, cb, (size_t)la) != 0)
-        explain_difference(a, b);
-    ck_assert_msg(la == lb && memcmp(ca, cb, (size_t)la) == 0, "checkpoints differ");
-    free(ca);
-    free(cb);
-
+    assert_same("straight", "split", "ckpt/last.ckpt");
     /* Determinism: the same config and seed give the same bytes in another process. */
-    snprintf(a, sizeof a, "%s/straight/ckpt/last.ckpt", dir);
-    snprintf(b, sizeof b, "%s/again/ckpt/last.ckpt", dir);
-    ca = slurp(a, &la);
-    cb = slurp(b, &lb);
-    ck_assert_msg(ca && cb && la == lb && memcmp(ca, cb, (size_t)la) == 0,
-                  "two runs of the same config differ");
-    free(ca);
-    free(cb);
-
-    snprintf(a, sizeof a, "%s/straight/lightning_logs/version_0/metrics.csv", dir);
-    snprintf(b, sizeof b, "%s/split/lightning_logs/version_0/metrics.csv", dir);
-    ca = slurp(a, &la);
-    cb = slurp(b, &lb);
-    ck_assert_msg(ca && cb, "missing metrics.csv");
-    ck_assert_msg(strcmp(ca, cb) == 0, "metrics.csv differs:\n--- straight\n%s--- split\n%s", ca, cb);
-    /* 4 epoch rows plus step rows: the epoch-3 row is there. */
-    ck_assert_ptr_nonnull(strstr(ca, "\n3,"));
-    free(ca);
-    free(cb);
+    assert_same("straight", "again", "ckpt/last.ckpt");
+    assert_same("straight", "split", "lightning_logs/version_0/metrics.csv");
+    {
+        long len;
+        char csv[512], *text;
+        snprintf(csv, sizeof csv, "%s/straight/lightning_logs/version_0/metrics.csv", dir);
+        text = slurp(csv, &len);
+        /* 4 epoch rows plus step rows: the epoch-3 row is there. */
+        ck_assert_ptr_nonnull(text && strstr(text, "\n3,") ? text : NULL);
+        free(text);
+    }
     synth_remove(dir);
 }
 END_TEST
@@ -157,8 +159,7 @@ START_TEST(mid_epoch_resume_is_exact)
         "callbacks:\n  early_stopping: {monitor: val_acc, mode: max, patience: 50}\n"
         "  model_checkpoint: {dirpath: ckpt, every_n_train_steps: 4, save_top_k: -1, "
         "save_last: true}\n";
-    char path[1400], a[512], b[512], *ca, *cb;
-    long la, lb;
+    char path[1400];
     ck_assert_int_eq(synth_workdir(dir, sizeof dir, "midresume", 256, 64), 0);
     snprintf(path, sizeof path, "%s/A", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
@@ -170,23 +171,8 @@ START_TEST(mid_epoch_resume_is_exact)
              dir, dir, dir, dir);
     ck_assert_int_eq(system(path), 0);
     run_ok("B", "train --config cfg.yaml --resume ckpt/epoch=0-step=4.ckpt");
-    snprintf(a, sizeof a, "%s/A/ckpt/last.ckpt", dir);
-    snprintf(b, sizeof b, "%s/B/ckpt/last.ckpt", dir);
-    ca = slurp(a, &la);
-    cb = slurp(b, &lb);
-    ck_assert_msg(ca && cb, "missing last.ckpt");
-    if (la != lb || memcmp(ca, cb, (size_t)la) != 0)
-        explain_difference(a, b);
-    ck_assert_msg(la == lb && memcmp(ca, cb, (size_t)la) == 0, "checkpoints differ");
-    free(ca);
-    free(cb);
-    snprintf(a, sizeof a, "%s/A/lightning_logs/version_0/metrics.csv", dir);
-    snprintf(b, sizeof b, "%s/B/lightning_logs/version_0/metrics.csv", dir);
-    ca = slurp(a, &la);
-    cb = slurp(b, &lb);
-    ck_assert_msg(ca && cb && strcmp(ca, cb) == 0, "metrics.csv differs after a mid-epoch resume");
-    free(ca);
-    free(cb);
+    assert_same("A", "B", "ckpt/last.ckpt");
+    assert_same("A", "B", "lightning_logs/version_0/metrics.csv");
     synth_remove(dir);
 }
 END_TEST
