@@ -242,19 +242,26 @@ static int add_dir(lh_registry *reg, const char *dir, int explicit, lh_error *er
 
 /* ---- the search path ------------------------------------------------------------------------ */
 
+#define LH_MAX_SEARCH_DIRS 64
+
 typedef struct dir_list {
-    char *v[64];
-    char *real[64];
-    int explicit[64];
+    char *v[LH_MAX_SEARCH_DIRS];
+    char *real[LH_MAX_SEARCH_DIRS];
+    int explicit[LH_MAX_SEARCH_DIRS];
     int n;
+    int overflow; /* directories that did not fit */
 } dir_list;
 
 static void push_dir(dir_list *l, const char *d, int explicit)
 {
     char *real;
     int k;
-    if (!d || !*d || l->n == 64)
+    if (!d || !*d)
         return;
+    if (l->n == LH_MAX_SEARCH_DIRS) {
+        l->overflow++;
+        return;
+    }
     real = realpath(d, NULL);
     for (k = 0; real && k < l->n; k++)
         if (l->real[k] && strcmp(l->real[k], real) == 0) {
@@ -336,7 +343,7 @@ static lh_registry *new_registry(const lh_registry_opts *opts, const lhost_host 
 int lh_registry_open(lh_registry **out, const lh_registry_opts *opts, const lhost_host *host,
                      lh_error *err)
 {
-    dir_list dirs = {{0}, {0}, {0}, 0};
+    dir_list dirs = {{0}, {0}, {0}, 0, 0};
     lh_registry *reg;
     int32_t k;
     int rc = 0;
@@ -346,6 +353,10 @@ int lh_registry_open(lh_registry **out, const lh_registry_opts *opts, const lhos
     for (k = 0; opts && k < opts->n_plugin_dirs; k++)
         push_dir(&dirs, opts->plugin_dirs[k], 1);
     default_dirs(&dirs, opts ? opts->skip_default_dirs : 0);
+    if (dirs.overflow)
+        rc = lh_error_set(err, "plugin search path: %d directories do not fit; at most %d "
+                          "(--plugin-dir, plugin_dirs, LHOST_PLUGIN_PATH and the defaults together)",
+                          dirs.overflow, LH_MAX_SEARCH_DIRS);
     for (k = 0; k < dirs.n && rc == 0; k++)
         rc = dirs.v[k] ? add_dir(reg, dirs.v[k], dirs.explicit[k], err) : 0;
     for (k = 0; k < dirs.n; k++) {

@@ -193,6 +193,21 @@ START_TEST(corrupt_checkpoint)
 }
 END_TEST
 
+START_TEST(too_many_plugin_dirs)
+{
+    char path[8192] = "";
+    int i;
+    for (i = 0; i < 70; i++) {
+        size_t n = strlen(path);
+        snprintf(path + n, sizeof path - n, "%s/tmp/d%d", i ? ":" : "", i);
+    }
+    setenv("LHOST_PLUGIN_PATH", path, 1);
+    write_cfg("many.yaml", NULL, NULL);
+    expect_error("train --config many.yaml", "at most 64");
+    unsetenv("LHOST_PLUGIN_PATH");
+}
+END_TEST
+
 START_TEST(usage_errors_exit_2)
 {
     char *out;
@@ -226,6 +241,7 @@ int main(void)
     tcase_add_test(tc, bad_plugin_param);
     tcase_add_test(tc, unknown_plugin);
     tcase_add_test(tc, corrupt_checkpoint);
+    tcase_add_test(tc, too_many_plugin_dirs);
     tcase_add_test(tc, usage_errors_exit_2);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
