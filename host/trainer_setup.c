@@ -222,11 +222,16 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
         snprintf(t->csv_path, sizeof t->csv_path, "%s/metrics.csv", t->run_dir);
         return 0;
     }
+    if (strlen(t->opts.root_dir) + 40 > sizeof t->run_dir)
+        return lh_error_set(err, "trainer.default_root_dir: path too long (at most %d characters)",
+                            (int)sizeof t->run_dir - 40);
     snprintf(base, sizeof base, "%s/lightning_logs", t->opts.root_dir);
     if (mkdir_p(base, err))
         return lh_error_wrap(err, "trainer.default_root_dir");
     for (n = 0; n < 100000; n++) {
-        snprintf(t->run_dir, sizeof t->run_dir, "%s/version_%d", base, n);
+        if (snprintf(t->run_dir, sizeof t->run_dir, "%s/version_%d", base, n) >=
+            (int)sizeof t->run_dir)
+            return lh_error_set(err, "trainer.default_root_dir: path too long");
         if (mkdir(t->run_dir, 0755) == 0)
             break;
         if (errno != EEXIST)
