@@ -36,7 +36,7 @@ int lh_cuda_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_
         return 0;
     bc1 = 1.0 - pow((double)a->beta1, (double)a->step);
     bc2 = 1.0 - pow((double)a->beta2, (double)a->step);
-    adam_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(adam_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
         n, a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->decoupled,
         (float)(a->lr / bc1), (float)sqrt(bc2), lh_f(param), lh_cf(grad), lh_f(m), lh_f(v));
     LH_CUDA_LAUNCHED(ctx, "adam");

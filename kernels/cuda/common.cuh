@@ -45,6 +45,13 @@ int lh_cuda_fail_blas(lh_backend_ctx *ctx, cublasStatus_t s, const char *what, c
 /* After a <<<>>> launch: catch bad configurations and sticky errors from earlier work. */
 #define LH_CUDA_LAUNCHED(ctx, name) LH_CUDA_TRY(ctx, cudaGetLastError())
 
+/* Launch `kernel` on `stream`: LH_LAUNCH(k, grid, block, stream)(args...). A macro rather than
+ * the <<<>>> syntax so the same sources also build for the host-CPU emulation the tests use
+ * (tests/cuda_emu/), whose cuda_runtime.h defines LH_LAUNCH first. */
+#ifndef LH_LAUNCH
+#define LH_LAUNCH(kernel, grid, block, stream) kernel<<<(grid), (block), 0, (stream)>>>
+#endif
+
 /* A grid of 256-thread blocks covering n elements (grid-stride loops cover the rest). */
 #define LH_CUDA_THREADS 256
 static inline unsigned lh_cuda_blocks(int64_t n)

@@ -133,13 +133,13 @@ int lh_cuda_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
     for (int n0 = 0; n0 < s->n; n0 += nb) {
         int cnb = s->n - n0 < nb ? s->n - n0 : nb;
         int64_t NP = cnb * P;
-        im2col_kernel<<<lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(*s, n0, cnb,
-                                                                                  lh_cf(x), col);
+        LH_LAUNCH(im2col_kernel, lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, ctx->stream)(
+            *s, n0, cnb, lh_cf(x), col);
         LH_CUDA_LAUNCHED(ctx, "im2col");
         /* yt^T (NP x K) = col^T (NP x Q) . w^T (Q x K) */
         LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)NP, s->k, (int)Q,
                                      &one, col, (int)NP, lh_cf(w), (int)Q, &zero, yt, (int)NP));
-        unpermute_bias_kernel<<<lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(
+        LH_LAUNCH(unpermute_bias_kernel, lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, ctx->stream)(
             s->k, P, n0, cnb, yt, lh_cf(b), lh_f(y));
         LH_CUDA_LAUNCHED(ctx, "unpermute_bias");
     }
@@ -169,11 +169,11 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         int cnb = s->n - n0 < nb ? s->n - n0 : nb;
         int64_t NP = cnb * P;
         const float *beta = n0 == 0 ? &zero : &one; /* accumulate dw over chunks */
-        permute_kernel<<<lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(
+        LH_LAUNCH(permute_kernel, lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, ctx->stream)(
             s->k, P, n0, cnb, lh_cf(dy), dyt);
         LH_CUDA_LAUNCHED(ctx, "permute");
-        im2col_kernel<<<lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, 0, ctx->stream>>>(*s, n0, cnb,
-                                                                                  lh_cf(x), col);
+        LH_LAUNCH(im2col_kernel, lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, ctx->stream)(
+            *s, n0, cnb, lh_cf(x), col);
         LH_CUDA_LAUNCHED(ctx, "im2col");
         /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
         LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)Q, s->k, (int)NP,
@@ -183,8 +183,8 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         /* dcol^T (NP x Q) = dyt^T (NP x K) . w (K x Q); col is free again, reuse it */
         LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)NP, (int)Q, s->k,
                                      &one, dyt, (int)NP, lh_cf(w), (int)Q, &zero, col, (int)NP));
-        col2im_kernel<<<lh_cuda_blocks((int64_t)cnb * s->c * s->h * s->w), LH_CUDA_THREADS, 0,
-                        ctx->stream>>>(*s, n0, cnb, col, lh_f(dx));
+        LH_LAUNCH(col2im_kernel, lh_cuda_blocks((int64_t)cnb * s->c * s->h * s->w), LH_CUDA_THREADS,
+                  ctx->stream)(*s, n0, cnb, col, lh_f(dx));
         LH_CUDA_LAUNCHED(ctx, "col2im");
     }
     return 0;

@@ -30,7 +30,7 @@ int lh_cuda_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t se
                             (double)p);
     if (n <= 0)
         return 0;
-    dropout_forward_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(dropout_forward_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
         n, p, seed, lh_cf(x), lh_f(y), lh_f(mask));
     LH_CUDA_LAUNCHED(ctx, "dropout_forward");
     return 0;
@@ -41,7 +41,7 @@ int lh_cuda_dropout_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
 {
     if (n <= 0)
         return 0;
-    dropout_backward_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(dropout_backward_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
         n, lh_cf(dy), lh_cf(mask), lh_f(dx));
     LH_CUDA_LAUNCHED(ctx, "dropout_backward");
     return 0;

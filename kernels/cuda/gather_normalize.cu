@@ -26,7 +26,7 @@ int lh_cuda_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
     if (n <= 0 || sample <= 0)
         return n == 0 ? 0 : lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "gather_normalize: n=%lld "
                                          "sample=%lld", (long long)n, (long long)sample);
-    gather_normalize_kernel<<<lh_cuda_blocks(n * sample), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(gather_normalize_kernel, lh_cuda_blocks(n * sample), LH_CUDA_THREADS, ctx->stream)(
         (const uint8_t *)images_u8, (const uint8_t *)labels_u8, (const int32_t *)idx, n, sample,
         mean, std, lh_f(out), (int32_t *)labels_out);
     LH_CUDA_LAUNCHED(ctx, "gather_normalize");

@@ -70,7 +70,7 @@ int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const l
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    maxpool_forward_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(maxpool_forward_kernel, lh_cuda_blocks(total), LH_CUDA_THREADS, ctx->stream)(
         *s, lh_cf(x), lh_f(y), (int32_t *)argmax);
     LH_CUDA_LAUNCHED(ctx, "maxpool_forward");
     return 0;
@@ -84,7 +84,7 @@ int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const 
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    maxpool_backward_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(maxpool_backward_kernel, lh_cuda_blocks(total), LH_CUDA_THREADS, ctx->stream)(
         *s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
     LH_CUDA_LAUNCHED(ctx, "maxpool_backward");
     return 0;

@@ -40,8 +40,8 @@ int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t
     if (J > 0x7fffffff)
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "sum_strided: %lld outputs is too many",
                             (long long)J);
-    sum_strided_kernel<<<(unsigned)J, LH_CUDA_THREADS, 0, ctx->stream>>>(in, A, B, stride_a,
-                                                                        stride_j, out);
+    LH_LAUNCH(sum_strided_kernel, (unsigned)J, LH_CUDA_THREADS, ctx->stream)(
+        in, A, B, stride_a, stride_j, out);
     LH_CUDA_LAUNCHED(ctx, "sum_strided");
     return 0;
 }
@@ -52,8 +52,8 @@ int lh_cuda_add_bias_rows(lh_backend_ctx *ctx, int64_t rows, int64_t cols, const
     int64_t total = rows * cols;
     if (total <= 0 || !b) /* no bias */
         return 0;
-    add_bias_rows_kernel<<<lh_cuda_blocks(total), LH_CUDA_THREADS, 0, ctx->stream>>>(total, cols,
-                                                                                     b, y);
+    LH_LAUNCH(add_bias_rows_kernel, lh_cuda_blocks(total), LH_CUDA_THREADS, ctx->stream)(
+        total, cols, b, y);
     LH_CUDA_LAUNCHED(ctx, "add_bias_rows");
     return 0;
 }

@@ -20,8 +20,8 @@ int lh_cuda_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dm
 {
     if (n <= 0)
         return 0;
-    relu_forward_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(n, lh_cf(x),
-                                                                               lh_f(y));
+    LH_LAUNCH(relu_forward_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
+        n, lh_cf(x), lh_f(y));
     LH_CUDA_LAUNCHED(ctx, "relu_forward");
     return 0;
 }
@@ -31,7 +31,7 @@ int lh_cuda_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, cons
 {
     if (n <= 0)
         return 0;
-    relu_backward_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(
+    LH_LAUNCH(relu_backward_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
         n, lh_cf(y), lh_cf(dy), lh_f(dx));
     LH_CUDA_LAUNCHED(ctx, "relu_backward");
     return 0;

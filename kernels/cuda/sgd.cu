@@ -30,8 +30,8 @@ int lh_cuda_sgd_step(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dm
                             (double)a->momentum);
     if (n <= 0)
         return 0;
-    sgd_kernel<<<lh_cuda_blocks(n), LH_CUDA_THREADS, 0, ctx->stream>>>(n, *a, lh_f(param),
-                                                                      lh_cf(grad), lh_f(buf));
+    LH_LAUNCH(sgd_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
+        n, *a, lh_f(param), lh_cf(grad), lh_f(buf));
     LH_CUDA_LAUNCHED(ctx, "sgd");
     return 0;
 }

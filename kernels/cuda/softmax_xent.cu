@@ -64,11 +64,11 @@ int lh_cuda_softmax_xent(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dme
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "softmax_xent: bad shape n=%d c=%d", n, c);
     if (!(row_loss = (float *)lh_cuda_scratch(ctx, (size_t)n * sizeof(float))))
         return LH_BACKEND_ENOMEM;
-    xent_rows_kernel<<<(unsigned)((n + LH_XENT_WARPS - 1) / LH_XENT_WARPS), 32 * LH_XENT_WARPS, 0,
-                       ctx->stream>>>(n, c, lh_cf(logits), (const int32_t *)targets, row_loss,
-                                      dlogits ? lh_f(dlogits) : NULL);
+    LH_LAUNCH(xent_rows_kernel, (unsigned)((n + LH_XENT_WARPS - 1) / LH_XENT_WARPS),
+              32 * LH_XENT_WARPS, ctx->stream)(n, c, lh_cf(logits), (const int32_t *)targets,
+                                               row_loss, dlogits ? lh_f(dlogits) : NULL);
     LH_CUDA_LAUNCHED(ctx, "xent_rows");
-    mean_kernel<<<1, LH_CUDA_THREADS, 0, ctx->stream>>>(n, row_loss, lh_f(loss));
+    LH_LAUNCH(mean_kernel, 1, LH_CUDA_THREADS, ctx->stream)(n, row_loss, lh_f(loss));
     LH_CUDA_LAUNCHED(ctx, "mean");
     return 0;
 }

@@ -1,0 +1,521 @@
+// tests/cuda_emu/emu.cc — the host-CPU emulation of the CUDA runtime and cuBLAS calls the CUDA
+// backend makes (what it models: tests/cuda_emu/cuda_runtime.h). Linked with kernels/cuda/*.cu
+// compiled as C++ into liblhost_cuda_emu.so, a drop-in for liblhost_cuda.so (LHOST_CUDA_MODULE).
+// Single-threaded, like the backend context it serves.
+#include "cublas_v2.h"
+#include "cuda_runtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define LH_EMU_ASAN 1
+#endif
+
+namespace {
+
+// ---- device memory ---------------------------------------------------------------------------
+
+struct region {
+    size_t bytes;   // as asked
+    char *map;      // the whole mapping, guard page included
+    size_t map_len;
+};
+
+std::map<uintptr_t, region> regions; // by user start address
+cudaError_t sticky = cudaSuccess;
+
+size_t page_size()
+{
+    static size_t p = (size_t)sysconf(_SC_PAGESIZE);
+    return p;
+}
+
+const region *find_region(const void *p, size_t bytes, uintptr_t *start)
+{
+    auto it = regions.upper_bound((uintptr_t)p);
+    if (it == regions.begin())
+        return nullptr;
+    --it;
+    uintptr_t a = (uintptr_t)p;
+    if (a < it->first || a + bytes > it->first + it->second.bytes || a + bytes < a)
+        return nullptr;
+    *start = it->first;
+    return &it->second;
+}
+
+void complain(const char *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void complain(const char *call, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cuda-emu: %s: ", call);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+// ---- fibers: one per CUDA thread of the running block ---------------------------------------
+
+struct fiber {
+    ucontext_t ctx;
+    lh_emu_thread_ids ids;
+    unsigned linear;
+    bool done;
+};
+
+constexpr size_t kStack = 64 * 1024;
+std::vector<fiber> fibers;
+std::vector<char *> stacks; // each kStack usable bytes above a guard page
+ucontext_t scheduler;
+fiber *running;
+void (*body_fn)(void *);
+void *body_ctx;
+uint32_t shfl_slot[1024];
+
+// Stack switches told to AddressSanitizer, so it tracks which stack is live.
+#ifdef LH_EMU_ASAN
+const void *sched_stack;
+size_t sched_stack_size;
+#endif
+
+// The scheduler enters fiber f (and is back when this returns).
+void enter(fiber &f, size_t stack)
+{
+#ifdef LH_EMU_ASAN
+    void *fake = nullptr;
+    __sanitizer_start_switch_fiber(&fake, f.ctx.uc_stack.ss_sp, stack);
+    swapcontext(&scheduler, &f.ctx);
+    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+    (void)stack;
+    swapcontext(&scheduler, &f.ctx);
+#endif
+}
+
+// The running fiber goes back to the scheduler (at a barrier: it is resumed later).
+void leave()
+{
+#ifdef LH_EMU_ASAN
+    void *fake = nullptr;
+    __sanitizer_start_switch_fiber(&fake, sched_stack, sched_stack_size);
+    swapcontext(&running->ctx, &scheduler);
+    __sanitizer_finish_switch_fiber(fake, &sched_stack, &sched_stack_size);
+#else
+    swapcontext(&running->ctx, &scheduler);
+#endif
+}
+
+void fiber_main()
+{
+#ifdef LH_EMU_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &sched_stack, &sched_stack_size);
+#endif
+    body_fn(body_ctx);
+    running->done = true;
+#ifdef LH_EMU_ASAN
+    __sanitizer_start_switch_fiber(nullptr, sched_stack, sched_stack_size); // this stack ends
+#endif
+    // returning continues at uc_link: the scheduler
+}
+
+bool ensure_stacks(size_t n)
+{
+    while (stacks.size() < n) {
+        size_t len = kStack + page_size();
+        char *m = (char *)mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                               -1, 0);
+        if (m == MAP_FAILED)
+            return false;
+        mprotect(m, page_size(), PROT_NONE); // overflow faults instead of corrupting
+        stacks.push_back(m + page_size());
+    }
+    if (fibers.size() < n)
+        fibers.resize(n);
+    return true;
+}
+
+} // namespace
+
+lh_emu_thread_ids *lh_emu_ids;
+
+void __syncthreads(void)
+{
+    leave();
+}
+
+uint32_t lh_emu_shfl_xor_bits(uint32_t bits, int lane_mask)
+{
+    unsigned me = running->linear;
+    unsigned partner = (me & ~31u) | ((me & 31u) ^ (unsigned)(lane_mask & 31));
+    uint32_t got;
+    shfl_slot[me] = bits;
+    __syncthreads(); // every lane has written
+    got = shfl_slot[partner];
+    __syncthreads(); // every lane has read before the next shuffle writes
+    return got;
+}
+
+bool lh_emu_is_device(const void *p, size_t bytes)
+{
+    uintptr_t start;
+    return find_region(p, bytes, &start) != nullptr;
+}
+
+void lh_emu_launch_error(cudaError_t e, const char *kernel, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cuda-emu: launch of %s: ", kernel);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    sticky = e;
+}
+
+void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *), void *ctx)
+{
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    if (block.x < 1 || block.y < 1 || block.z < 1 || block.x > 1024 || block.y > 1024 ||
+        block.z > 64 || threads > 1024 || grid.x < 1 || grid.y < 1 || grid.z < 1 ||
+        grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
+        lh_emu_launch_error(cudaErrorInvalidConfiguration, kernel,
+                            "grid (%u,%u,%u) block (%u,%u,%u) is outside sm_90's limits", grid.x,
+                            grid.y, grid.z, block.x, block.y, block.z);
+        return;
+    }
+    if (!ensure_stacks(threads)) {
+        lh_emu_launch_error(cudaErrorMemoryAllocation, kernel, "no memory for %llu fiber stacks",
+                            threads);
+        return;
+    }
+    body_fn = body, body_ctx = ctx;
+    // Blocks in reverse order: results must not depend on which block runs first.
+    for (long long b = (long long)grid.x * grid.y * grid.z - 1; b >= 0; b--) {
+        uint3 bid = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
+                     (unsigned)(b / ((long long)grid.x * grid.y))};
+        size_t live = threads;
+        for (unsigned t = 0; t < threads; t++) {
+            fiber &f = fibers[t];
+            f.linear = t;
+            f.done = false;
+            f.ids.thread = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+            f.ids.block = bid;
+            f.ids.block_dim = block;
+            f.ids.grid_dim = grid;
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = stacks[t];
+            f.ctx.uc_stack.ss_size = kStack;
+            f.ctx.uc_link = &scheduler;
+            makecontext(&f.ctx, fiber_main, 0);
+        }
+        // Round-robin: a fiber runs until it finishes or reaches a barrier, so one round is one
+        // barrier phase for the whole block.
+        while (live) {
+            for (unsigned t = 0; t < threads; t++) {
+                fiber &f = fibers[t];
+                if (f.done)
+                    continue;
+                running = &f;
+                lh_emu_ids = &f.ids;
+                enter(f, kStack);
+                if (f.done)
+                    live--;
+            }
+        }
+    }
+    running = nullptr;
+    lh_emu_ids = nullptr;
+}
+
+// ---- runtime API -----------------------------------------------------------------------------
+
+static int device_count()
+{
+    const char *env = getenv("LHOST_CUDA_EMU_DEVICES"); // to emulate machines without a GPU
+    return env && *env ? atoi(env) : 1;
+}
+
+cudaError_t cudaGetDeviceCount(int *count)
+{
+    *count = device_count();
+    return *count > 0 ? cudaSuccess : cudaErrorNoDevice;
+}
+
+cudaError_t cudaSetDevice(int device)
+{
+    return device >= 0 && device < device_count() ? cudaSuccess : cudaErrorInvalidDevice;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
+{
+    if (device < 0 || device >= device_count())
+        return cudaErrorInvalidDevice;
+    memset(prop, 0, sizeof *prop);
+    snprintf(prop->name, sizeof prop->name, "CUDA emulation on the host CPU");
+    prop->totalGlobalMem = (size_t)1 << 32;
+    prop->major = 9, prop->minor = 0, prop->multiProcessorCount = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaRuntimeGetVersion(int *version)
+{
+    *version = 13000;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int *version)
+{
+    *version = 13000;
+    return cudaSuccess;
+}
+
+struct lh_emu_stream {
+    int unused;
+};
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags)
+{
+    *stream = new lh_emu_stream();
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream)
+{
+    delete stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    return stream ? cudaSuccess : cudaErrorInvalidValue; // launch errors are not sticky
+}
+
+cudaError_t cudaMalloc(void **p, size_t bytes)
+{
+    size_t user = (bytes + 255) & ~(size_t)255, pages, len;
+    char *m;
+    *p = nullptr;
+    if (bytes == 0)
+        return cudaSuccess;
+    pages = (user + page_size() - 1) / page_size();
+    len = (pages + 1) * page_size();
+    m = (char *)mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return cudaErrorMemoryAllocation;
+    mprotect(m + pages * page_size(), page_size(), PROT_NONE); // past the end faults
+    char *u = m + pages * page_size() - user;
+    memset(u, 0xff, user); // NaN floats: reading what nobody wrote shows
+    regions[(uintptr_t)u] = region{bytes, m, len};
+    *p = u;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p)
+{
+    if (!p)
+        return cudaSuccess;
+    auto it = regions.find((uintptr_t)p);
+    if (it == regions.end()) {
+        complain("cudaFree", "%p is not the start of a device allocation", p);
+        return cudaErrorInvalidValue;
+    }
+    munmap(it->second.map, it->second.map_len); // later use faults
+    regions.erase(it);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream)
+{
+    bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDeviceToDevice)
+        return cudaErrorInvalidMemcpyDirection;
+    if (!stream)
+        return cudaErrorInvalidValue;
+    if (bytes == 0)
+        return cudaSuccess;
+    if (lh_emu_is_device(dst, bytes) != dst_dev || lh_emu_is_device(src, bytes) != src_dev) {
+        complain("cudaMemcpyAsync", "kind %d: dst %p (%s) src %p (%s), %zu bytes", (int)kind, dst,
+                 lh_emu_is_device(dst, bytes) ? "device" : "not device", src,
+                 lh_emu_is_device(src, bytes) ? "device" : "not device", bytes);
+        return cudaErrorInvalidValue;
+    }
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream)
+{
+    if (!stream)
+        return cudaErrorInvalidValue;
+    if (bytes == 0)
+        return cudaSuccess;
+    if (!lh_emu_is_device(p, bytes)) {
+        complain("cudaMemsetAsync", "%p + %zu bytes is not device memory", p, bytes);
+        return cudaErrorInvalidValue;
+    }
+    memset(p, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError(void)
+{
+    cudaError_t e = sticky;
+    sticky = cudaSuccess;
+    return e;
+}
+
+const char *cudaGetErrorName(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    }
+    return "cudaErrorUnknown";
+}
+
+const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorInsufficientDriver:
+        return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    }
+    return "unknown error";
+}
+
+// ---- cuBLAS ----------------------------------------------------------------------------------
+
+struct lh_emu_blas {
+    cudaStream_t stream;
+};
+
+cublasStatus_t cublasCreate(cublasHandle_t *handle)
+{
+    *handle = new lh_emu_blas();
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasDestroy(cublasHandle_t handle)
+{
+    delete handle;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream)
+{
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->stream = stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
+{
+    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
+
+cublasStatus_t cublasGetVersion(cublasHandle_t handle, int *version)
+{
+    *version = 130000;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+const char *cublasGetStatusString(cublasStatus_t status)
+{
+    switch (status) {
+    case CUBLAS_STATUS_SUCCESS: return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "the library was not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "the resource allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "an invalid numeric value was used as an argument";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
+    }
+    return "unknown error";
+}
+
+// Column-major operand of `rows` x `cols` with leading dimension ld: in device memory whole?
+static bool operand_ok(const char *name, const float *p, int rows, int cols, int ld)
+{
+    size_t n = (size_t)(cols - 1) * (size_t)ld + (size_t)rows;
+    if (rows == 0 || cols == 0 || lh_emu_is_device(p, n * sizeof(float)))
+        return true;
+    complain("cublasSgemm", "%s (%p, %d x %d, ld %d) is not wholly in device memory", name,
+             (const void *)p, rows, cols, ld);
+    return false;
+}
+
+cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
+                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                           const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc)
+{
+    int ar = transa == CUBLAS_OP_N ? m : k, ac = transa == CUBLAS_OP_N ? k : m;
+    int br = transb == CUBLAS_OP_N ? k : n, bc = transb == CUBLAS_OP_N ? n : k;
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (m < 0 || n < 0 || k < 0 || lda < (ar > 1 ? ar : 1) || ldb < (br > 1 ? br : 1) ||
+        ldc < (m > 1 ? m : 1) || transa > CUBLAS_OP_C || transb > CUBLAS_OP_C) {
+        complain("cublasSgemm", "invalid arguments: op %d %d, m %d n %d k %d, lda %d ldb %d ldc %d",
+                 (int)transa, (int)transb, m, n, k, lda, ldb, ldc);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (m == 0 || n == 0)
+        return CUBLAS_STATUS_SUCCESS;
+    if (lh_emu_is_device(alpha, 4) || lh_emu_is_device(beta, 4)) {
+        complain("cublasSgemm", "alpha/beta in device memory with the host pointer mode");
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if ((k > 0 && (!operand_ok("A", A, ar, ac, lda) || !operand_ok("B", B, br, bc, ldb))) ||
+        !operand_ok("C", C, m, n, ldc))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    // op(A) (m x k) and op(B) (k x n) packed column-major, then C column by column in double.
+    std::vector<float> a((size_t)m * k), b((size_t)k * n);
+    std::vector<double> acc((size_t)m);
+    for (int l = 0; l < k; l++)
+        for (int i = 0; i < m; i++)
+            a[(size_t)l * m + i] =
+                transa == CUBLAS_OP_N ? A[(size_t)l * lda + i] : A[(size_t)i * lda + l];
+    for (int j = 0; j < n; j++)
+        for (int l = 0; l < k; l++)
+            b[(size_t)j * k + l] =
+                transb == CUBLAS_OP_N ? B[(size_t)j * ldb + l] : B[(size_t)l * ldb + j];
+    for (int j = 0; j < n; j++) {
+        float *c = C + (size_t)j * ldc;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int l = 0; l < k; l++) {
+            double blj = b[(size_t)j * k + l];
+            const float *al = &a[(size_t)l * m];
+            for (int i = 0; i < m; i++)
+                acc[i] += (double)al[i] * blj;
+        }
+        for (int i = 0; i < m; i++) // beta == 0: C is not read (it may hold NaN)
+            c[i] = (float)(*alpha * acc[i] + (*beta == 0.0f ? 0.0 : (double)*beta * c[i]));
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}

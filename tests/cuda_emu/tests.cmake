@@ -1,0 +1,22 @@
+# tests/cuda_emu/ — the CUDA backend's own sources (kernels/cuda/*.cu) compiled as C++ against a
+# host-CPU emulation of the CUDA runtime and cuBLAS (cuda_runtime.h, cublas_v2.h, emu.cc here),
+# into liblhost_cuda_emu.so: a stand-in for liblhost_cuda.so that needs neither nvcc nor a GPU.
+# test_cuda_parity_emu runs the CUDA parity test against it (LHOST_CUDA_MODULE), so the kernels'
+# indexing, cuBLAS arguments and pointer discipline are checked on every machine; the real module
+# is still checked by test_cuda_parity where a GPU exists (bench/gpu/run.sh).
+file(GLOB LH_CUDA_EMU_KERNELS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/cuda/*.cu)
+set_source_files_properties(${LH_CUDA_EMU_KERNELS} PROPERTIES LANGUAGE CXX)
+add_library(lhost_cuda_emu MODULE ${LH_CUDA_EMU_KERNELS} ${CMAKE_CURRENT_LIST_DIR}/emu.cc)
+# The emulation's headers stand in for CUDA's: they come first on the include path.
+target_include_directories(lhost_cuda_emu BEFORE PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_include_directories(lhost_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_features(lhost_cuda_emu PRIVATE cxx_std_17)
+target_compile_definitions(lhost_cuda_emu PRIVATE LH_CUDA_EMULATED=1)
+set_target_properties(lhost_cuda_emu PROPERTIES
+  CXX_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/cuda_emu)
+
+add_test(NAME test_cuda_parity_emu COMMAND test_cuda_parity)
+set_tests_properties(test_cuda_parity_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
+add_dependencies(test_cuda_parity lhost_cuda_emu)
