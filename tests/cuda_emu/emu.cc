@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -90,7 +91,7 @@ size_t sched_stack_size;
 #endif
 
 // The scheduler enters fiber f (and is back when this returns).
-void enter(fiber &f, size_t stack)
+__attribute__((noinline)) void enter(fiber &f, size_t stack)
 {
 #ifdef LH_EMU_ASAN
     void *fake = nullptr;
@@ -101,6 +102,18 @@ void enter(fiber &f, size_t stack)
     (void)stack;
     swapcontext(&scheduler, &f.ctx);
 #endif
+}
+
+void fiber_main();
+
+// A fresh start of fiber_main on `stack` (kept out of lh_emu_run: getcontext returns twice).
+__attribute__((noinline)) void prepare(fiber &f, char *stack)
+{
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = stack;
+    f.ctx.uc_stack.ss_size = kStack;
+    f.ctx.uc_link = &scheduler;
+    makecontext(&f.ctx, fiber_main, 0);
 }
 
 // The running fiber goes back to the scheduler (at a barrier: it is resumed later).
@@ -151,6 +164,10 @@ lh_emu_thread_ids *lh_emu_ids;
 
 void __syncthreads(void)
 {
+    if (!running) { // a kernel run without fibers (see lh_emu_run) reached a barrier
+        fprintf(stderr, "cuda-emu: a kernel that ran barrier-free before reached a barrier\n");
+        abort();
+    }
     leave();
 }
 
@@ -200,6 +217,29 @@ void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
         return;
     }
     body_fn = body, body_ctx = ctx;
+    // A kernel whose first launch never reached a barrier runs its threads as plain calls from
+    // then on (fibers cost two context switches per thread); should it reach one after all,
+    // __syncthreads stops the process with a message rather than run it wrong.
+    static std::map<std::string, bool> barrier_free;
+    auto known = barrier_free.find(kernel);
+    if (known != barrier_free.end() && known->second) {
+        fiber &f = fibers[0];
+        running = nullptr;
+        lh_emu_ids = &f.ids;
+        f.ids.block_dim = block;
+        f.ids.grid_dim = grid;
+        for (long long b = (long long)grid.x * grid.y * grid.z - 1; b >= 0; b--) {
+            f.ids.block = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
+                           (unsigned)(b / ((long long)grid.x * grid.y))};
+            for (unsigned t = 0; t < threads; t++) {
+                f.ids.thread = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+                body(ctx);
+            }
+        }
+        lh_emu_ids = nullptr;
+        return;
+    }
+    bool yielded = false;
     // Blocks in reverse order: results must not depend on which block runs first.
     for (long long b = (long long)grid.x * grid.y * grid.z - 1; b >= 0; b--) {
         uint3 bid = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
@@ -213,11 +253,7 @@ void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
             f.ids.block = bid;
             f.ids.block_dim = block;
             f.ids.grid_dim = grid;
-            getcontext(&f.ctx);
-            f.ctx.uc_stack.ss_sp = stacks[t];
-            f.ctx.uc_stack.ss_size = kStack;
-            f.ctx.uc_link = &scheduler;
-            makecontext(&f.ctx, fiber_main, 0);
+            prepare(f, stacks[t]);
         }
         // Round-robin: a fiber runs until it finishes or reaches a barrier, so one round is one
         // barrier phase for the whole block.
@@ -231,11 +267,14 @@ void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
                 enter(f, kStack);
                 if (f.done)
                     live--;
+                else
+                    yielded = true;
             }
         }
     }
     running = nullptr;
     lh_emu_ids = nullptr;
+    barrier_free[kernel] = !yielded;
 }
 
 // ---- runtime API -----------------------------------------------------------------------------

@@ -20,3 +20,11 @@ add_test(NAME test_cuda_parity_emu COMMAND test_cuda_parity)
 set_tests_properties(test_cuda_parity_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
 add_dependencies(test_cuda_parity lhost_cuda_emu)
+
+# Device-independent checkpoints: train with --trainer.device=cuda (here: the emulation) and on
+# the CPU, validate each checkpoint on both.
+set_tests_properties(test_device_ckpt PROPERTIES SKIP_RETURN_CODE 77 LABELS "unit;cuda")
+add_test(NAME test_device_ckpt_emu COMMAND test_device_ckpt)
+set_tests_properties(test_device_ckpt_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 900
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
+add_dependencies(test_device_ckpt lhost_cuda_emu lhost)
