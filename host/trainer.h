@@ -40,6 +40,7 @@ typedef struct lh_trainer_opts {
     int64_t limit_val_batches;   /* 0 = all */
     int32_t progress_bar;        /* -1 auto (TTY), 0 off, 1 on */
     int32_t summary;             /* print the model summary */
+    int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
 } lh_trainer_opts;
 
 typedef struct lh_trainer {

@@ -9,6 +9,7 @@
 
 #include "backend_select.h"
 #include "bare.h"
+#include "profiler.h"
 #include "trainer.h"
 
 int lh_trainer_opts_from_cfg(const lh_cfg *cfg, lh_trainer_opts *o, lh_error *err)
@@ -22,7 +23,7 @@ int lh_trainer_opts_from_cfg(const lh_cfg *cfg, lh_trainer_opts *o, lh_error *er
                                                "log_every_n_steps", "default_root_dir",
                                                "limit_train_batches", "limit_val_batches",
                                                "enable_progress_bar", "enable_model_summary",
-                                               NULL};
+                                               "profiler", NULL};
     const lh_cfg_node *root = lh_cfg_root(cfg), *data, *tr;
     const char *s;
     int64_t v;
@@ -74,6 +75,15 @@ int lh_trainer_opts_from_cfg(const lh_cfg *cfg, lh_trainer_opts *o, lh_error *er
     if (lh_cfg_get_bool(tr, "enable_model_summary", 1, &b, err))
         return -1;
     o->summary = b;
+    /* Lightning's profiler=None | "simple" (see host/profiler.h) */
+    if (tr && lh_cfg_get(tr, "profiler") && !lh_cfg_is_null(lh_cfg_get(tr, "profiler"))) {
+        if (lh_cfg_get_string(tr, "profiler", "", &s, err))
+            return -1;
+        if (strcmp(s, "simple") != 0)
+            return lh_error_set(err, "config %s: trainer.profiler: expected simple or null, got "
+                                "\"%s\"", lh_cfg_where(lh_cfg_get(tr, "profiler")), s);
+        o->profiler = 1;
+    }
     return 0;
 }
 
@@ -302,6 +312,8 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
         const lh_cfg_node *dev = cfg ? lh_cfg_get(lh_cfg_root(cfg), "trainer.device") : NULL;
         return dev ? lh_error_wrap(err, "config %s", lh_cfg_where(dev)) : -1;
     }
+    if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
+        return -1;
     /* Each split goes to the backend right after it is read (see upload_split); the default
      * normalisation is taken from the first split read (training when fitting), before. */
     if (stage == LHOST_STAGE_FIT &&
@@ -423,8 +435,14 @@ void lh_trainer_free(lh_trainer *t)
     for (i = 0; t->be && i < (int32_t)(sizeof bufs / sizeof bufs[0]); i++)
         if (*bufs[i] && !(t->be->wrap_host && i < 4)) /* wrapped datasets are not the backend's */
             t->be->free(t->bctx, *bufs[i]);
-    if (t->be && t->bctx)
+    if (t->be && t->bctx) {
+        static const char *const stage[] = {"", "FIT", "VALIDATE", "PREDICT"};
+        char title[64];
+        snprintf(title, sizeof title, "%s Profiler Report",
+                 t->stage >= 1 && t->stage <= 3 ? stage[t->stage] : "");
+        lh_profiler_report(t->be, t->bctx, title, t->out);
         t->be->close(t->bctx);
+    }
     lh_data_free(&t->train);
     lh_data_free(&t->val);
     for (i = 0; i < LH_MAX_SNAPSHOTS; i++)

@@ -13,9 +13,10 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 peer=${1:-${LHOST_PEER_SCRIPT:-}}
 data=${2:-/usr/share/datasets/fashion-mnist}
 dev=$src/.device
-# What a bare CUDA image may lack: the libraries lhost builds against, Check for the tests, and
-# pkg-config itself. Runtime packages come along so the -dev symlinks resolve.
+# What a bare CUDA image may lack: the libraries lhost builds against (oneDNN for the CPU backend
+# with its OpenCL loader and OpenMP runtime), Check for the tests, and pkg-config itself. Runtime packages come along so the -dev symlinks resolve.
 pkgs="libyaml-dev libyaml-0-2 libffi-dev libffi8 zlib1g-dev zlib1g libcjson-dev libcjson1
+      libdnnl-dev libdnnl2 ocl-icd-libopencl1 libgomp1
       check libsubunit-dev libsubunit0 pkgconf pkgconf-bin libpkgconf3"
 
 mkdir -p "$dev/debs" "$dev/sysroot" "$dev/fashion-mnist"

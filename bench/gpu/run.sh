@@ -41,7 +41,8 @@ if [ -d "$sysroot" ]; then
     "$lib" "$sysroot" "$lib/pkgconfig:$sysroot/usr/share/pkgconfig" "$sysroot/usr/bin/pkgconf" \
     > "$build/pkg-config"
   chmod +x "$build/pkg-config"
-  cfg+=(-DPKG_CONFIG_EXECUTABLE="$build/pkg-config")
+  # oneDNN is found by find_path/find_library, which search the sysroot as a prefix.
+  cfg+=(-DPKG_CONFIG_EXECUTABLE="$build/pkg-config" -DCMAKE_PREFIX_PATH="$sysroot/usr")
   pkgconf=$build/pkg-config
 else
   pkgconf=pkg-config

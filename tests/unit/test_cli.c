@@ -68,6 +68,31 @@ START_TEST(trains_ok)
 }
 END_TEST
 
+/* trainer.profiler: simple prints Lightning's report: a row per backend op that ran, with its
+ * call count (2 training and 1 validation batch: conv2d forward 3 times, backward twice). */
+START_TEST(simple_profiler_report)
+{
+    char *out, *rep;
+    int rc;
+    write_cfg("p.yaml", NULL, NULL);
+    rc = cli_run(dir, "train --config p.yaml --trainer.profiler=simple --trainer.device=cpu", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    rep = strstr(out, "FIT Profiler Report (cpu");
+    ck_assert_msg(rep != NULL, "no report in:\n%s", out);
+    ck_assert_msg(strstr(rep, "Action") && strstr(rep, "Total ") && strstr(rep, "host (everything"),
+                  "report:\n%s", rep);
+    /* the CPU backend fuses conv + relu + maxpool */
+    ck_assert_msg(strstr(rep, "conv2d_relu_maxpool_forward   ") &&
+                      strstr(strstr(rep, "conv2d_relu_maxpool_forward"), "|          3 |") &&
+                      strstr(strstr(rep, "conv2d_relu_maxpool_backward"), "|          2 |") &&
+                      strstr(strstr(rep, "adam_step"), "|          2 |"),
+                  "op rows or counts wrong:\n%s", rep);
+    free(out);
+    expect_error("train --config p.yaml --trainer.profiler=advanced",
+                 "trainer.profiler: expected simple or null, got \"advanced\"");
+}
+END_TEST
+
 /* The jsonl logger plugin gets the hparams, every row metrics.csv gets, and the end status. */
 START_TEST(logger_plugin_gets_rows)
 {
@@ -229,6 +254,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, trains_ok);
+    tcase_add_test(tc, simple_profiler_report);
     tcase_add_test(tc, logger_plugin_gets_rows);
     tcase_add_test(tc, missing_config_file);
     tcase_add_test(tc, yaml_syntax_error);
