@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # bench/gpu/prepare.sh — run HERE (a Debian machine with apt), before sending the tree to a bare
 # CUDA machine: fills the git-ignored .device/ folder that bench/gpu/run.sh uses there.
-#   .device/sysroot/        the build's Debian dependencies (headers, .pc files, .so, pkg-config),
-#                           unpacked with dpkg -x from `apt-get download`ed .debs
+#   .device/sysroot.tar.gz  the build's Debian dependencies (headers, .pc files, .so, pkg-config),
+#                           unpacked with dpkg -x from `apt-get download`ed .debs, then packed:
+#                           oneDNN alone is 38 MiB unpacked, and a run carries at most 64 MiB
 #   .device/fashion-mnist/  the IDX files (gzip) both lhost and the Lightning peer train on
 #   .device/lightning_gpu.py  the Lightning / PyTorch peer benchmark
 # Usage: bash bench/gpu/prepare.sh [peer-script] [data-dir]
 #   peer-script defaults to $LHOST_PEER_SCRIPT, data-dir to the dataset-fashion-mnist package's
-#   folder. Carry .device with the run (about 35 MiB).
+#   folder. Carry .device with the run (about 42 MiB).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 peer=${1:-${LHOST_PEER_SCRIPT:-}}
 data=${2:-/usr/share/datasets/fashion-mnist}
 dev=$src/.device
 # What a bare CUDA image may lack: the libraries lhost builds against (oneDNN for the CPU backend
-# with its OpenCL loader and OpenMP runtime), Check for the tests, and pkg-config itself. Runtime packages come along so the -dev symlinks resolve.
+# with its OpenCL loader; its OpenMP runtime comes with the image's gcc), Check for the tests,
+# and pkg-config itself. Runtime packages come along so the -dev symlinks resolve.
 pkgs="libyaml-dev libyaml-0-2 libffi-dev libffi8 zlib1g-dev zlib1g libcjson-dev libcjson1
-      libdnnl-dev libdnnl2 ocl-icd-libopencl1 libgomp1
+      libdnnl-dev libdnnl2 ocl-icd-libopencl1
       check libsubunit-dev libsubunit0 pkgconf pkgconf-bin libpkgconf3"
 
+rm -rf "$dev/sysroot" "$dev/sysroot.tar.gz"
 mkdir -p "$dev/debs" "$dev/sysroot" "$dev/fashion-mnist"
 (cd "$dev/debs" && apt-get download $pkgs)
 for deb in "$dev"/debs/*.deb; do
@@ -44,4 +47,6 @@ if [ -n "$peer" ]; then
 else
   echo "prepare: no peer script given; the Lightning comparison will be skipped" >&2
 fi
+tar -czf "$dev/sysroot.tar.gz" -C "$dev" sysroot
+rm -rf "$dev/sysroot"
 du -sh "$dev"

@@ -10,6 +10,9 @@
 # Needs only what the tree carries: run bench/gpu/prepare.sh first on a machine with apt, which
 # fills the git-ignored .device/ (build dependencies as a sysroot, the IDX files, the peer).
 #   bash bench/gpu/run.sh [epochs]
+# A rehearsal on a machine without a GPU (LHOST_GPU_REHEARSAL=1) runs every step against the
+# CUDA emulation of tests/cuda_emu on two batches per epoch: it checks the script, the carried
+# sysroot and the build, not the GPU.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 epochs=${1:-3}
@@ -21,6 +24,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
 step() { printf '\n== %s\n' "$*"; }
+limits=()
+if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
+  export LHOST_CUDA_MODULE=$build/tests/cuda_emu/liblhost_cuda_emu.so
+  limits=(--trainer.limit_train_batches=2 --trainer.limit_val_batches=2)
+  echo "rehearsal: the CUDA emulation stands in for the GPU ($LHOST_CUDA_MODULE)"
+fi
 
 step "machine"
 command -v nvidia-smi >/dev/null &&
@@ -32,6 +41,9 @@ step "configure + build"
 cfg=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$nvcc")
 command -v ninja >/dev/null && cfg+=(-G Ninja)
 sysroot=$dev/sysroot
+if [ ! -d "$sysroot" ] && [ -f "$dev/sysroot.tar.gz" ]; then
+  tar -xzf "$dev/sysroot.tar.gz" -C "$dev" || { echo "run: cannot unpack the sysroot"; exit 1; }
+fi
 if [ -d "$sysroot" ]; then
   # The carried Debian -dev packages: a pkg-config wrapper that sees only them. Their .so files
   # land in the binaries' build RPATH, so nothing else needs LD_LIBRARY_PATH.
@@ -41,9 +53,15 @@ if [ -d "$sysroot" ]; then
     "$lib" "$sysroot" "$lib/pkgconfig:$sysroot/usr/share/pkgconfig" "$sysroot/usr/bin/pkgconf" \
     > "$build/pkg-config"
   chmod +x "$build/pkg-config"
-  # oneDNN is found by find_path/find_library, which search the sysroot as a prefix.
-  cfg+=(-DPKG_CONFIG_EXECUTABLE="$build/pkg-config" -DCMAKE_PREFIX_PATH="$sysroot/usr")
+  # oneDNN is found by find_path/find_library, which search the sysroot as a prefix; Debian's
+  # multiarch headers (ffi.h) sit where only the system compiler looks by itself.
+  multiarch="-isystem $sysroot/usr/include/x86_64-linux-gnu"
+  cfg+=(-DPKG_CONFIG_EXECUTABLE="$build/pkg-config" -DCMAKE_PREFIX_PATH="$sysroot/usr"
+        -DCMAKE_C_FLAGS="$multiarch" -DCMAKE_CXX_FLAGS="$multiarch")
   pkgconf=$build/pkg-config
+  # The binaries' RUNPATH finds their direct libraries there, not those libraries' own
+  # (oneDNN's OpenCL loader): the loader path covers both.
+  export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 else
   pkgconf=pkg-config
 fi
@@ -67,6 +85,8 @@ if [ -x "$build/tests/test_cuda_parity" ]; then
   echo "test_cuda_parity exit $rc"; [ $rc -eq 0 ] || status=1
   "$build/tests/test_backend_select"; rc=$?
   echo "test_backend_select exit $rc"; [ $rc -eq 0 ] || status=1
+  "$build/tests/test_device_ckpt"; rc=$?
+  echo "test_device_ckpt exit $rc"; [ $rc -eq 0 ] || status=1
 else
   echo "parity test not built"
 fi
@@ -74,9 +94,10 @@ fi
 step "lhost: $epochs epochs of examples/seed.yaml on the GPU"
 lhost=$build/host/lhost
 common=(--data.path="$data" --trainer.enable_progress_bar=false
-        --trainer.default_root_dir="$work" --callbacks.model_checkpoint.dirpath="$work/ckpt")
+        --trainer.default_root_dir="$work" ${limits[@]+"${limits[@]}"})
 (cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
-   --trainer.max_epochs="$epochs" "${common[@]}") > "$work/lhost.log" 2>&1
+   --trainer.max_epochs="$epochs" --callbacks.model_checkpoint.dirpath="$work/ckpt" \
+   "${common[@]}") > "$work/lhost.log" 2>&1
 rc=$?
 cat "$work/lhost.log"
 echo "lhost train exit $rc"; [ $rc -eq 0 ] || status=1
@@ -91,9 +112,17 @@ if [ -n "$ckpt" ]; then
   done
 fi
 
+step "lhost: one epoch on the GPU with the simple profiler (time per op)"
+(cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
+   --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
+   "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") 2>&1 |
+  sed -n '/batches in/p;/Profiler Report/,$p'
+
 step "peers: python3 lightning_gpu.py --epochs $epochs --mode all"
 peer=$dev/lightning_gpu.py
-if [ -f "$peer" ] && python3 -c 'import torch' 2>/dev/null; then
+if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
+  echo "peer skipped (rehearsal)"
+elif [ -f "$peer" ] && python3 -c 'import torch' 2>/dev/null; then
   PYTHONUNBUFFERED=1 python3 "$peer" --data "$data" --epochs "$epochs" --mode all \
     2> "$work/peer.err" | tee "$work/peer.log"
   [ -s "$work/peer.err" ] && tail -5 "$work/peer.err"
