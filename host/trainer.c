@@ -156,17 +156,20 @@ void lh_trainer_env_init(lh_trainer *t)
 
 /* ---- batches ------------------------------------------------------------------------------ */
 
-/* Load batch `b` of `n` samples (indices idx[0..n)) into the model's input and targets. */
+/* Load the n samples idx[first .. first+n) into the model's input and targets: gathered on the
+ * device from idx_dev (the same indices there), the targets also kept on the host for the
+ * metrics. No transfer: the indices went to the device once per epoch. */
 static int load_batch(lh_trainer *t, const lh_dmem *images, const lh_dmem *labels,
-                      const uint8_t *host_labels, const int32_t *idx, int32_t n, lh_error *err)
+                      const uint8_t *host_labels, const int32_t *idx, const lh_dmem *idx_dev,
+                      int64_t first, int32_t n, lh_error *err)
 {
     int64_t sample = (int64_t)t->model.spec.in_c * t->model.spec.in_h * t->model.spec.in_w;
     int32_t i;
     for (i = 0; i < n; i++)
-        t->targets_host[i] = host_labels[idx[i]];
-    if (t->be->upload(t->bctx, t->idx_dev, idx, (size_t)n * 4) ||
-        t->be->gather_normalize(t->bctx, images, labels, t->idx_dev, n, sample, t->mean, t->std,
-                                t->model.input, t->model.targets))
+        t->targets_host[i] = host_labels[idx[first + i]];
+    if (t->be->gather_normalize(t->bctx, images, labels,
+                                lh_dmem_at((lh_dmem *)idx_dev, (size_t)first * 4), n, sample,
+                                t->mean, t->std, t->model.input, t->model.targets))
         return lh_error_set(err, "%s backend: batch load: %s", t->be->name,
                             t->be->last_error(t->bctx));
     return 0;
@@ -304,11 +307,10 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     for (i = 0; i < t->n_metrics; i++)
         lh_metric_run_reset(&t->val_metrics[i]);
     for (b = 0; b < t->num_val_batches; b++) {
-        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B), k;
+        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
         float loss;
-        for (k = 0; k < n; k++)
-            t->idx_host[k] = (int32_t)(b * B + k);
-        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->idx_host, n, err) ||
+        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+                       n, err) ||
             lh_model_forward(&t->model, n, 0, 0, err) || lh_model_loss(&t->model, n, 0, err) ||
             batch_outputs(t, t->val_metrics, n, 0, &loss, err))
             return -1;
@@ -376,8 +378,8 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
             t->first_batch_seen = 1;
             fprintf(t->out, "first batch after %.1f ms\n", (lh_now() - t->t_start) * 1e3);
         }
-        if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm + start, n,
-                       err) ||
+        if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm, t->perm_dev,
+                       start, n, err) ||
             lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
             lh_model_loss(&t->model, n, 1, err) || lh_model_backward(&t->model, n, err) ||
             lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
@@ -432,6 +434,11 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             lh_log_reset_epoch(&t->log);
             for (i = 0; i < t->n_metrics; i++)
                 lh_metric_run_reset(&t->metrics[i]);
+        }
+        /* This epoch's order (shuffled above, or restored by --resume) goes to the device once. */
+        if (t->be->upload(t->bctx, t->perm_dev, t->perm, (size_t)t->train.count * 4)) {
+            lh_error_set(err, "%s backend: upload: %s", t->be->name, t->be->last_error(t->bctx));
+            goto fail;
         }
         lh_progress_epoch_start(&pb, t);
         if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err))
@@ -504,9 +511,8 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     fputc('\n', f);
     for (b = 0; b < nb; b++) {
         int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B), k, c;
-        for (k = 0; k < n; k++)
-            t->idx_host[k] = (int32_t)(b * B + k);
-        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->idx_host, n, err) ||
+        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+                       n, err) ||
             lh_model_forward(&t->model, n, 0, 0, err))
             goto fail;
         if (t->be->download(t->bctx, t->logits_host, lh_model_logits(&t->model),

@@ -51,8 +51,12 @@ typedef struct lh_trainer {
     lh_backend_ctx *bctx;
     lh_dataset train, val;
     float mean, std;
-    lh_dmem *train_images, *train_labels, *val_images, *val_labels, *idx_dev;
-    int32_t *idx_host;           /* (batch) */
+    lh_dmem *train_images, *train_labels, *val_images, *val_labels;
+    /* Sample indices on the device, so a batch is gathered there from an offset into them:
+     * perm_dev (train.count) is `perm`, uploaded once per epoch; seq_dev (val.count) is `seq`,
+     * 0, 1, 2, ... for validation and prediction, uploaded once. */
+    lh_dmem *perm_dev, *seq_dev;
+    int32_t *seq;                /* (val.count) */
     float *logits_host;          /* (batch, classes) */
     int32_t *targets_host;       /* (batch) */
     lh_model model;

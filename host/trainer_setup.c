@@ -372,12 +372,20 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_cfg *cfg, lh_re
     if (o->limit_val_batches && o->limit_val_batches < t->num_val_batches)
         t->num_val_batches = o->limit_val_batches;
 
-    t->idx_dev = t->be->alloc(t->bctx, (size_t)B * 4);
-    t->idx_host = malloc((size_t)B * sizeof *t->idx_host);
+    t->seq = malloc((size_t)t->val.count * sizeof *t->seq);
+    t->seq_dev = t->be->alloc(t->bctx, (size_t)t->val.count * 4);
+    if (stage == LHOST_STAGE_FIT)
+        t->perm_dev = t->be->alloc(t->bctx, (size_t)t->train.count * 4);
     t->targets_host = malloc((size_t)B * sizeof *t->targets_host);
     t->logits_host = malloc((size_t)B * t->model.num_outputs * sizeof *t->logits_host);
-    if (!t->idx_dev || !t->idx_host || !t->targets_host || !t->logits_host)
+    if (!t->seq || !t->seq_dev || (stage == LHOST_STAGE_FIT && !t->perm_dev) ||
+        !t->targets_host || !t->logits_host)
         return lh_error_set(err, "out of memory for batch buffers");
+    for (int64_t i = 0; i < t->val.count; i++)
+        t->seq[i] = (int32_t)i;
+    if (t->be->upload(t->bctx, t->seq_dev, t->seq, (size_t)t->val.count * 4))
+        return lh_error_set(err, "%s backend: upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
 
     if (make_instances(t, "metrics", LHOST_KIND_METRIC, err) ||
         make_instances(t, "callbacks", LHOST_KIND_CALLBACK, err) ||
@@ -421,7 +429,7 @@ void lh_trainer_free(lh_trainer *t)
 {
     int32_t i;
     lh_dmem **bufs[] = {&t->train_images, &t->train_labels, &t->val_images, &t->val_labels,
-                        &t->idx_dev};
+                        &t->perm_dev, &t->seq_dev};
     for (i = 0; i < t->n_metrics; i++) {
         lh_metric_run_free(&t->metrics[i]);
         lh_metric_run_free(&t->val_metrics[i]);
@@ -448,7 +456,7 @@ void lh_trainer_free(lh_trainer *t)
     for (i = 0; i < LH_MAX_SNAPSHOTS; i++)
         free(t->snapshots[i]);
     free(t->perm);
-    free(t->idx_host);
+    free(t->seq);
     free(t->targets_host);
     free(t->logits_host);
     lh_log_free(&t->log);
