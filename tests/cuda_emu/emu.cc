@@ -416,36 +416,31 @@ cudaError_t cudaGetLastError(void)
     return e;
 }
 
+// One table for both: a code's name and message cannot drift apart.
+#define LH_EMU_ERRORS(X)                                                                         \
+    X(cudaSuccess, "no error")                                                                   \
+    X(cudaErrorInvalidValue, "invalid argument")                                                 \
+    X(cudaErrorMemoryAllocation, "out of memory")                                                \
+    X(cudaErrorInvalidConfiguration, "invalid configuration argument")                           \
+    X(cudaErrorInvalidDevicePointer, "invalid device pointer")                                   \
+    X(cudaErrorInvalidMemcpyDirection, "invalid copy direction for memcpy")                      \
+    X(cudaErrorInsufficientDriver, "CUDA driver version is insufficient for CUDA runtime version") \
+    X(cudaErrorNoDevice, "no CUDA-capable device is detected")                                   \
+    X(cudaErrorInvalidDevice, "invalid device ordinal")
+
 const char *cudaGetErrorName(cudaError_t e)
 {
-    switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
-    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
-    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
-    case cudaErrorNoDevice: return "cudaErrorNoDevice";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    }
+#define LH_EMU_NAME(code, text) if (e == code) return #code;
+    LH_EMU_ERRORS(LH_EMU_NAME)
+#undef LH_EMU_NAME
     return "cudaErrorUnknown";
 }
 
 const char *cudaGetErrorString(cudaError_t e)
 {
-    switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
-    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
-    case cudaErrorInsufficientDriver:
-        return "CUDA driver version is insufficient for CUDA runtime version";
-    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
-    case cudaErrorInvalidDevice: return "invalid device ordinal";
-    }
+#define LH_EMU_TEXT(code, text) if (e == code) return text;
+    LH_EMU_ERRORS(LH_EMU_TEXT)
+#undef LH_EMU_TEXT
     return "unknown error";
 }
 
