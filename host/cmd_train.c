@@ -83,6 +83,19 @@ static int fail(const lh_error *err)
     return 1;
 }
 
+/* A command's end: report a failure, then release what it set up (t may be NULL). */
+static int finish(int rc, const lh_error *err, lh_trainer *t, lh_registry *reg, lh_cfg *cfg)
+{
+    if (rc)
+        fail(err);
+    if (t)
+        lh_trainer_free(t);
+    if (reg)
+        lh_registry_close(reg);
+    lh_cfg_free(cfg);
+    return rc;
+}
+
 /* Plugin directories: --plugin-dir first, then the config's plugin_dirs. */
 static int open_registry(const cli *c, const lh_cfg *cfg, lh_registry **reg, lh_error *err)
 {
@@ -169,14 +182,7 @@ int lh_cmd_train(int argc, char **argv)
         goto done;
     rc = 0;
 done:
-    if (rc)
-        fail(&err);
-    if (trainer_ready)
-        lh_trainer_free(&t);
-    if (reg)
-        lh_registry_close(reg);
-    lh_cfg_free(cfg);
-    return rc;
+    return finish(rc, &err, trainer_ready ? &t : NULL, reg, cfg);
 }
 
 /* A config rebuilt from the checkpoint alone: data settings and the metrics it trained with. */
@@ -263,14 +269,7 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
         goto done;
     rc = 0;
 done:
-    if (rc)
-        fail(&err);
-    if (ready)
-        lh_trainer_free(&t);
-    if (reg)
-        lh_registry_close(reg);
-    lh_cfg_free(cfg);
-    return rc;
+    return finish(rc, &err, ready ? &t : NULL, reg, cfg);
 }
 
 int lh_cmd_validate(int argc, char **argv)

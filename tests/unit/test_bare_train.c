@@ -12,6 +12,7 @@
 
 #include "cli_run.h"
 #include "synth_data.h"
+#include "check_run.h"
 
 static char dir[256];
 
@@ -136,16 +137,10 @@ int main(void)
 {
     Suite *s = suite_create("bare_train");
     TCase *tc = tcase_create("train");
-    SRunner *sr;
-    int failed;
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bare_plugins_in_training);
     tcase_add_test(tc, unbound_argument_refused);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -9,6 +9,7 @@
 
 #include "cli_run.h"
 #include "synth_data.h"
+#include "check_run.h"
 
 static char dir[256];
 
@@ -249,8 +250,6 @@ int main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("errors");
-    SRunner *sr;
-    int failed;
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, trains_ok);
@@ -270,9 +269,5 @@ int main(void)
     tcase_add_test(tc, too_many_plugin_dirs);
     tcase_add_test(tc, usage_errors_exit_2);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

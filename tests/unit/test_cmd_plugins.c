@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "fixture_util.h"
+#include "check_run.h"
 
 static char out[65536], errtext[65536];
 
@@ -173,8 +174,6 @@ int main(void)
 {
     Suite *s = suite_create("cmd_plugins");
     TCase *tc = tcase_create("cli");
-    SRunner *sr;
-    int failed;
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, table);
@@ -183,9 +182,5 @@ int main(void)
     tcase_add_test(tc, verbose_metric_json);
     tcase_add_test(tc, exit_codes);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

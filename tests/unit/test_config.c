@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "check_run.h"
 
 static const char *const YAML_TEXT =
     "seed: 42\n"                         /* 1 */
@@ -374,9 +375,5 @@ int main(void)
     tcase_add_test(tc, test_other_getters);
     tcase_add_test(tc, test_unknown_key);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "check_run.h"
 
 static char tmp[256];
 
@@ -539,9 +540,5 @@ int main(void)
     tcase_add_test(tc, test_fashion_mnist_package);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "backend_select.h"
+#include "check_run.h"
 #include "cli_run.h"
 #include "synth_data.h"
 
@@ -142,8 +143,7 @@ int main(void)
     lh_error err = {{0}};
     Suite *s = suite_create("device_ckpt");
     TCase *tc = tcase_create("cross");
-    SRunner *sr;
-    int failed;
+    int rc;
     if (lh_backend_select("cuda", 1, &be, &ctx, &err)) {
         printf("SKIP: %s\n", err.msg);
         return 77;
@@ -157,10 +157,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, checkpoints_cross_devices);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rc = check_run(s);
     synth_remove(dir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

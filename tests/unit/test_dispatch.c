@@ -10,6 +10,7 @@
 #include "fixture_util.h"
 #include "instance.h"
 #include "registry.h"
+#include "check_run.h"
 
 /* The env records every log_value key in order ("tag:hook") and every request_stop. */
 typedef struct trace {
@@ -281,8 +282,6 @@ int main(void)
 {
     Suite *s = suite_create("dispatch");
     TCase *tc = tcase_create("dispatch");
-    SRunner *sr;
-    int failed;
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, order_by_priority_then_config_order);
     tcase_add_test(tc, stop_is_an_action);
@@ -293,9 +292,5 @@ int main(void)
     tcase_add_test(tc, state_key_and_params);
     tcase_add_test(tc, services_route_through_env);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

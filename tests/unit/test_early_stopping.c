@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fake_host.h"
+#include "check_run.h"
 
 static fh_plugin P;
 static fh_params PV;
@@ -441,10 +442,5 @@ static Suite *es_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(es_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(es_suite());
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lhost/lhost.h"
+#include "check_run.h"
 
 #define FIXTURE LH_SOURCE_DIR "/tests/golden/metrics_cases.txt"
 #define PLUGIN LH_REF_PLUGIN_DIR "/metrics.so"
@@ -560,10 +561,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(metrics_suite());
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "check_run.h"
 
 static lh_model_spec tutorial_spec(void)
 {
@@ -156,17 +157,11 @@ int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, state_dict_names_and_shapes);
     tcase_add_test(tc, linear_mismatch_names_expected);
     tcase_add_test(tc, fused_equals_single_ops);
     tcase_add_test(tc, init_bounds);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fake_host.h"
+#include "check_run.h"
 
 static fh_plugin P;
 static fh_params PV;
@@ -485,10 +486,5 @@ static Suite *mc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mc_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(mc_suite());
 }

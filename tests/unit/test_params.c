@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "instance.h"
+#include "check_run.h"
 
 static const char *const modes[] = {"min", "max", NULL};
 
@@ -238,8 +239,6 @@ int main(void)
 {
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("parse");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, user_values_and_overrides);
     tcase_add_test(tc, unknown_key);
@@ -252,9 +251,5 @@ int main(void)
     tcase_add_test(tc, schema_checks);
     tcase_add_test(tc, canonical_value_text);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

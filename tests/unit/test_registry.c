@@ -9,6 +9,7 @@
 #include "fixture_util.h"
 #include "instance.h"
 #include "registry.h"
+#include "check_run.h"
 
 static lh_registry *open_dirs(const char *const *dirs, int n, int child, int insecure,
                               lhost_version abi)
@@ -413,10 +414,5 @@ static Suite *registry_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(registry_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(registry_suite());
 }

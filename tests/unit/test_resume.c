@@ -12,6 +12,7 @@
 #include "cli_run.h"
 #include "safetensors.h"
 #include "synth_data.h"
+#include "check_run.h"
 
 static char dir[256];
 
@@ -181,15 +182,9 @@ int main(void)
 {
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("equivalence");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, resume_is_exact);
     tcase_add_test(tc, mid_epoch_resume_is_exact);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

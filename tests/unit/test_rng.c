@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "check_run.h"
 
 /* Round 1 of pcg32-demo (pcg-c-basic) seeded with pcg32_srandom_r(&rng, 42, 54): six raw draws,
  * then 65 coin flips (bounded 2), 33 dice rolls (bounded 6 + 1), then a 52-card shuffle. */
@@ -130,9 +131,5 @@ int main(void)
     tcase_add_test(tc, test_state_is_checkpointable);
     tcase_add_test(tc, test_uniform_and_bounded_ranges);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }
