@@ -21,7 +21,14 @@ build=$src/build-gpu
 data=${LHOST_BENCH_DATA:-$dev/fashion-mnist}
 [ -d "$data" ] || data=/usr/share/datasets/fashion-mnist
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The step logs go to $OUT, where a device run brings files back (at most 8), when it is set.
+keep() {
+  [ -n "${OUT:-}" ] || return 0
+  for f in parity.log lhost.log profile.log peer.log metrics.csv; do
+    [ -f "$work/$f" ] && cp "$work/$f" "$OUT/"
+  done
+}
+trap 'keep; rm -rf "$work"' EXIT
 status=0
 step() { printf '\n== %s\n' "$*"; }
 limits=()
@@ -81,12 +88,19 @@ ls -l "$build/kernels/cuda/liblhost_cuda.so"
 
 step "parity: every CUDA op vs the CPU backend"
 if [ -x "$build/tests/test_cuda_parity" ]; then
-  "$build/tests/test_cuda_parity"; rc=$?
+  # Every op's worst element is in parity.log; the eight worst and the verdict are shown here.
+  "$build/tests/test_cuda_parity" > "$work/parity.log" 2>&1; rc=$?
+  grep -E '^describe:' "$work/parity.log"
+  grep -E 'worst rel' "$work/parity.log" |
+    awk '{for (i = 1; i <= NF; i++) if ($i == "rel") print $(i + 1), $0}' | sort -gr | head -8 |
+    cut -d' ' -f2-
+  grep -E 'Checks:|:F:|:E:|SKIP' "$work/parity.log"
   echo "test_cuda_parity exit $rc"; [ $rc -eq 0 ] || status=1
-  "$build/tests/test_backend_select"; rc=$?
-  echo "test_backend_select exit $rc"; [ $rc -eq 0 ] || status=1
-  "$build/tests/test_device_ckpt"; rc=$?
-  echo "test_device_ckpt exit $rc"; [ $rc -eq 0 ] || status=1
+  for t in test_backend_select test_device_ckpt; do
+    "$build/tests/$t" > "$work/$t.log" 2>&1; rc=$?
+    grep -E 'rel |SKIP|Checks:|:F:|:E:|refused' "$work/$t.log"
+    echo "$t exit $rc"; [ $rc -eq 0 ] || status=1
+  done
 else
   echo "parity test not built"
 fi
@@ -102,6 +116,7 @@ rc=$?
 cat "$work/lhost.log"
 echo "lhost train exit $rc"; [ $rc -eq 0 ] || status=1
 lhost_train=$(sed -n 's/.*batches in \([0-9.]*\)s.*/\1/p' "$work/lhost.log" | tr '\n' ' ')
+cp "$work"/lightning_logs/version_0/metrics.csv "$work/metrics.csv" 2>/dev/null
 
 ckpt=$(ls "$work"/ckpt/modelo-*.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
@@ -115,8 +130,8 @@ fi
 step "lhost: one epoch on the GPU with the simple profiler (time per op)"
 (cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
    --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
-   "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") 2>&1 |
-  sed -n '/batches in/p;/Profiler Report/,$p'
+   "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") > "$work/profile.log" 2>&1
+sed -n '/batches in/p;/Profiler Report/,$p' "$work/profile.log"
 
 step "peers: python3 lightning_gpu.py --epochs $epochs --mode all"
 peer=$dev/lightning_gpu.py
