@@ -60,6 +60,17 @@ static inline unsigned lh_cuda_blocks(int64_t n)
     return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
 }
 
+/* A 2-D grid for kernels that take one row per grid y and positions within it along x: enough
+ * 256-thread blocks to cover `cols`, one block row per row (capped at the hardware's 65535; the
+ * kernels loop over rows and positions with grid strides). */
+static inline dim3 lh_cuda_grid2(int64_t cols, int64_t rows)
+{
+    int64_t bx = (cols + LH_CUDA_THREADS - 1) / LH_CUDA_THREADS;
+    bx = bx < 1 ? 1 : bx > 65535 ? 65535 : bx;
+    rows = rows < 1 ? 1 : rows > 65535 ? 65535 : rows;
+    return dim3((unsigned)bx, (unsigned)rows, 1);
+}
+
 /* Scratch memory of at least `bytes`, valid until the next call (work on the stream is ordered,
  * so reuse across ops is safe). NULL on failure with the error recorded. */
 void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes);

@@ -13,81 +13,92 @@
 
 #define LH_CONV_SCRATCH_MAX ((size_t)256 << 20)
 
-/* col (Q, nb*P) from images n0 .. n0+nb-1 of x */
+/* Index arithmetic: 64-bit division is a long instruction sequence on the GPU, so each kernel
+ * takes one row per grid y (a channel, a (n, c) plane, a row of col) and 32-bit positions
+ * within the row (grid x), and divides only those. Rows and positions are grid-stride loops;
+ * a position fits 32 bits because chunk_plan caps nb * P (LH_CONV_SCRATCH_MAX). */
+
+/* col (Q, NP), NP = nb*P, from images n0 .. n0+nb-1 of x: row q = (c, r, ss), column
+ * n*P + p holds x[n0 + n, c, oh*stride - pad + r, ow*stride - pad + ss] (0 outside). */
 __global__ void im2col_kernel(lh_conv_shape s, int n0, int nb, const float *x, float *col)
 {
-    int64_t P = (int64_t)s.oh * s.ow, NP = nb * P;
-    int64_t total = (int64_t)s.c * s.r * s.s * NP;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t q = t / NP, np = t - q * NP;
-        int n = (int)(np / P), p = (int)(np - n * P);
-        int c = (int)(q / (s.r * s.s)), rs = (int)(q - (int64_t)c * s.r * s.s);
-        int r = rs / s.s, ss = rs - r * s.s;
-        int oh = p / s.ow, ow = p - oh * s.ow;
-        int h = oh * s.stride - s.pad + r, w = ow * s.stride - s.pad + ss;
-        float v = 0.0f;
-        if (h >= 0 && h < s.h && w >= 0 && w < s.w)
-            v = x[(((int64_t)(n0 + n) * s.c + c) * s.h + h) * s.w + w];
-        col[t] = v;
+    int P = s.oh * s.ow, NP = nb * P, Q = s.c * s.r * s.s;
+    for (int q = blockIdx.y; q < Q; q += gridDim.y) {
+        int c = q / (s.r * s.s), rs = q - c * s.r * s.s, r = rs / s.s, ss = rs - r * s.s;
+        const float *xc = x + ((int64_t)n0 * s.c + c) * s.h * s.w;
+        float *row = col + (int64_t)q * NP;
+        for (int np = blockIdx.x * blockDim.x + threadIdx.x; np < NP;
+             np += gridDim.x * blockDim.x) {
+            int n = np / P, p = np - n * P, oh = p / s.ow, ow = p - oh * s.ow;
+            int h = oh * s.stride - s.pad + r, w = ow * s.stride - s.pad + ss;
+            row[np] = h >= 0 && h < s.h && w >= 0 && w < s.w
+                          ? xc[(int64_t)n * s.c * s.h * s.w + h * s.w + w]
+                          : 0.0f;
+        }
     }
 }
 
-/* dx of images n0.. from dcol (Q, nb*P): each input pixel sums the columns that read it. */
+/* dx of images n0.. from dcol (Q, NP): each input pixel sums the columns that read it. Row:
+ * plane n*C + c; position h*W + w. */
 __global__ void col2im_kernel(lh_conv_shape s, int n0, int nb, const float *dcol, float *dx)
 {
-    int64_t P = (int64_t)s.oh * s.ow, NP = nb * P;
-    int64_t total = (int64_t)nb * s.c * s.h * s.w;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t rest = t;
-        int w = (int)(rest % s.w); rest /= s.w;
-        int h = (int)(rest % s.h); rest /= s.h;
-        int c = (int)(rest % s.c);
-        int n = (int)(rest / s.c);
-        float acc = 0.0f;
-        for (int r = 0; r < s.r; r++) {
-            int hh = h + s.pad - r; /* = oh * stride */
-            if (hh < 0 || hh % s.stride)
-                continue;
-            int oh = hh / s.stride;
-            if (oh >= s.oh)
-                continue;
-            for (int q = 0; q < s.s; q++) {
-                int ww = w + s.pad - q;
-                if (ww < 0 || ww % s.stride)
+    int P = s.oh * s.ow, NP = nb * P, HW = s.h * s.w, planes = nb * s.c;
+    for (int pl = blockIdx.y; pl < planes; pl += gridDim.y) {
+        int n = pl / s.c, c = pl - n * s.c;
+        float *dxp = dx + ((int64_t)n0 * s.c + pl) * HW;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < HW; i += gridDim.x * blockDim.x) {
+            int h = i / s.w, w = i - h * s.w;
+            float acc = 0.0f;
+            for (int r = 0; r < s.r; r++) {
+                int hh = h + s.pad - r; /* = oh * stride */
+                if (hh < 0 || hh % s.stride)
                     continue;
-                int ow = ww / s.stride;
-                if (ow >= s.ow)
+                int oh = hh / s.stride;
+                if (oh >= s.oh)
                     continue;
-                int64_t row = ((int64_t)c * s.r + r) * s.s + q;
-                acc += dcol[row * NP + n * P + oh * s.ow + ow];
+                for (int q = 0; q < s.s; q++) {
+                    int ww = w + s.pad - q;
+                    if (ww < 0 || ww % s.stride)
+                        continue;
+                    int ow = ww / s.stride;
+                    if (ow >= s.ow)
+                        continue;
+                    int64_t row = ((int64_t)c * s.r + r) * s.s + q;
+                    acc += dcol[row * NP + n * P + oh * s.ow + ow];
+                }
             }
+            dxp[i] = acc;
         }
-        dx[(int64_t)n0 * s.c * s.h * s.w + t] = acc;
     }
 }
 
-/* y (nb, K, P) of images n0.. = yt (K, nb*P) permuted, plus b (K; NULL = no bias) */
-__global__ void unpermute_bias_kernel(int64_t K, int64_t P, int n0, int nb, const float *yt,
+/* y (nb, K, P) of images n0.. = yt (K, NP) permuted, plus b (K; NULL = no bias). Row: k. */
+__global__ void unpermute_bias_kernel(int K, int P, int n0, int nb, const float *yt,
                                       const float *b, float *y)
 {
-    int64_t total = nb * K * P;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t p = t % P, k = (t / P) % K, n = t / (P * K);
-        y[n0 * K * P + t] = yt[k * nb * P + n * P + p] + (b ? b[k] : 0.0f);
+    int NP = nb * P;
+    for (int k = blockIdx.y; k < K; k += gridDim.y) {
+        float bk = b ? b[k] : 0.0f;
+        const float *row = yt + (int64_t)k * NP;
+        for (int np = blockIdx.x * blockDim.x + threadIdx.x; np < NP;
+             np += gridDim.x * blockDim.x) {
+            int n = np / P, p = np - n * P;
+            y[((int64_t)(n0 + n) * K + k) * P + p] = row[np] + bk;
+        }
     }
 }
 
-/* dyt (K, nb*P) = dy (nb, K, P) of images n0.. permuted */
-__global__ void permute_kernel(int64_t K, int64_t P, int n0, int nb, const float *dy, float *dyt)
+/* dyt (K, NP) = dy (nb, K, P) of images n0.. permuted. Row: k. */
+__global__ void permute_kernel(int K, int P, int n0, int nb, const float *dy, float *dyt)
 {
-    int64_t total = nb * K * P;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t p = t % P, n = (t / P) % nb, k = t / (P * nb);
-        dyt[t] = dy[(n0 + n) * K * P + k * P + p];
+    int NP = nb * P;
+    for (int k = blockIdx.y; k < K; k += gridDim.y) {
+        float *row = dyt + (int64_t)k * NP;
+        for (int np = blockIdx.x * blockDim.x + threadIdx.x; np < NP;
+             np += gridDim.x * blockDim.x) {
+            int n = np / P, p = np - n * P;
+            row[np] = dy[((int64_t)(n0 + n) * K + k) * P + p];
+        }
     }
 }
 
@@ -95,7 +106,9 @@ static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s, const char *
 {
     if (s->n < 0 || s->c < 1 || s->k < 1 || s->r < 1 || s->s < 1 || s->stride < 1 || s->pad < 0 ||
         s->oh != (s->h + 2 * s->pad - s->r) / s->stride + 1 ||
-        s->ow != (s->w + 2 * s->pad - s->s) / s->stride + 1 || s->oh < 1 || s->ow < 1)
+        s->ow != (s->w + 2 * s->pad - s->s) / s->stride + 1 || s->oh < 1 || s->ow < 1 ||
+        (int64_t)s->h * s->w > INT32_MAX || (int64_t)s->c * s->r * s->s > INT32_MAX ||
+        (int64_t)s->oh * s->ow > INT32_MAX / 2) /* the kernels index within rows in 32 bits */
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "%s: bad shape n=%d c=%d h=%d w=%d k=%d r=%d "
                             "s=%d stride=%d pad=%d oh=%d ow=%d", op, s->n, s->c, s->h, s->w, s->k,
                             s->r, s->s, s->stride, s->pad, s->oh, s->ow);
@@ -109,6 +122,8 @@ static int chunk_plan(lh_backend_ctx *ctx, const lh_conv_shape *s, int *nb, floa
     size_t P = (size_t)s->oh * s->ow, Q = (size_t)s->c * s->r * s->s;
     size_t per_image = (Q + (size_t)s->k) * P * sizeof(float);
     size_t fit = LH_CONV_SCRATCH_MAX / per_image;
+    /* nb * P <= 64M floats here (or P alone, below INT32_MAX / 2 by check_shape): the kernels'
+     * 32-bit positions within a row hold. */
     *nb = fit < 1 ? 1 : fit > (size_t)s->n ? s->n : (int)fit;
     *col = (float *)lh_cuda_scratch(ctx, per_image * (size_t)*nb);
     if (!*col)
@@ -133,14 +148,14 @@ int lh_cuda_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
     for (int n0 = 0; n0 < s->n; n0 += nb) {
         int cnb = s->n - n0 < nb ? s->n - n0 : nb;
         int64_t NP = cnb * P;
-        LH_LAUNCH(im2col_kernel, lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, ctx->stream)(
+        LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
             *s, n0, cnb, lh_cf(x), col);
         LH_CUDA_LAUNCHED(ctx, "im2col");
         /* yt^T (NP x K) = col^T (NP x Q) . w^T (Q x K) */
         LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)NP, s->k, (int)Q,
                                      &one, col, (int)NP, lh_cf(w), (int)Q, &zero, yt, (int)NP));
-        LH_LAUNCH(unpermute_bias_kernel, lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, ctx->stream)(
-            s->k, P, n0, cnb, yt, lh_cf(b), lh_f(y));
+        LH_LAUNCH(unpermute_bias_kernel, lh_cuda_grid2(NP, s->k), LH_CUDA_THREADS, ctx->stream)(
+            s->k, (int)P, n0, cnb, yt, lh_cf(b), lh_f(y));
         LH_CUDA_LAUNCHED(ctx, "unpermute_bias");
     }
     return 0;
@@ -169,10 +184,10 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         int cnb = s->n - n0 < nb ? s->n - n0 : nb;
         int64_t NP = cnb * P;
         const float *beta = n0 == 0 ? &zero : &one; /* accumulate dw over chunks */
-        LH_LAUNCH(permute_kernel, lh_cuda_blocks(s->k * NP), LH_CUDA_THREADS, ctx->stream)(
-            s->k, P, n0, cnb, lh_cf(dy), dyt);
+        LH_LAUNCH(permute_kernel, lh_cuda_grid2(NP, s->k), LH_CUDA_THREADS, ctx->stream)(
+            s->k, (int)P, n0, cnb, lh_cf(dy), dyt);
         LH_CUDA_LAUNCHED(ctx, "permute");
-        LH_LAUNCH(im2col_kernel, lh_cuda_blocks(Q * NP), LH_CUDA_THREADS, ctx->stream)(
+        LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
             *s, n0, cnb, lh_cf(x), col);
         LH_CUDA_LAUNCHED(ctx, "im2col");
         /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
@@ -183,8 +198,8 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         /* dcol^T (NP x Q) = dyt^T (NP x K) . w (K x Q); col is free again, reuse it */
         LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)NP, (int)Q, s->k,
                                      &one, dyt, (int)NP, lh_cf(w), (int)Q, &zero, col, (int)NP));
-        LH_LAUNCH(col2im_kernel, lh_cuda_blocks((int64_t)cnb * s->c * s->h * s->w), LH_CUDA_THREADS,
-                  ctx->stream)(*s, n0, cnb, col, lh_f(dx));
+        LH_LAUNCH(col2im_kernel, lh_cuda_grid2((int64_t)s->h * s->w, (int64_t)cnb * s->c),
+                  LH_CUDA_THREADS, ctx->stream)(*s, n0, cnb, col, lh_f(dx));
         LH_CUDA_LAUNCHED(ctx, "col2im");
     }
     return 0;

@@ -3,17 +3,19 @@
  * The dataset is uploaded once; a batch costs one small upload of idx (n int32). */
 #include "common.cuh"
 
+/* One row (grid y) per sample i, its pixels j along x: no index division. */
 __global__ void gather_normalize_kernel(const uint8_t *images, const uint8_t *labels,
                                         const int32_t *idx, int64_t n, int64_t sample, float mean,
                                         float std, float *out, int32_t *labels_out)
 {
-    int64_t total = n * sample;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t i = t / sample, j = t - i * sample;
+    for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
         int64_t src = idx[i];
-        out[t] = ((float)images[src * sample + j] / 255.0f - mean) / std;
-        if (j == 0)
+        const uint8_t *img = images + src * sample;
+        float *o = out + i * sample;
+        for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < sample;
+             j += (int64_t)gridDim.x * blockDim.x)
+            o[j] = ((float)img[j] / 255.0f - mean) / std;
+        if (blockIdx.x == 0 && threadIdx.x == 0)
             labels_out[i] = labels[src];
     }
 }
@@ -26,7 +28,7 @@ int lh_cuda_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
     if (n <= 0 || sample <= 0)
         return n == 0 ? 0 : lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "gather_normalize: n=%lld "
                                          "sample=%lld", (long long)n, (long long)sample);
-    LH_LAUNCH(gather_normalize_kernel, lh_cuda_blocks(n * sample), LH_CUDA_THREADS, ctx->stream)(
+    LH_LAUNCH(gather_normalize_kernel, lh_cuda_grid2(sample, n), LH_CUDA_THREADS, ctx->stream)(
         (const uint8_t *)images_u8, (const uint8_t *)labels_u8, (const int32_t *)idx, n, sample,
         mean, std, lh_f(out), (int32_t *)labels_out);
     LH_CUDA_LAUNCHED(ctx, "gather_normalize");

@@ -5,14 +5,16 @@
  * element is written (gather form: no atomics, deterministic, overlapping windows allowed). */
 #include "common.cuh"
 
+/* I: the element index type, int32_t whenever the tensor allows (64-bit division is slow on
+ * the GPU), int64_t beyond. */
+template <typename I>
 __global__ void maxpool_forward_kernel(lh_pool_shape s, const float *x, float *y, int32_t *arg)
 {
-    int64_t total = (int64_t)s.n * s.c * s.oh * s.ow;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t plane = t / ((int64_t)s.oh * s.ow);
-        int o = (int)(t - plane * s.oh * s.ow), oh = o / s.ow, ow = o - oh * s.ow;
-        const float *xp = x + plane * s.h * s.w;
+    I total = (I)s.n * s.c * s.oh * s.ow, per_plane = (I)s.oh * s.ow;
+    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total; t += (I)gridDim.x * blockDim.x) {
+        I plane = t / per_plane;
+        int o = (int)(t - plane * per_plane), oh = o / s.ow, ow = o - oh * s.ow;
+        const float *xp = x + (int64_t)plane * s.h * s.w;
         int h0 = oh * s.stride, w0 = ow * s.stride;
         int best_i = h0 * s.w + w0;
         float best = xp[best_i];
@@ -28,19 +30,19 @@ __global__ void maxpool_forward_kernel(lh_pool_shape s, const float *x, float *y
     }
 }
 
+template <typename I>
 __global__ void maxpool_backward_kernel(lh_pool_shape s, const float *dy, const int32_t *arg,
                                         float *dx)
 {
-    int64_t total = (int64_t)s.n * s.c * s.h * s.w;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total;
-         t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t plane = t / ((int64_t)s.h * s.w);
-        int i = (int)(t - plane * s.h * s.w), h = i / s.w, w = i - h * s.w;
+    I total = (I)s.n * s.c * s.h * s.w, per_plane = (I)s.h * s.w;
+    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total; t += (I)gridDim.x * blockDim.x) {
+        I plane = t / per_plane;
+        int i = (int)(t - plane * per_plane), h = i / s.w, w = i - h * s.w;
         /* outputs whose window [o*stride, o*stride+size) holds h (resp. w) */
         int oh_lo = h < s.size ? 0 : (h - s.size) / s.stride + 1, oh_hi = h / s.stride;
         int ow_lo = w < s.size ? 0 : (w - s.size) / s.stride + 1, ow_hi = w / s.stride;
-        const float *dyp = dy + plane * s.oh * s.ow;
-        const int32_t *ap = arg + plane * s.oh * s.ow;
+        const float *dyp = dy + (int64_t)plane * s.oh * s.ow;
+        const int32_t *ap = arg + (int64_t)plane * s.oh * s.ow;
         float acc = 0.0f;
         oh_hi = oh_hi < s.oh - 1 ? oh_hi : s.oh - 1;
         ow_hi = ow_hi < s.ow - 1 ? ow_hi : s.ow - 1;
@@ -70,8 +72,12 @@ int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const l
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    LH_LAUNCH(maxpool_forward_kernel, lh_cuda_blocks(total), LH_CUDA_THREADS, ctx->stream)(
-        *s, lh_cf(x), lh_f(y), (int32_t *)argmax);
+    if (total < INT32_MAX - 65535 * 8 * LH_CUDA_THREADS) /* t + grid stride must not wrap */
+        LH_LAUNCH(maxpool_forward_kernel<int32_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
+                  ctx->stream)(*s, lh_cf(x), lh_f(y), (int32_t *)argmax);
+    else
+        LH_LAUNCH(maxpool_forward_kernel<int64_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
+                  ctx->stream)(*s, lh_cf(x), lh_f(y), (int32_t *)argmax);
     LH_CUDA_LAUNCHED(ctx, "maxpool_forward");
     return 0;
 }
@@ -84,8 +90,12 @@ int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const 
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    LH_LAUNCH(maxpool_backward_kernel, lh_cuda_blocks(total), LH_CUDA_THREADS, ctx->stream)(
-        *s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
+    if (total < INT32_MAX - 65535 * 8 * LH_CUDA_THREADS)
+        LH_LAUNCH(maxpool_backward_kernel<int32_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
+                  ctx->stream)(*s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
+    else
+        LH_LAUNCH(maxpool_backward_kernel<int64_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
+                  ctx->stream)(*s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
     LH_CUDA_LAUNCHED(ctx, "maxpool_backward");
     return 0;
 }

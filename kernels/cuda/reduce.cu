@@ -2,15 +2,18 @@
  * (deterministic, no atomics) and the bias broadcast-add after a GEMM. */
 #include "common.cuh"
 
-/* One block per output j; each thread sums a fixed strided subset, then a fixed tree. */
+/* One block per output j; each thread sums a fixed strided subset, then a fixed tree. I: the
+ * index type of the A*B terms, int32_t when they fit (64-bit division is slow on the GPU). */
+template <typename I>
 __global__ void sum_strided_kernel(const float *in, int64_t A, int64_t B, int64_t stride_a,
                                    int64_t stride_j, float *out)
 {
     __shared__ float part[LH_CUDA_THREADS];
-    int64_t j = blockIdx.x, total = A * B;
+    int64_t j = blockIdx.x;
+    I total = (I)(A * B), Bi = (I)B;
     float acc = 0.0f;
-    for (int64_t t = threadIdx.x; t < total; t += blockDim.x) {
-        int64_t a = t / B, b = t - a * B;
+    for (I t = threadIdx.x; t < total; t += blockDim.x) {
+        I a = t / Bi, b = t - a * Bi;
         acc += in[a * stride_a + j * stride_j + b];
     }
     part[threadIdx.x] = acc;
@@ -40,8 +43,12 @@ int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t
     if (J > 0x7fffffff)
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "sum_strided: %lld outputs is too many",
                             (long long)J);
-    LH_LAUNCH(sum_strided_kernel, (unsigned)J, LH_CUDA_THREADS, ctx->stream)(
-        in, A, B, stride_a, stride_j, out);
+    if (A * B < INT32_MAX - LH_CUDA_THREADS)
+        LH_LAUNCH(sum_strided_kernel<int32_t>, (unsigned)J, LH_CUDA_THREADS, ctx->stream)(
+            in, A, B, stride_a, stride_j, out);
+    else
+        LH_LAUNCH(sum_strided_kernel<int64_t>, (unsigned)J, LH_CUDA_THREADS, ctx->stream)(
+            in, A, B, stride_a, stride_j, out);
     LH_CUDA_LAUNCHED(ctx, "sum_strided");
     return 0;
 }

@@ -246,6 +246,10 @@ START_TEST(conv2d)
                                                .r = 3, .s = 3, .stride = 1, .pad = 1}, 1);
     conv_case("5->7 s2 11x9 k3x2", (lh_conv_shape){.n = 3, .c = 5, .h = 11, .w = 9, .k = 7,
                                                    .r = 3, .s = 2, .stride = 2, .pad = 0}, 1);
+    /* im2col has more rows (C*R*S = 73728) than a grid's y dimension holds (65535): its row
+     * loop runs twice */
+    conv_case("8192->3 1x1 k3 p1", (lh_conv_shape){.n = 2, .c = 8192, .h = 1, .w = 1, .k = 3,
+                                                   .r = 3, .s = 3, .stride = 1, .pad = 1}, 1);
 }
 END_TEST
 
