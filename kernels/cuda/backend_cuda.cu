@@ -35,7 +35,8 @@ static int call_name_len(const char *what)
 int lh_cuda_fail_rt(lh_backend_ctx *ctx, cudaError_t e, const char *what, const char *file,
                     int line)
 {
-    return lh_cuda_fail(ctx, e == cudaErrorMemoryAllocation ? LH_BACKEND_ENOMEM : LH_BACKEND_EDEVICE,
+    return lh_cuda_fail(ctx,
+                        e == cudaErrorMemoryAllocation ? LH_BACKEND_ENOMEM : LH_BACKEND_EDEVICE,
                         "%s:%d: %.*s: %s (%s)", base_name(file), line, call_name_len(what), what,
                         cudaGetErrorString(e), cudaGetErrorName(e));
 }
@@ -43,7 +44,8 @@ int lh_cuda_fail_rt(lh_backend_ctx *ctx, cudaError_t e, const char *what, const 
 int lh_cuda_fail_blas(lh_backend_ctx *ctx, cublasStatus_t s, const char *what, const char *file,
                       int line)
 {
-    return lh_cuda_fail(ctx, s == CUBLAS_STATUS_ALLOC_FAILED ? LH_BACKEND_ENOMEM : LH_BACKEND_EDEVICE,
+    return lh_cuda_fail(ctx,
+                        s == CUBLAS_STATUS_ALLOC_FAILED ? LH_BACKEND_ENOMEM : LH_BACKEND_EDEVICE,
                         "%s:%d: %.*s: %s", base_name(file), line, call_name_len(what), what,
                         cublasGetStatusString(s));
 }
@@ -97,7 +99,8 @@ static void describe_into(lh_backend_ctx *ctx)
     cudaDriverGetVersion(&drv);
     cublasGetVersion(ctx->blas, &blas);
     snprintf(ctx->desc, sizeof ctx->desc,
-             "cuda:%d: %s, compute capability %d.%d, %d SMs, %.1f GiB, runtime %d.%d, driver %d.%d, "
+             "cuda:%d: %s, compute capability %d.%d, %d SMs, %.1f GiB, runtime %d.%d, "
+             "driver %d.%d, "
              "cuBLAS %d.%d.%d",
              ctx->device, prop.name, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), rt / 1000, rt % 1000 / 10,

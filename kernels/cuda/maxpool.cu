@@ -11,7 +11,8 @@ template <typename I>
 __global__ void maxpool_forward_kernel(lh_pool_shape s, const float *x, float *y, int32_t *arg)
 {
     I total = (I)s.n * s.c * s.oh * s.ow, per_plane = (I)s.oh * s.ow;
-    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total; t += (I)gridDim.x * blockDim.x) {
+    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total;
+         t += (I)gridDim.x * blockDim.x) {
         I plane = t / per_plane;
         int o = (int)(t - plane * per_plane), oh = o / s.ow, ow = o - oh * s.ow;
         const float *xp = x + (int64_t)plane * s.h * s.w;
@@ -35,7 +36,8 @@ __global__ void maxpool_backward_kernel(lh_pool_shape s, const float *dy, const 
                                         float *dx)
 {
     I total = (I)s.n * s.c * s.h * s.w, per_plane = (I)s.h * s.w;
-    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total; t += (I)gridDim.x * blockDim.x) {
+    for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total;
+         t += (I)gridDim.x * blockDim.x) {
         I plane = t / per_plane;
         int i = (int)(t - plane * per_plane), h = i / s.w, w = i - h * s.w;
         /* outputs whose window [o*stride, o*stride+size) holds h (resp. w) */
@@ -56,8 +58,9 @@ __global__ void maxpool_backward_kernel(lh_pool_shape s, const float *dy, const 
 
 static int check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s, const char *op)
 {
-    if (s->n < 0 || s->c < 0 || s->size < 1 || s->stride < 1 || s->oh != (s->h - s->size) / s->stride + 1
-        || s->ow != (s->w - s->size) / s->stride + 1 || s->oh < 1 || s->ow < 1)
+    if (s->n < 0 || s->c < 0 || s->size < 1 || s->stride < 1 ||
+        s->oh != (s->h - s->size) / s->stride + 1 || s->ow != (s->w - s->size) / s->stride + 1 ||
+        s->oh < 1 || s->ow < 1)
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "%s: bad shape n=%d c=%d h=%d w=%d size=%d "
                             "stride=%d oh=%d ow=%d", op, s->n, s->c, s->h, s->w, s->size,
                             s->stride, s->oh, s->ow);

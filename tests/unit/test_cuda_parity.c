@@ -372,7 +372,8 @@ static void adam_case(const char *name, int decoupled, float wd)
     for (int step = 1; step <= 3; step++) {
         lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, wd, decoupled, step};
         twin g = twin_random(N, -1, 1, 72 + (uint64_t)step);
-        BOTH(G->adam_step(gx, N, &a, p.g, g.g, m.g, v.g), C->adam_step(cx, N, &a, p.c, g.c, m.c, v.c));
+        BOTH(G->adam_step(gx, N, &a, p.g, g.g, m.g, v.g),
+             C->adam_step(cx, N, &a, p.c, g.c, m.c, v.c));
         snprintf(what, sizeof what, "%s step %d param", name, step);
         check_floats(what, &p, N);
         snprintf(what, sizeof what, "%s step %d m", name, step);
