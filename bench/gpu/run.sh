@@ -17,7 +17,7 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 epochs=${1:-3}
 dev=$src/.device
-build=$src/build-gpu
+build=${LHOST_GPU_BUILD:-$src/build-gpu}
 data=${LHOST_BENCH_DATA:-$dev/fashion-mnist}
 [ -d "$data" ] || data=/usr/share/datasets/fashion-mnist
 work=$(mktemp -d)

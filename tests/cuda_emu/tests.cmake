@@ -28,3 +28,8 @@ add_test(NAME test_device_ckpt_emu COMMAND test_device_ckpt)
 set_tests_properties(test_device_ckpt_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 900
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
 add_dependencies(test_device_ckpt lhost_cuda_emu lhost)
+
+# The GPU slot's script, rehearsed on the emulation (a build of its own: kept out of the
+# sanitizer pass by its label).
+set_tests_properties(e2e_test_gpu_rehearsal PROPERTIES LABELS "slow;rehearsal"
+  SKIP_RETURN_CODE 77)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# tests/e2e/test_gpu_rehearsal.sh — bench/gpu/run.sh, the one script a GPU slot runs, rehearsed
+# against the CUDA emulation (LHOST_GPU_REHEARSAL=1, one epoch of two batches): its own build,
+# the parity and device tests, training, validation on both devices and the profiled epoch must
+# all pass, so the script cannot rot between the rare sessions that have a GPU.
+# Label: slow, rehearsal (a Release build of its own; not part of the sanitizer pass).
+set -euo pipefail
+: "${LH_SOURCE_DIR:?}" "${LH_BUILD_DIR:?}"
+data=/usr/share/datasets/fashion-mnist
+[ -e "$data/train-images-idx3-ubyte.gz" ] || { echo "SKIP: dataset-fashion-mnist not installed"; exit 77; }
+log=$LH_BUILD_DIR/gpu-rehearsal.log
+status=0
+LHOST_GPU_REHEARSAL=1 LHOST_GPU_BUILD="$LH_BUILD_DIR/gpu-rehearsal" LHOST_BENCH_DATA="$data" \
+  bash "$LH_SOURCE_DIR/bench/gpu/run.sh" 1 > "$log" 2>&1 || status=$?
+cat "$log"
+for want in "test_cuda_parity exit 0" "test_backend_select exit 0" "test_device_ckpt exit 0" \
+            "lhost train exit 0" "FIT Profiler Report" "val_acc "; do
+  grep -q "$want" "$log" || { echo "FAIL: no \"$want\" in the run's output"; exit 1; }
+done
+[ "$status" = 0 ] || { echo "FAIL: bench/gpu/run.sh exited $status"; exit 1; }
+echo "PASS: bench/gpu/run.sh rehearsed"
