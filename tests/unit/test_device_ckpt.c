@@ -141,8 +141,8 @@ int main(void)
     const lh_backend *be;
     lh_backend_ctx *ctx;
     lh_error err = {{0}};
-    Suite *s = suite_create("device_ckpt");
-    TCase *tc = tcase_create("cross");
+    Suite *s;
+    TCase *tc;
     int rc;
     if (lh_backend_select("cuda", 1, &be, &ctx, &err)) {
         printf("SKIP: %s\n", err.msg);
@@ -154,6 +154,8 @@ int main(void)
         printf("cannot make a work folder\n");
         return EXIT_FAILURE;
     }
+    s = suite_create("device_ckpt"); /* after the skip: nothing to free before it */
+    tc = tcase_create("cross");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, checkpoints_cross_devices);
     suite_add_tcase(s, tc);
