@@ -55,15 +55,21 @@ const region *find_region(const void *p, size_t bytes, uintptr_t *start)
     return &it->second;
 }
 
+// "cuda-emu: <what>: <message>" on stderr: the backend's own error names only the failed call.
+void vcomplain(const char *what, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "cuda-emu: %s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void complain(const char *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void complain(const char *call, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "cuda-emu: %s: ", call);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vcomplain(call, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 // ---- fibers: one per CUDA thread of the running block ---------------------------------------
@@ -191,12 +197,12 @@ bool lh_emu_is_device(const void *p, size_t bytes)
 
 void lh_emu_launch_error(cudaError_t e, const char *kernel, const char *fmt, ...)
 {
+    char what[160];
     va_list ap;
-    fprintf(stderr, "cuda-emu: launch of %s: ", kernel);
+    snprintf(what, sizeof what, "launch of %s", kernel);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vcomplain(what, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     sticky = e;
 }
 
