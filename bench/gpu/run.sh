@@ -52,8 +52,7 @@ if [ ! -d "$sysroot" ] && [ -f "$dev/sysroot.tar.gz" ]; then
   tar -xzf "$dev/sysroot.tar.gz" -C "$dev" || { echo "run: cannot unpack the sysroot"; exit 1; }
 fi
 if [ -d "$sysroot" ]; then
-  # The carried Debian -dev packages: a pkg-config wrapper that sees only them. Their .so files
-  # land in the binaries' build RPATH, so nothing else needs LD_LIBRARY_PATH.
+  # The carried Debian -dev packages: a pkg-config wrapper that sees only them.
   lib=$sysroot/usr/lib/x86_64-linux-gnu
   mkdir -p "$build"
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s PKG_CONFIG_SYSROOT_DIR=%s PKG_CONFIG_LIBDIR=%s exec %s "$@"\n' \

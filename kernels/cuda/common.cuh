@@ -60,6 +60,14 @@ static inline unsigned lh_cuda_blocks(int64_t n)
     return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
 }
 
+/* Whether a grid-stride loop over `total` elements can count in 32 bits (64-bit division is a
+ * long instruction sequence on the GPU): the index plus the widest grid's stride stays below
+ * INT32_MAX. */
+static inline bool lh_cuda_index32(int64_t total)
+{
+    return total < INT32_MAX - (int64_t)65535 * 8 * LH_CUDA_THREADS;
+}
+
 /* A 2-D grid for kernels that take one row per grid y and positions within it along x: enough
  * 256-thread blocks to cover `cols`, one block row per row (capped at the hardware's 65535; the
  * kernels loop over rows and positions with grid strides). */

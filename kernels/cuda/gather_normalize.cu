@@ -1,6 +1,6 @@
 /* kernels/cuda/gather_normalize.cu — build a batch from the device-resident uint8 dataset:
  * out (n, sample) = (images[idx[i]] / 255 - mean) / std, labels_out (n) int32 = labels[idx[i]].
- * The dataset is uploaded once; a batch costs one small upload of idx (n int32). */
+ * The dataset is uploaded once; idx points into the epoch's order, also on the device. */
 #include "common.cuh"
 
 /* One row (grid y) per sample i, its pixels j along x: no index division. */

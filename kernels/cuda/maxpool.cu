@@ -75,7 +75,7 @@ int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const l
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    if (total < INT32_MAX - 65535 * 8 * LH_CUDA_THREADS) /* t + grid stride must not wrap */
+    if (lh_cuda_index32(total))
         LH_LAUNCH(maxpool_forward_kernel<int32_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
                   ctx->stream)(*s, lh_cf(x), lh_f(y), (int32_t *)argmax);
     else
@@ -93,7 +93,7 @@ int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const 
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
-    if (total < INT32_MAX - 65535 * 8 * LH_CUDA_THREADS)
+    if (lh_cuda_index32(total))
         LH_LAUNCH(maxpool_backward_kernel<int32_t>, lh_cuda_blocks(total), LH_CUDA_THREADS,
                   ctx->stream)(*s, lh_cf(dy), (const int32_t *)argmax, lh_f(dx));
     else

@@ -43,7 +43,7 @@ int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t
     if (J > 0x7fffffff)
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "sum_strided: %lld outputs is too many",
                             (long long)J);
-    if (A * B < INT32_MAX - LH_CUDA_THREADS)
+    if (lh_cuda_index32(A * B))
         LH_LAUNCH(sum_strided_kernel<int32_t>, (unsigned)J, LH_CUDA_THREADS, ctx->stream)(
             in, A, B, stride_a, stride_j, out);
     else

@@ -168,6 +168,13 @@ bool ensure_stacks(size_t n)
 
 lh_emu_thread_ids *lh_emu_ids;
 
+// Linear index i of a (x, y, z) grid or block `d` -> its coordinates, x fastest (as CUDA's).
+static uint3 coords(unsigned long long i, dim3 d)
+{
+    unsigned long long xy = (unsigned long long)d.x * d.y;
+    return {(unsigned)(i % d.x), (unsigned)(i / d.x % d.y), (unsigned)(i / xy)};
+}
+
 void __syncthreads(void)
 {
     if (!running) { // a kernel run without fibers (see lh_emu_run) reached a barrier
@@ -235,10 +242,9 @@ void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
         f.ids.block_dim = block;
         f.ids.grid_dim = grid;
         for (long long b = (long long)grid.x * grid.y * grid.z - 1; b >= 0; b--) {
-            f.ids.block = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
-                           (unsigned)(b / ((long long)grid.x * grid.y))};
+            f.ids.block = coords((unsigned long long)b, grid);
             for (unsigned t = 0; t < threads; t++) {
-                f.ids.thread = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+                f.ids.thread = coords(t, block);
                 body(ctx);
             }
         }
@@ -248,14 +254,13 @@ void lh_emu_run(const char *kernel, dim3 grid, dim3 block, void (*body)(void *),
     bool yielded = false;
     // Blocks in reverse order: results must not depend on which block runs first.
     for (long long b = (long long)grid.x * grid.y * grid.z - 1; b >= 0; b--) {
-        uint3 bid = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
-                     (unsigned)(b / ((long long)grid.x * grid.y))};
+        uint3 bid = coords((unsigned long long)b, grid);
         size_t live = threads;
         for (unsigned t = 0; t < threads; t++) {
             fiber &f = fibers[t];
             f.linear = t;
             f.done = false;
-            f.ids.thread = {t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+            f.ids.thread = coords(t, block);
             f.ids.block = bid;
             f.ids.block_dim = block;
             f.ids.grid_dim = grid;

@@ -11,7 +11,6 @@ add_library(lhost_cuda_emu MODULE ${LH_CUDA_EMU_KERNELS} ${CMAKE_CURRENT_LIST_DI
 target_include_directories(lhost_cuda_emu BEFORE PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_include_directories(lhost_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_features(lhost_cuda_emu PRIVATE cxx_std_17)
-target_compile_definitions(lhost_cuda_emu PRIVATE LH_CUDA_EMULATED=1)
 set_target_properties(lhost_cuda_emu PROPERTIES
   CXX_VISIBILITY_PRESET hidden
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/cuda_emu)
