@@ -88,15 +88,21 @@ ls -l "$build/kernels/cuda/liblhost_cuda.so"
 step "parity: every CUDA op vs the CPU backend"
 if [ -x "$build/tests/test_cuda_parity" ]; then
   # Every op's worst element is in parity.log; the eight worst and the verdict are shown here.
-  "$build/tests/test_cuda_parity" > "$work/parity.log" 2>&1; rc=$?
+  timeout 180 "$build/tests/test_cuda_parity" > "$work/parity.log" 2>&1; rc=$?
   grep -E '^describe:' "$work/parity.log"
   grep -E 'worst rel' "$work/parity.log" |
     awk '{for (i = 1; i <= NF; i++) if ($i == "rel") print $(i + 1), $0}' | sort -gr | head -8 |
     cut -d' ' -f2-
   grep -E 'Checks:|:F:|:E:|SKIP' "$work/parity.log"
   echo "test_cuda_parity exit $rc"; [ $rc -eq 0 ] || status=1
+  san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+  if [ $rc -ne 0 ] && [ -n "$san" ] && [ "${LHOST_GPU_REHEARSAL:-0}" != 1 ]; then
+    # A failing op on the real chip: the memory checker's first findings, in the same call.
+    CK_FORK=no timeout 240 "$san" --tool memcheck --print-limit 20 \
+      "$build/tests/test_cuda_parity" 2>&1 | grep -vE '^ *$' | head -60
+  fi
   for t in test_backend_select test_device_ckpt; do
-    "$build/tests/$t" > "$work/$t.log" 2>&1; rc=$?
+    timeout 240 "$build/tests/$t" > "$work/$t.log" 2>&1; rc=$?
     grep -E 'rel |SKIP|Checks:|:F:|:E:|refused' "$work/$t.log"
     echo "$t exit $rc"; [ $rc -eq 0 ] || status=1
   done
@@ -108,8 +114,8 @@ step "lhost: $epochs epochs of examples/seed.yaml on the GPU"
 lhost=$build/host/lhost
 common=(--data.path="$data" --trainer.enable_progress_bar=false
         --trainer.default_root_dir="$work" ${limits[@]+"${limits[@]}"})
-(cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
-   --trainer.max_epochs="$epochs" --callbacks.model_checkpoint.dirpath="$work/ckpt" \
+(cd "$work" && timeout 300 "$lhost" train --config "$src/examples/seed.yaml" \
+   --trainer.device=cuda --trainer.max_epochs="$epochs" --callbacks.model_checkpoint.dirpath="$work/ckpt" \
    "${common[@]}") > "$work/lhost.log" 2>&1
 rc=$?
 cat "$work/lhost.log"
@@ -121,14 +127,14 @@ ckpt=$(ls "$work"/ckpt/modelo-*.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
   for d in cuda cpu; do
     step "lhost validate --ckpt $(basename "$ckpt") on $d"
-    (cd "$work" && "$lhost" validate --ckpt "$ckpt" --trainer.device=$d "${common[@]}") 2>&1 |
+    (cd "$work" && timeout 120 "$lhost" validate --ckpt "$ckpt" --trainer.device=$d "${common[@]}") 2>&1 |
       tail -15
   done
 fi
 
 step "lhost: one epoch on the GPU with the simple profiler (time per op)"
-(cd "$work" && "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda \
-   --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
+(cd "$work" && timeout 120 "$lhost" train --config "$src/examples/seed.yaml" \
+   --trainer.device=cuda --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
    "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") > "$work/profile.log" 2>&1
 sed -n '/batches in/p;/Profiler Report/,$p' "$work/profile.log"
 
@@ -137,7 +143,7 @@ peer=$dev/lightning_gpu.py
 if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
   echo "peer skipped (rehearsal)"
 elif [ -f "$peer" ] && python3 -c 'import torch' 2>/dev/null; then
-  PYTHONUNBUFFERED=1 python3 "$peer" --data "$data" --epochs "$epochs" --mode all \
+  PYTHONUNBUFFERED=1 timeout 300 python3 "$peer" --data "$data" --epochs "$epochs" --mode all \
     2> "$work/peer.err" | tee "$work/peer.log"
   [ -s "$work/peer.err" ] && tail -5 "$work/peer.err"
 else
