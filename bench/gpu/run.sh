@@ -83,6 +83,7 @@ if ! cmake --build "$build" -j"$(nproc)" > "$work/build.log" 2>&1; then
   grep -E -B2 -A8 'error|Error' "$work/build.log" | head -80; echo "run: build failed"; exit 1
 fi
 grep -ciE 'warning' "$work/build.log" | sed 's/^/build warnings: /'
+grep -iE -A3 'warning' "$work/build.log" | head -12
 ls -l "$build/kernels/cuda/liblhost_cuda.so"
 
 step "parity: every CUDA op vs the CPU backend"
