@@ -33,7 +33,7 @@ static char *slurp(const char *dir, const char *file)
     snprintf(path, sizeof path, "%s/%s", dir, file);
     f = fopen(path, "rb");
     ck_assert_msg(f != NULL, "%s missing", path);
-    fread(buf, 1, (1 << 16) - 1, f);
+    ck_assert_msg(fread(buf, 1, (1 << 16) - 1, f) > 0 || !ferror(f), "%s unreadable", path);
     fclose(f);
     return buf;
 }
