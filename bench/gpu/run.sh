@@ -10,6 +10,8 @@
 # Needs only what the tree carries: run bench/gpu/prepare.sh first on a machine with apt, which
 # fills the git-ignored .device/ (build dependencies as a sysroot, the IDX files, the peer).
 #   bash bench/gpu/run.sh [epochs]
+# LHOST_GPU_SANITIZE=1: build, then compute-sanitizer's tools over the parity test and a short
+# training instead of the benchmark.
 # A rehearsal on a machine without a GPU (LHOST_GPU_REHEARSAL=1) runs every step against the
 # CUDA emulation of tests/cuda_emu on two batches per epoch: it checks the script, the carried
 # sysroot and the build, not the GPU.
@@ -24,7 +26,8 @@ work=$(mktemp -d)
 # The step logs go to $OUT, where a device run brings files back (at most 8), when it is set.
 keep() {
   [ -n "${OUT:-}" ] || return 0
-  for f in parity.log lhost.log profile.log peer.log metrics.csv; do
+  for f in parity.log lhost.log profile.log peer.log metrics.csv san-memcheck.log \
+           san-racecheck.log san-synccheck.log san-initcheck.log; do
     [ -f "$work/$f" ] && cp "$work/$f" "$OUT/"
   done
 }
@@ -85,6 +88,34 @@ fi
 grep -ciE 'warning' "$work/build.log" | sed 's/^/build warnings: /'
 grep -iE -A3 'warning' "$work/build.log" | head -12
 ls -l "$build/kernels/cuda/liblhost_cuda.so"
+lhost=$build/host/lhost
+common=(--data.path="$data" --trainer.enable_progress_bar=false
+        --trainer.default_root_dir="$work" ${limits[@]+"${limits[@]}"})
+
+if [ "${LHOST_GPU_SANITIZE:-0}" = 1 ]; then
+  # A checking run instead of the benchmark: compute-sanitizer's four tools over the parity
+  # test (every kernel at the tutorial's shapes and at odd ones) and memcheck and initcheck over
+  # a short training (the dataset's gather and the trainer's own buffers). One log per tool.
+  step "compute-sanitizer: memcheck, racecheck, synccheck, initcheck"
+  san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+  [ -n "$san" ] || { echo "run: compute-sanitizer not found"; exit 1; }
+  short=(--trainer.max_epochs=1 --trainer.limit_train_batches=10 --trainer.limit_val_batches=3
+         --trainer.enable_model_summary=false --callbacks.model_checkpoint.dirpath="$work/ckpt-san")
+  for tool in memcheck racecheck synccheck initcheck; do
+    log=$work/san-$tool.log
+    CK_FORK=no timeout 75 "$san" --tool $tool --error-exitcode 9 --print-limit 10 \
+      "$build/tests/test_cuda_parity" > "$log" 2>&1; rc=$?
+    echo "$tool, test_cuda_parity: exit $rc, $(grep -E 'ERROR SUMMARY|Checks:' "$log" | tr '\n' ' ')"
+    [ $rc -eq 0 ] || { status=1; grep -E '^=========' "$log" | head -12; }
+    case $tool in racecheck | synccheck) continue ;; esac
+    (cd "$work" && timeout 60 "$san" --tool $tool --error-exitcode 9 --print-limit 10 \
+       "$lhost" train --config "$src/examples/seed.yaml" --trainer.device=cuda "${common[@]}" \
+       "${short[@]}") >> "$log" 2>&1; rc=$?
+    echo "$tool, lhost train (10 batches): exit $rc, $(grep -E 'ERROR SUMMARY' "$log" | tail -1)"
+    [ $rc -eq 0 ] || { status=1; grep -E '^=========' "$log" | tail -12; }
+  done
+  exit $status
+fi
 
 step "parity: every CUDA op vs the CPU backend"
 if [ -x "$build/tests/test_cuda_parity" ]; then
@@ -112,9 +143,6 @@ else
 fi
 
 step "lhost: $epochs epochs of examples/seed.yaml on the GPU"
-lhost=$build/host/lhost
-common=(--data.path="$data" --trainer.enable_progress_bar=false
-        --trainer.default_root_dir="$work" ${limits[@]+"${limits[@]}"})
 (cd "$work" && timeout 300 "$lhost" train --config "$src/examples/seed.yaml" \
    --trainer.device=cuda --trainer.max_epochs="$epochs" --callbacks.model_checkpoint.dirpath="$work/ckpt" \
    "${common[@]}") > "$work/lhost.log" 2>&1
