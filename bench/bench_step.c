@@ -1,10 +1,15 @@
 /* bench/bench_step.c — one training step of the seed model (the tutorial CNN) at batch 64
- * through the CPU backend's ops table, with a per-op breakdown, for 1 and 2 threads; and the
- * validation forward of one batch.
+ * through a backend's ops table, with a per-op breakdown: the CPU backend for 1 and 2 threads,
+ * or a GPU; and the validation forward of one batch.
  *
  * Run:  ./build/bench/bench_step [steps=50] [threads...=1 2]
- * Each thread count runs twice: with the single ops the trainer calls today (conv, relu and
- * maxpool apart) and with the optional fused conv2d_relu_maxpool ops.
+ *       ./build/bench/bench_step --device=cuda[:N] [steps=50]
+ * Each thread count runs twice: with the single ops the trainer calls (conv, relu and maxpool
+ * apart) and with the optional fused conv2d_relu_maxpool ops, where the backend has them.
+ * On a GPU the ops are queued, so three figures say where a step's time goes: the per-op times
+ * wait for the device after each op; "as the trainer" queues a step and waits for its logits and
+ * loss (the trainer's one wait per step); "queued" queues all steps and waits once (the device's
+ * own pace, the floor that CUDA graphs or asynchronous metrics could approach).
  * Model: conv 1->64 3x3 pad 1 (28x28) + relu + maxpool 2; conv 64->128 3x3 pad 1 (14x14) +
  * relu + maxpool 2; linear 6272->10; softmax-CE; Adam (6 parameter tensors). Inputs come from
  * a synthetic uint8 data set through gather_normalize, as the trainer does. Times are medians
@@ -14,12 +19,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend_select.h"
 #include "kernels/backend.h"
 
 enum { BATCH = 64, DATA = 1024, NOPS = 20, LH_MAX_ARGS = 8 };
 
 static const char *op_names[NOPS]; /* filled by step() */
 static int nops;
+static int sync_each; /* wait for the device after every op: per-op times on a GPU */
 
 static double now_ms(void)
 {
@@ -71,6 +78,8 @@ static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train,
 #define TIMED(name, call)                                                                        \
     do {                                                                                         \
         CHECK(call);                                                                             \
+        if (sync_each)                                                                           \
+            CHECK(be->sync(ctx));                                                                \
         t1 = now_ms(), op_names[op] = name, t[op++] = t1 - t0, t0 = t1;                          \
     } while (0)
     TIMED("gather_normalize", be->gather_normalize(ctx, M->images, M->labels, M->idx, BATCH, 784,
@@ -118,6 +127,8 @@ static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train,
     lh_dmem *g[6] = {M->dw1, M->db1, M->dw2, M->db2, M->dfw, M->dfb};
     for (int i = 0; i < 6; i++)
         CHECK(be->adam_step(ctx, (int64_t)psize[i], &a, p[i], g[i], M->m[i], M->v[i]));
+    if (sync_each)
+        CHECK(be->sync(ctx));
     t1 = now_ms(), op_names[op] = "adam (6 tensors)", t[op++] = t1 - t0;
     nops = op;
 #undef TIMED
@@ -146,20 +157,39 @@ static void fill(const lh_backend *be, lh_backend_ctx *ctx, lh_dmem *d, size_t n
     free(h);
 }
 
-static void bench(int threads, int steps, int fused)
+/* Open the backend: the CPU one with `threads`, or the one `device` names (cuda[:N]). */
+static const lh_backend *open_backend(const char *device, int threads, lh_backend_ctx **ctx)
 {
     const lh_backend *be = lh_cpu_backend();
-    char err[256];
-    lh_backend_ctx *ctx = be->open(0, threads, err, sizeof err);
-    if (!ctx) {
-        fprintf(stderr, "bench_step: %s\n", err);
+    lh_error err = {{0}};
+    char msg[256];
+    if (device) {
+        if (lh_backend_select(device, threads, &be, ctx, &err) == 0)
+            return be;
+        fprintf(stderr, "bench_step: %s\n", err.msg);
         exit(1);
     }
+    if (!(*ctx = be->open(0, threads, msg, sizeof msg))) {
+        fprintf(stderr, "bench_step: %s\n", msg);
+        exit(1);
+    }
+    return be;
+}
+
+static void bench(const char *device, int threads, int steps, int fused)
+{
+    lh_backend_ctx *ctx;
+    const lh_backend *be = open_backend(device, threads, &ctx);
+    if (fused && !be->conv2d_relu_maxpool_forward) {
+        printf("\n%s: no fused conv2d_relu_maxpool ops\n", be->describe(ctx));
+        be->close(ctx);
+        return;
+    }
+    int gpu = be != lh_cpu_backend();
     model M;
     size_t f = sizeof(float);
     M.images = buf(be, ctx, (size_t)DATA * 784);
     M.labels = buf(be, ctx, DATA);
-    M.idx = buf(be, ctx, BATCH * 4);
     M.x = buf(be, ctx, BATCH * 784 * f);
     M.t = buf(be, ctx, BATCH * 4);
     M.y1 = buf(be, ctx, (size_t)BATCH * 64 * 784 * f);
@@ -185,6 +215,14 @@ static void bench(int threads, int steps, int fused)
         M.v[i] = buf(be, ctx, psize[i] * f);
         fill(be, ctx, *params[i], psize[i], scale[i], 11u + (unsigned)i);
     }
+    /* Every step's sample indices go up at once, as the trainer uploads an epoch's order. */
+    const int warm = 5, nidx = (warm + steps) * BATCH;
+    lh_dmem *idx_all = buf(be, ctx, (size_t)nidx * 4);
+    int32_t *idx = malloc((size_t)nidx * 4);
+    for (int i = 0; i < nidx; i++)
+        idx[i] = (int32_t)(((i / BATCH) * BATCH + (i % BATCH) * 7) % DATA);
+    be->upload(ctx, idx_all, idx, (size_t)nidx * 4);
+    free(idx);
     unsigned char *img = malloc((size_t)DATA * 784), lab[DATA];
     for (size_t i = 0; i < (size_t)DATA * 784; i++)
         img[i] = (unsigned char)((i * 2654435761u) >> 24);
@@ -194,14 +232,11 @@ static void bench(int threads, int steps, int fused)
     be->upload(ctx, M.labels, lab, DATA);
     free(img);
 
-    double *per_op = calloc((size_t)steps * NOPS, sizeof(double)), *total = calloc((size_t)steps, sizeof(double));
-    double t[NOPS];
-    int32_t idx[BATCH];
-    const int warm = 5;
+    double *per_op = calloc((size_t)steps * NOPS, sizeof(double));
+    double *total = calloc((size_t)steps, sizeof(double)), t[NOPS];
+    sync_each = gpu;
     for (int s = -warm; s < steps; s++) {
-        for (int i = 0; i < BATCH; i++)
-            idx[i] = (int32_t)(((s + warm) * BATCH + i * 7) % DATA);
-        be->upload(ctx, M.idx, idx, sizeof idx);
+        M.idx = lh_dmem_at(idx_all, (size_t)(s + warm) * BATCH * 4);
         double t0 = now_ms();
         step(be, ctx, &M, 1, fused, s + warm + 1, t);
         double dt = now_ms() - t0;
@@ -211,6 +246,7 @@ static void bench(int threads, int steps, int fused)
                 per_op[o * steps + s] = t[o];
         }
     }
+    sync_each = 0;
     float loss;
     be->download(ctx, &loss, M.loss, sizeof loss);
     double mn = total[0], mx = total[0];
@@ -218,20 +254,56 @@ static void bench(int threads, int steps, int fused)
         mn = total[s] < mn ? total[s] : mn, mx = total[s] > mx ? total[s] : mx;
     printf("\n%s; %s\n", be->describe(ctx),
            fused ? "fused conv2d_relu_maxpool ops" : "single ops (conv, relu, maxpool apart)");
-    printf("train step, batch %d: median %.2f ms (min %.2f, max %.2f over %d steps; last loss %.4f)\n",
-           BATCH, median(total, steps), mn, mx, steps, (double)loss);
     double med = median(total, steps);
-    printf("  -> 938 steps/epoch: %.1f s (compute only)\n", med * 938 / 1e3);
+    printf("train step, batch %d%s: median %.3f ms (min %.3f, max %.3f over %d steps; "
+           "last loss %.4f)\n",
+           BATCH, gpu ? ", waiting after every op" : "", med, mn, mx, steps, (double)loss);
+    printf("  -> 938 steps/epoch: %.2f s (compute only)\n", med * 938 / 1e3);
     for (int o = 0; o < nops; o++)
         printf("  %-20s %7.3f ms\n", op_names[o], median(per_op + (size_t)o * steps, steps));
 
+    if (gpu) {
+        /* As the trainer: queue a step, then one wait for the logits (and the loss). */
+        float logits[BATCH * 10];
+        double *host = calloc((size_t)steps, sizeof(double));
+        for (int s = 0; s < steps; s++) {
+            M.idx = lh_dmem_at(idx_all, (size_t)(s + warm) * BATCH * 4);
+            double t0 = now_ms();
+            step(be, ctx, &M, 1, fused, steps + warm + 1 + s, t);
+            host[s] = now_ms() - t0;
+            CHECK(be->download(ctx, logits, M.z, sizeof logits));
+            CHECK(be->download(ctx, &loss, M.loss, sizeof loss));
+            total[s] = now_ms() - t0;
+        }
+        double tr = median(total, steps);
+        printf("train step as the trainer (queue, then wait for logits + loss): median %.3f ms "
+               "(host queues it in %.3f ms) -> %.2f s per 938 steps\n",
+               tr, median(host, steps), tr * 938 / 1e3);
+        /* Queued: all steps back to back, one wait. */
+        CHECK(be->sync(ctx));
+        double t0 = now_ms();
+        for (int s = 0; s < steps; s++) {
+            M.idx = lh_dmem_at(idx_all, (size_t)(s + warm) * BATCH * 4);
+            step(be, ctx, &M, 1, fused, 2 * steps + warm + 1 + s, t);
+        }
+        CHECK(be->sync(ctx));
+        double q = (now_ms() - t0) / steps;
+        printf("train step queued (%d steps, one wait): %.3f ms each -> %.2f s per 938 steps; "
+               "the trainer's wait costs %.0f %%\n",
+               steps, q, q * 938 / 1e3, 100.0 * (tr - q) / tr);
+        free(host);
+    }
+
     for (int s = 0; s < steps; s++) {
+        M.idx = lh_dmem_at(idx_all, (size_t)(s % (warm + steps)) * BATCH * 4);
         double t0 = now_ms();
         step(be, ctx, &M, 0, fused, 1, t);
+        if (gpu)
+            CHECK(be->download(ctx, &loss, M.loss, sizeof loss));
         total[s] = now_ms() - t0;
     }
     double vmed = median(total, steps);
-    printf("validation forward, batch %d: median %.2f ms -> 157 batches (10k): %.2f s\n", BATCH,
+    printf("validation forward, batch %d: median %.3f ms -> 157 batches (10k): %.2f s\n", BATCH,
            vmed, vmed * 157 / 1e3);
     free(per_op);
     free(total);
@@ -240,17 +312,21 @@ static void bench(int threads, int steps, int fused)
 
 int main(int argc, char **argv)
 {
+    const char *device = NULL;
+    if (argc > 1 && strncmp(argv[1], "--device=", 9) == 0)
+        device = argv[1] + 9, argc--, argv++;
     int steps = argc > 1 ? atoi(argv[1]) : 50;
-    if (steps < 1) {
-        fprintf(stderr, "usage: bench_step [steps >= 1] [threads...]\n");
+    if (steps < 1 || (device && argc > 2)) {
+        fprintf(stderr, "usage: bench_step [steps >= 1] [threads...] | "
+                        "bench_step --device=cuda[:N] [steps >= 1]\n");
         return 2;
     }
-    int threads[LH_MAX_ARGS] = {1, 2}, nt = 2;
+    int threads[LH_MAX_ARGS] = {1, 2}, nt = device ? 1 : 2;
     if (argc > 2)
         for (nt = 0; nt + 2 < argc && nt < LH_MAX_ARGS; nt++)
             threads[nt] = atoi(argv[nt + 2]);
     for (int fused = 0; fused < 2; fused++)
         for (int i = 0; i < nt; i++)
-            bench(threads[i], steps, fused);
+            bench(device, threads[i], steps, fused);
     return 0;
 }

@@ -5,8 +5,10 @@
 #      selection test
 #   3. lhost: 3 epochs of examples/seed.yaml on the GPU (train-epoch times, val_acc), then the
 #      best checkpoint validated on the GPU and on the CPU (device-independent checkpoints)
-#   4. the Lightning peer (plain PyTorch, PyTorch with resident data, Lightning) for 3 epochs
-#   5. a summary: lhost's and the peers' train-epoch times and the ratios
+#   4. bench_step on the GPU: a step's time per op, with the trainer's one wait per step, and
+#      with all steps queued (what the wait costs)
+#   5. the Lightning peer (plain PyTorch, PyTorch with resident data, Lightning) for 3 epochs
+#   6. a summary: lhost's and the peers' train-epoch times and the ratios
 # Needs only what the tree carries: run bench/gpu/prepare.sh first on a machine with apt, which
 # fills the git-ignored .device/ (build dependencies as a sysroot, the IDX files, the peer).
 #   bash bench/gpu/run.sh [epochs]
@@ -26,7 +28,7 @@ work=$(mktemp -d)
 # The step logs go to $OUT, where a device run brings files back (at most 8), when it is set.
 keep() {
   [ -n "${OUT:-}" ] || return 0
-  for f in parity.log lhost.log profile.log peer.log metrics.csv san-memcheck.log \
+  for f in parity.log lhost.log profile.log step.log peer.log metrics.csv san-memcheck.log \
            san-racecheck.log san-synccheck.log san-initcheck.log; do
     [ -f "$work/$f" ] && cp "$work/$f" "$OUT/"
   done
@@ -166,6 +168,14 @@ step "lhost: one epoch on the GPU with the simple profiler (time per op)"
    --trainer.device=cuda --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
    "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") > "$work/profile.log" 2>&1
 sed -n '/batches in/p;/Profiler Report/,$p' "$work/profile.log"
+
+step "bench_step --device=cuda 200: one step's time per op, as the trainer waits, and queued"
+if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
+  echo "skipped (rehearsal)"
+else
+  timeout 120 "$build/bench/bench_step" --device=cuda 200 2>&1 | tee "$work/step.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 
 step "peers: python3 lightning_gpu.py --epochs $epochs --mode all"
 peer=$dev/lightning_gpu.py
