@@ -52,6 +52,14 @@ int lh_cuda_fail_blas(lh_backend_ctx *ctx, cublasStatus_t s, const char *what, c
 #define LH_LAUNCH(kernel, grid, block, stream) kernel<<<(grid), (block), 0, (stream)>>>
 #endif
 
+/* Full unrolling of a loop with a constant trip count (a register array indexed by its
+ * counter stays in registers); gcc's spelling where the emulation compiles the kernels as C++. */
+#ifdef __CUDACC__
+#define LH_UNROLL _Pragma("unroll")
+#else
+#define LH_UNROLL _Pragma("GCC unroll 64")
+#endif
+
 /* A grid of 256-thread blocks covering n elements (grid-stride loops cover the rest). */
 #define LH_CUDA_THREADS 256
 static inline unsigned lh_cuda_blocks(int64_t n)

@@ -102,6 +102,107 @@ __global__ void permute_kernel(int K, int P, int n0, int nb, const float *dy, fl
     }
 }
 
+/* dW and db of a convolution with a small receptive field (Q = C*R*S <= LH_DW_DIRECT_QMAX: a
+ * first layer), read straight from x and dy: no im2col, no permute, no GEMM. The GEMM path's dW
+ * has a (K, Q) output and an inner dimension of N*P (9 x 64 and 50176 for the tutorial's conv1),
+ * which cuBLAS spreads over few blocks. Block (k, image n): its threads sum dy[n,k,p] *
+ * x-patch(n, p)[q] and dy[n,k,p] over the image's P pixels, then warp shuffles and a fixed
+ * tree: partial (K, N, Q+1), the last of the Q+1 being db's. conv_dw_finish sums over n in
+ * order. No atomics: deterministic. */
+#define LH_DW_DIRECT_QMAX 32
+#define LH_DW_THREADS 128
+
+__global__ void conv_dw_direct_kernel(lh_conv_shape s, const float *x, const float *dy,
+                                      float *partial)
+{
+    __shared__ float red[LH_DW_THREADS / 32][LH_DW_DIRECT_QMAX + 1];
+    __shared__ int qr[LH_DW_DIRECT_QMAX], qs[LH_DW_DIRECT_QMAX];
+    __shared__ int64_t qc[LH_DW_DIRECT_QMAX];
+    int P = s.oh * s.ow, Q = s.c * s.r * s.s, RS = s.r * s.s, k = blockIdx.x;
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    if ((int)threadIdx.x < Q) { /* q = (c, r, ss): the patch offsets, once per block */
+        int q = threadIdx.x, c = q / RS, rs = q - c * RS;
+        qr[q] = rs / s.s, qs[q] = rs - qr[q] * s.s, qc[q] = (int64_t)c * s.h * s.w;
+    }
+    __syncthreads();
+    for (int n = blockIdx.y; n < s.n; n += gridDim.y) {
+        float acc[LH_DW_DIRECT_QMAX + 1];
+        LH_UNROLL
+        for (int q = 0; q <= LH_DW_DIRECT_QMAX; q++)
+            acc[q] = 0.0f;
+        const float *g = dy + ((int64_t)n * s.k + k) * P;
+        const float *xn = x + (int64_t)n * s.c * s.h * s.w;
+        for (int p = threadIdx.x; p < P; p += blockDim.x) {
+            float gp = g[p];
+            int oh = p / s.ow, ow = p - oh * s.ow;
+            int h0 = oh * s.stride - s.pad, w0 = ow * s.stride - s.pad;
+            LH_UNROLL
+            for (int q = 0; q < LH_DW_DIRECT_QMAX; q++) {
+                if (q < Q) {
+                    int h = h0 + qr[q], w = w0 + qs[q];
+                    if (h >= 0 && h < s.h && w >= 0 && w < s.w)
+                        acc[q] += gp * xn[qc[q] + h * s.w + w];
+                }
+            }
+            acc[LH_DW_DIRECT_QMAX] += gp;
+        }
+        LH_UNROLL
+        for (int q = 0; q <= LH_DW_DIRECT_QMAX; q++) {
+            if (q < Q || q == LH_DW_DIRECT_QMAX) {
+                float v = acc[q];
+                for (int o = 16; o > 0; o /= 2)
+                    v += __shfl_xor_sync(0xffffffffu, v, o);
+                if (lane == 0)
+                    red[warp][q] = v;
+            }
+        }
+        __syncthreads();
+        if ((int)threadIdx.x <= Q) { /* thread Q writes db's partial */
+            int q = (int)threadIdx.x == Q ? LH_DW_DIRECT_QMAX : (int)threadIdx.x;
+            float v = 0.0f;
+            for (int w = 0; w < LH_DW_THREADS / 32; w++)
+                v += red[w][q];
+            partial[((int64_t)k * s.n + n) * (Q + 1) + threadIdx.x] = v;
+        }
+        __syncthreads(); /* red is reused for the next image */
+    }
+}
+
+/* dw (K, Q) and db (K) = partial (K, N, Q+1) summed over n, in order. */
+__global__ void conv_dw_finish_kernel(int K, int N, int Q, const float *partial, float *dw,
+                                      float *db)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < K * (Q + 1);
+         i += gridDim.x * blockDim.x) {
+        int k = i / (Q + 1), q = i - k * (Q + 1);
+        const float *pk = partial + (int64_t)k * N * (Q + 1) + q;
+        float v = 0.0f;
+        for (int n = 0; n < N; n++)
+            v += pk[(int64_t)n * (Q + 1)];
+        if (q < Q)
+            dw[(int64_t)k * Q + q] = v;
+        else
+            db[k] = v;
+    }
+}
+
+static int conv_dw_direct(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                          const lh_dmem *dy, lh_dmem *dw, lh_dmem *db)
+{
+    int Q = s->c * s->r * s->s;
+    float *partial = (float *)lh_cuda_scratch(ctx, (size_t)s->k * s->n * (Q + 1) * sizeof(float));
+    if (!partial)
+        return LH_BACKEND_ENOMEM;
+    dim3 grid((unsigned)s->k, (unsigned)(s->n < 65535 ? s->n : 65535), 1);
+    LH_LAUNCH(conv_dw_direct_kernel, grid, LH_DW_THREADS, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
+                                                                     partial);
+    LH_CUDA_LAUNCHED(ctx, "conv_dw_direct");
+    LH_LAUNCH(conv_dw_finish_kernel, lh_cuda_blocks((int64_t)s->k * (Q + 1)), LH_CUDA_THREADS,
+              ctx->stream)(s->k, s->n, Q, partial, lh_f(dw), lh_f(db));
+    LH_CUDA_LAUNCHED(ctx, "conv_dw_finish");
+    return 0;
+}
+
 static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s, const char *op)
 {
     if (s->n < 0 || s->c < 1 || s->k < 1 || s->r < 1 || s->s < 1 || s->stride < 1 || s->pad < 0 ||
@@ -176,8 +277,14 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         LH_CUDA_TRY(ctx, cudaMemsetAsync(db, 0, (size_t)s->k * sizeof(float), ctx->stream));
         return 0;
     }
-    if ((rc = lh_cuda_sum_strided(ctx, lh_cf(dy), s->n, P, s->k, (int64_t)s->k * P, P, lh_f(db))))
+    int direct = Q <= LH_DW_DIRECT_QMAX;
+    if (direct) {
+        if ((rc = conv_dw_direct(ctx, s, x, dy, dw, db)) || !dx)
+            return rc;
+    } else if ((rc = lh_cuda_sum_strided(ctx, lh_cf(dy), s->n, P, s->k, (int64_t)s->k * P, P,
+                                         lh_f(db)))) {
         return rc;
+    }
     if ((rc = chunk_plan(ctx, s, &nb, &col, &dyt)))
         return rc;
     for (int n0 = 0; n0 < s->n; n0 += nb) {
@@ -187,12 +294,15 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         LH_LAUNCH(permute_kernel, lh_cuda_grid2(NP, s->k), LH_CUDA_THREADS, ctx->stream)(
             s->k, (int)P, n0, cnb, lh_cf(dy), dyt);
         LH_CUDA_LAUNCHED(ctx, "permute");
-        LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
-            *s, n0, cnb, lh_cf(x), col);
-        LH_CUDA_LAUNCHED(ctx, "im2col");
-        /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
-        LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)Q, s->k, (int)NP,
-                                     &one, col, (int)NP, dyt, (int)NP, beta, lh_f(dw), (int)Q));
+        if (!direct) {
+            LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
+                *s, n0, cnb, lh_cf(x), col);
+            LH_CUDA_LAUNCHED(ctx, "im2col");
+            /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
+            LH_BLAS_TRY(ctx, cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)Q, s->k,
+                                         (int)NP, &one, col, (int)NP, dyt, (int)NP, beta,
+                                         lh_f(dw), (int)Q));
+        }
         if (!dx)
             continue;
         /* dcol^T (NP x Q) = dyt^T (NP x K) . w (K x Q); col is free again, reuse it */
