@@ -102,69 +102,65 @@ __global__ void permute_kernel(int K, int P, int n0, int nb, const float *dy, fl
     }
 }
 
-/* dW and db of a convolution with a small receptive field (Q = C*R*S <= LH_DW_DIRECT_QMAX: a
- * first layer), read straight from x and dy: no im2col, no permute, no GEMM. The GEMM path's dW
- * has a (K, Q) output and an inner dimension of N*P (9 x 64 and 50176 for the tutorial's conv1),
- * which cuBLAS spreads over few blocks. Block (k, image n): its threads sum dy[n,k,p] *
- * x-patch(n, p)[q] and dy[n,k,p] over the image's P pixels, then warp shuffles and a fixed
- * tree: partial (K, N, Q+1), the last of the Q+1 being db's. conv_dw_finish sums over n in
- * order. No atomics: deterministic. */
+/* dW and db of a convolution with a small receptive field (Q = C*R*S <= 32: a first layer),
+ * read straight from x and dy: no im2col, no permute, no GEMM. (The GEMM path's dW has a (K, Q)
+ * output and an inner dimension of N*P, 9 x 64 and 50176 for the tutorial's conv1, which cuBLAS
+ * spreads over few blocks.) One warp per (image n, channel k): its lanes take the image's P
+ * pixels in turn, each adding dy[n,k,p] * x-patch(n, p)[q] for every q and dy[n,k,p] itself,
+ * then a shuffle tree; lanes 0..Q-1 write the dW sums, lane 0 db's too: partial (K, N, Q+1),
+ * summed over n in order by conv_dw_finish_kernel. No atomics: deterministic. QM >= Q is a
+ * compile-time bound so that the sums stay in registers. */
 #define LH_DW_DIRECT_QMAX 32
-#define LH_DW_THREADS 128
+#define LH_DW_WARPS 8
 
+template <int QM>
 __global__ void conv_dw_direct_kernel(lh_conv_shape s, const float *x, const float *dy,
                                       float *partial)
 {
-    __shared__ float red[LH_DW_THREADS / 32][LH_DW_DIRECT_QMAX + 1];
-    __shared__ int qr[LH_DW_DIRECT_QMAX], qs[LH_DW_DIRECT_QMAX];
-    __shared__ int64_t qc[LH_DW_DIRECT_QMAX];
-    int P = s.oh * s.ow, Q = s.c * s.r * s.s, RS = s.r * s.s, k = blockIdx.x;
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    if ((int)threadIdx.x < Q) { /* q = (c, r, ss): the patch offsets, once per block */
-        int q = threadIdx.x, c = q / RS, rs = q - c * RS;
-        qr[q] = rs / s.s, qs[q] = rs - qr[q] * s.s, qc[q] = (int64_t)c * s.h * s.w;
+    int P = s.oh * s.ow, Q = s.c * s.r * s.s, RS = s.r * s.s, HW = s.h * s.w;
+    int lane = threadIdx.x % 32, k = blockIdx.x * LH_DW_WARPS + threadIdx.x / 32;
+    if (k >= s.k)
+        return; /* a whole warp: no block-wide barrier follows */
+    int qr[QM], qs[QM], qc[QM]; /* q = (c, r, ss), unrolled: registers */
+    LH_UNROLL
+    for (int q = 0; q < QM; q++) {
+        int c = q / RS, rs = q - c * RS;
+        qr[q] = rs / s.s, qs[q] = rs - qr[q] * s.s, qc[q] = c * HW;
     }
-    __syncthreads();
     for (int n = blockIdx.y; n < s.n; n += gridDim.y) {
-        float acc[LH_DW_DIRECT_QMAX + 1];
+        float acc[QM + 1];
         LH_UNROLL
-        for (int q = 0; q <= LH_DW_DIRECT_QMAX; q++)
+        for (int q = 0; q <= QM; q++)
             acc[q] = 0.0f;
         const float *g = dy + ((int64_t)n * s.k + k) * P;
-        const float *xn = x + (int64_t)n * s.c * s.h * s.w;
-        for (int p = threadIdx.x; p < P; p += blockDim.x) {
+        const float *xn = x + (int64_t)n * s.c * HW;
+        for (int p = lane; p < P; p += 32) {
             float gp = g[p];
             int oh = p / s.ow, ow = p - oh * s.ow;
             int h0 = oh * s.stride - s.pad, w0 = ow * s.stride - s.pad;
             LH_UNROLL
-            for (int q = 0; q < LH_DW_DIRECT_QMAX; q++) {
-                if (q < Q) {
-                    int h = h0 + qr[q], w = w0 + qs[q];
-                    if (h >= 0 && h < s.h && w >= 0 && w < s.w)
-                        acc[q] += gp * xn[qc[q] + h * s.w + w];
-                }
+            for (int q = 0; q < QM; q++) {
+                int h = h0 + qr[q], w = w0 + qs[q];
+                if (q < Q && h >= 0 && h < s.h && w >= 0 && w < s.w)
+                    acc[q] += gp * xn[qc[q] + h * s.w + w];
             }
-            acc[LH_DW_DIRECT_QMAX] += gp;
+            acc[QM] += gp;
         }
+        float mine = 0.0f;
         LH_UNROLL
-        for (int q = 0; q <= LH_DW_DIRECT_QMAX; q++) {
-            if (q < Q || q == LH_DW_DIRECT_QMAX) {
-                float v = acc[q];
-                for (int o = 16; o > 0; o /= 2)
-                    v += __shfl_xor_sync(0xffffffffu, v, o);
-                if (lane == 0)
-                    red[warp][q] = v;
-            }
+        for (int q = 0; q <= QM; q++) {
+            float v = acc[q];
+            for (int o = 16; o > 0; o /= 2)
+                v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (lane == q)
+                mine = v;
+            acc[q] = v;
         }
-        __syncthreads();
-        if ((int)threadIdx.x <= Q) { /* thread Q writes db's partial */
-            int q = (int)threadIdx.x == Q ? LH_DW_DIRECT_QMAX : (int)threadIdx.x;
-            float v = 0.0f;
-            for (int w = 0; w < LH_DW_THREADS / 32; w++)
-                v += red[w][q];
-            partial[((int64_t)k * s.n + n) * (Q + 1) + threadIdx.x] = v;
-        }
-        __syncthreads(); /* red is reused for the next image */
+        float *out = partial + ((int64_t)k * s.n + n) * (Q + 1);
+        if (lane < Q)
+            out[lane] = mine;
+        if (lane == 0)
+            out[Q] = acc[QM];
     }
 }
 
@@ -193,9 +189,18 @@ static int conv_dw_direct(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_
     float *partial = (float *)lh_cuda_scratch(ctx, (size_t)s->k * s->n * (Q + 1) * sizeof(float));
     if (!partial)
         return LH_BACKEND_ENOMEM;
-    dim3 grid((unsigned)s->k, (unsigned)(s->n < 65535 ? s->n : 65535), 1);
-    LH_LAUNCH(conv_dw_direct_kernel, grid, LH_DW_THREADS, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
-                                                                     partial);
+    dim3 grid((unsigned)((s->k + LH_DW_WARPS - 1) / LH_DW_WARPS),
+              (unsigned)(s->n < 65535 ? s->n : 65535), 1);
+    unsigned threads = 32 * LH_DW_WARPS;
+    if (Q <= 9)
+        LH_LAUNCH(conv_dw_direct_kernel<9>, grid, threads, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
+                                                                       partial);
+    else if (Q <= 16)
+        LH_LAUNCH(conv_dw_direct_kernel<16>, grid, threads, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
+                                                                        partial);
+    else
+        LH_LAUNCH(conv_dw_direct_kernel<LH_DW_DIRECT_QMAX>, grid, threads, ctx->stream)(
+            *s, lh_cf(x), lh_cf(dy), partial);
     LH_CUDA_LAUNCHED(ctx, "conv_dw_direct");
     LH_LAUNCH(conv_dw_finish_kernel, lh_cuda_blocks((int64_t)s->k * (Q + 1)), LH_CUDA_THREADS,
               ctx->stream)(s->k, s->n, Q, partial, lh_f(dw), lh_f(db));
@@ -277,7 +282,8 @@ int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
         LH_CUDA_TRY(ctx, cudaMemsetAsync(db, 0, (size_t)s->k * sizeof(float), ctx->stream));
         return 0;
     }
-    int direct = Q <= LH_DW_DIRECT_QMAX;
+    /* qc's 32-bit offsets: the image's C*H*W floats fit (Q <= 32 keeps C small) */
+    int direct = Q <= LH_DW_DIRECT_QMAX && (int64_t)s->c * s->h * s->w <= INT32_MAX;
     if (direct) {
         if ((rc = conv_dw_direct(ctx, s, x, dy, dw, db)) || !dx)
             return rc;

@@ -246,6 +246,15 @@ START_TEST(conv2d)
                                                .r = 3, .s = 3, .stride = 1, .pad = 1}, 1);
     conv_case("5->7 s2 11x9 k3x2", (lh_conv_shape){.n = 3, .c = 5, .h = 11, .w = 9, .k = 7,
                                                    .r = 3, .s = 2, .stride = 2, .pad = 0}, 1);
+    /* dW and db of a small receptive field (C*R*S <= 32) skip im2col: each size class of that
+     * path (<= 9 above, <= 16, <= 32 with its bound exact), a channel count that is not a
+     * multiple of a block's 8, and the GEMM path just past the bound (33) */
+    conv_case("3->11 k2x2 p1 13x10", (lh_conv_shape){.n = 5, .c = 3, .h = 13, .w = 10, .k = 11,
+                                                     .r = 2, .s = 2, .stride = 1, .pad = 1}, 1);
+    conv_case("2->9 k4x4 p1 9x9", (lh_conv_shape){.n = 4, .c = 2, .h = 9, .w = 9, .k = 9,
+                                                  .r = 4, .s = 4, .stride = 1, .pad = 1}, 0);
+    conv_case("1->4 k3x11 p1 12x15", (lh_conv_shape){.n = 3, .c = 1, .h = 12, .w = 15, .k = 4,
+                                                     .r = 3, .s = 11, .stride = 1, .pad = 1}, 1);
     /* im2col has more rows (C*R*S = 73728) than a grid's y dimension holds (65535): its row
      * loop runs twice */
     conv_case("8192->3 1x1 k3 p1", (lh_conv_shape){.n = 2, .c = 8192, .h = 1, .w = 1, .k = 3,
