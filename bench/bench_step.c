@@ -118,7 +118,8 @@ static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train,
         TIMED("conv2 bwd",
               be->conv2d_backward(ctx, &c2, M->p1, M->w2, M->dy2, M->dp1, M->dw2, M->db2));
         TIMED("pool1 bwd", be->maxpool_backward(ctx, &q1, M->dp1, M->a1, M->dy1));
-        TIMED("relu1 bwd", be->relu_backward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->dy1, M->dy1));
+        TIMED("relu1 bwd",
+              be->relu_backward(ctx, (int64_t)BATCH * 64 * 784, M->y1, M->dy1, M->dy1));
         TIMED("conv1 bwd (no dx)",
               be->conv2d_backward(ctx, &c1, M->x, M->w1, M->dy1, NULL, M->dw1, M->db1));
     }

@@ -107,7 +107,8 @@ if [ "${LHOST_GPU_SANITIZE:-0}" = 1 ]; then
     log=$work/san-$tool.log
     CK_FORK=no timeout 75 "$san" --tool $tool --error-exitcode 9 --print-limit 10 \
       "$build/tests/test_cuda_parity" > "$log" 2>&1; rc=$?
-    echo "$tool, test_cuda_parity: exit $rc, $(grep -E 'ERROR SUMMARY|Checks:' "$log" | tr '\n' ' ')"
+    found=$(grep -E 'ERROR SUMMARY|Checks:' "$log" | tr '\n' ' ')
+    echo "$tool, test_cuda_parity: exit $rc, $found"
     [ $rc -eq 0 ] || { status=1; grep -E '^=========' "$log" | head -12; }
     case $tool in racecheck | synccheck) continue ;; esac
     (cd "$work" && timeout 60 "$san" --tool $tool --error-exitcode 9 --print-limit 10 \
@@ -146,7 +147,8 @@ fi
 
 step "lhost: $epochs epochs of examples/seed.yaml on the GPU"
 (cd "$work" && timeout 300 "$lhost" train --config "$src/examples/seed.yaml" \
-   --trainer.device=cuda --trainer.max_epochs="$epochs" --callbacks.model_checkpoint.dirpath="$work/ckpt" \
+   --trainer.device=cuda --trainer.max_epochs="$epochs" \
+   --callbacks.model_checkpoint.dirpath="$work/ckpt" \
    "${common[@]}") > "$work/lhost.log" 2>&1
 rc=$?
 cat "$work/lhost.log"
@@ -158,14 +160,16 @@ ckpt=$(ls "$work"/ckpt/modelo-*.ckpt 2>/dev/null | head -1)
 if [ -n "$ckpt" ]; then
   for d in cuda cpu; do
     step "lhost validate --ckpt $(basename "$ckpt") on $d"
-    (cd "$work" && timeout 120 "$lhost" validate --ckpt "$ckpt" --trainer.device=$d "${common[@]}") 2>&1 |
+    (cd "$work" && timeout 120 "$lhost" validate --ckpt "$ckpt" --trainer.device=$d \
+       "${common[@]}") 2>&1 |
       tail -15
   done
 fi
 
 step "lhost: one epoch on the GPU with the simple profiler (time per op)"
 (cd "$work" && timeout 120 "$lhost" train --config "$src/examples/seed.yaml" \
-   --trainer.device=cuda --trainer.max_epochs=1 --trainer.profiler=simple --trainer.enable_model_summary=false \
+   --trainer.device=cuda --trainer.max_epochs=1 --trainer.profiler=simple \
+   --trainer.enable_model_summary=false \
    "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") > "$work/profile.log" 2>&1
 sed -n '/batches in/p;/Profiler Report/,$p' "$work/profile.log"
 
