@@ -7,6 +7,8 @@
  *   dW        dw (K,Q)    += dyt (K, nb*P) . col^T      (dyt = dy permuted to (K, nb*P))
  *   dx        dcol (Q, nb*P) = w^T . dyt;  dx = col2im(dcol)  (gather form: no atomics)
  *   db        db (K) = sum over n, p of dy               (fixed order, deterministic)
+ * A small receptive field (Q <= 32: a first layer) takes dW and db straight from x and dy
+ * instead (conv_dw_direct, below), and im2col and the dW GEMM are skipped.
  * cuBLAS is column-major: a row-major (r, c) matrix is its column-major transpose with ld = c.
  * Chunks keep the scratch (col + yt/dyt) under LH_CONV_SCRATCH_MAX bytes. */
 #include "common.cuh"
