@@ -15,8 +15,8 @@
 # LHOST_GPU_SANITIZE=1: build, then compute-sanitizer's tools over the parity test and a short
 # training instead of the benchmark.
 # A rehearsal on a machine without a GPU (LHOST_GPU_REHEARSAL=1) runs every step against the
-# CUDA emulation of tests/cuda_emu on two batches per epoch: it checks the script, the carried
-# sysroot and the build, not the GPU.
+# CUDA emulation of tests/cuda_emu on two batches of 8 per epoch: it checks the script, the
+# carried sysroot and the build, not the GPU.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 epochs=${1:-3}
@@ -39,7 +39,9 @@ step() { printf '\n== %s\n' "$*"; }
 limits=()
 if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
   export LHOST_CUDA_MODULE=$build/tests/cuda_emu/liblhost_cuda_emu.so
-  limits=(--trainer.limit_train_batches=2 --trainer.limit_val_batches=2)
+  # Batches of 8: the emulation runs a CUDA thread per fiber, and a warp shuffle costs every
+  # thread of the block two context switches (conv1's direct dW: ~34 s per batch of 64).
+  limits=(--trainer.limit_train_batches=2 --trainer.limit_val_batches=2 --data.batch_size=8)
   echo "rehearsal: the CUDA emulation stands in for the GPU ($LHOST_CUDA_MODULE)"
 fi
 
