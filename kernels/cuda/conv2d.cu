@@ -127,7 +127,7 @@ __global__ void conv_dw_direct_kernel(lh_conv_shape s, const float *x, const flo
     LH_UNROLL
     for (int q = 0; q < QM; q++) {
         int c = q / RS, rs = q - c * RS;
-        qr[q] = rs / s.s, qs[q] = rs - qr[q] * s.s, qc[q] = c * HW;
+        qr[q] = rs / s.s, qs[q] = rs - qr[q] * s.s, qc[q] = q < Q ? c * HW : 0; /* < C*H*W */
     }
     for (int n = blockIdx.y; n < s.n; n += gridDim.y) {
         float acc[QM + 1];
