@@ -109,15 +109,15 @@ __global__ void permute_kernel(int K, int P, int n0, int nb, const float *dy, fl
  * output and an inner dimension of N*P, 9 x 64 and 50176 for the tutorial's conv1, which cuBLAS
  * spreads over few blocks.) One warp per (image n, channel k): its lanes take the image's P
  * pixels in turn, each adding dy[n,k,p] * x-patch(n, p)[q] for every q and dy[n,k,p] itself,
- * then a shuffle tree; lanes 0..Q-1 write the dW sums, lane 0 db's too: partial (K, N, Q+1),
- * summed over n in order by conv_dw_finish_kernel. No atomics: deterministic. QM >= Q is a
- * compile-time bound so that the sums stay in registers. */
+ * then a shuffle tree; lanes 0..Q-1 write the image's dW sums into pw (N, K, Q), lane 0 its db
+ * sum into pb (N, K); lh_cuda_sum_strided then sums over n in order. No atomics: deterministic.
+ * QM >= Q is a compile-time bound so that the sums stay in registers. */
 #define LH_DW_DIRECT_QMAX 32
 #define LH_DW_WARPS 8
 
 template <int QM>
 __global__ void conv_dw_direct_kernel(lh_conv_shape s, const float *x, const float *dy,
-                                      float *partial)
+                                      float *pw, float *pb)
 {
     int P = s.oh * s.ow, Q = s.c * s.r * s.s, RS = s.r * s.s, HW = s.h * s.w;
     int lane = threadIdx.x % 32, k = blockIdx.x * LH_DW_WARPS + threadIdx.x / 32;
@@ -158,56 +158,38 @@ __global__ void conv_dw_direct_kernel(lh_conv_shape s, const float *x, const flo
                 mine = v;
             acc[q] = v;
         }
-        float *out = partial + ((int64_t)k * s.n + n) * (Q + 1);
+        int64_t nk = (int64_t)n * s.k + k;
         if (lane < Q)
-            out[lane] = mine;
+            pw[nk * Q + lane] = mine;
         if (lane == 0)
-            out[Q] = acc[QM];
-    }
-}
-
-/* dw (K, Q) and db (K) = partial (K, N, Q+1) summed over n, in order. */
-__global__ void conv_dw_finish_kernel(int K, int N, int Q, const float *partial, float *dw,
-                                      float *db)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < K * (Q + 1);
-         i += gridDim.x * blockDim.x) {
-        int k = i / (Q + 1), q = i - k * (Q + 1);
-        const float *pk = partial + (int64_t)k * N * (Q + 1) + q;
-        float v = 0.0f;
-        for (int n = 0; n < N; n++)
-            v += pk[(int64_t)n * (Q + 1)];
-        if (q < Q)
-            dw[(int64_t)k * Q + q] = v;
-        else
-            db[k] = v;
+            pb[nk] = acc[QM];
     }
 }
 
 static int conv_dw_direct(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                           const lh_dmem *dy, lh_dmem *dw, lh_dmem *db)
 {
-    int Q = s->c * s->r * s->s;
-    float *partial = (float *)lh_cuda_scratch(ctx, (size_t)s->k * s->n * (Q + 1) * sizeof(float));
-    if (!partial)
+    int64_t Q = (int64_t)s->c * s->r * s->s, NK = (int64_t)s->n * s->k;
+    float *pw = (float *)lh_cuda_scratch(ctx, (size_t)(NK * Q + NK) * sizeof(float)), *pb;
+    if (!pw)
         return LH_BACKEND_ENOMEM;
+    pb = pw + NK * Q;
     dim3 grid((unsigned)((s->k + LH_DW_WARPS - 1) / LH_DW_WARPS),
               (unsigned)(s->n < 65535 ? s->n : 65535), 1);
     unsigned threads = 32 * LH_DW_WARPS;
     if (Q <= 9)
         LH_LAUNCH(conv_dw_direct_kernel<9>, grid, threads, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
-                                                                       partial);
+                                                                       pw, pb);
     else if (Q <= 16)
         LH_LAUNCH(conv_dw_direct_kernel<16>, grid, threads, ctx->stream)(*s, lh_cf(x), lh_cf(dy),
-                                                                        partial);
+                                                                        pw, pb);
     else
         LH_LAUNCH(conv_dw_direct_kernel<LH_DW_DIRECT_QMAX>, grid, threads, ctx->stream)(
-            *s, lh_cf(x), lh_cf(dy), partial);
+            *s, lh_cf(x), lh_cf(dy), pw, pb);
     LH_CUDA_LAUNCHED(ctx, "conv_dw_direct");
-    LH_LAUNCH(conv_dw_finish_kernel, lh_cuda_blocks((int64_t)s->k * (Q + 1)), LH_CUDA_THREADS,
-              ctx->stream)(s->k, s->n, Q, partial, lh_f(dw), lh_f(db));
-    LH_CUDA_LAUNCHED(ctx, "conv_dw_finish");
-    return 0;
+    /* over n: dw[j] = sum_n pw[n * K*Q + j], db[k] = sum_n pb[n * K + k] */
+    int rc = lh_cuda_sum_strided(ctx, pw, s->n, 1, s->k * Q, s->k * Q, 1, lh_f(dw));
+    return rc ? rc : lh_cuda_sum_strided(ctx, pb, s->n, 1, s->k, s->k, 1, lh_f(db));
 }
 
 static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s, const char *op)
