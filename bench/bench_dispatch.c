@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "instance.h"
+#include "dispatch.h"
 #include "registry.h"
 
 #define N_FILES 100

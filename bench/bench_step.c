@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend_select.h"
+#include "backend.h"
 #include "kernels/backend.h"
 
 enum { BATCH = 64, DATA = 1024, NOPS = 20, LH_MAX_ARGS = 8 };

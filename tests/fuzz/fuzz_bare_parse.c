@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "bare.h"
+#include "dispatch.h"
 #include "instance.h"
 
 #define CHECK(cond)                                                                   \

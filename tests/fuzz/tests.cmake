@@ -7,19 +7,23 @@
 #                              (see fuzz_bare_parse.c for how to run it)
 option(LHOST_FUZZ "Build libFuzzer targets with clang (needs clang)" OFF)
 set(LH_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(LH_FUZZ_PARSER_SOURCES ${PROJECT_SOURCE_DIR}/host/bare_parse.c ${PROJECT_SOURCE_DIR}/host/error.c)
+set(LH_FUZZ_PARSER_SOURCES ${PROJECT_SOURCE_DIR}/host/plugin/bare/bare_parse.c
+  ${PROJECT_SOURCE_DIR}/host/util/error.c)
 
 add_executable(fuzz_bare_parse ${LH_FUZZ_DIR}/fuzz_main.c ${LH_FUZZ_DIR}/fuzz_bare_parse.c)
 target_link_libraries(fuzz_bare_parse PRIVATE lhost_core)
+target_include_directories(fuzz_bare_parse PRIVATE ${LH_BARE_INC})
 target_compile_definitions(fuzz_bare_parse PRIVATE LH_FUZZ_CORPUS_DIR="${LH_FUZZ_DIR}/corpus_bare")
 add_test(NAME fuzz_bare_parse COMMAND fuzz_bare_parse -t 20)
 set_tests_properties(fuzz_bare_parse PROPERTIES LABELS fuzz TIMEOUT 120)
 
 set(LH_FUZZ_FLAGS -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11
-  -I${PROJECT_SOURCE_DIR}/host -I${PROJECT_SOURCE_DIR}/sdk/include)
+  -I${LH_BARE_INC} -I${PROJECT_SOURCE_DIR}/host/plugin -I${PROJECT_SOURCE_DIR}/host/util
+  -I${PROJECT_SOURCE_DIR}/sdk/include)
 if(CMAKE_C_COMPILER_ID MATCHES "Clang")
   add_executable(fuzz_bare_parse_libfuzzer ${LH_FUZZ_DIR}/fuzz_bare_parse.c ${LH_FUZZ_PARSER_SOURCES})
-  target_include_directories(fuzz_bare_parse_libfuzzer PRIVATE ${PROJECT_SOURCE_DIR}/host
+  target_include_directories(fuzz_bare_parse_libfuzzer PRIVATE ${LH_BARE_INC}
+    ${PROJECT_SOURCE_DIR}/host/plugin ${PROJECT_SOURCE_DIR}/host/util
     ${PROJECT_SOURCE_DIR}/sdk/include)
   target_compile_options(fuzz_bare_parse_libfuzzer PRIVATE -g -O1 -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_bare_parse_libfuzzer PRIVATE -fsanitize=fuzzer,address,undefined)
@@ -35,7 +39,7 @@ elseif(LHOST_FUZZ)
     COMMAND ${LH_CLANG} ${LH_FUZZ_FLAGS} ${LH_FUZZ_DIR}/fuzz_bare_parse.c ${LH_FUZZ_PARSER_SOURCES}
             -o ${CMAKE_CURRENT_BINARY_DIR}/fuzz_bare_parse_libfuzzer
     DEPENDS ${LH_FUZZ_DIR}/fuzz_bare_parse.c ${LH_FUZZ_PARSER_SOURCES}
-            ${PROJECT_SOURCE_DIR}/host/bare.h ${PROJECT_SOURCE_DIR}/host/error.h
+            ${LH_BARE_INC}/bare.h ${PROJECT_SOURCE_DIR}/host/util/error.h
     COMMENT "clang libFuzzer build of fuzz_bare_parse")
   add_custom_target(fuzz_bare_parse_libfuzzer ALL
     DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/fuzz_bare_parse_libfuzzer)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "instance.h"
 #include "registry.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend_select.h"
+#include "backend.h"
 
 #define MISSING_MODULE "/nonexistent-lhost-dir/liblhost_cuda.so"
 

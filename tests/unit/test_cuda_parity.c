@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend_select.h"
+#include "backend.h"
 
 #define RTOL 1e-4
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "backend_select.h"
+#include "backend.h"
 #include "check_run.h"
 #include "cli_run.h"
 #include "synth_data.h"

@@ -9,6 +9,7 @@
 
 #include "fixture_util.h"
 #include "instance.h"
+#include "dispatch.h"
 #include "registry.h"
 #include "check_run.h"
 
@@ -239,7 +240,7 @@ static void fill_state(void *user, lhost_trainer_state *out)
 START_TEST(services_route_through_env)
 {
     const lh_plugin_row *good = lh_registry_find(reg, "good", 0, NULL);
-    const lhost_host *h = lh_host_services();
+    const lhost_host *h = lh_services_table();
     lh_host_env e = {.user = &tr, .trainer_state = fill_state};
     lh_instance *inst;
     lhost_trainer_state st;

@@ -64,7 +64,7 @@ static void step(const lh_backend *be, float *logits, float *loss, float *grad, 
     lh_model m;
     lh_error err;
     lh_model_spec s = tutorial_spec();
-    lh_pcg32 rng;
+    lh_rng rng;
     lh_backend_ctx *ctx;
     char e[256];
     enum { N = 8 };
@@ -74,10 +74,10 @@ static void step(const lh_backend *be, float *logits, float *loss, float *grad, 
     ck_assert_ptr_nonnull(ctx);
     ck_assert_int_eq(lh_model_plan(&m, &s, &err), 0);
     ck_assert_msg(lh_model_alloc(&m, be, ctx, N, &err) == 0, "%s", err.msg);
-    lh_pcg32_seed(&rng, 5, 1);
+    lh_rng_seed(&rng, 5, 1);
     ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
     for (i = 0; i < N * 784; i++)
-        x[i] = (float)lh_pcg32_uniform(&rng) * 2 - 1;
+        x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
     for (i = 0; i < N; i++)
         t[i] = i % 10;
     ck_assert_int_eq(be->upload(ctx, m.input, x, sizeof x), 0);
@@ -125,7 +125,7 @@ START_TEST(init_bounds)
     lh_model m;
     lh_error err;
     lh_model_spec s = tutorial_spec();
-    lh_pcg32 rng;
+    lh_rng rng;
     lh_backend_ctx *ctx;
     const lh_backend *be = lh_cpu_backend();
     char e[256];
@@ -135,7 +135,7 @@ START_TEST(init_bounds)
     ctx = be->open(0, 1, e, sizeof e);
     ck_assert_int_eq(lh_model_plan(&m, &s, &err), 0);
     ck_assert_int_eq(lh_model_alloc(&m, be, ctx, 4, &err), 0);
-    lh_pcg32_seed(&rng, 1, 1);
+    lh_rng_seed(&rng, 1, 1);
     ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
     ck_assert_int_eq(be->download(ctx, p, m.param, 137226 * 4), 0);
     for (i = 0; i < m.n_params; i++) {

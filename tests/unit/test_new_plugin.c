@@ -14,7 +14,7 @@ static char tmp[256];
 
 static void setup(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/lh_new_plugin_XXXXXX");
+    snprintf(tmp, sizeof tmp, "/tmp/lh_cmd_new_plugin_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
 }
 
@@ -54,16 +54,16 @@ START_TEST(test_name_rules)
     char longest[66];
     size_t k;
     for (k = 0; k < sizeof good / sizeof *good; k++)
-        ck_assert_msg(lh_new_plugin_name_ok(good[k]), "'%s' should be valid", good[k]);
+        ck_assert_msg(lh_cmd_new_plugin_name_ok(good[k]), "'%s' should be valid", good[k]);
     for (k = 0; k < sizeof bad / sizeof *bad; k++)
-        ck_assert_msg(!lh_new_plugin_name_ok(bad[k]), "'%s' should be refused", bad[k]);
-    ck_assert(!lh_new_plugin_name_ok(NULL));
+        ck_assert_msg(!lh_cmd_new_plugin_name_ok(bad[k]), "'%s' should be refused", bad[k]);
+    ck_assert(!lh_cmd_new_plugin_name_ok(NULL));
     memset(longest, 'a', 64);
     longest[64] = '\0';
-    ck_assert(lh_new_plugin_name_ok(longest));
+    ck_assert(lh_cmd_new_plugin_name_ok(longest));
     longest[64] = 'a';
     longest[65] = '\0';
-    ck_assert(!lh_new_plugin_name_ok(longest));
+    ck_assert(!lh_cmd_new_plugin_name_ok(longest));
 }
 END_TEST
 
@@ -71,7 +71,7 @@ START_TEST(test_template_found_in_source_tree)
 {
     char dir[4096];
     lh_error err = {{0}};
-    ck_assert_int_eq(lh_new_plugin_template_dir(dir, sizeof dir, &err), 0);
+    ck_assert_int_eq(lh_cmd_new_plugin_template_dir(dir, sizeof dir, &err), 0);
     ck_assert_str_eq(dir, LH_SOURCE_DIR "/sdk/template");
 }
 END_TEST
@@ -85,10 +85,10 @@ START_TEST(test_render_callback_and_metric)
     lh_error err = {{0}};
     int k, f;
 
-    ck_assert_int_eq(lh_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
+    ck_assert_int_eq(lh_cmd_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
     for (k = 0; k < 2; k++) {
         snprintf(out, sizeof out, "%s/my_%s", tmp, kinds[k]);
-        ck_assert_msg(lh_new_plugin_create(tdir, "my_plug", kinds[k], out, &err) == 0, "%s",
+        ck_assert_msg(lh_cmd_new_plugin_create(tdir, "my_plug", kinds[k], out, &err) == 0, "%s",
                       err.msg);
         for (f = 0; f < 4; f++) {
             char *text = slurp(out, files[f]);
@@ -118,10 +118,10 @@ START_TEST(test_refuses_existing_dir)
     lh_error err = {{0}};
     struct stat st;
 
-    ck_assert_int_eq(lh_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
+    ck_assert_int_eq(lh_cmd_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
     snprintf(out, sizeof out, "%s/taken", tmp);
     ck_assert_int_eq(mkdir(out, 0755), 0);
-    ck_assert_int_eq(lh_new_plugin_create(tdir, "taken", "callback", out, &err), -1);
+    ck_assert_int_eq(lh_cmd_new_plugin_create(tdir, "taken", "callback", out, &err), -1);
     ck_assert_msg(strstr(err.msg, "already exists; refusing to overwrite it") != NULL, "%s",
                   err.msg);
     snprintf(path, sizeof path, "%s/plugin.c", out);
@@ -135,11 +135,11 @@ START_TEST(test_bad_kind_and_name)
     lh_error err = {{0}};
     struct stat st;
 
-    ck_assert_int_eq(lh_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
+    ck_assert_int_eq(lh_cmd_new_plugin_template_dir(tdir, sizeof tdir, &err), 0);
     snprintf(out, sizeof out, "%s/x", tmp);
-    ck_assert_int_eq(lh_new_plugin_create(tdir, "x", "logger", out, &err), -1);
+    ck_assert_int_eq(lh_cmd_new_plugin_create(tdir, "x", "logger", out, &err), -1);
     ck_assert_str_eq(err.msg, "--kind: expected callback or metric, got \"logger\"");
-    ck_assert_int_eq(lh_new_plugin_create(tdir, "Bad", "callback", out, &err), -1);
+    ck_assert_int_eq(lh_cmd_new_plugin_create(tdir, "Bad", "callback", out, &err), -1);
     ck_assert_str_eq(err.msg,
                      "plugin name 'Bad': expected [a-z][a-z0-9_]*, at most 64 characters");
     ck_assert_int_ne(stat(out, &st), 0);
@@ -163,7 +163,7 @@ START_TEST(test_failed_render_leaves_nothing)
     snprintf(path, sizeof path, "%s/callback/CMakeLists.txt", tdir);
     write_file(path, "duplicate\n");
     snprintf(out, sizeof out, "%s/out", tmp);
-    ck_assert_int_eq(lh_new_plugin_create(tdir, "dup", "callback", out, &err), -1);
+    ck_assert_int_eq(lh_cmd_new_plugin_create(tdir, "dup", "callback", out, &err), -1);
     ck_assert_msg(strstr(err.msg, "/out/CMakeLists.txt: File exists") != NULL, "%s", err.msg);
     ck_assert_int_ne(stat(out, &st), 0);
 }

@@ -53,7 +53,7 @@ START_TEST(defaults)
     ck_assert_int_eq(lhost_param_is_set(&pv, "threshold"), 0);
     ck_assert_int_eq(pv.values[2].from_user, 0);
     ck_assert_str_eq(pv.values[0].name, "monitor");
-    lh_param_values_free(&pv);
+    lh_params_values_free(&pv);
 }
 END_TEST
 
@@ -69,7 +69,7 @@ START_TEST(user_values_and_overrides)
     ck_assert_int_eq(pv.values[2].from_user, 1);
     ck_assert_int_eq(lhost_param_int(&pv, "mode", -1), 1);
     ck_assert(isinf(lhost_param_float(&pv, "threshold", 0)));
-    lh_param_values_free(&pv);
+    lh_params_values_free(&pv);
 }
 END_TEST
 
@@ -126,7 +126,7 @@ START_TEST(out_of_range)
                      "plugin early_stopping: parameter 'min_delta': expected a number in [0, 1]; "
                      "got \"nan\"");
     ck_assert_str_eq(parse1("min_delta", "1", &pv), "");
-    lh_param_values_free(&pv);
+    lh_params_values_free(&pv);
 }
 END_TEST
 
@@ -139,12 +139,12 @@ START_TEST(bool_spellings)
     for (k = 0; k < sizeof yes / sizeof yes[0]; k++) {
         ck_assert_str_eq(parse1("verbose", yes[k], &pv), "");
         ck_assert_int_eq(lhost_param_int(&pv, "verbose", -1), 1);
-        lh_param_values_free(&pv);
+        lh_params_values_free(&pv);
     }
     for (k = 0; k < sizeof no / sizeof no[0]; k++) {
         ck_assert_str_eq(parse1("verbose", no[k], &pv), "");
         ck_assert_int_eq(lhost_param_int(&pv, "verbose", -1), 0);
-        lh_param_values_free(&pv);
+        lh_params_values_free(&pv);
     }
     ck_assert_str_eq(parse1("verbose", "maybe", &pv),
                      "plugin early_stopping: parameter 'verbose': expected a boolean (true/false, "
@@ -178,7 +178,7 @@ START_TEST(required_parameter)
     ck_assert_str_eq(err.msg, "plugin early_stopping: parameter 'monitor': required but not given");
     ck_assert_int_eq(lh_params_parse(&d, &kv, 1, &pv, &err), 0);
     ck_assert_str_eq(pv.values[0].s, "val_acc");
-    lh_param_values_free(&pv);
+    lh_params_values_free(&pv);
 }
 END_TEST
 
@@ -231,7 +231,7 @@ START_TEST(canonical_value_text)
     ck_assert_str_eq(buf, "true");
     lh_params_format_value(&pv.values[5], buf, sizeof buf);
     ck_assert_str_eq(buf, "None");
-    lh_param_values_free(&pv);
+    lh_params_values_free(&pv);
 }
 END_TEST
 

@@ -66,25 +66,25 @@ static void run_ok(const char *sub, const char *args)
 /* Name the first tensor or metadata entry that differs between two checkpoints. */
 static void explain_difference(const char *a, const char *b)
 {
-    lh_st_file *fa, *fb;
+    lh_safetensors_file *fa, *fb;
     lh_error err;
     int32_t i;
-    ck_assert_msg(lh_st_read(a, &fa, &err) == 0, "%s", err.msg);
-    ck_assert_msg(lh_st_read(b, &fb, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(lh_st_count(fa), lh_st_count(fb));
-    for (i = 0; i < lh_st_count(fa); i++) {
-        ck_assert_str_eq(lh_st_name(fa, i), lh_st_name(fb, i));
-        ck_assert_msg(lh_st_nbytes(fa, i) == lh_st_nbytes(fb, i) &&
-                          memcmp(lh_st_data(fa, i), lh_st_data(fb, i), lh_st_nbytes(fa, i)) == 0,
-                      "tensor %s differs after resume", lh_st_name(fa, i));
+    ck_assert_msg(lh_safetensors_read(a, &fa, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_safetensors_read(b, &fb, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(lh_safetensors_count(fa), lh_safetensors_count(fb));
+    for (i = 0; i < lh_safetensors_count(fa); i++) {
+        ck_assert_str_eq(lh_safetensors_name(fa, i), lh_safetensors_name(fb, i));
+        ck_assert_msg(lh_safetensors_nbytes(fa, i) == lh_safetensors_nbytes(fb, i) &&
+                          memcmp(lh_safetensors_data(fa, i), lh_safetensors_data(fb, i), lh_safetensors_nbytes(fa, i)) == 0,
+                      "tensor %s differs after resume", lh_safetensors_name(fa, i));
     }
-    for (i = 0; i < lh_st_meta_count(fa); i++) {
-        const char *k = lh_st_meta_key(fa, i), *vb = lh_st_meta_get(fb, k);
-        ck_assert_msg(vb && strcmp(lh_st_meta_value(fa, i), vb) == 0,
-                      "metadata %s differs: %s vs %s", k, lh_st_meta_value(fa, i), vb ? vb : "(none)");
+    for (i = 0; i < lh_safetensors_meta_count(fa); i++) {
+        const char *k = lh_safetensors_meta_key(fa, i), *vb = lh_safetensors_meta_get(fb, k);
+        ck_assert_msg(vb && strcmp(lh_safetensors_meta_value(fa, i), vb) == 0,
+                      "metadata %s differs: %s vs %s", k, lh_safetensors_meta_value(fa, i), vb ? vb : "(none)");
     }
-    lh_st_close(fa);
-    lh_st_close(fb);
+    lh_safetensors_close(fa);
+    lh_safetensors_close(fb);
 }
 
 /* Files <dir>/<x>/<rel> and <dir>/<y>/<rel> are byte-identical; for checkpoints name the first

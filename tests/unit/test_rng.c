@@ -20,23 +20,23 @@ static const char demo_cards[] = "Qd Ks 6d 3s 3d 4c 3h Td Kc 5c Jh Kd Jd As 4s 4
 
 START_TEST(test_reference_demo)
 {
-    lh_pcg32 r;
-    lh_pcg32_seed(&r, 42, 54);
+    lh_rng r;
+    lh_rng_seed(&r, 42, 54);
     for (int i = 0; i < 6; i++)
-        ck_assert_msg(lh_pcg32_next(&r) == demo_raw[i], "raw draw %d differs from pcg32-demo", i);
+        ck_assert_msg(lh_rng_next(&r) == demo_raw[i], "raw draw %d differs from pcg32-demo", i);
 
     char coins[66] = {0};
     for (int i = 0; i < 65; i++)
-        coins[i] = lh_pcg32_bounded(&r, 2) ? 'H' : 'T';
+        coins[i] = lh_rng_bounded(&r, 2) ? 'H' : 'T';
     ck_assert_str_eq(coins, demo_coins);
 
     for (int i = 0; i < 33; i++)
-        ck_assert_int_eq((int)lh_pcg32_bounded(&r, 6) + 1, demo_rolls[i]);
+        ck_assert_int_eq((int)lh_rng_bounded(&r, 6) + 1, demo_rolls[i]);
 
     int32_t deck[52];
     for (int i = 0; i < 52; i++)
         deck[i] = i;
-    lh_pcg32_shuffle(&r, deck, 52);
+    lh_rng_shuffle(&r, deck, 52);
     /* The demo prints the deck in order, rank then suit (hcds). */
     char cards[52 * 3] = {0};
     for (int i = 0; i < 52; i++) {
@@ -56,11 +56,11 @@ START_TEST(test_shuffle_is_deterministic_permutation)
     int seen[N] = {0};
     for (int i = 0; i < N; i++)
         a[i] = b[i] = i;
-    lh_pcg32 ra, rb;
-    lh_pcg32_seed(&ra, 7, 3);
-    lh_pcg32_seed(&rb, 7, 3);
-    lh_pcg32_shuffle(&ra, a, N);
-    lh_pcg32_shuffle(&rb, b, N);
+    lh_rng ra, rb;
+    lh_rng_seed(&ra, 7, 3);
+    lh_rng_seed(&rb, 7, 3);
+    lh_rng_shuffle(&ra, a, N);
+    lh_rng_shuffle(&rb, b, N);
     ck_assert_mem_eq(a, b, sizeof a);
     int moved = 0;
     for (int i = 0; i < N; i++) {
@@ -79,46 +79,46 @@ START_TEST(test_shuffle_is_deterministic_permutation)
     int32_t c[N];
     for (int i = 0; i < N; i++)
         c[i] = i;
-    lh_pcg32_seed(&rb, 8, 3);
-    lh_pcg32_shuffle(&rb, c, N);
+    lh_rng_seed(&rb, 8, 3);
+    lh_rng_shuffle(&rb, c, N);
     ck_assert_int_ne(memcmp(a, c, sizeof a), 0);
 }
 END_TEST
 
 START_TEST(test_state_is_checkpointable)
 {
-    lh_pcg32 r, saved;
-    lh_pcg32_seed(&r, 123, 1);
+    lh_rng r, saved;
+    lh_rng_seed(&r, 123, 1);
     for (int i = 0; i < 17; i++)
-        lh_pcg32_next(&r);
+        lh_rng_next(&r);
     saved = r; /* a checkpoint is the two words */
     uint32_t want[8];
     for (int i = 0; i < 8; i++)
-        want[i] = lh_pcg32_next(&r);
+        want[i] = lh_rng_next(&r);
     for (int i = 0; i < 8; i++)
-        ck_assert_uint_eq(lh_pcg32_next(&saved), want[i]);
+        ck_assert_uint_eq(lh_rng_next(&saved), want[i]);
 }
 END_TEST
 
 START_TEST(test_uniform_and_bounded_ranges)
 {
-    lh_pcg32 r;
-    lh_pcg32_seed(&r, 1, 1);
+    lh_rng r;
+    lh_rng_seed(&r, 1, 1);
     double sum = 0;
     int counts[10] = {0};
     for (int i = 0; i < 20000; i++) {
-        double u = lh_pcg32_uniform(&r);
+        double u = lh_rng_uniform(&r);
         ck_assert(u >= 0.0 && u < 1.0);
         sum += u;
-        uint32_t k = lh_pcg32_bounded(&r, 10);
+        uint32_t k = lh_rng_bounded(&r, 10);
         ck_assert_uint_lt(k, 10);
         counts[k]++;
     }
     ck_assert_double_eq_tol(sum / 20000, 0.5, 0.02);
     for (int k = 0; k < 10; k++)
         ck_assert_int_gt(counts[k], 1700); /* expected 2000 each */
-    ck_assert_uint_eq(lh_pcg32_bounded(&r, 1), 0);
-    ck_assert_uint_eq(lh_pcg32_bounded(&r, 0), 0);
+    ck_assert_uint_eq(lh_rng_bounded(&r, 1), 0);
+    ck_assert_uint_eq(lh_rng_bounded(&r, 0), 0);
 }
 END_TEST
 

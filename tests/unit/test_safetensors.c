@@ -25,7 +25,7 @@ static char tmpdir[256];
 static void make_tmpdir(void)
 {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/lh_st_XXXXXX", base);
+    snprintf(tmpdir, sizeof tmpdir, "%s/lh_safetensors_XXXXXX", base);
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
@@ -89,80 +89,80 @@ static const uint8_t mask[5] = {0, 1, 2, 254, 255};
 static const uint64_t seed[2] = {UINT64_MAX, 42};
 static const char *note = "tiny \"fixture\"\nline 2 \xe2\x80\x94 \xc3\xbc";
 
-static lh_st_writer *fixture_writer(void)
+static lh_safetensors_writer *fixture_writer(void)
 {
     lh_error err = {{0}};
-    lh_st_writer *w = lh_st_writer_new();
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
     ck_assert_ptr_nonnull(w);
     int64_t s_conv[] = {2, 1, 2, 2}, s3[] = {3}, s4[] = {4}, s5[] = {5}, s2[] = {2}, s_empty[] = {0, 3};
-    ck_assert_int_eq(lh_st_meta(w, "epoch", "3", &err), 0);
-    ck_assert_int_eq(lh_st_meta(w, "note", note, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "conv.weight", "F32", 4, s_conv, conv_w, sizeof conv_w, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "fc.bias", "F64", 1, s3, fc_b, sizeof fc_b, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "step", "I64", 0, NULL, &step, sizeof step, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "counts", "I32", 1, s4, counts, sizeof counts, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "mask", "U8", 1, s5, mask, sizeof mask, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "seed", "U64", 1, s2, seed, sizeof seed, &err), 0);
-    ck_assert_msg(lh_st_add(w, "empty", "F32", 2, s_empty, NULL, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(lh_safetensors_meta(w, "epoch", "3", &err), 0);
+    ck_assert_int_eq(lh_safetensors_meta(w, "note", note, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "conv.weight", "F32", 4, s_conv, conv_w, sizeof conv_w, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "fc.bias", "F64", 1, s3, fc_b, sizeof fc_b, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "step", "I64", 0, NULL, &step, sizeof step, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "counts", "I32", 1, s4, counts, sizeof counts, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "mask", "U8", 1, s5, mask, sizeof mask, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "seed", "U64", 1, s2, seed, sizeof seed, &err), 0);
+    ck_assert_msg(lh_safetensors_add(w, "empty", "F32", 2, s_empty, NULL, 0, &err) == 0, "%s", err.msg);
     return w;
 }
 
-static void check_fixture_content(const lh_st_file *f)
+static void check_fixture_content(const lh_safetensors_file *f)
 {
     lh_error err = {{0}};
-    ck_assert_int_eq(lh_st_count(f), 7);
-    ck_assert_str_eq(lh_st_name(f, 0), "conv.weight"); /* header order = insertion order */
-    ck_assert_str_eq(lh_st_name(f, 6), "empty");
-    ck_assert_int_eq(lh_st_header_size(f) % 8, 0);
-    const float *cw = lh_st_find(f, "conv.weight", "F32", 8, &err);
+    ck_assert_int_eq(lh_safetensors_count(f), 7);
+    ck_assert_str_eq(lh_safetensors_name(f, 0), "conv.weight"); /* header order = insertion order */
+    ck_assert_str_eq(lh_safetensors_name(f, 6), "empty");
+    ck_assert_int_eq(lh_safetensors_header_size(f) % 8, 0);
+    const float *cw = lh_safetensors_find(f, "conv.weight", "F32", 8, &err);
     ck_assert_msg(cw != NULL, "%s", err.msg);
     ck_assert_mem_eq(cw, conv_w, sizeof conv_w);
-    int32_t i = lh_st_index(f, "conv.weight");
-    ck_assert_int_eq(lh_st_ndim(f, i), 4);
-    ck_assert_int_eq(lh_st_shape(f, i)[0], 2);
-    ck_assert_int_eq(lh_st_shape(f, i)[3], 2);
-    ck_assert_mem_eq(lh_st_find(f, "fc.bias", "F64", 3, &err), fc_b, sizeof fc_b);
-    i = lh_st_index(f, "step");
-    ck_assert_int_eq(lh_st_ndim(f, i), 0);
-    ck_assert_int_eq(lh_st_elems(f, i), 1);
-    ck_assert_int_eq(*(const int64_t *)lh_st_find(f, "step", "I64", 1, &err), step);
-    ck_assert_mem_eq(lh_st_find(f, "counts", "I32", 4, &err), counts, sizeof counts);
-    ck_assert_mem_eq(lh_st_find(f, "mask", "U8", 5, &err), mask, sizeof mask);
-    ck_assert_mem_eq(lh_st_find(f, "seed", "U64", 2, &err), seed, sizeof seed);
-    i = lh_st_index(f, "empty");
-    ck_assert_int_eq(lh_st_nbytes(f, i), 0);
-    ck_assert_int_eq(lh_st_elems(f, i), 0);
-    ck_assert_ptr_nonnull(lh_st_find(f, "empty", "F32", 0, &err));
-    ck_assert_int_eq(lh_st_meta_count(f), 2);
-    ck_assert_str_eq(lh_st_meta_key(f, 0), "epoch");
-    ck_assert_str_eq(lh_st_meta_get(f, "epoch"), "3");
-    ck_assert_str_eq(lh_st_meta_get(f, "note"), note);
-    ck_assert_ptr_null(lh_st_meta_get(f, "absent"));
+    int32_t i = lh_safetensors_index(f, "conv.weight");
+    ck_assert_int_eq(lh_safetensors_ndim(f, i), 4);
+    ck_assert_int_eq(lh_safetensors_shape(f, i)[0], 2);
+    ck_assert_int_eq(lh_safetensors_shape(f, i)[3], 2);
+    ck_assert_mem_eq(lh_safetensors_find(f, "fc.bias", "F64", 3, &err), fc_b, sizeof fc_b);
+    i = lh_safetensors_index(f, "step");
+    ck_assert_int_eq(lh_safetensors_ndim(f, i), 0);
+    ck_assert_int_eq(lh_safetensors_elems(f, i), 1);
+    ck_assert_int_eq(*(const int64_t *)lh_safetensors_find(f, "step", "I64", 1, &err), step);
+    ck_assert_mem_eq(lh_safetensors_find(f, "counts", "I32", 4, &err), counts, sizeof counts);
+    ck_assert_mem_eq(lh_safetensors_find(f, "mask", "U8", 5, &err), mask, sizeof mask);
+    ck_assert_mem_eq(lh_safetensors_find(f, "seed", "U64", 2, &err), seed, sizeof seed);
+    i = lh_safetensors_index(f, "empty");
+    ck_assert_int_eq(lh_safetensors_nbytes(f, i), 0);
+    ck_assert_int_eq(lh_safetensors_elems(f, i), 0);
+    ck_assert_ptr_nonnull(lh_safetensors_find(f, "empty", "F32", 0, &err));
+    ck_assert_int_eq(lh_safetensors_meta_count(f), 2);
+    ck_assert_str_eq(lh_safetensors_meta_key(f, 0), "epoch");
+    ck_assert_str_eq(lh_safetensors_meta_get(f, "epoch"), "3");
+    ck_assert_str_eq(lh_safetensors_meta_get(f, "note"), note);
+    ck_assert_ptr_null(lh_safetensors_meta_get(f, "absent"));
     /* every tensor starts at a file offset that is a multiple of its element size */
-    for (i = 0; i < lh_st_count(f); i++) {
-        uint64_t at = 8 + lh_st_header_size(f) + lh_st_offset(f, i);
-        ck_assert_msg(at % (uint64_t)lh_st_dtype_size(lh_st_dtype(f, i)) == 0, "%s misaligned at %llu",
-                      lh_st_name(f, i), (unsigned long long)at);
+    for (i = 0; i < lh_safetensors_count(f); i++) {
+        uint64_t at = 8 + lh_safetensors_header_size(f) + lh_safetensors_offset(f, i);
+        ck_assert_msg(at % (uint64_t)lh_safetensors_dtype_size(lh_safetensors_dtype(f, i)) == 0, "%s misaligned at %llu",
+                      lh_safetensors_name(f, i), (unsigned long long)at);
     }
 }
 
 START_TEST(test_read_fixture)
 {
     lh_error err = {{0}};
-    lh_st_file *f;
-    ck_assert_msg(lh_st_read(FIXTURE, &f, &err) == 0, "%s", err.msg);
+    lh_safetensors_file *f;
+    ck_assert_msg(lh_safetensors_read(FIXTURE, &f, &err) == 0, "%s", err.msg);
     check_fixture_content(f);
-    lh_st_close(f);
+    lh_safetensors_close(f);
 }
 END_TEST
 
 START_TEST(test_writer_matches_fixture_bytes)
 {
     lh_error err = {{0}};
-    lh_st_writer *w = fixture_writer();
+    lh_safetensors_writer *w = fixture_writer();
     uint8_t *mine;
     uint64_t mine_len, ref_len;
-    ck_assert_int_eq(lh_st_serialize(w, &mine, &mine_len, &err), 0);
+    ck_assert_int_eq(lh_safetensors_serialize(w, &mine, &mine_len, &err), 0);
     uint8_t *ref = slurp(FIXTURE, &ref_len);
     ck_assert_uint_eq(mine_len, ref_len);
     for (uint64_t k = 0; k < ref_len; k++)
@@ -170,7 +170,7 @@ START_TEST(test_writer_matches_fixture_bytes)
                       (unsigned long long)k, mine[k], ref[k]);
     free(mine);
     free(ref);
-    lh_st_writer_free(w);
+    lh_safetensors_writer_free(w);
 }
 END_TEST
 
@@ -178,14 +178,14 @@ START_TEST(test_round_trip_file)
 {
     lh_error err = {{0}};
     make_tmpdir();
-    lh_st_writer *w = fixture_writer();
+    lh_safetensors_writer *w = fixture_writer();
     const char *p = tmp_path("rt.safetensors");
-    ck_assert_msg(lh_st_write_atomic(w, p, &err) == 0, "%s", err.msg);
-    lh_st_writer_free(w);
-    lh_st_file *f;
-    ck_assert_msg(lh_st_read(p, &f, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_safetensors_write_atomic(w, p, &err) == 0, "%s", err.msg);
+    lh_safetensors_writer_free(w);
+    lh_safetensors_file *f;
+    ck_assert_msg(lh_safetensors_read(p, &f, &err) == 0, "%s", err.msg);
     check_fixture_content(f);
-    lh_st_close(f);
+    lh_safetensors_close(f);
     ck_assert_int_eq(count_temps(), 0);
     remove_tmpdir();
 }
@@ -196,7 +196,7 @@ START_TEST(test_round_trip_all_dtypes)
     static const char *dts[] = {"F64", "I64", "U64", "F32", "I32", "U32", "F16", "BF16", "I16",
                                 "U16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2"};
     lh_error err = {{0}};
-    lh_st_writer *w = lh_st_writer_new();
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
     uint8_t pattern[64];
     for (int k = 0; k < 64; k++)
         pattern[k] = (uint8_t)(k * 37 + 11);
@@ -205,91 +205,91 @@ START_TEST(test_round_trip_all_dtypes)
         char name[32];
         int64_t shape[] = {3};
         snprintf(name, sizeof name, "t_%s", dts[d]);
-        ck_assert_msg(lh_st_add(w, name, dts[d], 1, shape, pattern, 3u * (uint64_t)lh_st_dtype_size(dts[d]),
+        ck_assert_msg(lh_safetensors_add(w, name, dts[d], 1, shape, pattern, 3u * (uint64_t)lh_safetensors_dtype_size(dts[d]),
                                 &err) == 0, "%s", err.msg);
     }
-    ck_assert_int_eq(lh_st_meta(w, "empty_value", "", &err), 0);
+    ck_assert_int_eq(lh_safetensors_meta(w, "empty_value", "", &err), 0);
     uint8_t *buf;
     uint64_t len;
-    ck_assert_int_eq(lh_st_serialize(w, &buf, &len, &err), 0);
-    lh_st_file *f;
-    ck_assert_msg(lh_st_parse("mem", buf, len, &f, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(lh_st_count(f), 15);
-    ck_assert_str_eq(lh_st_name(f, 0), "t_F8_E5M2");
-    for (int32_t i = 0; i < lh_st_count(f); i++) {
-        ck_assert_mem_eq(lh_st_data(f, i), pattern, lh_st_nbytes(f, i));
-        ck_assert_int_eq((8 + lh_st_header_size(f) + lh_st_offset(f, i)) % (uint64_t)lh_st_dtype_size(lh_st_dtype(f, i)), 0);
+    ck_assert_int_eq(lh_safetensors_serialize(w, &buf, &len, &err), 0);
+    lh_safetensors_file *f;
+    ck_assert_msg(lh_safetensors_parse("mem", buf, len, &f, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(lh_safetensors_count(f), 15);
+    ck_assert_str_eq(lh_safetensors_name(f, 0), "t_F8_E5M2");
+    for (int32_t i = 0; i < lh_safetensors_count(f); i++) {
+        ck_assert_mem_eq(lh_safetensors_data(f, i), pattern, lh_safetensors_nbytes(f, i));
+        ck_assert_int_eq((8 + lh_safetensors_header_size(f) + lh_safetensors_offset(f, i)) % (uint64_t)lh_safetensors_dtype_size(lh_safetensors_dtype(f, i)), 0);
     }
-    ck_assert_str_eq(lh_st_meta_get(f, "empty_value"), "");
-    lh_st_close(f);
+    ck_assert_str_eq(lh_safetensors_meta_get(f, "empty_value"), "");
+    lh_safetensors_close(f);
     free(buf);
-    lh_st_writer_free(w);
+    lh_safetensors_writer_free(w);
 
     /* no tensors, no metadata: "{}" padded */
-    w = lh_st_writer_new();
-    ck_assert_int_eq(lh_st_serialize(w, &buf, &len, &err), 0);
+    w = lh_safetensors_writer_new();
+    ck_assert_int_eq(lh_safetensors_serialize(w, &buf, &len, &err), 0);
     ck_assert_uint_eq(len, 16);
     ck_assert_int_eq(memcmp(buf + 8, "{}      ", 8), 0);
-    ck_assert_int_eq(lh_st_parse("mem", buf, len, &f, &err), 0);
-    ck_assert_int_eq(lh_st_count(f), 0);
-    lh_st_close(f);
+    ck_assert_int_eq(lh_safetensors_parse("mem", buf, len, &f, &err), 0);
+    ck_assert_int_eq(lh_safetensors_count(f), 0);
+    lh_safetensors_close(f);
     free(buf);
-    lh_st_writer_free(w);
+    lh_safetensors_writer_free(w);
 }
 END_TEST
 
 START_TEST(test_writer_rejects)
 {
     lh_error err = {{0}};
-    lh_st_writer *w = lh_st_writer_new();
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
     float x[4] = {0};
     int64_t s4[] = {4}, neg[] = {-1};
-    ck_assert_int_eq(lh_st_add(w, "a", "F32", 1, s4, x, sizeof x, &err), 0);
-    ck_assert_int_eq(lh_st_add(w, "a", "F32", 1, s4, x, sizeof x, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "a", "F32", 1, s4, x, sizeof x, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "a", "F32", 1, s4, x, sizeof x, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "tensor \"a\" added twice"));
-    ck_assert_int_eq(lh_st_add(w, "b", "F33", 1, s4, x, sizeof x, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "b", "F33", 1, s4, x, sizeof x, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown dtype \"F33\""));
-    ck_assert_int_eq(lh_st_add(w, "b", "F32", 1, s4, x, 12, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "b", "F32", 1, s4, x, 12, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "12 bytes given for 4 elements of F32 (expected 16)"));
-    ck_assert_int_eq(lh_st_add(w, "b", "F32", 1, neg, x, 0, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "b", "F32", 1, neg, x, 0, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "dimension 0 is -1"));
-    ck_assert_int_eq(lh_st_add(w, "__metadata__", "F32", 1, s4, x, sizeof x, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "__metadata__", "F32", 1, s4, x, sizeof x, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "reserved or empty"));
-    ck_assert_int_eq(lh_st_add(w, "", "F32", 1, s4, x, sizeof x, &err), -1);
-    ck_assert_int_eq(lh_st_add(w, "b", "F32", 1, s4, NULL, sizeof x, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "", "F32", 1, s4, x, sizeof x, &err), -1);
+    ck_assert_int_eq(lh_safetensors_add(w, "b", "F32", 1, s4, NULL, sizeof x, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "data is NULL"));
-    ck_assert_int_eq(lh_st_meta(w, "k", "v", &err), 0);
-    ck_assert_int_eq(lh_st_meta(w, "k", "w", &err), -1);
+    ck_assert_int_eq(lh_safetensors_meta(w, "k", "v", &err), 0);
+    ck_assert_int_eq(lh_safetensors_meta(w, "k", "w", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "metadata key \"k\" set twice"));
     /* the failed calls added nothing */
     uint8_t *buf;
     uint64_t len;
-    lh_st_file *f;
-    ck_assert_int_eq(lh_st_serialize(w, &buf, &len, &err), 0);
-    ck_assert_int_eq(lh_st_parse("mem", buf, len, &f, &err), 0);
-    ck_assert_int_eq(lh_st_count(f), 1);
-    ck_assert_int_eq(lh_st_meta_count(f), 1);
-    ck_assert_str_eq(lh_st_meta_get(f, "k"), "v");
-    lh_st_close(f);
+    lh_safetensors_file *f;
+    ck_assert_int_eq(lh_safetensors_serialize(w, &buf, &len, &err), 0);
+    ck_assert_int_eq(lh_safetensors_parse("mem", buf, len, &f, &err), 0);
+    ck_assert_int_eq(lh_safetensors_count(f), 1);
+    ck_assert_int_eq(lh_safetensors_meta_count(f), 1);
+    ck_assert_str_eq(lh_safetensors_meta_get(f, "k"), "v");
+    lh_safetensors_close(f);
     free(buf);
-    lh_st_writer_free(w);
+    lh_safetensors_writer_free(w);
 }
 END_TEST
 
 START_TEST(test_find_errors)
 {
     lh_error err = {{0}};
-    lh_st_file *f;
-    ck_assert_int_eq(lh_st_read(FIXTURE, &f, &err), 0);
-    ck_assert_ptr_null(lh_st_find(f, "fc.weight", "F32", 10, &err));
+    lh_safetensors_file *f;
+    ck_assert_int_eq(lh_safetensors_read(FIXTURE, &f, &err), 0);
+    ck_assert_ptr_null(lh_safetensors_find(f, "fc.weight", "F32", 10, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "tiny.safetensors: tensor \"fc.weight\" not found (expected a F32 tensor)"));
-    ck_assert_ptr_null(lh_st_find(f, "fc.bias", "F32", 3, &err));
+    ck_assert_ptr_null(lh_safetensors_find(f, "fc.bias", "F32", 3, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "tensor \"fc.bias\" has dtype F64 (expected F32)"));
-    ck_assert_ptr_null(lh_st_find(f, "conv.weight", "F32", 9, &err));
+    ck_assert_ptr_null(lh_safetensors_find(f, "conv.weight", "F32", 9, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "tensor \"conv.weight\" has shape [2, 1, 2, 2] = 8 elements (expected 9)"));
-    ck_assert_ptr_nonnull(lh_st_find(f, "conv.weight", "F32", -1, &err));
-    ck_assert_int_eq(lh_st_index(f, "nope"), -1);
-    lh_st_close(f);
+    ck_assert_ptr_nonnull(lh_safetensors_find(f, "conv.weight", "F32", -1, &err));
+    ck_assert_int_eq(lh_safetensors_index(f, "nope"), -1);
+    lh_safetensors_close(f);
 }
 END_TEST
 
@@ -300,13 +300,13 @@ END_TEST
 static void expect_bad(const void *b, uint64_t n, const char *want)
 {
     lh_error err = {{0}};
-    lh_st_file *f = NULL;
-    ck_assert_msg(lh_st_parse("mem", b, n, &f, &err) == -1, "parse accepted a file that should fail with: %s", want);
+    lh_safetensors_file *f = NULL;
+    ck_assert_msg(lh_safetensors_parse("mem", b, n, &f, &err) == -1, "parse accepted a file that should fail with: %s", want);
     ck_assert_ptr_null(f);
     ck_assert_msg(strstr(err.msg, want) != NULL, "got \"%s\", expected it to contain \"%s\"", err.msg, want);
     const char *p = tmp_path("bad.safetensors");
     spit(p, b, n);
-    ck_assert_int_eq(lh_st_read(p, &f, &err), -1);
+    ck_assert_int_eq(lh_safetensors_read(p, &f, &err), -1);
     char prefix[600];
     snprintf(prefix, sizeof prefix, "checkpoint %s: ", p);
     ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "got \"%s\"", err.msg);
@@ -437,10 +437,10 @@ START_TEST(test_foreign_files)
     expect_bad(notjson, sizeof notjson, "not a safetensors file (expected the JSON header to start with '{' at byte 8, found 0x68)");
 
     lh_error err = {{0}};
-    lh_st_file *f;
-    ck_assert_int_eq(lh_st_read(tmpdir, &f, &err), -1);
+    lh_safetensors_file *f;
+    ck_assert_int_eq(lh_safetensors_read(tmpdir, &f, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
-    ck_assert_int_eq(lh_st_read(tmp_path("missing.safetensors"), &f, &err), -1);
+    ck_assert_int_eq(lh_safetensors_read(tmp_path("missing.safetensors"), &f, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "missing.safetensors: cannot open: No such file or directory"));
     remove_tmpdir();
 }
@@ -459,28 +459,28 @@ START_TEST(test_misaligned_foreign_layout)
     b[8 + hl] = 7;
     memcpy(b + 8 + hl + 1, &v, 4);
     lh_error err = {{0}};
-    lh_st_file *f;
-    ck_assert_msg(lh_st_parse("mem", b, n, &f, &err) == 0, "%s", err.msg);
-    const float *x = lh_st_find(f, "x", "F32", 1, &err);
+    lh_safetensors_file *f;
+    ck_assert_msg(lh_safetensors_parse("mem", b, n, &f, &err) == 0, "%s", err.msg);
+    const float *x = lh_safetensors_find(f, "x", "F32", 1, &err);
     ck_assert_ptr_nonnull(x);
     ck_assert_int_eq((uintptr_t)x % 4, 0);
     ck_assert_float_eq(*x, 3.25f);
-    ck_assert_int_eq(*(const uint8_t *)lh_st_find(f, "b", "U8", 1, &err), 7);
-    lh_st_close(f);
+    ck_assert_int_eq(*(const uint8_t *)lh_safetensors_find(f, "b", "U8", 1, &err), 7);
+    lh_safetensors_close(f);
     free(b);
 }
 END_TEST
 
 /* ---- atomic writes ------------------------------------------------------------------------ */
 
-static lh_st_writer *small_writer(float fill, int64_t elems)
+static lh_safetensors_writer *small_writer(float fill, int64_t elems)
 {
     lh_error err = {{0}};
-    lh_st_writer *w = lh_st_writer_new();
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
     float *x = malloc((size_t)elems * sizeof(float));
     for (int64_t k = 0; k < elems; k++)
         x[k] = fill;
-    ck_assert_int_eq(lh_st_add(w, "x", "F32", 1, &elems, x, (uint64_t)elems * sizeof(float), &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(w, "x", "F32", 1, &elems, x, (uint64_t)elems * sizeof(float), &err), 0);
     free(x);
     return w;
 }
@@ -489,19 +489,19 @@ START_TEST(test_atomic_missing_dir)
 {
     lh_error err = {{0}};
     make_tmpdir();
-    lh_st_writer *w = small_writer(1.0f, 4);
+    lh_safetensors_writer *w = small_writer(1.0f, 4);
     const char *p = tmp_path("no/such/dir/x.safetensors");
-    ck_assert_int_eq(lh_st_write_atomic(w, p, &err), -1);
+    ck_assert_int_eq(lh_safetensors_write_atomic(w, p, &err), -1);
     char want[700];
     snprintf(want, sizeof want, "checkpoint %s: cannot create a temporary file in %s/no/such/dir: No such file "
              "or directory", p, tmpdir);
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_eq(access(p, F_OK), -1);
     ck_assert_int_eq(lh_atomic_write(p, "abc", 3, &err), -1);
-    ck_assert_int_eq(lh_fsync_dir(tmp_path("no"), &err), -1);
-    ck_assert_int_eq(lh_fsync_dir(tmpdir, &err), 0);
+    ck_assert_int_eq(lh_atomic_fsync_dir(tmp_path("no"), &err), -1);
+    ck_assert_int_eq(lh_atomic_fsync_dir(tmpdir, &err), 0);
     ck_assert_int_eq(count_temps(), 0);
-    lh_st_writer_free(w);
+    lh_safetensors_writer_free(w);
     remove_tmpdir();
 }
 END_TEST
@@ -511,15 +511,15 @@ START_TEST(test_atomic_replace_on_success)
     lh_error err = {{0}};
     make_tmpdir();
     const char *p = tmp_path("last.ckpt");
-    lh_st_writer *w1 = small_writer(1.0f, 4), *w2 = small_writer(2.0f, 8);
-    ck_assert_int_eq(lh_st_write_atomic(w1, p, &err), 0);
-    ck_assert_int_eq(lh_st_write_atomic(w2, p, &err), 0);
-    lh_st_file *f;
-    ck_assert_int_eq(lh_st_read(p, &f, &err), 0);
-    const float *x = lh_st_find(f, "x", "F32", 8, &err);
+    lh_safetensors_writer *w1 = small_writer(1.0f, 4), *w2 = small_writer(2.0f, 8);
+    ck_assert_int_eq(lh_safetensors_write_atomic(w1, p, &err), 0);
+    ck_assert_int_eq(lh_safetensors_write_atomic(w2, p, &err), 0);
+    lh_safetensors_file *f;
+    ck_assert_int_eq(lh_safetensors_read(p, &f, &err), 0);
+    const float *x = lh_safetensors_find(f, "x", "F32", 8, &err);
     ck_assert_ptr_nonnull(x);
     ck_assert_float_eq(x[7], 2.0f);
-    lh_st_close(f);
+    lh_safetensors_close(f);
     ck_assert_int_eq(count_temps(), 0);
 
     /* plain buffers too, with a relative path */
@@ -534,8 +534,8 @@ START_TEST(test_atomic_replace_on_success)
     ck_assert_int_eq(memcmp(b, "a,b\n1,2\n", 8), 0);
     free(b);
     ck_assert_int_eq(count_temps(), 0);
-    lh_st_writer_free(w1);
-    lh_st_writer_free(w2);
+    lh_safetensors_writer_free(w1);
+    lh_safetensors_writer_free(w2);
     remove_tmpdir();
 }
 END_TEST
@@ -545,8 +545,8 @@ START_TEST(test_atomic_failed_write_keeps_old_file)
     lh_error err = {{0}};
     make_tmpdir();
     const char *p = tmp_path("best.ckpt");
-    lh_st_writer *small = small_writer(1.0f, 4), *big = small_writer(5.0f, 4096);
-    ck_assert_int_eq(lh_st_write_atomic(small, p, &err), 0);
+    lh_safetensors_writer *small = small_writer(1.0f, 4), *big = small_writer(5.0f, 4096);
+    ck_assert_int_eq(lh_safetensors_write_atomic(small, p, &err), 0);
     uint64_t n0, n1;
     uint8_t *before = slurp(p, &n0);
 
@@ -554,7 +554,7 @@ START_TEST(test_atomic_failed_write_keeps_old_file)
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl = {.rlim_cur = 1000, .rlim_max = RLIM_INFINITY};
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    ck_assert_int_eq(lh_st_write_atomic(big, p, &err), -1);
+    ck_assert_int_eq(lh_safetensors_write_atomic(big, p, &err), -1);
     char want[700];
     snprintf(want, sizeof want, "checkpoint %s: write failed: File too large", p);
     ck_assert_str_eq(err.msg, want);
@@ -568,8 +568,8 @@ START_TEST(test_atomic_failed_write_keeps_old_file)
 
     /* a failed add leaves the writer as it was: writing it reproduces the old file */
     int64_t s1[] = {1};
-    ck_assert_int_eq(lh_st_add(small, "y", "F99", 1, s1, "abcd", 4, &err), -1);
-    ck_assert_int_eq(lh_st_write_atomic(small, p, &err), 0);
+    ck_assert_int_eq(lh_safetensors_add(small, "y", "F99", 1, s1, "abcd", 4, &err), -1);
+    ck_assert_int_eq(lh_safetensors_write_atomic(small, p, &err), 0);
     free(after);
     after = slurp(p, &n1);
     ck_assert_uint_eq(n0, n1);
@@ -579,14 +579,14 @@ START_TEST(test_atomic_failed_write_keeps_old_file)
     const char *d = tmp_path("adir");
     ck_assert_int_eq(mkdir(d, 0700), 0);
     spit(tmp_path("adir/keep"), "k", 1);
-    ck_assert_int_eq(lh_st_write_atomic(big, d, &err), -1);
+    ck_assert_int_eq(lh_safetensors_write_atomic(big, d, &err), -1);
     ck_assert_msg(strstr(err.msg, "cannot rename the temporary file over it"), "%s", err.msg);
     ck_assert_int_eq(access(tmp_path("adir/keep"), F_OK), 0);
     ck_assert_int_eq(count_temps(), 0);
     free(before);
     free(after);
-    lh_st_writer_free(small);
-    lh_st_writer_free(big);
+    lh_safetensors_writer_free(small);
+    lh_safetensors_writer_free(big);
     remove_tmpdir();
 }
 END_TEST
@@ -638,14 +638,14 @@ START_TEST(test_cmd_inspect_text)
 
     /* a long value is cut unless --verbose */
     lh_error err = {{0}};
-    lh_st_writer *w = lh_st_writer_new();
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
     char longv[301];
     memset(longv, 'z', 300);
     longv[300] = 0;
-    ck_assert_int_eq(lh_st_meta(w, "plugin_state", longv, &err), 0);
+    ck_assert_int_eq(lh_safetensors_meta(w, "plugin_state", longv, &err), 0);
     const char *p = tmp_path("long.safetensors");
-    ck_assert_int_eq(lh_st_write_atomic(w, p, &err), 0);
-    lh_st_writer_free(w);
+    ck_assert_int_eq(lh_safetensors_write_atomic(w, p, &err), 0);
+    lh_safetensors_writer_free(w);
     char *argv2[] = {"ckpt", "inspect", (char *)p, NULL};
     ck_assert_int_eq(run_cmd(argv2, 3, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "... (300 chars; --verbose shows all)"));

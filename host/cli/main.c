@@ -1,0 +1,58 @@
+/* host/cli/main.c — the lhost command line: a table of subcommands. The only file that exits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "lhost/version.h"
+
+typedef struct subcommand {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} subcommand;
+
+static const subcommand commands[] = {
+    {"train", lh_cmd_train, "train a model from a YAML config (--config FILE [--resume CKPT])"},
+    {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
+    {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
+    {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},
+    {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},
+    {"new-plugin", lh_cmd_new_plugin, "start a plugin from the SDK template (NAME [--kind])"},
+};
+
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void print_help(FILE *f)
+{
+    int k;
+    fprintf(f, "usage: lhost <command> [options]\n"
+               "       lhost --version | --help\n\ncommands:\n");
+    for (k = 0; k < N_COMMANDS; k++)
+        fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].help);
+    fprintf(f, "\nRun 'lhost <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    int k;
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("lhost %s (plugin ABI %d.%d.%d)\n", LH_VERSION, LHOST_ABI_VERSION_MAJOR,
+               LHOST_ABI_VERSION_MINOR, LHOST_ABI_VERSION_PATCH);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    for (k = 0; k < N_COMMANDS; k++)
+        if (strcmp(argv[1], commands[k].name) == 0)
+            exit(commands[k].fn(argc - 1, argv + 1));
+    fprintf(stderr, "lhost: unknown command '%s'\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

@@ -1,0 +1,792 @@
+/* host/config/config.c — YAML config tree and dotted overrides (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define LH_CFG_MAX_DEPTH 64
+
+struct lh_config_node {
+    int type;
+    int is_null;
+    char *scalar;   /* LH_CFG_SCALAR: text ("" for null) */
+    char **keys;    /* LH_CFG_MAP: keys[i] names kids[i] */
+    lh_config_node **kids;
+    int32_t n, cap;
+    char *where;
+    char *path;
+};
+
+struct lh_config {
+    lh_config_node *root;
+};
+
+/* ---- nodes ------------------------------------------------------------------------------- */
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static void node_free(lh_config_node *n)
+{
+    if (!n)
+        return;
+    for (int32_t i = 0; i < n->n; i++) {
+        if (n->keys)
+            free(n->keys[i]);
+        node_free(n->kids[i]);
+    }
+    free(n->keys);
+    free(n->kids);
+    free(n->scalar);
+    free(n->where);
+    free(n->path);
+    free(n);
+}
+
+/* Path of a child: "parent.part" or "part" under the root. */
+static char *child_path(const char *parent, const char *part)
+{
+    return *parent ? dupf("%s.%s", parent, part) : strdup(part);
+}
+
+static lh_config_node *node_new(int type, const char *where, const char *path)
+{
+    lh_config_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->type = type;
+    n->where = strdup(where);
+    n->path = strdup(path);
+    if (!n->where || !n->path) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* Append kid (and key, for a mapping). Takes ownership of both, even on failure. */
+static int node_append(lh_config_node *n, char *key, lh_config_node *kid)
+{
+    if (n->n == n->cap) {
+        int32_t cap = n->cap ? 2 * n->cap : 8;
+        lh_config_node **kids = realloc(n->kids, (size_t)cap * sizeof *kids);
+        if (kids)
+            n->kids = kids;
+        char **keys = n->type == LH_CFG_MAP ? realloc(n->keys, (size_t)cap * sizeof *keys) : NULL;
+        if (keys)
+            n->keys = keys;
+        if (!kids || (n->type == LH_CFG_MAP && !keys)) {
+            free(key);
+            node_free(kid);
+            return -1;
+        }
+        n->cap = cap;
+    }
+    if (n->type == LH_CFG_MAP)
+        n->keys[n->n] = key;
+    else
+        free(key);
+    n->kids[n->n++] = kid;
+    return 0;
+}
+
+static int32_t map_find(const lh_config_node *m, const char *key, size_t len)
+{
+    for (int32_t i = 0; i < m->n; i++)
+        if (strlen(m->keys[i]) == len && strncmp(m->keys[i], key, len) == 0)
+            return i;
+    return -1;
+}
+
+/* A sequence index: all digits, no leading zero (except "0"). -1 if not one. */
+static int64_t parse_index(const char *s, size_t len)
+{
+    if (len == 0 || len > 9 || (len > 1 && s[0] == '0'))
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+int lh_config_error(const lh_config_node *n, lh_error *err, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n && *n->path)
+        return lh_error_set(err, "config %s: %s: %s", n->where, n->path, msg);
+    return lh_error_set(err, "config %s: %s", n ? n->where : "?", msg);
+}
+
+/* How a value is described in "got ..." */
+static void describe(const lh_config_node *n, char *buf, size_t len)
+{
+    if (n->type == LH_CFG_MAP)
+        snprintf(buf, len, "a mapping");
+    else if (n->type == LH_CFG_SEQ)
+        snprintf(buf, len, "a sequence");
+    else if (n->is_null)
+        snprintf(buf, len, "null");
+    else
+        snprintf(buf, len, "\"%.200s\"", n->scalar);
+}
+
+/* ---- YAML -> tree ------------------------------------------------------------------------- */
+
+typedef struct builder {
+    yaml_parser_t parser;
+    const char *name;  /* file name for "name:line" */
+    const char *where; /* fixed where (command line), or NULL to use name:line */
+    lh_error *err;
+} builder;
+
+static int next_event(builder *b, yaml_event_t *ev)
+{
+    if (yaml_parser_parse(&b->parser, ev))
+        return 0;
+    if (b->where)
+        return lh_error_set(b->err, "config %s: YAML syntax error: %s", b->where,
+                            b->parser.problem ? b->parser.problem : "unknown");
+    return lh_error_set(b->err, "config %s:%zu: YAML syntax error: %s", b->name,
+                        b->parser.problem_mark.line + 1,
+                        b->parser.problem ? b->parser.problem : "unknown");
+}
+
+static char *where_of(builder *b, const yaml_mark_t *m)
+{
+    return b->where ? strdup(b->where) : dupf("%s:%zu", b->name, m->line + 1);
+}
+
+static int is_null_scalar(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+           !strcmp(v, "NULL");
+}
+
+/* Build the node that starts with `ev` (consumed). `where` is the node's where string (owned by
+ * the caller), path its dotted path. */
+static lh_config_node *build(builder *b, yaml_event_t *ev, const char *where, const char *path,
+                          int depth)
+{
+    lh_config_node *n = NULL;
+    yaml_event_t kev, vev;
+    char tmp[64];
+
+    if (depth > LH_CFG_MAX_DEPTH) {
+        lh_error_set(b->err, "config %s: %s: nested deeper than %d levels", where, path,
+                     LH_CFG_MAX_DEPTH);
+        return NULL;
+    }
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        n = node_new(LH_CFG_SCALAR, where, path);
+        if (!n)
+            break;
+        n->is_null = is_null_scalar(ev);
+        n->scalar = strdup(n->is_null ? "" : (const char *)ev->data.scalar.value);
+        if (!n->scalar) {
+            node_free(n);
+            n = NULL;
+        }
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        n = node_new(LH_CFG_SEQ, where, path);
+        if (!n)
+            break;
+        for (;;) {
+            if (next_event(b, &vev) < 0)
+                goto fail;
+            if (vev.type == YAML_SEQUENCE_END_EVENT) {
+                yaml_event_delete(&vev);
+                break;
+            }
+            snprintf(tmp, sizeof tmp, "%d", (int)n->n);
+            char *kw = where_of(b, &vev.start_mark), *kp = child_path(path, tmp);
+            lh_config_node *kid = kw && kp ? build(b, &vev, kw, kp, depth + 1) : NULL;
+            yaml_event_delete(&vev);
+            free(kw);
+            free(kp);
+            if (!kid || node_append(n, NULL, kid) < 0)
+                goto fail;
+        }
+        break;
+    case YAML_MAPPING_START_EVENT:
+        n = node_new(LH_CFG_MAP, where, path);
+        if (!n)
+            break;
+        for (;;) {
+            if (next_event(b, &kev) < 0)
+                goto fail;
+            if (kev.type == YAML_MAPPING_END_EVENT) {
+                yaml_event_delete(&kev);
+                break;
+            }
+            char *kw = where_of(b, &kev.start_mark);
+            if (kev.type != YAML_SCALAR_EVENT) {
+                lh_error_set(b->err, "config %s: %s%smapping keys must be scalars", kw ? kw : "?",
+                             path, *path ? ": " : "");
+                yaml_event_delete(&kev);
+                free(kw);
+                goto fail;
+            }
+            char *key = strdup((const char *)kev.data.scalar.value);
+            yaml_event_delete(&kev);
+            char *kp = key ? child_path(path, key) : NULL;
+            int32_t dup = key ? map_find(n, key, strlen(key)) : -1;
+            if (dup >= 0) {
+                lh_error_set(b->err, "config %s: %s: duplicate key (first at %s)", kw, kp,
+                             n->kids[dup]->where);
+                free(kw);
+                free(kp);
+                free(key);
+                goto fail;
+            }
+            lh_config_node *kid = NULL;
+            if (kw && kp && next_event(b, &vev) == 0) {
+                kid = build(b, &vev, kw, kp, depth + 1); /* a value's where is its key's line */
+                yaml_event_delete(&vev);
+            }
+            free(kw);
+            free(kp);
+            if (!kid) {
+                free(key);
+                goto fail;
+            }
+            if (node_append(n, key, kid) < 0)
+                goto fail;
+        }
+        break;
+    case YAML_ALIAS_EVENT:
+        lh_error_set(b->err, "config %s: %s%saliases (*%s) are not supported", where, path,
+                     *path ? ": " : "", (const char *)ev->data.alias.anchor);
+        return NULL;
+    default:
+        lh_error_set(b->err, "config %s: unexpected YAML event", where);
+        return NULL;
+    }
+    if (!n && !b->err->msg[0])
+        lh_error_set(b->err, "config %s: out of memory", where);
+    return n;
+fail:
+    node_free(n);
+    if (!b->err->msg[0])
+        lh_error_set(b->err, "config %s: out of memory", where);
+    return NULL;
+}
+
+/* Parse one YAML document from an initialised parser. An empty stream gives a null scalar. */
+static lh_config_node *parse_doc(builder *b, const char *root_path)
+{
+    yaml_event_t ev;
+    lh_config_node *root = NULL;
+    b->err->msg[0] = '\0';
+    for (;;) {
+        if (next_event(b, &ev) < 0)
+            goto fail;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_START_EVENT ||
+            t == YAML_DOCUMENT_END_EVENT) {
+            if (t == YAML_DOCUMENT_START_EVENT && root) {
+                char *w = where_of(b, &ev.start_mark);
+                lh_error_set(b->err, "config %s: only one YAML document is allowed", w ? w : "?");
+                free(w);
+                yaml_event_delete(&ev);
+                goto fail;
+            }
+            yaml_event_delete(&ev);
+            continue;
+        }
+        char *w = where_of(b, &ev.start_mark);
+        root = w ? build(b, &ev, w, root_path, 0) : NULL;
+        free(w);
+        yaml_event_delete(&ev);
+        if (!root)
+            goto fail;
+    }
+    if (!root) {
+        char *w = b->where ? strdup(b->where) : dupf("%s:1", b->name);
+        root = w ? node_new(LH_CFG_SCALAR, w, root_path) : NULL;
+        free(w);
+        if (root) {
+            root->is_null = 1;
+            root->scalar = strdup("");
+        }
+        if (!root || !root->scalar) {
+            node_free(root);
+            lh_error_set(b->err, "config %s: out of memory", b->name);
+            return NULL;
+        }
+    }
+    return root;
+fail:
+    node_free(root);
+    return NULL;
+}
+
+/* Wrap a parsed top level into a config: it must be a mapping (or empty). */
+static int finish_load(lh_config **out, lh_config_node *root, lh_error *err)
+{
+    if (root->type == LH_CFG_SCALAR && root->is_null) {
+        root->type = LH_CFG_MAP;
+        free(root->scalar);
+        root->scalar = NULL;
+        root->is_null = 0;
+    }
+    if (root->type != LH_CFG_MAP) {
+        char got[256];
+        describe(root, got, sizeof got);
+        lh_config_error(root, err, "expected a mapping at the top level, got %s", got);
+        node_free(root);
+        return -1;
+    }
+    *out = calloc(1, sizeof **out);
+    if (!*out) {
+        node_free(root);
+        return lh_error_set(err, "config: out of memory");
+    }
+    (*out)->root = root;
+    return 0;
+}
+
+int lh_config_load(lh_config **out, const char *path, lh_error *err)
+{
+    lh_error local;
+    if (!err)
+        err = &local;
+    *out = NULL;
+    if (!path)
+        return lh_config_load_string(out, "(none)", "", err);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lh_error_set(err, "config %s: cannot open: %s", path, strerror(errno));
+    builder b = {.name = path, .err = err};
+    if (!yaml_parser_initialize(&b.parser)) {
+        fclose(f);
+        return lh_error_set(err, "config %s: out of memory", path);
+    }
+    yaml_parser_set_input_file(&b.parser, f);
+    lh_config_node *root = parse_doc(&b, "");
+    int read_error = b.parser.error == YAML_READER_ERROR;
+    yaml_parser_delete(&b.parser);
+    if (ferror(f) && !read_error) {
+        fclose(f);
+        node_free(root);
+        return lh_error_set(err, "config %s: read error", path);
+    }
+    fclose(f);
+    if (!root)
+        return -1;
+    return finish_load(out, root, err);
+}
+
+int lh_config_load_string(lh_config **out, const char *name, const char *yaml, lh_error *err)
+{
+    lh_error local;
+    if (!err)
+        err = &local;
+    *out = NULL;
+    builder b = {.name = name, .err = err};
+    if (!yaml_parser_initialize(&b.parser))
+        return lh_error_set(err, "config %s: out of memory", name);
+    yaml_parser_set_input_string(&b.parser, (const unsigned char *)yaml, strlen(yaml));
+    lh_config_node *root = parse_doc(&b, "");
+    yaml_parser_delete(&b.parser);
+    if (!root)
+        return -1;
+    return finish_load(out, root, err);
+}
+
+void lh_config_free(lh_config *cfg)
+{
+    if (!cfg)
+        return;
+    node_free(cfg->root);
+    free(cfg);
+}
+
+/* ---- overrides ---------------------------------------------------------------------------- */
+
+/* Parse an override value into a node with the given where/path. */
+static lh_config_node *override_value(const char *value, const char *where, const char *path,
+                                   lh_error *err)
+{
+    if (value[0] == '[' || value[0] == '{' || value[0] == '"' || value[0] == '\'') {
+        builder b = {.name = where, .where = where, .err = err};
+        if (!yaml_parser_initialize(&b.parser)) {
+            lh_error_set(err, "config %s: out of memory", where);
+            return NULL;
+        }
+        yaml_parser_set_input_string(&b.parser, (const unsigned char *)value, strlen(value));
+        lh_config_node *n = parse_doc(&b, path);
+        yaml_parser_delete(&b.parser);
+        return n;
+    }
+    lh_config_node *n = node_new(LH_CFG_SCALAR, where, path);
+    if (n) {
+        n->is_null = !*value || !strcmp(value, "~") || !strcmp(value, "null") ||
+                     !strcmp(value, "Null") || !strcmp(value, "NULL");
+        n->scalar = strdup(n->is_null ? "" : value);
+    }
+    if (!n || !n->scalar) {
+        node_free(n);
+        lh_error_set(err, "config %s: out of memory", where);
+        return NULL;
+    }
+    return n;
+}
+
+int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
+{
+    lh_error local;
+    if (!err)
+        err = &local;
+    char where[1100];
+    snprintf(where, sizeof where, "command line (%.1000s)", arg);
+    const char *s = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s)
+        return lh_error_set(err, "config %s: expected --key.path=value", where);
+    size_t klen = (size_t)(eq - s);
+    lh_config_node *cur = cfg->root;
+    const char *part = s;
+    for (;;) {
+        const char *dot = memchr(part, '.', klen - (size_t)(part - s));
+        size_t plen = dot ? (size_t)(dot - part) : klen - (size_t)(part - s);
+        char *pstr = strndup(part, plen);
+        if (!pstr)
+            return lh_error_set(err, "config %s: out of memory", where);
+        if (plen == 0) {
+            free(pstr);
+            return lh_error_set(err, "config %s: empty part in key %.*s", where, (int)klen, s);
+        }
+        char *path = child_path(cur->path, pstr);
+        if (!path) {
+            free(pstr);
+            return lh_error_set(err, "config %s: out of memory", where);
+        }
+        int32_t slot = -1;
+        if (cur->type == LH_CFG_MAP) {
+            slot = map_find(cur, part, plen);
+        } else { /* LH_CFG_SEQ */
+            int64_t idx = parse_index(part, plen);
+            if (idx < 0 || idx > cur->n) {
+                lh_error_set(err, "config %s: %s: expected an index 0..%d into %s (a sequence of %d)",
+                             where, path, (int)cur->n, *cur->path ? cur->path : "the top level",
+                             (int)cur->n);
+                free(pstr);
+                free(path);
+                return -1;
+            }
+            slot = idx < cur->n ? (int32_t)idx : -1;
+        }
+        lh_config_node *kid = NULL;
+        if (!dot) {
+            kid = override_value(eq + 1, where, path, err);
+        } else if (slot >= 0) {
+            lh_config_node *old = cur->kids[slot];
+            if (old->type == LH_CFG_MAP || old->type == LH_CFG_SEQ) {
+                free(pstr);
+                free(path);
+                cur = old;
+                part = dot + 1;
+                continue;
+            }
+            if (!old->is_null) {
+                lh_error_set(err, "config %s: %s: is a scalar (\"%.200s\" from %s), cannot set "
+                             "%.*s in it", where, path, old->scalar, old->where, (int)klen, s);
+                free(pstr);
+                free(path);
+                return -1;
+            }
+            kid = node_new(LH_CFG_MAP, where, path); /* null -> mapping */
+        } else {
+            kid = node_new(LH_CFG_MAP, where, path);
+        }
+        free(path);
+        if (!kid) {
+            free(pstr);
+            if (!dot)
+                return -1; /* override_value set err */
+            return lh_error_set(err, "config %s: out of memory", where);
+        }
+        if (slot >= 0) {
+            node_free(cur->kids[slot]);
+            cur->kids[slot] = kid;
+            free(pstr);
+        } else if (node_append(cur, pstr, kid) < 0) {
+            return lh_error_set(err, "config %s: out of memory", where);
+        }
+        if (!dot)
+            return 0;
+        cur = kid;
+        part = dot + 1;
+    }
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+const lh_config_node *lh_config_root(const lh_config *cfg)
+{
+    return cfg ? cfg->root : NULL;
+}
+
+const lh_config_node *lh_config_get(const lh_config_node *map, const char *dotted)
+{
+    const lh_config_node *cur = map;
+    const char *part = dotted;
+    while (cur && part) {
+        const char *dot = strchr(part, '.');
+        size_t plen = dot ? (size_t)(dot - part) : strlen(part);
+        if (cur->type == LH_CFG_MAP) {
+            int32_t i = map_find(cur, part, plen);
+            cur = i >= 0 ? cur->kids[i] : NULL;
+        } else if (cur->type == LH_CFG_SEQ) {
+            int64_t i = parse_index(part, plen);
+            cur = i >= 0 && i < cur->n ? cur->kids[i] : NULL;
+        } else {
+            cur = NULL;
+        }
+        part = dot ? dot + 1 : NULL;
+    }
+    return cur;
+}
+
+int lh_config_type(const lh_config_node *n)
+{
+    return n ? n->type : 0;
+}
+
+int32_t lh_config_len(const lh_config_node *n)
+{
+    return n && n->type != LH_CFG_SCALAR ? n->n : 0;
+}
+
+const char *lh_config_key_at(const lh_config_node *map, int32_t i)
+{
+    return map && map->type == LH_CFG_MAP && i >= 0 && i < map->n ? map->keys[i] : NULL;
+}
+
+const lh_config_node *lh_config_at(const lh_config_node *n, int32_t i)
+{
+    return n && n->type != LH_CFG_SCALAR && i >= 0 && i < n->n ? n->kids[i] : NULL;
+}
+
+const char *lh_config_scalar(const lh_config_node *n)
+{
+    return n && n->type == LH_CFG_SCALAR ? n->scalar : NULL;
+}
+
+int lh_config_is_null(const lh_config_node *n)
+{
+    return n && n->type == LH_CFG_SCALAR && n->is_null;
+}
+
+const char *lh_config_where(const lh_config_node *n)
+{
+    return n ? n->where : NULL;
+}
+
+const char *lh_config_path(const lh_config_node *n)
+{
+    return n ? n->path : NULL;
+}
+
+/* ---- typed getters ------------------------------------------------------------------------ */
+
+/* The value node for a getter: 1 if present and not null, 0 to use the default. */
+static int value_of(const lh_config_node *map, const char *key, const lh_config_node **n)
+{
+    *n = lh_config_get(map, key);
+    return *n && !lh_config_is_null(*n);
+}
+
+static int expected(const lh_config_node *n, lh_error *err, const char *what)
+{
+    char got[256];
+    describe(n, got, sizeof got);
+    return lh_config_error(n, err, "expected %s, got %s", what, got);
+}
+
+int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, int64_t min, int64_t max,
+                   int64_t *out, lh_error *err)
+{
+    const lh_config_node *n;
+    char what[160];
+    if (min > INT64_MIN && max < INT64_MAX)
+        snprintf(what, sizeof what, "an integer from %" PRId64 " to %" PRId64, min, max);
+    else if (min > INT64_MIN)
+        snprintf(what, sizeof what, "an integer >= %" PRId64, min);
+    else if (max < INT64_MAX)
+        snprintf(what, sizeof what, "an integer <= %" PRId64, max);
+    else
+        snprintf(what, sizeof what, "an integer");
+    if (!value_of(map, key, &n)) {
+        *out = dflt;
+        return 0;
+    }
+    if (n->type != LH_CFG_SCALAR)
+        return expected(n, err, what);
+    const char *s = n->scalar;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || s[0] == ' ' || s[0] == '\t' || v < min || v > max)
+        return expected(n, err, what);
+    *out = v;
+    return 0;
+}
+
+int lh_config_get_float(const lh_config_node *map, const char *key, double dflt, double min, double max,
+                     double *out, lh_error *err)
+{
+    const lh_config_node *n;
+    char what[160];
+    if (min > -HUGE_VAL && max < HUGE_VAL)
+        snprintf(what, sizeof what, "a number from %g to %g", min, max);
+    else if (min > -HUGE_VAL)
+        snprintf(what, sizeof what, "a number >= %g", min);
+    else if (max < HUGE_VAL)
+        snprintf(what, sizeof what, "a number <= %g", max);
+    else
+        snprintf(what, sizeof what, "a number");
+    if (!value_of(map, key, &n)) {
+        *out = dflt;
+        return 0;
+    }
+    if (n->type != LH_CFG_SCALAR)
+        return expected(n, err, what);
+    /* Decimal only: strtod alone would also take "inf", "nan" and hex. */
+    const char *s = n->scalar;
+    if (!*s || strspn(s, "+-0123456789.eE") != strlen(s))
+        return expected(n, err, what);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE || !isfinite(v) || v < min || v > max)
+        return expected(n, err, what);
+    *out = v;
+    return 0;
+}
+
+int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int *out, lh_error *err)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    const lh_config_node *n;
+    if (!value_of(map, key, &n)) {
+        *out = dflt;
+        return 0;
+    }
+    if (n->type == LH_CFG_SCALAR) {
+        for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+            if (!strcasecmp(n->scalar, yes[i])) {
+                *out = 1;
+                return 0;
+            }
+            if (!strcasecmp(n->scalar, no[i])) {
+                *out = 0;
+                return 0;
+            }
+        }
+    }
+    return expected(n, err, "true or false");
+}
+
+int lh_config_get_string(const lh_config_node *map, const char *key, const char *dflt, const char **out,
+                      lh_error *err)
+{
+    const lh_config_node *n;
+    if (!value_of(map, key, &n)) {
+        *out = dflt;
+        return 0;
+    }
+    if (n->type != LH_CFG_SCALAR)
+        return expected(n, err, "a string");
+    *out = n->scalar;
+    return 0;
+}
+
+/* "a, b or c" */
+static void join_choices(const char *const *choices, const char *last_sep, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; choices[i] && k < len; i++) {
+        const char *sep = i == 0 ? "" : choices[i + 1] ? ", " : last_sep;
+        int w = snprintf(buf + k, len - k, "%s%s", sep, choices[i]);
+        if (w < 0)
+            break;
+        k += (size_t)w;
+    }
+}
+
+int lh_config_get_enum(const lh_config_node *map, const char *key, const char *const *choices,
+                    int dflt_index, int *out, lh_error *err)
+{
+    const lh_config_node *n;
+    char what[512];
+    if (!value_of(map, key, &n)) {
+        *out = dflt_index;
+        return 0;
+    }
+    if (n->type == LH_CFG_SCALAR) {
+        for (int i = 0; choices[i]; i++) {
+            if (!strcmp(n->scalar, choices[i])) {
+                *out = i;
+                return 0;
+            }
+        }
+    }
+    join_choices(choices, " or ", what, sizeof what);
+    return expected(n, err, what);
+}
+
+int lh_config_check_keys(const lh_config_node *map, const char *const *allowed, lh_error *err)
+{
+    char list[600];
+    if (!map || lh_config_is_null(map))
+        return 0;
+    if (map->type != LH_CFG_MAP)
+        return expected(map, err, "a mapping");
+    for (int32_t i = 0; i < map->n; i++) {
+        int ok = 0;
+        for (int j = 0; allowed[j] && !ok; j++)
+            ok = !strcmp(map->keys[i], allowed[j]);
+        if (!ok) {
+            join_choices(allowed, ", ", list, sizeof list);
+            return lh_config_error(map->kids[i], err, "unknown key; expected one of %s", list);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,125 @@
+/* host/nn/backend.c — trainer.device -> an opened backend (see backend_select.h). */
+#include "backend.h"
+#include "paths.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LH_CUDA_MODULE_NAME "liblhost_cuda.so"
+
+void lh_backend_cuda_module_path(char *path, size_t len)
+{
+    const char *env = secure_getenv("LHOST_CUDA_MODULE"); /* NULL in setuid/setgid processes */
+    if (env && *env)
+        snprintf(path, len, "%s", env);
+    else {
+        char dir[PATH_MAX];
+        if (lh_paths_in_build_tree())
+            snprintf(dir, sizeof dir, "%s", LH_MODULE_BUILD_DIR);
+        else
+            lh_paths_installed(LH_MODULE_INSTALL_RELDIR, LH_MODULE_INSTALL_DIR, dir, sizeof dir);
+        snprintf(path, len, "%s/%s", dir, LH_CUDA_MODULE_NAME);
+    }
+}
+
+int lh_backend_load_cuda(const lh_backend **be, lh_error *err)
+{
+    char path[PATH_MAX];
+    void *h;
+    lh_backend_getter get;
+    const lh_backend *b;
+
+    lh_backend_cuda_module_path(path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return lh_error_set(err, "CUDA module %s: %s (lhost was built without nvcc, or "
+                            "LHOST_CUDA_MODULE points elsewhere)", path, strerror(errno));
+    /* Never closed: the CUDA runtime does not support being unloaded and reloaded. */
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return lh_error_set(err, "CUDA module %s: %s", path, dlerror());
+    *(void **)&get = dlsym(h, LH_CUDA_BACKEND_SYMBOL);
+    if (!get)
+        return lh_error_set(err, "CUDA module %s: no symbol %s", path, LH_CUDA_BACKEND_SYMBOL);
+    b = get();
+    if (!b || !b->open || !b->name)
+        return lh_error_set(err, "CUDA module %s: %s() returned no usable ops table", path,
+                            LH_CUDA_BACKEND_SYMBOL);
+    *be = b;
+    return 0;
+}
+
+/* "cuda" -> 0, "cuda:N" -> N; -1 when malformed. */
+static int32_t parse_cuda_ordinal(const char *device)
+{
+    char *end;
+    long v;
+    if (strcmp(device, "cuda") == 0)
+        return 0;
+    if (strncmp(device, "cuda:", 5) != 0 || device[5] < '0' || device[5] > '9')
+        return -1;
+    errno = 0;
+    v = strtol(device + 5, &end, 10);
+    if (errno || *end || v > INT32_MAX)
+        return -1;
+    return (int32_t)v;
+}
+
+static int open_cuda(const char *device, int32_t ordinal, int32_t threads, const lh_backend **be,
+                     lh_backend_ctx **ctx, lh_error *err)
+{
+    char reason[512];
+    const lh_backend *b;
+    lh_backend_ctx *c;
+    if (lh_backend_load_cuda(&b, err))
+        return lh_error_wrap(err, "device %s", device);
+    reason[0] = '\0';
+    c = b->open(ordinal, threads, reason, sizeof reason);
+    if (!c)
+        return lh_error_set(err, "device %s: %s", device,
+                            reason[0] ? reason : "the CUDA backend did not open (no reason given)");
+    *be = b, *ctx = c;
+    return 0;
+}
+
+static int open_cpu(int32_t threads, const lh_backend **be, lh_backend_ctx **ctx, lh_error *err)
+{
+    char reason[512];
+    const lh_backend *b = lh_cpu_backend();
+    lh_backend_ctx *c;
+    reason[0] = '\0';
+    c = b->open(0, threads, reason, sizeof reason);
+    if (!c)
+        return lh_error_set(err, "device cpu: %s", reason[0] ? reason : "did not open");
+    *be = b, *ctx = c;
+    return 0;
+}
+
+static int nvidia_driver_present(void)
+{
+    return access("/proc/driver/nvidia/version", F_OK) == 0 || access("/dev/nvidiactl", F_OK) == 0;
+}
+
+int lh_backend_select(const char *device, int32_t threads, const lh_backend **be,
+                      lh_backend_ctx **ctx, lh_error *err)
+{
+    int32_t ordinal;
+    lh_error ignored;
+    if (!device || strcmp(device, "auto") == 0) {
+        /* Loading the CUDA runtime and cuBLAS costs ~150 MB of memory and a few hundred ms:
+         * only try when an NVIDIA driver is there at all. */
+        if (nvidia_driver_present() && open_cuda("cuda", 0, threads, be, ctx, &ignored) == 0)
+            return 0;
+        return open_cpu(threads, be, ctx, err);
+    }
+    if (strcmp(device, "cpu") == 0)
+        return open_cpu(threads, be, ctx, err);
+    if ((ordinal = parse_cuda_ordinal(device)) >= 0)
+        return open_cuda(device, ordinal, threads, be, ctx, err);
+    return lh_error_set(err, "trainer.device: expected auto, cpu, cuda or cuda:N, got \"%s\"",
+                        device);
+}

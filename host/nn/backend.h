@@ -1,0 +1,31 @@
+/* host/nn/backend.h — pick and open the compute backend named by trainer.device.
+ *
+ *   auto     CUDA device 0 when the CUDA module loads and a device opens, else the CPU (never
+ *            an error)
+ *   cpu      the CPU backend, linked into lhost
+ *   cuda     CUDA device 0; cuda:N device N. The backend lives in liblhost_cuda.so, dlopened
+ *            from $LHOST_CUDA_MODULE if set, else from the build tree when lhost runs from it,
+ *            else from the installed module directory. lhost itself never links CUDA. */
+#ifndef LH_BACKEND_SELECT_H
+#define LH_BACKEND_SELECT_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "kernels/backend.h"
+
+/* Open the backend for `device` with `threads` CPU threads (0 = all cores). On success *be and
+ * *ctx are set (close with (*be)->close(*ctx)); on failure returns -1 with one line in err:
+ *   trainer.device: expected auto, cpu, cuda or cuda:N, got "xyz"
+ *   device cuda: no usable CUDA device: cudaGetDeviceCount: ... */
+int lh_backend_select(const char *device, int32_t threads, const lh_backend **be,
+                      lh_backend_ctx **ctx, lh_error *err);
+
+/* Load the CUDA module and return its ops table (not opened). The module stays loaded for the
+ * life of the process. -1 with the path and dlerror's reason in err. */
+int lh_backend_load_cuda(const lh_backend **be, lh_error *err);
+
+/* The path the CUDA module is loaded from (see above); writes at most `len` bytes. */
+void lh_backend_cuda_module_path(char *path, size_t len);
+
+#endif

@@ -1,0 +1,112 @@
+/* host/nn/model.h — a sequential model: layer specs from the config, shapes, parameters under
+ * PyTorch state_dict names, PyTorch's default initialisation, forward and backward through a
+ * backend (kernels/backend.h).
+ *
+ * Parameters and gradients each live in one flat device buffer, in layer order, weight before
+ * bias, so the optimizer, checkpoints and (later) an all-reduce see one array. */
+#ifndef LH_MODEL_H
+#define LH_MODEL_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "kernels/backend.h"
+#include "rng.h"
+
+#define LH_LAYER_CONV2D 1
+#define LH_LAYER_RELU 2
+#define LH_LAYER_MAXPOOL2D 3
+#define LH_LAYER_FLATTEN 4
+#define LH_LAYER_LINEAR 5
+#define LH_LAYER_DROPOUT 6
+
+#define LH_MAX_LAYERS 64
+
+typedef struct lh_layer_spec {
+    int32_t type;       /* LH_LAYER_* */
+    char name[64];      /* state_dict prefix ("conv1.0", "fc"); default: the layer index */
+    int32_t in_ch, out_ch, kernel, stride, padding; /* conv2d (in_ch 0 = infer) */
+    int32_t in_features, out_features;              /* linear (in_features 0 = infer) */
+    int32_t pool_kernel, pool_stride;               /* maxpool2d */
+    float p;                                        /* dropout */
+} lh_layer_spec;
+
+typedef struct lh_model_spec {
+    int32_t in_c, in_h, in_w;
+    int32_t n_layers;
+    lh_layer_spec layers[LH_MAX_LAYERS];
+} lh_model_spec;
+
+/* Read `model:` of the config (a list under model.layers, optional model.input_shape [C,H,W]);
+ * check every shape and report mismatches naming the layer and the expected value. */
+int lh_model_spec_from_cfg(const lh_config_node *model, int32_t in_c, int32_t in_h, int32_t in_w,
+                           lh_model_spec *out, lh_error *err);
+/* The spec as compact JSON (for checkpoints) and back. The returned string is malloc'ed. */
+char *lh_model_spec_to_json(const lh_model_spec *spec);
+int lh_model_spec_from_json(const char *json, lh_model_spec *out, lh_error *err);
+
+/* One parameter tensor. */
+typedef struct lh_param_info {
+    char name[80];    /* "conv1.0.weight" */
+    int32_t ndim;
+    int64_t shape[4];
+    int64_t offset;   /* in floats, into the flat buffer */
+    int64_t numel;
+} lh_param_info;
+
+typedef struct lh_layer_plan {
+    int32_t c, h, w;           /* output shape per sample */
+    int32_t fused;             /* 1: conv2d starting a conv+relu+maxpool group the backend
+                                * runs as one op (set by lh_model_alloc); 2: relu/maxpool in it */
+    int64_t out_numel;         /* per sample */
+    int32_t w_param, b_param;  /* indices into params[], -1 if none */
+} lh_layer_plan;
+
+typedef struct lh_model {
+    lh_model_spec spec;
+    lh_layer_plan plan[LH_MAX_LAYERS];
+    int32_t n_params;
+    lh_param_info params[2 * LH_MAX_LAYERS];
+    int64_t total_params;      /* floats */
+    int32_t num_outputs;       /* logits per sample */
+
+    const lh_backend *be;
+    lh_backend_ctx *bctx;
+    int32_t max_batch;
+    lh_dmem *param;            /* (total_params) float */
+    lh_dmem *grad;             /* (total_params) float */
+    lh_dmem *input;            /* (max_batch, in_c*in_h*in_w) float */
+    lh_dmem *targets;          /* (max_batch) int32 */
+    lh_dmem *act[LH_MAX_LAYERS];   /* layer outputs (max_batch, out_numel) */
+    lh_dmem *aux[LH_MAX_LAYERS];   /* maxpool argmax (int32) / dropout mask (float) */
+    lh_dmem *dbuf[2];          /* ping-pong gradient buffers of the largest activation */
+    lh_dmem *loss;             /* 1 float */
+    lh_dmem *dlogits;          /* (max_batch, num_outputs) */
+} lh_model;
+
+/* Plan shapes (no memory). Fails on shape errors. */
+int lh_model_plan(lh_model *m, const lh_model_spec *spec, lh_error *err);
+/* Allocate device memory for batches up to max_batch. */
+int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int32_t max_batch,
+                   lh_error *err);
+void lh_model_free(lh_model *m);
+
+/* PyTorch's default init: kaiming_uniform(a=sqrt(5)) weights = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * biases the same bound; drawn on the host from `rng` in parameter order, then uploaded. */
+int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err);
+
+/* Forward n samples already in m->input; training enables dropout (seeded by dropout_seed).
+ * Logits end in m->act[n_layers-1]. */
+int lh_model_forward(lh_model *m, int32_t n, int32_t training, uint64_t dropout_seed,
+                     lh_error *err);
+/* Mean cross-entropy of the logits against m->targets into m->loss (and dlogits if want_grad). */
+int lh_model_loss(lh_model *m, int32_t n, int32_t want_grad, lh_error *err);
+/* Backward from m->dlogits into m->grad (overwritten). */
+int lh_model_backward(lh_model *m, int32_t n, lh_error *err);
+const lh_dmem *lh_model_logits(const lh_model *m);
+
+/* Print a summary like Lightning's ModelSummary into `out` (FILE *). */
+void lh_model_summary(const lh_model *m, void *out);
+
+#endif

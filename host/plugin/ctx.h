@@ -1,0 +1,28 @@
+/* host/plugin/ctx.h — the layout of struct lhost_ctx (an lh_instance), shared by instance.c,
+ * services.c and dispatch.c only. Everything else uses the accessors in instance.h. */
+#ifndef LH_CTX_H
+#define LH_CTX_H
+
+#include <stdint.h>
+
+#include "instance.h"
+
+struct lhost_ctx {
+    const lh_plugin_row *row;
+    const lhost_plugin_desc *desc; /* host-sized copy owned by the registry */
+    const lh_host_env *env;        /* borrowed, outlives the instance; may be NULL */
+    char *key;                     /* config key, owned */
+    char *state_key;               /* owned */
+    lhost_param_values params;     /* owned */
+    void *self;                    /* what create() wrote */
+    int32_t created;               /* create() succeeded: destroy() is owed */
+    int32_t stop_requested;        /* request_stop was called since the last dispatch */
+    char error[1024];              /* last set_error message */
+};
+
+/* Message set by set_error(NULL, msg) inside an entry on this thread ("" if none); clear it
+ * before calling an entry. */
+const char *lh_services_entry_error(void);
+void lh_services_clear_entry_error(void);
+
+#endif

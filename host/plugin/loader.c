@@ -1,0 +1,242 @@
+/* host/plugin/loader.c — load one plugin file in this process: dlopen(RTLD_NOW|RTLD_LOCAL), call the
+ * entry, refuse a different major or a newer minor before touching anything else, then copy every
+ * descriptor, parameter and vtable into host-sized zeroed structs (min(struct_size, sizeof)), so
+ * a plugin built for an older minor loads with the fields it did not know as zero/NULL. */
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bare.h"
+#include "ctx.h"
+#include "registry_int.h"
+
+/* A struct must at least reach the end of `field` (the fields every 1.0 plugin fills). */
+#define COVERS(size, type, field) ((size) >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+static void copy_sized(void *dst, size_t dst_size, const void *src, uint32_t src_size)
+{
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    *(uint32_t *)dst = (uint32_t)dst_size; /* struct_size is the first field of each */
+}
+
+static int valid_name(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static int vtable_ok(int32_t kind, const void *vt, char *why, size_t cap)
+{
+    uint32_t size = *(const uint32_t *)vt;
+    switch (kind) {
+    case LHOST_KIND_CALLBACK:
+        if (COVERS(size, lhost_callback_vtable, destroy))
+            return 1;
+        break;
+    case LHOST_KIND_METRIC:
+        if (COVERS(size, lhost_metric_vtable, compute))
+            return 1;
+        break;
+    case LHOST_KIND_LOGGER:
+        if (COVERS(size, lhost_logger_vtable, destroy))
+            return 1;
+        break;
+    }
+    snprintf(why, cap, "vtable struct_size %u is too small", size);
+    return 0;
+}
+
+static size_t vtable_host_size(int32_t kind)
+{
+    return kind == LHOST_KIND_CALLBACK ? sizeof(lhost_callback_vtable)
+           : kind == LHOST_KIND_METRIC ? sizeof(lhost_metric_vtable)
+                                       : sizeof(lhost_logger_vtable);
+}
+
+/* Copy and check one descriptor. NULL with `why` filled when it is unusable. */
+static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t cap)
+{
+    lh_plugin_copy *c;
+    lh_error err;
+    uint32_t k, stride;
+    if (!COVERS(src->struct_size, lhost_plugin_desc, vtable)) {
+        snprintf(why, cap, "descriptor struct_size %u is too small", src->struct_size);
+        return NULL;
+    }
+    if (!src->id || !*src->id || !valid_name(src->name) || !src->version) {
+        snprintf(why, cap, "descriptor needs an id, a name matching [a-z0-9_]+ and a version");
+        return NULL;
+    }
+    if (src->kind < LHOST_KIND_CALLBACK || src->kind > LHOST_KIND_LOGGER) {
+        snprintf(why, cap, "unknown kind %d", (int)src->kind);
+        return NULL;
+    }
+    if (!src->vtable || !vtable_ok(src->kind, src->vtable, why, cap)) {
+        if (!src->vtable)
+            snprintf(why, cap, "descriptor has no vtable");
+        return NULL;
+    }
+    if (src->n_params && (!src->params || !COVERS(src->params[0].struct_size, lhost_param, flags))) {
+        snprintf(why, cap, "parameter table missing or its struct_size is too small");
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->params = calloc(src->n_params ? src->n_params : 1, sizeof *c->params))) {
+        free(c);
+        snprintf(why, cap, "out of memory");
+        return NULL;
+    }
+    copy_sized(&c->desc, sizeof c->desc, src, src->struct_size);
+    /* The plugin's params array has the plugin's element size as its stride. */
+    stride = src->n_params ? src->params[0].struct_size : 0;
+    for (k = 0; k < src->n_params; k++)
+        copy_sized(&c->params[k], sizeof c->params[k], (const char *)src->params + (size_t)k * stride,
+                   stride);
+    copy_sized(&c->vt, vtable_host_size(src->kind), src->vtable, *(const uint32_t *)src->vtable);
+    c->desc.params = c->params;
+    c->desc.vtable = &c->vt;
+    if (lh_params_check_schema(&c->desc, &err) != 0) {
+        snprintf(why, cap, "bad parameter schema: %s", err.msg);
+        free(c->params);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* dlerror() starts with the path; the row already shows it. */
+static const char *strip_path(const char *msg, const char *path)
+{
+    size_t n = strlen(path);
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg ? msg : "unknown dlopen error";
+}
+
+static int broken(lh_registry *reg, const char *path, const char *dir, lhost_version abi,
+                  const char *fmt_reason)
+{
+    return lh_registry_add_row(reg, LH_PLUGIN_BROKEN, fmt_reason, path, dir, NULL, NULL, NULL, 0,
+                               abi, NULL)
+               ? 0
+               : -1;
+}
+
+int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
+{
+    const lhost_version none = {0, 0, 0}, h = reg->host_abi;
+    char why[1200];
+    lhost_library lib;
+    lhost_entry_fn entry;
+    const lhost_library *plib;
+    uint32_t k, n_ok = 0;
+    void *handle;
+
+    dlerror();
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf(why, sizeof why, "cannot load: %s", strip_path(dlerror(), path));
+        return broken(reg, path, dir, none, why);
+    }
+    *(void **)&entry = dlsym(handle, LHOST_ENTRY_SYMBOL);
+    if (!entry) {
+        /* No SDK entry: maybe an SDK-free plugin (exported signatures or a NAME.lhost file). */
+        lh_bare_lib *bare = NULL;
+        lh_error err;
+        char stem[256];
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t len = strlen(base);
+        if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+            len -= 3;
+        snprintf(stem, sizeof stem, "%.*s", (int)len, base);
+        switch (lh_bare_load(handle, path, stem, &bare, &err)) {
+        case 1:
+            if (lh_registry_keep_bare(reg, bare)) {
+                dlclose(handle);
+                return -1;
+            }
+            plib = lh_bare_library(bare);
+            goto described;
+        case 0:
+            dlclose(handle);
+            return broken(reg, path, dir, none,
+                          "not an lhost plugin: no symbol " LHOST_ENTRY_SYMBOL
+                          " (nor " LH_BARE_SYMBOL " or a NAME.lhost file)");
+        default:
+            dlclose(handle);
+            return broken(reg, path, dir, none, err.msg);
+        }
+    }
+    lh_services_clear_entry_error();
+    plib = entry(&h, reg->host);
+described:
+    if (!plib) {
+        snprintf(why, sizeof why, "entry failed: %s",
+                 *lh_services_entry_error() ? lh_services_entry_error() : "returned NULL");
+        dlclose(handle);
+        return broken(reg, path, dir, none, why);
+    }
+    if (!COVERS(plib->struct_size, lhost_library, abi)) {
+        snprintf(why, sizeof why, "library struct_size %u is too small", plib->struct_size);
+        dlclose(handle);
+        return broken(reg, path, dir, none, why);
+    }
+    copy_sized(&lib, sizeof lib, plib, plib->struct_size);
+    switch (lhost_version_check(h, lib.abi)) {
+    case LHOST_VERSION_MAJOR_MISMATCH:
+        snprintf(why, sizeof why, "built for ABI %u.%u.%u, host has ABI %u.%u.%u (different major)",
+                 lib.abi.major, lib.abi.minor, lib.abi.patch, h.major, h.minor, h.patch);
+        break;
+    case LHOST_VERSION_PLUGIN_NEWER:
+        snprintf(why, sizeof why, "built for ABI %u.%u.%u, newer than the host's ABI %u.%u.%u",
+                 lib.abi.major, lib.abi.minor, lib.abi.patch, h.major, h.minor, h.patch);
+        break;
+    default:
+        why[0] = '\0';
+        if (lib.error)
+            snprintf(why, sizeof why, "entry failed: %s", lib.error);
+        else if (!COVERS(plib->struct_size, lhost_library, plugins))
+            snprintf(why, sizeof why, "library struct_size %u is too small", plib->struct_size);
+        else if (lib.n_plugins == 0 || !lib.plugins)
+            snprintf(why, sizeof why, "library declares no plugins");
+    }
+    if (why[0]) {
+        dlclose(handle);
+        return broken(reg, path, dir, lib.abi, why);
+    }
+    for (k = 0; k < lib.n_plugins; k++) {
+        const lhost_plugin_desc *d = lib.plugins[k];
+        lh_plugin_copy *c = NULL;
+        const lh_plugin_row *row;
+        if (!d)
+            snprintf(why, sizeof why, "plugin %u: NULL descriptor", k);
+        else
+            c = copy_desc(d, why, sizeof why);
+        if (c)
+            row = lh_registry_add_row(reg, LH_PLUGIN_OK, NULL, path, dir, c->desc.id, c->desc.name,
+                                      c->desc.version, c->desc.kind, lib.abi, c);
+        else if (d && COVERS(d->struct_size, lhost_plugin_desc, vtable))
+            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, d->id, d->name,
+                                      d->version, d->kind, lib.abi, NULL);
+        else
+            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
+                                      lib.abi, NULL);
+        if (!row) {
+            dlclose(handle);
+            return -1;
+        }
+        n_ok += c != NULL;
+    }
+    if (n_ok == 0) {
+        dlclose(handle);
+        return 0;
+    }
+    return lh_registry_keep_handle(reg, handle);
+}

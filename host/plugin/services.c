@@ -1,0 +1,182 @@
+/* host/plugin/services.c — the lhost_host table handed to plugins. Each service finds the calling
+ * instance's lh_host_env through its ctx and forwards; a missing env member answers
+ * LHOST_EUNSUPPORTED (LHOST_ENOTFOUND for get_value). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "dispatch.h"
+
+static _Thread_local char entry_error[1024];
+
+const char *lh_services_entry_error(void) { return entry_error; }
+void lh_services_clear_entry_error(void) { entry_error[0] = '\0'; }
+
+static void copy_msg(char *dst, size_t cap, const char *msg)
+{
+    snprintf(dst, cap, "%s", msg ? msg : "(no message)");
+}
+
+static void svc_log(lhost_ctx *ctx, int32_t level, const char *msg)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    const char *who = ctx ? ctx->desc->id : "plugin";
+    const char *lvl = (level >= 0 && level <= 3) ? names[level] : "info";
+    if (ctx && ctx->env && ctx->env->log) {
+        ctx->env->log(ctx->env->user, who, level, msg ? msg : "");
+        return;
+    }
+    if (level >= LHOST_LOG_INFO)
+        fprintf(stderr, "lhost: %s: %s: %s\n", who, lvl, msg ? msg : "");
+}
+
+static void svc_set_error(lhost_ctx *ctx, const char *msg)
+{
+    if (ctx)
+        copy_msg(ctx->error, sizeof ctx->error, msg);
+    else
+        copy_msg(entry_error, sizeof entry_error, msg);
+}
+
+static int32_t svc_get_value(lhost_ctx *ctx, const char *key, double *out)
+{
+    if (!ctx || !key || !out)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->get_value)
+        return LHOST_ENOTFOUND;
+    return ctx->env->get_value(ctx->env->user, key, out);
+}
+
+static int32_t svc_log_value(lhost_ctx *ctx, const char *key, double value, uint32_t flags)
+{
+    if (!ctx || !key)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->log_value)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->log_value(ctx->env->user, key, value, flags);
+}
+
+/* Always recorded on the instance so lh_dispatch_hook reports LHOST_STOP even without an env. */
+static int32_t svc_request_stop(lhost_ctx *ctx, const char *reason)
+{
+    if (!ctx)
+        return LHOST_EINVAL;
+    ctx->stop_requested = 1;
+    if (!ctx->env || !ctx->env->request_stop)
+        return LHOST_OK;
+    return ctx->env->request_stop(ctx->env->user, ctx->desc->id, reason ? reason : "");
+}
+
+static int32_t svc_save_checkpoint(lhost_ctx *ctx, const char *path, uint32_t flags)
+{
+    lh_error err = {{0}};
+    if (!ctx || !path)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->save_checkpoint)
+        return LHOST_EUNSUPPORTED;
+    if (ctx->env->save_checkpoint(ctx->env->user, path, flags, &err) != 0) {
+        copy_msg(ctx->error, sizeof ctx->error, err.msg);
+        return LHOST_EIO;
+    }
+    return LHOST_OK;
+}
+
+static int32_t svc_trainer_state(lhost_ctx *ctx, lhost_trainer_state *out)
+{
+    lhost_trainer_state full;
+    uint32_t n;
+    if (!ctx || !out || out->struct_size < sizeof(uint32_t))
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->trainer_state)
+        return LHOST_EUNSUPPORTED;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    ctx->env->trainer_state(ctx->env->user, &full);
+    /* Write only what the plugin's struct has room for; keep its struct_size. */
+    n = out->struct_size < sizeof full ? out->struct_size : (uint32_t)sizeof full;
+    full.struct_size = out->struct_size;
+    memcpy(out, &full, n);
+    return LHOST_OK;
+}
+
+static void *svc_alloc(uint64_t size) { return malloc(size ? (size_t)size : 1); }
+static void svc_free(void *ptr) { free(ptr); }
+
+static int32_t svc_list_values(lhost_ctx *ctx, lhost_value_visitor visit, void *user)
+{
+    if (!ctx || !visit)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->list_values)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->list_values(ctx->env->user, visit, user);
+}
+
+static int32_t svc_snapshot_weights(lhost_ctx *ctx, int32_t slot)
+{
+    if (!ctx)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->snapshot_weights)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->snapshot_weights(ctx->env->user, slot);
+}
+
+static int32_t svc_restore_weights(lhost_ctx *ctx, int32_t slot)
+{
+    if (!ctx)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->restore_weights)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->restore_weights(ctx->env->user, slot);
+}
+
+static int32_t svc_get_hparam(lhost_ctx *ctx, const char *name, double *out)
+{
+    if (!ctx || !name || !out)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->get_hparam)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->get_hparam(ctx->env->user, name, out);
+}
+
+static int32_t svc_set_hparam(lhost_ctx *ctx, const char *name, double value)
+{
+    if (!ctx || !name)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->set_hparam)
+        return LHOST_EUNSUPPORTED;
+    return ctx->env->set_hparam(ctx->env->user, name, value);
+}
+
+static int32_t svc_value_higher_is_better(lhost_ctx *ctx, const char *key, int32_t *out)
+{
+    if (!ctx || !key || !out)
+        return LHOST_EINVAL;
+    if (!ctx->env || !ctx->env->higher_is_better)
+        return LHOST_ENOTFOUND;
+    return ctx->env->higher_is_better(ctx->env->user, key, out);
+}
+
+static const lhost_host services = {
+    .struct_size = sizeof(lhost_host),
+    .abi = LHOST_ABI_VERSION_INIT,
+    .name = "lhost",
+    .version = LH_VERSION,
+    .log = svc_log,
+    .set_error = svc_set_error,
+    .get_value = svc_get_value,
+    .log_value = svc_log_value,
+    .request_stop = svc_request_stop,
+    .save_checkpoint = svc_save_checkpoint,
+    .trainer_state = svc_trainer_state,
+    .alloc = svc_alloc,
+    .free = svc_free,
+    .list_values = svc_list_values,
+    .snapshot_weights = svc_snapshot_weights,
+    .restore_weights = svc_restore_weights,
+    .get_hparam = svc_get_hparam,
+    .set_hparam = svc_set_hparam,
+    .value_higher_is_better = svc_value_higher_is_better,
+};
+
+const lhost_host *lh_services_table(void) { return &services; }

@@ -1,0 +1,259 @@
+/* host/train/logstore.c — logged values, epoch means and metrics.csv rows (see logstore.h). */
+#include "logstore.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void lh_logstore_init(lh_logstore *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+static void row_free(lh_logrow *r)
+{
+    free(r->keys);
+    free(r->values);
+}
+
+void lh_logstore_free(lh_logstore *s)
+{
+    int32_t i;
+    for (i = 0; i < s->n_rows; i++)
+        row_free(&s->rows[i]);
+    row_free(&s->pending);
+    free(s->rows);
+    free(s->vals);
+    memset(s, 0, sizeof *s);
+}
+
+static lh_logvalue *find(const lh_logstore *s, const char *key)
+{
+    int32_t i;
+    for (i = 0; i < s->n; i++)
+        if (strcmp(s->vals[i].key, key) == 0)
+            return &s->vals[i];
+    return NULL;
+}
+
+int lh_logstore_put(lh_logstore *s, const char *key, double value, double weight, uint32_t flags)
+{
+    lh_logvalue *v = find(s, key);
+    if (!v) {
+        if (strlen(key) >= sizeof v->key)
+            return -1;
+        if (s->n == s->cap) {
+            int32_t cap = s->cap ? 2 * s->cap : 32;
+            lh_logvalue *nv = realloc(s->vals, (size_t)cap * sizeof *nv);
+            if (!nv)
+                return -1;
+            s->vals = nv, s->cap = cap;
+        }
+        v = &s->vals[s->n++];
+        memset(v, 0, sizeof *v);
+        snprintf(v->key, sizeof v->key, "%s", key);
+    }
+    v->value = value;
+    v->flags = flags;
+    if (flags & 0x4u /* LHOST_LOGF_ON_EPOCH */) {
+        v->sum += value * weight;
+        v->weight += weight;
+    }
+    return 0;
+}
+
+int lh_logstore_get(const lh_logstore *s, const char *key, double *out)
+{
+    const lh_logvalue *v = find(s, key);
+    if (!v)
+        return -1;
+    *out = v->value;
+    return 0;
+}
+
+double lh_logstore_epoch_mean(const lh_logstore *s, const char *key)
+{
+    const lh_logvalue *v = find(s, key);
+    if (!v)
+        return NAN;
+    return v->weight > 0 ? v->sum / v->weight : v->value;
+}
+
+void lh_logstore_reset_epoch(lh_logstore *s)
+{
+    int32_t i;
+    for (i = 0; i < s->n; i++)
+        s->vals[i].sum = s->vals[i].weight = 0;
+}
+
+void lh_logstore_clear_values(lh_logstore *s)
+{
+    s->n = 0;
+}
+
+int lh_logstore_row_add(lh_logstore *s, const char *key, double value)
+{
+    lh_logrow *r = &s->pending;
+    int32_t i;
+    for (i = 0; i < r->count; i++)
+        if (strcmp(r->keys[i], key) == 0) {
+            r->values[i] = value;
+            return 0;
+        }
+    if (r->count == s->pending_cap) {
+        int32_t cap = s->pending_cap ? 2 * s->pending_cap : 16;
+        void *k = realloc(r->keys, (size_t)cap * sizeof *r->keys);
+        if (!k)
+            return -1;
+        r->keys = k;
+        k = realloc(r->values, (size_t)cap * sizeof *r->values);
+        if (!k)
+            return -1;
+        r->values = k;
+        s->pending_cap = cap;
+    }
+    snprintf(r->keys[r->count], sizeof r->keys[0], "%s", key);
+    r->values[r->count++] = value;
+    return 0;
+}
+
+int lh_logstore_commit_row(lh_logstore *s, int64_t epoch, int64_t step)
+{
+    lh_logrow *r;
+    if (s->pending.count == 0)
+        return 0;
+    if (s->n_rows == s->cap_rows) {
+        int32_t cap = s->cap_rows ? 2 * s->cap_rows : 64;
+        lh_logrow *nr = realloc(s->rows, (size_t)cap * sizeof *nr);
+        if (!nr)
+            return -1;
+        s->rows = nr, s->cap_rows = cap;
+    }
+    r = &s->rows[s->n_rows++];
+    *r = s->pending;
+    r->epoch = epoch, r->step = step;
+    memset(&s->pending, 0, sizeof s->pending);
+    s->pending_cap = 0;
+    return 0;
+}
+
+/* Union of keys in first-seen order. */
+static int32_t header_keys(const lh_logstore *s, char (**out)[96])
+{
+    int32_t n = 0, cap = 0, i, j, k;
+    char(*keys)[96] = NULL;
+    for (i = 0; i < s->n_rows; i++)
+        for (j = 0; j < s->rows[i].count; j++) {
+            for (k = 0; k < n && strcmp(keys[k], s->rows[i].keys[j]); k++)
+                ;
+            if (k < n)
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                keys = realloc(keys, (size_t)cap * sizeof *keys);
+                if (!keys)
+                    return -1;
+            }
+            memcpy(keys[n++], s->rows[i].keys[j], sizeof keys[0]);
+        }
+    *out = keys;
+    return n;
+}
+
+int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
+{
+    char tmp[4200], (*keys)[96] = NULL;
+    int32_t nk = header_keys(s, &keys), i, j, k;
+    FILE *f;
+    if (nk < 0)
+        return lh_error_set(err, "metrics %s: out of memory", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    f = fopen(tmp, "w");
+    if (!f) {
+        free(keys);
+        return lh_error_set(err, "metrics %s: cannot write: %s", tmp, strerror(errno));
+    }
+    fputs("epoch,step", f);
+    for (k = 0; k < nk; k++)
+        fprintf(f, ",%s", keys[k]);
+    fputc('\n', f);
+    for (i = 0; i < s->n_rows; i++) {
+        const lh_logrow *r = &s->rows[i];
+        fprintf(f, "%lld,%lld", (long long)r->epoch, (long long)r->step);
+        for (k = 0; k < nk; k++) {
+            fputc(',', f);
+            for (j = 0; j < r->count; j++)
+                if (strcmp(r->keys[j], keys[k]) == 0) {
+                    fprintf(f, "%.9g", r->values[j]);
+                    break;
+                }
+        }
+        fputc('\n', f);
+    }
+    free(keys);
+    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
+        unlink(tmp);
+        return lh_error_set(err, "metrics %s: write failed: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path)) {
+        unlink(tmp);
+        return lh_error_set(err, "metrics %s: rename failed: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, (*keys)[96] = NULL;
+    size_t cap = 0;
+    int32_t nk = 0, lineno = 0, rc = -1;
+    if (!f)
+        return lh_error_set(err, "metrics %s: cannot open: %s", path, strerror(errno));
+    while (getline(&line, &cap, f) > 0) {
+        char *save = NULL, *tok;
+        int32_t col = 0;
+        long long epoch = 0, step = 0;
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (lineno == 1) {
+            for (tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), col++) {
+                if (col < 2)
+                    continue;
+                keys = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
+                if (!keys)
+                    goto done;
+                snprintf(keys[nk++], sizeof keys[0], "%s", tok);
+            }
+            continue;
+        }
+        /* Cells may be empty: walk by hand. */
+        tok = line;
+        for (col = 0; tok; col++) {
+            char *comma = strchr(tok, ',');
+            if (comma)
+                *comma = 0;
+            if (col == 0)
+                epoch = atoll(tok);
+            else if (col == 1)
+                step = atoll(tok);
+            else if (*tok && col - 2 < nk)
+                lh_logstore_row_add(s, keys[col - 2], strtod(tok, NULL));
+            tok = comma ? comma + 1 : NULL;
+        }
+        if (col < 2) {
+            lh_error_set(err, "metrics %s:%d: expected epoch,step,...", path, lineno);
+            goto done;
+        }
+        lh_logstore_commit_row(s, epoch, step);
+    }
+    rc = 0;
+done:
+    free(line);
+    free(keys);
+    fclose(f);
+    return rc;
+}

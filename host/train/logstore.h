@@ -1,0 +1,54 @@
+/* host/train/logstore.h — what has been logged, as Lightning's self.log keeps it: the latest value of
+ * every key (what callbacks read), batch-size-weighted epoch accumulators, and the rows that go
+ * to metrics.csv (one per logged step, one per epoch). */
+#ifndef LH_LOGSTORE_H
+#define LH_LOGSTORE_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct lh_logvalue {
+    char key[96];
+    double value;
+    uint32_t flags;      /* LHOST_LOGF_* */
+    double sum, weight;  /* epoch accumulator */
+} lh_logvalue;
+
+typedef struct lh_logrow {
+    int64_t epoch, step;
+    int32_t count;
+    char (*keys)[96];
+    double *values;
+} lh_logrow;
+
+typedef struct lh_logstore {
+    lh_logvalue *vals;
+    int32_t n, cap;
+    lh_logrow *rows;
+    int32_t n_rows, cap_rows;
+    /* the row being built for the current step / epoch */
+    lh_logrow pending;
+    int32_t pending_cap;
+} lh_logstore;
+
+void lh_logstore_init(lh_logstore *s);
+void lh_logstore_free(lh_logstore *s);
+/* Set the latest value; ON_EPOCH values also accumulate value*weight for the epoch mean. */
+int lh_logstore_put(lh_logstore *s, const char *key, double value, double weight, uint32_t flags);
+int lh_logstore_get(const lh_logstore *s, const char *key, double *out);
+/* The epoch mean of an accumulated key (latest value if none was accumulated). */
+double lh_logstore_epoch_mean(const lh_logstore *s, const char *key);
+void lh_logstore_reset_epoch(lh_logstore *s);
+/* Add key=value to the pending row; lh_logstore_commit_row appends it (if non-empty). */
+int lh_logstore_row_add(lh_logstore *s, const char *key, double value);
+int lh_logstore_commit_row(lh_logstore *s, int64_t epoch, int64_t step);
+/* Drop all values (not rows), e.g. before validation-only runs. */
+void lh_logstore_clear_values(lh_logstore *s);
+
+/* metrics.csv: header "epoch,step,<keys in first-seen order>", empty cells for missing keys.
+ * Written whole, atomically. lh_logstore_read_csv loads an existing file's rows (for resume). */
+int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err);
+int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err);
+
+#endif

@@ -1,0 +1,543 @@
+/* host/train/trainer.c — the fit loop, validation and prediction (Lightning's order of hooks), and the
+ * host services plugins reach through lhost_host (see instance.h's lh_host_env). */
+#include "ckpt.h"
+#include "trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "progress.h"
+
+/* ---- host services backed by this trainer ------------------------------------------------ */
+
+static int32_t env_get_value(void *user, const char *key, double *out)
+{
+    lh_trainer *t = user;
+    return lh_logstore_get(&t->log, key, out) ? LHOST_ENOTFOUND : LHOST_OK;
+}
+
+static int32_t env_log_value(void *user, const char *key, double value, uint32_t flags)
+{
+    lh_trainer *t = user;
+    if (lh_logstore_put(&t->log, key, value, 1.0, flags))
+        return LHOST_EINVAL;
+    /* Into the row being built: a step row during batches, the epoch row at epoch end. */
+    lh_logstore_row_add(&t->log, key, value);
+    return LHOST_OK;
+}
+
+static int32_t env_list_values(void *user, lhost_value_visitor visit, void *visit_user)
+{
+    lh_trainer *t = user;
+    int32_t i;
+    for (i = 0; i < t->log.n; i++)
+        if (visit(visit_user, t->log.vals[i].key, t->log.vals[i].value))
+            break;
+    return LHOST_OK;
+}
+
+static int32_t env_request_stop(void *user, const char *who, const char *reason)
+{
+    lh_trainer *t = user;
+    if (!t->stop_requested)
+        snprintf(t->stop_reason, sizeof t->stop_reason, "%s: %s", who,
+                 reason && reason[0] ? reason : "stop requested");
+    t->stop_requested = 1;
+    return LHOST_OK;
+}
+
+static int32_t env_save_checkpoint(void *user, const char *path, uint32_t flags, lh_error *err)
+{
+    return lh_ckpt_save(user, path, flags, err) ? LHOST_EIO : LHOST_OK;
+}
+
+static void env_trainer_state(void *user, lhost_trainer_state *out)
+{
+    lh_trainer *t = user;
+    lhost_trainer_state s;
+    uint32_t n = out->struct_size < sizeof s ? out->struct_size : (uint32_t)sizeof s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = n;
+    s.stage = t->stage;
+    s.epoch = t->epoch;
+    s.global_step = t->global_step;
+    s.batch_idx = t->batch_idx;
+    s.num_train_batches = t->num_train_batches;
+    s.max_epochs = t->opts.max_epochs;
+    s.min_epochs = t->opts.min_epochs;
+    s.rank = 0;
+    s.world_size = 1;
+    s.is_global_zero = 1;
+    s.stop_requested = t->stop_requested;
+    memcpy(out, &s, n);
+}
+
+static int32_t env_snapshot(void *user, int32_t slot)
+{
+    lh_trainer *t = user;
+    size_t bytes = (size_t)t->model.total_params * 4;
+    if (slot < 0 || slot >= LH_MAX_SNAPSHOTS)
+        return LHOST_EINVAL;
+    if (!t->snapshots[slot] && !(t->snapshots[slot] = malloc(bytes)))
+        return LHOST_ENOMEM;
+    return t->be->download(t->bctx, t->snapshots[slot], t->model.param, bytes) ? LHOST_EIO
+                                                                               : LHOST_OK;
+}
+
+static int32_t env_restore(void *user, int32_t slot)
+{
+    lh_trainer *t = user;
+    if (slot < 0 || slot >= LH_MAX_SNAPSHOTS || !t->snapshots[slot])
+        return LHOST_EINVAL;
+    return t->be->upload(t->bctx, t->model.param, t->snapshots[slot],
+                         (size_t)t->model.total_params * 4)
+               ? LHOST_EIO
+               : LHOST_OK;
+}
+
+static int32_t env_get_hparam(void *user, const char *name, double *out)
+{
+    lh_trainer *t = user;
+    if (strcmp(name, "lr") != 0 || !t->optim.be)
+        return LHOST_ENOTFOUND;
+    *out = t->optim.lr;
+    return LHOST_OK;
+}
+
+static int32_t env_set_hparam(void *user, const char *name, double value)
+{
+    lh_trainer *t = user;
+    if (strcmp(name, "lr") != 0 || !t->optim.be)
+        return LHOST_ENOTFOUND;
+    if (!isfinite(value) || value < 0 || value > 1e6)
+        return LHOST_EINVAL;
+    t->optim.lr = value;
+    return LHOST_OK;
+}
+
+static int32_t env_higher_is_better(void *user, const char *key, int32_t *out)
+{
+    lh_trainer *t = user;
+    const char *bare = strncmp(key, "val_", 4) == 0 ? key + 4 : key;
+    char name[128];
+    int32_t i;
+    uint32_t k;
+    if (strcmp(bare, "loss") == 0 || strcmp(key, "train_loss") == 0) {
+        *out = 0;
+        return LHOST_OK;
+    }
+    for (i = 0; i < t->n_metrics; i++)
+        for (k = 0; k < t->metrics[i].n_outputs; k++) {
+            lh_metric_run_name(&t->metrics[i], "", k, name, sizeof name);
+            if (strcmp(name, bare) == 0) {
+                *out = t->metrics[i].vt->higher_is_better != 0;
+                return LHOST_OK;
+            }
+        }
+    return LHOST_ENOTFOUND;
+}
+
+void lh_trainer_env_init(lh_trainer *t)
+{
+    t->env.user = t;
+    t->env.get_value = env_get_value;
+    t->env.log_value = env_log_value;
+    t->env.list_values = env_list_values;
+    t->env.request_stop = env_request_stop;
+    t->env.save_checkpoint = env_save_checkpoint;
+    t->env.trainer_state = env_trainer_state;
+    t->env.snapshot_weights = env_snapshot;
+    t->env.restore_weights = env_restore;
+    t->env.get_hparam = env_get_hparam;
+    t->env.set_hparam = env_set_hparam;
+    t->env.higher_is_better = env_higher_is_better;
+}
+
+/* ---- batches ------------------------------------------------------------------------------ */
+
+/* Load the n samples idx[first .. first+n) into the model's input and targets: gathered on the
+ * device from idx_dev (the same indices there), the targets also kept on the host for the
+ * metrics. No transfer: the indices went to the device once per epoch. */
+static int load_batch(lh_trainer *t, const lh_dmem *images, const lh_dmem *labels,
+                      const uint8_t *host_labels, const int32_t *idx, const lh_dmem *idx_dev,
+                      int64_t first, int32_t n, lh_error *err)
+{
+    int64_t sample = (int64_t)t->model.spec.in_c * t->model.spec.in_h * t->model.spec.in_w;
+    int32_t i;
+    for (i = 0; i < n; i++)
+        t->targets_host[i] = host_labels[idx[first + i]];
+    if (t->be->gather_normalize(t->bctx, images, labels,
+                                lh_dmem_at((lh_dmem *)idx_dev, (size_t)first * 4), n, sample,
+                                t->mean, t->std, t->model.input, t->model.targets))
+        return lh_error_set(err, "%s backend: batch load: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    return 0;
+}
+
+/* Download logits and the loss; feed the metrics. */
+static int batch_outputs(lh_trainer *t, lh_metric_run *runs, int32_t n, int32_t batch_value,
+                         float *loss, lh_error *err)
+{
+    lhost_metric_batch mb;
+    int32_t i;
+    if (t->be->download(t->bctx, loss, t->model.loss, 4) ||
+        (t->n_metrics && t->be->download(t->bctx, t->logits_host, lh_model_logits(&t->model),
+                                         (size_t)n * t->model.num_outputs * 4)))
+        return lh_error_set(err, "%s backend: download: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    memset(&mb, 0, sizeof mb);
+    mb.struct_size = sizeof mb;
+    mb.n = n;
+    mb.num_classes = t->model.num_outputs;
+    mb.scores = t->logits_host;
+    mb.targets = t->targets_host;
+    for (i = 0; i < t->n_metrics; i++)
+        if (lh_metric_run_update(&runs[i], &mb, batch_value, err))
+            return -1;
+    return 0;
+}
+
+/* Log every output of every metric run under prefix, from r->out. */
+static void log_metric_outputs(lh_trainer *t, lh_metric_run *runs, const char *prefix,
+                               uint32_t flags, int32_t to_row)
+{
+    int32_t i;
+    uint32_t k;
+    char key[128];
+    for (i = 0; i < t->n_metrics; i++)
+        for (k = 0; k < runs[i].n_outputs; k++) {
+            lh_metric_run_name(&runs[i], prefix, k, key, sizeof key);
+            lh_logstore_put(&t->log, key, runs[i].out[k], 1.0, flags);
+            if (to_row)
+                lh_logstore_row_add(&t->log, key, runs[i].out[k]);
+        }
+}
+
+/* ---- loggers ------------------------------------------------------------------------------ */
+
+static int logger_failed(lh_trainer *t, lh_instance *inst, const char *what, lh_error *err)
+{
+    const char *msg = lh_instance_error(inst);
+    return lh_error_set(err, "plugin %s: %s: %s", lh_instance_desc(inst)->id, what,
+                        msg[0] ? msg : "failed without a message");
+}
+
+/* Append the pending row to metrics.csv's rows and hand it to every logger plugin. */
+static int commit_row(lh_trainer *t, lh_error *err)
+{
+    const lh_logrow *r;
+    lhost_log_row row;
+    const char *keys[512];
+    int32_t i, k;
+    if (t->log.pending.count == 0)
+        return 0;
+    if (lh_logstore_commit_row(&t->log, t->epoch, t->global_step - 1))
+        return lh_error_set(err, "out of memory for logged rows");
+    r = &t->log.rows[t->log.n_rows - 1];
+    if (!t->n_loggers)
+        return 0;
+    memset(&row, 0, sizeof row);
+    row.struct_size = sizeof row;
+    row.epoch = r->epoch;
+    row.step = r->step;
+    row.count = (uint32_t)(r->count < 512 ? r->count : 512);
+    for (k = 0; k < (int32_t)row.count; k++)
+        keys[k] = r->keys[k];
+    row.keys = keys;
+    row.values = r->values;
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->log_row && vt->log_row(lh_instance_self(t->loggers[i]), t->loggers[i], &row))
+            return logger_failed(t, t->loggers[i], "log_row", err);
+    }
+    return 0;
+}
+
+/* Hyper-parameters as text, once before training. */
+static int loggers_start(lh_trainer *t, lh_error *err)
+{
+    char v[8][64];
+    const char *keys[8] = {"seed", "data.path", "data.batch_size", "optimizer.name",
+                           "optimizer.lr", "trainer.max_epochs", "trainer.device", "model.params"};
+    const char *vals[8];
+    int32_t i;
+    snprintf(v[0], sizeof v[0], "%llu", (unsigned long long)t->opts.seed);
+    snprintf(v[1], sizeof v[1], "%.63s", t->opts.data_dir);
+    snprintf(v[2], sizeof v[2], "%lld", (long long)t->opts.batch_size);
+    snprintf(v[3], sizeof v[3], "%s", lh_optim_name(&t->optim));
+    snprintf(v[4], sizeof v[4], "%g", t->optim.lr);
+    snprintf(v[5], sizeof v[5], "%lld", (long long)t->opts.max_epochs);
+    snprintf(v[6], sizeof v[6], "%s", t->be->name);
+    snprintf(v[7], sizeof v[7], "%lld", (long long)t->model.total_params);
+    for (i = 0; i < 8; i++)
+        vals[i] = v[i];
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->log_hparams &&
+            vt->log_hparams(lh_instance_self(t->loggers[i]), t->loggers[i], t->run_dir, 8, keys,
+                            vals))
+            return logger_failed(t, t->loggers[i], "log_hparams", err);
+    }
+    return 0;
+}
+
+static int loggers_finish(lh_trainer *t, const char *status, lh_error *err)
+{
+    int32_t i, rc = 0;
+    if (t->loggers_finished)
+        return 0;
+    t->loggers_finished = 1;
+    for (i = 0; i < t->n_loggers; i++) {
+        const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
+        if (vt->finalize && vt->finalize(lh_instance_self(t->loggers[i]), t->loggers[i], status) &&
+            !rc)
+            rc = err ? logger_failed(t, t->loggers[i], "finalize", err) : -1;
+    }
+    return rc;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+
+int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
+{
+    int32_t B = (int32_t)t->opts.batch_size, i;
+    int64_t b, seen = 0;
+    double loss_sum = 0;
+    for (i = 0; i < t->n_metrics; i++)
+        lh_metric_run_reset(&t->val_metrics[i]);
+    for (b = 0; b < t->num_val_batches; b++) {
+        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
+        float loss;
+        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+                       n, err) ||
+            lh_model_forward(&t->model, n, 0, 0, err) || lh_model_loss(&t->model, n, 0, err) ||
+            batch_outputs(t, t->val_metrics, n, 0, &loss, err))
+            return -1;
+        loss_sum += (double)loss * n;
+        seen += n;
+    }
+    lh_logstore_put(&t->log, "val_loss", loss_sum / (double)seen, 1.0,
+               LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH);
+    lh_logstore_row_add(&t->log, "val_loss", loss_sum / (double)seen);
+    for (i = 0; i < t->n_metrics; i++)
+        if (lh_metric_run_compute(&t->val_metrics[i], err))
+            return -1;
+    log_metric_outputs(t, t->val_metrics, "val_", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    if (print) {
+        uint32_t k;
+        char key[128];
+        fprintf(t->out, "%-24s %s\n", "Validate metric", "value");
+        fprintf(t->out, "%-24s %.6f\n", "val_loss", loss_sum / (double)seen);
+        for (i = 0; i < t->n_metrics; i++)
+            for (k = 0; k < t->val_metrics[i].n_outputs; k++) {
+                lh_metric_run_name(&t->val_metrics[i], "val_", k, key, sizeof key);
+                fprintf(t->out, "%-24s %.6f\n", key, t->val_metrics[i].out[k]);
+            }
+    }
+    return 0;
+}
+
+/* ---- fit ---------------------------------------------------------------------------------- */
+
+static int hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err)
+{
+    int32_t rc = lh_dispatch_hook(t->dispatch, h, bi, err);
+    if (rc == LHOST_ERROR)
+        return -1;
+    if (rc == LHOST_STOP && !t->stop_requested) {
+        t->stop_requested = 1;
+        snprintf(t->stop_reason, sizeof t->stop_reason, "a callback asked to stop");
+    }
+    return 0;
+}
+
+static int write_csv(lh_trainer *t, lh_error *err)
+{
+    return lh_logstore_write_csv(&t->log, t->csv_path, err);
+}
+
+/* Dropout masks depend on the seed and the step only, so a resumed run draws the same ones. */
+static uint64_t dropout_seed(const lh_trainer *t)
+{
+    return t->opts.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->global_step;
+}
+
+static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
+{
+    int32_t B = (int32_t)t->opts.batch_size, i;
+    int64_t b;
+    for (b = t->resume_batch; b < t->num_train_batches; b++) {
+        int64_t start = b * B;
+        int32_t n = (int32_t)((t->train.count - start) < B ? (t->train.count - start) : B);
+        int32_t log_now;
+        float loss;
+        lhost_batch_info bi;
+        t->batch_idx = b;
+        if (!t->first_batch_seen) {
+            t->first_batch_seen = 1;
+            fprintf(t->out, "first batch after %.1f ms\n", (lh_clock_now() - t->t_start) * 1e3);
+        }
+        if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm, t->perm_dev,
+                       start, n, err) ||
+            lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
+            lh_model_loss(&t->model, n, 1, err) || lh_model_backward(&t->model, n, err) ||
+            lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
+            return -1;
+        t->global_step++;
+        log_now = (t->global_step % t->opts.log_every_n_steps) == 0;
+        if (batch_outputs(t, t->metrics, n, 1, &loss, err))
+            return -1;
+        lh_logstore_put(&t->log, "loss", loss, n, LHOST_LOGF_ON_STEP | LHOST_LOGF_ON_EPOCH);
+        log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_STEP, 0);
+        if (log_now) {
+            lh_logstore_row_add(&t->log, "loss", loss);
+            for (i = 0; i < t->n_metrics; i++) {
+                uint32_t k;
+                char key[128];
+                for (k = 0; k < t->metrics[i].n_outputs; k++) {
+                    lh_metric_run_name(&t->metrics[i], "", k, key, sizeof key);
+                    lh_logstore_row_add(&t->log, key, t->metrics[i].out[k]);
+                }
+            }
+        }
+        memset(&bi, 0, sizeof bi);
+        bi.struct_size = sizeof bi;
+        bi.batch_idx = b;
+        bi.batch_size = n;
+        bi.loss = loss;
+        t->resume_batch = b + 1; /* a checkpoint taken in the hook resumes after this batch */
+        if (hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err))
+            return -1;
+        if (commit_row(t, err))
+            return -1;
+        lh_progress_step(pb, t, b + 1);
+    }
+    t->resume_batch = 0;
+    return 0;
+}
+
+int lh_trainer_fit(lh_trainer *t, lh_error *err)
+{
+    lh_progress pb;
+    int32_t i;
+    int rc = -1;
+    char msg[1200];
+    lh_progress_init(&pb, t->out, t->tty);
+    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
+        goto fail;
+    for (t->epoch = t->resume_epoch;
+         t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
+        t->epoch_validated = 0;
+        if (t->resume_batch == 0) {
+            lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
+            lh_logstore_reset_epoch(&t->log);
+            for (i = 0; i < t->n_metrics; i++)
+                lh_metric_run_reset(&t->metrics[i]);
+        }
+        /* This epoch's order (shuffled above, or restored by --resume) goes to the device once. */
+        if (t->be->upload(t->bctx, t->perm_dev, t->perm, (size_t)t->train.count * 4)) {
+            lh_error_set(err, "%s backend: upload: %s", t->be->name, t->be->last_error(t->bctx));
+            goto fail;
+        }
+        lh_progress_epoch_start(&pb, t);
+        if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err))
+            goto fail;
+        t->last_train_s = lh_clock_now() - pb.epoch_t0;
+        /* Epoch-level training values: the loss mean and each metric over the whole epoch. */
+        for (i = 0; i < t->n_metrics; i++)
+            if (lh_metric_run_compute(&t->metrics[i], err))
+                goto fail;
+        t->batch_idx = -1;
+        {
+            double v0 = lh_clock_now();
+            if (lh_trainer_validate(t, 0, err))
+                goto fail;
+            t->last_val_s = lh_clock_now() - v0;
+        }
+        lh_logstore_row_add(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"));
+        lh_logstore_put(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"), 1.0, 0);
+        log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+        t->epoch_validated = 1;
+        if (hook(t, LH_HOOK_VALIDATION_END, NULL, err))
+            goto fail;
+        if (hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err))
+            goto fail;
+        if (commit_row(t, err))
+            goto fail;
+        lh_progress_epoch_end(&pb, t);
+        if (write_csv(t, err))
+            goto fail;
+        if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
+            t->epoch++;
+            break;
+        }
+    }
+    if (hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
+        goto fail;
+    if (t->stop_requested)
+        fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
+    else
+        fprintf(t->out, "`Trainer.fit` stopped: `max_epochs=%lld` reached.\n",
+                (long long)t->opts.max_epochs);
+    rc = 0;
+    goto done;
+fail:
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    lh_dispatch_exception(t->dispatch, msg);
+    if (t->csv_path[0]) {
+        lh_error ignored;
+        commit_row(t, &ignored);
+        write_csv(t, &ignored);
+    }
+    loggers_finish(t, "failed", NULL);
+done:
+    lh_progress_done(&pb);
+    return rc;
+}
+
+/* ---- predict ------------------------------------------------------------------------------ */
+
+int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
+{
+    int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs;
+    int64_t b, nb = (t->val.count + B - 1) / B;
+    FILE *f = fopen(out_path, "w");
+    if (!f)
+        return lh_error_set(err, "predict: cannot write %s", out_path);
+    fputs("index,target,pred", f);
+    for (int32_t c = 0; c < C; c++)
+        fprintf(f, ",logit_%d", c);
+    fputc('\n', f);
+    for (b = 0; b < nb; b++) {
+        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B), k, c;
+        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+                       n, err) ||
+            lh_model_forward(&t->model, n, 0, 0, err))
+            goto fail;
+        if (t->be->download(t->bctx, t->logits_host, lh_model_logits(&t->model),
+                            (size_t)n * C * 4)) {
+            lh_error_set(err, "%s backend: download: %s", t->be->name, t->be->last_error(t->bctx));
+            goto fail;
+        }
+        for (k = 0; k < n; k++) {
+            const float *row = t->logits_host + (size_t)k * C;
+            int32_t best = 0;
+            for (c = 1; c < C; c++)
+                if (row[c] > row[best])
+                    best = c;
+            fprintf(f, "%lld,%d,%d", (long long)(b * B + k), t->targets_host[k], best);
+            for (c = 0; c < C; c++)
+                fprintf(f, ",%.9g", row[c]);
+            fputc('\n', f);
+        }
+    }
+    if (fclose(f))
+        return lh_error_set(err, "predict: write failed: %s", out_path);
+    return 0;
+fail:
+    fclose(f);
+    return -1;
+}

@@ -1,0 +1,122 @@
+/* host/train/trainer.h — the training loop (Lightning's Trainer.fit / validate / predict).
+ *
+ * lh_trainer_setup builds everything from a config (data, backend, model, optimizer, metric and
+ * callback plugin instances, the run directory); lh_trainer_fit runs epochs with hooks in
+ * Lightning's order (see sdk/include/lhost/callback.h); checkpoints (ckpt.c) capture the whole
+ * trainer so --resume continues exactly. */
+#ifndef LH_TRAINER_H
+#define LH_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "data.h"
+#include "dispatch.h"
+#include "error.h"
+#include "instance.h"
+#include "logstore.h"
+#include "metric_run.h"
+#include "model.h"
+#include "optim.h"
+#include "registry.h"
+#include "rng.h"
+
+#define LH_MAX_PLUGIN_INSTANCES 64
+#define LH_MAX_SNAPSHOTS 4
+
+typedef struct lh_trainer_opts {
+    uint64_t seed;
+    char data_dir[4096];
+    int64_t batch_size;
+    int64_t num_classes;
+    double mean, std;            /* NAN = the dataset's default */
+    int64_t max_epochs;          /* -1 = unlimited */
+    int64_t min_epochs;
+    char device[32];             /* auto | cpu | cuda[:N] */
+    int64_t threads;             /* 0 = all cores */
+    int64_t log_every_n_steps;
+    char root_dir[4096];         /* default_root_dir */
+    int64_t limit_train_batches; /* 0 = all */
+    int64_t limit_val_batches;   /* 0 = all */
+    int32_t progress_bar;        /* -1 auto (TTY), 0 off, 1 on */
+    int32_t summary;             /* print the model summary */
+    int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
+} lh_trainer_opts;
+
+typedef struct lh_trainer {
+    lh_trainer_opts opts;
+    lh_config *cfg;                 /* borrowed: the merged config, for hparams */
+    lh_registry *reg;
+    const lh_backend *be;
+    lh_backend_ctx *bctx;
+    lh_dataset train, val;
+    float mean, std;
+    lh_dmem *train_images, *train_labels, *val_images, *val_labels;
+    /* Sample indices on the device, so a batch is gathered there from an offset into them:
+     * perm_dev (train.count) is `perm`, uploaded once per epoch; seq_dev (val.count) is `seq`,
+     * 0, 1, 2, ... for validation and prediction, uploaded once. */
+    lh_dmem *perm_dev, *seq_dev;
+    int32_t *seq;                /* (val.count) */
+    float *logits_host;          /* (batch, classes) */
+    int32_t *targets_host;       /* (batch) */
+    lh_model model;
+    lh_optim optim;
+    lh_rng rng_init, rng_shuffle;
+    int32_t *perm;               /* (train.count) this epoch's order */
+
+    int64_t epoch, global_step, batch_idx, num_train_batches, num_val_batches;
+    int64_t resume_epoch, resume_batch; /* where fit starts */
+    int32_t stage;               /* LHOST_STAGE_* */
+    int32_t epoch_validated;     /* 1 once this epoch's validation ran (for checkpoints) */
+
+    lh_logstore log;
+    lh_instance *instances[LH_MAX_PLUGIN_INSTANCES];
+    int32_t n_instances;
+    lh_metric_run metrics[LH_MAX_PLUGIN_INSTANCES];
+    lh_metric_run val_metrics[LH_MAX_PLUGIN_INSTANCES];
+    int32_t n_metrics;
+    lh_dispatch *dispatch;
+    lh_instance *loggers[LH_MAX_PLUGIN_INSTANCES];
+    int32_t n_loggers;
+    int32_t loggers_finished;
+    lh_host_env env;
+
+    int32_t stop_requested;
+    char stop_reason[512];
+    float *snapshots[LH_MAX_SNAPSHOTS];
+
+    char run_dir[4096];
+    char csv_path[4200];
+    double t_start;              /* lh_clock_now() when the command started */
+    double last_train_s, last_val_s;
+    int32_t first_batch_seen;
+    FILE *out;                   /* progress and summaries (stdout) */
+    int32_t tty;
+} lh_trainer;
+
+/* Fill opts from the config's seed/data/trainer sections (validated; errors name file:line). */
+int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error *err);
+
+/* Build everything for `stage` (fit also loads the training split and the optimizer). When
+ * `model_spec` is non-NULL it replaces the config's model (validate/predict from a checkpoint). */
+int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh_registry *reg,
+                     int32_t stage, const lh_model_spec *model_spec, lh_error *err);
+void lh_trainer_free(lh_trainer *t);
+
+/* <default_root_dir>/lightning_logs/version_N with the first free N (unless resuming into the
+ * checkpoint's run directory). */
+int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err);
+/* After a resume: load the run's metrics.csv rows up to the checkpoint so new rows append. */
+int lh_trainer_reload_csv(lh_trainer *t, lh_error *err);
+
+int lh_trainer_fit(lh_trainer *t, lh_error *err);
+/* One validation pass: logs val_loss and val_<metric>; prints them when `print` is set. */
+int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err);
+/* Write one CSV row per validation sample: index,target,pred,logit_0..logit_{C-1}. */
+int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err);
+
+/* Point t->env at this trainer (host services for its plugin instances). */
+void lh_trainer_env_init(lh_trainer *t);
+
+#endif

@@ -1,0 +1,462 @@
+/* host/train/trainer_setup.c — building a trainer from the config: options, data, backend, model,
+ * optimizer, plugin instances, run directory. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "profiler.h"
+#include "trainer.h"
+
+int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error *err)
+{
+    static const char *const top_keys[] = {"seed", "data", "model", "optimizer", "trainer",
+                                           "metrics", "callbacks", "loggers", "plugin_dirs",
+                                           NULL};
+    static const char *const data_keys[] = {"path", "batch_size", "num_classes", "mean", "std",
+                                            NULL};
+    static const char *const trainer_keys[] = {"max_epochs", "min_epochs", "device", "threads",
+                                               "log_every_n_steps", "default_root_dir",
+                                               "limit_train_batches", "limit_val_batches",
+                                               "enable_progress_bar", "enable_model_summary",
+                                               "profiler", NULL};
+    const lh_config_node *root = lh_config_root(cfg), *data, *tr;
+    const char *s;
+    int64_t v;
+    int b;
+    memset(o, 0, sizeof *o);
+    if (lh_config_check_keys(root, top_keys, err))
+        return -1;
+    if (lh_config_get_int(root, "seed", 0, 0, INT64_MAX, &v, err))
+        return -1;
+    o->seed = (uint64_t)v;
+
+    data = lh_config_get(root, "data");
+    if (data && lh_config_check_keys(data, data_keys, err))
+        return -1;
+    if (lh_config_get_string(data, "path", LH_DATA_DEFAULT_DIR, &s, err))
+        return -1;
+    snprintf(o->data_dir, sizeof o->data_dir, "%s", s);
+    if (lh_config_get_int(data, "batch_size", 64, 1, 1 << 20, &o->batch_size, err) ||
+        lh_config_get_int(data, "num_classes", 10, 2, 1 << 16, &o->num_classes, err) ||
+        lh_config_get_float(data, "mean", NAN, -1e9, 1e9, &o->mean, err) ||
+        lh_config_get_float(data, "std", NAN, 1e-12, 1e9, &o->std, err))
+        return -1;
+
+    tr = lh_config_get(root, "trainer");
+    if (tr && lh_config_check_keys(tr, trainer_keys, err))
+        return -1;
+    if (lh_config_get_int(tr, "max_epochs", 1000, -1, INT32_MAX, &o->max_epochs, err) ||
+        lh_config_get_int(tr, "min_epochs", 0, 0, INT32_MAX, &o->min_epochs, err) ||
+        lh_config_get_int(tr, "threads", 0, 0, 1024, &o->threads, err) ||
+        lh_config_get_int(tr, "log_every_n_steps", 50, 1, INT32_MAX, &o->log_every_n_steps, err) ||
+        lh_config_get_int(tr, "limit_train_batches", 0, 0, INT32_MAX, &o->limit_train_batches, err) ||
+        lh_config_get_int(tr, "limit_val_batches", 0, 0, INT32_MAX, &o->limit_val_batches, err))
+        return -1;
+    if (o->max_epochs == 0)
+        return lh_error_set(err, "config %s: trainer.max_epochs: expected -1 (unlimited) or >= 1",
+                            lh_config_where(lh_config_get(tr, "max_epochs")));
+    if (lh_config_get_string(tr, "device", "auto", &s, err))
+        return -1;
+    snprintf(o->device, sizeof o->device, "%s", s);
+    if (lh_config_get_string(tr, "default_root_dir", ".", &s, err))
+        return -1;
+    snprintf(o->root_dir, sizeof o->root_dir, "%s", s);
+    o->progress_bar = -1;
+    if (tr && lh_config_get(tr, "enable_progress_bar")) {
+        if (lh_config_get_bool(tr, "enable_progress_bar", 1, &b, err))
+            return -1;
+        o->progress_bar = b;
+    }
+    if (lh_config_get_bool(tr, "enable_model_summary", 1, &b, err))
+        return -1;
+    o->summary = b;
+    /* Lightning's profiler=None | "simple" (see host/profiler.h) */
+    if (tr && lh_config_get(tr, "profiler") && !lh_config_is_null(lh_config_get(tr, "profiler"))) {
+        if (lh_config_get_string(tr, "profiler", "", &s, err))
+            return -1;
+        if (strcmp(s, "simple") != 0)
+            return lh_error_set(err, "config %s: trainer.profiler: expected simple or null, got "
+                                "\"%s\"", lh_config_where(lh_config_get(tr, "profiler")), s);
+        o->profiler = 1;
+    }
+    return 0;
+}
+
+/* Plugin sections: `metrics:`, `callbacks:`, `loggers:` map an instance key to its parameters
+ * (or null); `plugin:` picks the plugin when it differs from the key. */
+static int make_instances(lh_trainer *t, const char *section, int32_t kind, lh_error *err)
+{
+    const lh_config_node *sec = lh_config_get(lh_config_root(t->cfg), section);
+    int32_t i, j;
+    if (!sec || lh_config_is_null(sec))
+        return 0;
+    if (lh_config_type(sec) != LH_CFG_MAP)
+        return lh_error_set(err, "config %s: %s: expected a map of name: {parameters}",
+                            lh_config_where(sec), section);
+    for (i = 0; i < lh_config_len(sec); i++) {
+        const char *key = lh_config_key_at(sec, i), *plugin = key;
+        const lh_config_node *p = lh_config_at(sec, i);
+        const lh_plugin_row *row;
+        lh_kv kvs[128];
+        int32_t n = 0, has_name = 0;
+        lh_instance *inst;
+        if (t->n_instances >= LH_MAX_PLUGIN_INSTANCES)
+            return lh_error_set(err, "config %s: %s: at most %d plugin instances",
+                                lh_config_where(p), section, LH_MAX_PLUGIN_INSTANCES);
+        if (!lh_config_is_null(p) && lh_config_type(p) != LH_CFG_MAP)
+            return lh_error_set(err, "config %s: %s.%s: expected a map of parameters",
+                                lh_config_where(p), section, key);
+        for (j = 0; !lh_config_is_null(p) && j < lh_config_len(p); j++) {
+            const lh_config_node *v = lh_config_at(p, j);
+            const char *k = lh_config_key_at(p, j);
+            if (strcmp(k, "plugin") == 0) {
+                if (!(plugin = lh_config_scalar(v)) || !plugin[0])
+                    return lh_error_set(err, "config %s: %s.%s.plugin: expected a plugin name",
+                                        lh_config_where(v), section, key);
+                continue;
+            }
+            if (lh_config_type(v) != LH_CFG_SCALAR)
+                return lh_error_set(err, "config %s: %s.%s.%s: expected a single value",
+                                    lh_config_where(v), section, key, k);
+            if (n == 127)
+                return lh_error_set(err, "config %s: %s.%s: too many parameters",
+                                    lh_config_where(p), section, key);
+            if (strcmp(k, "name") == 0)
+                has_name = 1;
+            kvs[n].key = k, kvs[n].value = lh_config_scalar(v), kvs[n].where = lh_config_where(v);
+            n++;
+        }
+        row = lh_registry_find(t->reg, plugin, kind, err);
+        if (!row)
+            return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+        /* A metric logs under its config key unless `name` says otherwise. */
+        if (kind == LHOST_KIND_METRIC && !has_name) {
+            const lhost_plugin_desc *d = row->desc;
+            uint32_t q;
+            for (q = 0; q < d->n_params; q++)
+                if (strcmp(d->params[q].name, "name") == 0) {
+                    kvs[n].key = "name", kvs[n].value = key, kvs[n].where = lh_config_where(p);
+                    n++;
+                    break;
+                }
+        }
+        if (lh_instance_create(row, key, kvs, n, &t->env, &inst, err))
+            return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+        t->instances[t->n_instances++] = inst;
+        if (kind == LHOST_KIND_METRIC) {
+            lh_instance *vinst;
+            if (lh_metric_run_init(&t->metrics[t->n_metrics], inst, err))
+                return -1;
+            /* Validation keeps its own instance so train and val states never mix. */
+            if (lh_instance_create(row, key, kvs, n, &t->env, &vinst, err))
+                return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+            t->instances[t->n_instances++] = vinst;
+            if (lh_metric_run_init(&t->val_metrics[t->n_metrics], vinst, err))
+                return -1;
+            t->n_metrics++;
+        } else if (kind == LHOST_KIND_LOGGER) {
+            t->loggers[t->n_loggers++] = inst;
+        }
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path, lh_error *err)
+{
+    char buf[4096];
+    size_t i, n = strlen(path);
+    if (n >= sizeof buf)
+        return lh_error_set(err, "path too long: %s", path);
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return lh_error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    return 0;
+}
+
+/* Callbacks that bind arguments by name: every name must be a trainer field or a value this
+ * run logs, checked before training starts. */
+static int check_bindings(lh_trainer *t, lh_error *err)
+{
+    char (*keys)[128];
+    const char **ptrs;
+    int32_t n = 0, i, cap = 3, rc = 0;
+    uint32_t k;
+    for (i = 0; i < t->n_metrics; i++)
+        cap += 2 * (int32_t)t->metrics[i].n_outputs;
+    keys = malloc((size_t)cap * sizeof *keys);
+    ptrs = malloc((size_t)cap * sizeof *ptrs);
+    if (!keys || !ptrs) {
+        free(keys);
+        free(ptrs);
+        return lh_error_set(err, "out of memory");
+    }
+    snprintf(keys[n++], sizeof keys[0], "loss");
+    snprintf(keys[n++], sizeof keys[0], "train_loss");
+    snprintf(keys[n++], sizeof keys[0], "val_loss");
+    for (i = 0; i < t->n_metrics; i++)
+        for (k = 0; k < t->metrics[i].n_outputs; k++) {
+            lh_metric_run_name(&t->metrics[i], "", k, keys[n++], sizeof keys[0]);
+            lh_metric_run_name(&t->metrics[i], "val_", k, keys[n++], sizeof keys[0]);
+        }
+    for (i = 0; i < n; i++)
+        ptrs[i] = keys[i];
+    for (i = 0; i < t->n_instances && !rc; i++) {
+        const lhost_plugin_desc *d = lh_instance_desc(t->instances[i]);
+        if (d->kind != LHOST_KIND_CALLBACK)
+            continue;
+        if (lh_registry_check_bindings(t->reg, d->id, ptrs, n, d->name, err))
+            rc = lh_error_wrap(err, "config: callbacks.%s", lh_instance_key(t->instances[i]));
+    }
+    free(keys);
+    free(ptrs);
+    return rc;
+}
+
+int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
+{
+    char base[4200];
+    int n;
+    if (t->run_dir[0]) { /* resuming into the checkpoint's run */
+        snprintf(t->csv_path, sizeof t->csv_path, "%s/metrics.csv", t->run_dir);
+        return 0;
+    }
+    if (strlen(t->opts.root_dir) + 40 > sizeof t->run_dir)
+        return lh_error_set(err, "trainer.default_root_dir: path too long (at most %d characters)",
+                            (int)sizeof t->run_dir - 40);
+    snprintf(base, sizeof base, "%s/lightning_logs", t->opts.root_dir);
+    if (mkdir_p(base, err))
+        return lh_error_wrap(err, "trainer.default_root_dir");
+    for (n = 0; n < 100000; n++) {
+        if (snprintf(t->run_dir, sizeof t->run_dir, "%s/version_%d", base, n) >=
+            (int)sizeof t->run_dir)
+            return lh_error_set(err, "trainer.default_root_dir: path too long");
+        if (mkdir(t->run_dir, 0755) == 0)
+            break;
+        if (errno != EEXIST)
+            return lh_error_set(err, "cannot create %s: %s", t->run_dir, strerror(errno));
+    }
+    snprintf(t->csv_path, sizeof t->csv_path, "%s/metrics.csv", t->run_dir);
+    return 0;
+}
+
+/* Copy a split's pixels and labels to the backend in 4 MiB pieces, giving each piece's host
+ * memory back as it goes, then drop the host pixels: never two full copies at once. */
+static int upload_split(lh_trainer *t, lh_dataset *d, lh_dmem **img, lh_dmem **lab,
+                        lh_error *err)
+{
+    const int64_t piece = 4 << 20;
+    int64_t total = d->count * (int64_t)d->channels * d->height * d->width, off;
+    if (t->be->wrap_host) { /* used in place: the pixels stay alive until lh_trainer_free */
+        *img = t->be->wrap_host(t->bctx, d->images, (size_t)total);
+        *lab = t->be->wrap_host(t->bctx, d->labels, (size_t)d->count);
+        return *img && *lab ? 0 : lh_error_set(err, "%s backend: cannot use the dataset in place",
+                                               t->be->name);
+    }
+    *img = t->be->alloc(t->bctx, (size_t)total);
+    *lab = t->be->alloc(t->bctx, (size_t)d->count);
+    if (!*img || !*lab)
+        return lh_error_set(err, "%s backend: out of memory for the dataset", t->be->name);
+    for (off = 0; off < total; off += piece) {
+        int64_t n = total - off < piece ? total - off : piece;
+        if (t->be->upload(t->bctx, lh_dmem_at(*img, (size_t)off), d->images + off, (size_t)n))
+            return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
+                                t->be->last_error(t->bctx));
+        lh_data_release_pages(d, off, n);
+    }
+    if (t->be->upload(t->bctx, *lab, d->labels, (size_t)d->count))
+        return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    lh_data_free_images(d);
+    return 0;
+}
+
+/* mean/std: the config's, else the dataset's default (computed from `d` for unknown data). */
+static int set_norm(lh_trainer *t, const lh_trainer_opts *o, const lh_dataset *d)
+{
+    float m = 0, s = 1;
+    if (isnan(o->mean) || isnan(o->std))
+        lh_data_default_norm(o->data_dir, d, &m, &s);
+    t->mean = isnan(o->mean) ? m : (float)o->mean;
+    t->std = isnan(o->std) ? s : (float)o->std;
+    return 0;
+}
+
+int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh_registry *reg,
+                     int32_t stage, const lh_model_spec *model_spec, lh_error *err)
+{
+    lh_model_spec spec;
+    const lh_dataset *shape_src;
+    int32_t B = (int32_t)o->batch_size;
+    memset(t, 0, sizeof *t);
+    t->opts = *o, t->cfg = cfg, t->reg = reg, t->stage = stage;
+    t->out = stdout;
+    t->tty = o->progress_bar < 0 ? isatty(STDOUT_FILENO) : o->progress_bar;
+    lh_logstore_init(&t->log);
+    lh_trainer_env_init(t);
+    lh_rng_seed(&t->rng_init, o->seed, 1);
+    lh_rng_seed(&t->rng_shuffle, o->seed, 2);
+
+    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
+        const lh_config_node *dev = cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
+        return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
+    }
+    if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
+        return -1;
+    /* Each split goes to the backend right after it is read (see upload_split); the default
+     * normalisation is taken from the first split read (training when fitting), before. */
+    if (stage == LHOST_STAGE_FIT &&
+        (lh_data_load(o->data_dir, 1, (int32_t)o->num_classes, &t->train, err) ||
+         set_norm(t, o, &t->train) ||
+         upload_split(t, &t->train, &t->train_images, &t->train_labels, err)))
+        return -1;
+    if (lh_data_load(o->data_dir, 0, (int32_t)o->num_classes, &t->val, err) ||
+        (stage != LHOST_STAGE_FIT && set_norm(t, o, &t->val)) ||
+        upload_split(t, &t->val, &t->val_images, &t->val_labels, err))
+        return -1;
+    if (stage == LHOST_STAGE_FIT &&
+        (t->train.channels != t->val.channels || t->train.height != t->val.height ||
+         t->train.width != t->val.width))
+        return lh_error_set(err, "data %s: test images are %dx%dx%d but training images %dx%dx%d",
+                            o->data_dir, t->val.channels, t->val.height, t->val.width,
+                            t->train.channels, t->train.height, t->train.width);
+    shape_src = stage == LHOST_STAGE_FIT ? &t->train : &t->val;
+
+    if (model_spec) {
+        spec = *model_spec;
+        if (spec.in_c != shape_src->channels || spec.in_h != shape_src->height ||
+            spec.in_w != shape_src->width)
+            return lh_error_set(err, "model expects (%d, %d, %d) inputs but %s has (%d, %d, %d)",
+                                spec.in_c, spec.in_h, spec.in_w, shape_src->image_path,
+                                shape_src->channels, shape_src->height, shape_src->width);
+    } else if (lh_model_spec_from_cfg(lh_config_get(lh_config_root(cfg), "model"), shape_src->channels,
+                                      shape_src->height, shape_src->width, &spec, err)) {
+        return -1;
+    }
+    if (lh_model_plan(&t->model, &spec, err))
+        return lh_error_wrap(err, "config: model");
+    if (t->model.num_outputs != o->num_classes)
+        return lh_error_set(err, "config: model: the last layer has %d outputs but "
+                            "data.num_classes is %lld; expected %lld", t->model.num_outputs,
+                            (long long)o->num_classes, (long long)o->num_classes);
+    if (lh_model_alloc(&t->model, t->be, t->bctx, B, err) ||
+        lh_model_init(&t->model, &t->rng_init, err))
+        return -1;
+
+    if (stage == LHOST_STAGE_FIT) {
+        int64_t i;
+        t->perm = malloc((size_t)t->train.count * sizeof *t->perm);
+        if (!t->perm)
+            return lh_error_set(err, "out of memory");
+        for (i = 0; i < t->train.count; i++)
+            t->perm[i] = (int32_t)i;
+        t->num_train_batches = (t->train.count + B - 1) / B;
+        if (o->limit_train_batches && o->limit_train_batches < t->num_train_batches)
+            t->num_train_batches = o->limit_train_batches;
+        if (lh_optim_from_cfg(lh_config_get(lh_config_root(cfg), "optimizer"), &t->optim, err) ||
+            lh_optim_alloc(&t->optim, t->be, t->bctx, t->model.total_params, err))
+            return -1;
+    }
+    t->num_val_batches = (t->val.count + B - 1) / B;
+    if (o->limit_val_batches && o->limit_val_batches < t->num_val_batches)
+        t->num_val_batches = o->limit_val_batches;
+
+    t->seq = malloc((size_t)t->val.count * sizeof *t->seq);
+    t->seq_dev = t->be->alloc(t->bctx, (size_t)t->val.count * 4);
+    if (stage == LHOST_STAGE_FIT)
+        t->perm_dev = t->be->alloc(t->bctx, (size_t)t->train.count * 4);
+    t->targets_host = malloc((size_t)B * sizeof *t->targets_host);
+    t->logits_host = malloc((size_t)B * t->model.num_outputs * sizeof *t->logits_host);
+    if (!t->seq || !t->seq_dev || (stage == LHOST_STAGE_FIT && !t->perm_dev) ||
+        !t->targets_host || !t->logits_host)
+        return lh_error_set(err, "out of memory for batch buffers");
+    for (int64_t i = 0; i < t->val.count; i++)
+        t->seq[i] = (int32_t)i;
+    if (t->be->upload(t->bctx, t->seq_dev, t->seq, (size_t)t->val.count * 4))
+        return lh_error_set(err, "%s backend: upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+
+    if (make_instances(t, "metrics", LHOST_KIND_METRIC, err) ||
+        make_instances(t, "callbacks", LHOST_KIND_CALLBACK, err) ||
+        make_instances(t, "loggers", LHOST_KIND_LOGGER, err))
+        return -1;
+    if (check_bindings(t, err))
+        return -1;
+    {
+        lh_instance *cbs[LH_MAX_PLUGIN_INSTANCES];
+        int32_t i, n = 0;
+        for (i = 0; i < t->n_instances; i++)
+            if (lh_instance_desc(t->instances[i])->kind == LHOST_KIND_CALLBACK)
+                cbs[n++] = t->instances[i];
+        if (lh_dispatch_create(&t->dispatch, cbs, n, err))
+            return -1;
+    }
+    return 0;
+}
+
+int lh_trainer_reload_csv(lh_trainer *t, lh_error *err)
+{
+    int32_t i, kept = 0;
+    if (access(t->csv_path, F_OK) != 0)
+        return 0;
+    if (lh_logstore_read_csv(&t->log, t->csv_path, err))
+        return -1;
+    /* Rows after the checkpoint belong to a future this run replaces. */
+    for (i = 0; i < t->log.n_rows; i++) {
+        if (t->log.rows[i].step < t->global_step)
+            t->log.rows[kept++] = t->log.rows[i];
+        else {
+            free(t->log.rows[i].keys);
+            free(t->log.rows[i].values);
+        }
+    }
+    t->log.n_rows = kept;
+    return 0;
+}
+
+void lh_trainer_free(lh_trainer *t)
+{
+    int32_t i;
+    lh_dmem **bufs[] = {&t->train_images, &t->train_labels, &t->val_images, &t->val_labels,
+                        &t->perm_dev, &t->seq_dev};
+    for (i = 0; i < t->n_metrics; i++) {
+        lh_metric_run_free(&t->metrics[i]);
+        lh_metric_run_free(&t->val_metrics[i]);
+    }
+    if (t->dispatch)
+        lh_dispatch_destroy(t->dispatch);
+    for (i = t->n_instances - 1; i >= 0; i--)
+        lh_instance_destroy(t->instances[i]);
+    lh_optim_free(&t->optim);
+    lh_model_free(&t->model);
+    for (i = 0; t->be && i < (int32_t)(sizeof bufs / sizeof bufs[0]); i++)
+        if (*bufs[i] && !(t->be->wrap_host && i < 4)) /* wrapped datasets are not the backend's */
+            t->be->free(t->bctx, *bufs[i]);
+    if (t->be && t->bctx) {
+        static const char *const stage[] = {"", "FIT", "VALIDATE", "PREDICT"};
+        char title[64];
+        snprintf(title, sizeof title, "%s Profiler Report",
+                 t->stage >= 1 && t->stage <= 3 ? stage[t->stage] : "");
+        lh_profiler_report(t->be, t->bctx, title, t->out);
+        t->be->close(t->bctx);
+    }
+    lh_data_free(&t->train);
+    lh_data_free(&t->val);
+    for (i = 0; i < LH_MAX_SNAPSHOTS; i++)
+        free(t->snapshots[i]);
+    free(t->perm);
+    free(t->seq);
+    free(t->targets_host);
+    free(t->logits_host);
+    lh_logstore_free(&t->log);
+    memset(t, 0, sizeof *t);
+}

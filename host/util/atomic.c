@@ -1,0 +1,151 @@
+/* host/util/atomic.c — atomic file replacement: temp file, fsync, rename, fsync dir (see atomic.h). */
+#include "atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The directory part of `path` ("." when there is none), malloc'd. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+int lh_atomic_fsync_dir(const char *dir, lh_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return lh_error_set(err, "%s: cannot open directory to fsync it: %s", dir, strerror(errno));
+    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) {
+        int e = errno;
+        close(fd);
+        return lh_error_set(err, "%s: fsync of directory failed: %s", dir, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err)
+{
+    static unsigned counter;
+    f->fd = -1;
+    f->tmp_path = NULL;
+    f->path = strdup(path);
+    char *dir = dir_of(path);
+    if (!f->path || !dir) {
+        free(dir);
+        lh_atomic_abort(f);
+        return lh_error_set(err, "%s: out of memory", path);
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base) {
+        free(dir);
+        lh_atomic_abort(f);
+        return lh_error_set(err, "%s: expected a file name, got a directory path", path);
+    }
+    size_t cap = strlen(dir) + 160;
+    f->tmp_path = malloc(cap);
+    if (!f->tmp_path) {
+        free(dir);
+        lh_atomic_abort(f);
+        return lh_error_set(err, "%s: out of memory", path);
+    }
+    /* The name is kept short enough for NAME_MAX whatever the target's name length. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned n = __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED);
+        snprintf(f->tmp_path, cap, "%s/.%.100s.tmp.%ld.%u", dir, base, (long)getpid(), n);
+        f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (f->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->tmp_path);
+        f->tmp_path = NULL;
+        lh_atomic_abort(f);
+        lh_error_set(err, "%s: cannot create a temporary file in %s: %s", path, dir, strerror(e));
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    return 0;
+}
+
+int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return lh_error_set(err, "%s: write failed: %s", f->path, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int lh_atomic_commit(lh_atomic_file *f, lh_error *err)
+{
+    if (fsync(f->fd) != 0) {
+        lh_error_set(err, "%s: fsync failed: %s", f->path, strerror(errno));
+        goto fail;
+    }
+    int rc = close(f->fd);
+    f->fd = -1;
+    if (rc != 0) {
+        lh_error_set(err, "%s: close failed: %s", f->path, strerror(errno));
+        goto fail;
+    }
+    if (rename(f->tmp_path, f->path) != 0) {
+        lh_error_set(err, "%s: cannot rename the temporary file over it: %s", f->path, strerror(errno));
+        goto fail;
+    }
+    free(f->tmp_path);
+    f->tmp_path = NULL;
+    char *dir = dir_of(f->path);
+    rc = dir ? lh_atomic_fsync_dir(dir, err) : lh_error_set(err, "%s: out of memory", f->path);
+    free(dir);
+    lh_atomic_abort(f);
+    return rc;
+fail:
+    lh_atomic_abort(f);
+    return -1;
+}
+
+void lh_atomic_abort(lh_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp_path)
+        unlink(f->tmp_path);
+    free(f->tmp_path);
+    f->tmp_path = NULL;
+    free(f->path);
+    f->path = NULL;
+}
+
+int lh_atomic_write(const char *path, const void *buf, size_t n, lh_error *err)
+{
+    lh_atomic_file f;
+    if (lh_atomic_open(&f, path, err))
+        return -1;
+    if (lh_atomic_put(&f, buf, n, err) || lh_atomic_commit(&f, err)) {
+        lh_atomic_abort(&f);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* host/util/atomic.h — write a file so that a crash never leaves half of it under its real name.
+ *
+ * The bytes go to a temporary file in the same directory (".<name>.tmp.<pid>.<n>", created with
+ * O_EXCL and mode 0666 & ~umask), which is fsynced, renamed over the target and followed by an
+ * fsync of the directory. On any failure the temporary file is removed and whatever was at the
+ * target path before is left untouched. Used for checkpoints, metrics.csv and the like.
+ *
+ * Streaming use:
+ *   lh_atomic_file f;
+ *   if (lh_atomic_open(&f, path, err)) return -1;
+ *   if (lh_atomic_put(&f, buf, n, err) || lh_atomic_commit(&f, err)) { lh_atomic_abort(&f); return -1; }
+ * lh_atomic_abort is safe after a successful commit (it does nothing) and after a failed one. */
+#ifndef LH_ATOMIC_H
+#define LH_ATOMIC_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct lh_atomic_file {
+    int fd;         /* the temporary file, -1 once closed */
+    char *path;     /* target path (owned) */
+    char *tmp_path; /* temporary path (owned); NULL once renamed or removed */
+} lh_atomic_file;
+
+/* Create the temporary file next to `path`. Fails (with the path and strerror) when the directory
+ * does not exist or cannot be written. */
+int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err);
+
+/* Append `n` bytes (retries short writes and EINTR). */
+int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err);
+
+/* fsync + close the temporary file, rename it over the target, fsync the directory. On failure
+ * the temporary file is removed. Either way `f` needs no further call but may get lh_atomic_abort. */
+int lh_atomic_commit(lh_atomic_file *f, lh_error *err);
+
+/* Close and remove the temporary file if it still exists; free what `f` owns. */
+void lh_atomic_abort(lh_atomic_file *f);
+
+/* One call: write `n` bytes of `buf` to `path` atomically. */
+int lh_atomic_write(const char *path, const void *buf, size_t n, lh_error *err);
+
+/* fsync a directory so that a rename inside it is durable. Filesystems that cannot fsync a
+ * directory (EINVAL, ENOTSUP) count as success. */
+int lh_atomic_fsync_dir(const char *dir, lh_error *err);
+
+#endif

@@ -1,0 +1,16 @@
+/* host/util/paths.h — where the running lhost lives: in its build tree, or installed under some
+ * prefix (found from the program's own location, so `cmake --install --prefix P` works without
+ * rebuilding). */
+#ifndef LH_PATHS_H
+#define LH_PATHS_H
+
+#include <stddef.h>
+
+/* 1 when the running executable lies under the build directory (LH_BUILD_DIR). */
+int lh_paths_in_build_tree(void);
+
+/* An installed folder: <program's dir>/<reldir> when that exists, else `absolute` (the
+ * configured install path). Writes into out (len bytes). */
+void lh_paths_installed(const char *reldir, const char *absolute, char *out, size_t len);
+
+#endif
