@@ -2,6 +2,7 @@
 #include "data.h"
 
 #include "atomic.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <math.h>
@@ -228,21 +229,6 @@ static int cache_path(const char *src, const struct stat *st, char *out, size_t 
     return 0;
 }
 
-static void mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t i, n = strlen(path);
-    if (n >= sizeof buf)
-        return;
-    memcpy(buf, path, n + 1);
-    for (i = 1; i < n; i++)
-        if (buf[i] == '/') {
-            buf[i] = 0;
-            mkdir(buf, 0755);
-            buf[i] = '/';
-        }
-}
-
 /* The IDX header bytes for `rank` dims of ubyte data. */
 static int idx_header(const int64_t *dims, int rank, uint8_t *h)
 {
@@ -290,8 +276,8 @@ static void cache_write(const char *cache, const uint8_t *hdr, int hlen, const u
 {
     lh_atomic_file f;
     lh_error ignored;
-    mkdirs(cache);
-    if (lh_atomic_open(&f, cache, &ignored))
+    /* The cache is best effort: a folder that cannot be made means no cache, not an error. */
+    if (lh_paths_mkdir_p(cache, 1, &ignored) || lh_atomic_open(&f, cache, &ignored))
         return;
     if (lh_atomic_put(&f, hdr, (size_t)hlen, &ignored) ||
         lh_atomic_put(&f, payload, (size_t)bytes, &ignored) || lh_atomic_commit(&f, &ignored))

@@ -10,6 +10,7 @@
 
 #include "bare.h"
 #include "ctx.h"
+#include "params.h"
 #include "registry_int.h"
 
 /* A struct must at least reach the end of `field` (the fields every 1.0 plugin fills). */
@@ -20,16 +21,6 @@ static void copy_sized(void *dst, size_t dst_size, const void *src, uint32_t src
     memset(dst, 0, dst_size);
     memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
     *(uint32_t *)dst = (uint32_t)dst_size; /* struct_size is the first field of each */
-}
-
-static int valid_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 static int vtable_ok(int32_t kind, const void *vt, char *why, size_t cap)
@@ -70,7 +61,7 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
         snprintf(why, cap, "descriptor struct_size %u is too small", src->struct_size);
         return NULL;
     }
-    if (!src->id || !*src->id || !valid_name(src->name) || !src->version) {
+    if (!src->id || !*src->id || !lh_params_name_ok(src->name) || !src->version) {
         snprintf(why, cap, "descriptor needs an id, a name matching [a-z0-9_]+ and a version");
         return NULL;
     }

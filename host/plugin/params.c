@@ -24,7 +24,7 @@ static int in_list(const char *s, const char *const *list)
     return 0;
 }
 
-static int valid_name(const char *s)
+int lh_params_name_ok(const char *s)
 {
     if (!s || !*s)
         return 0;
@@ -270,7 +270,7 @@ int lh_params_check_schema(const lhost_plugin_desc *desc, lh_error *err)
     uint32_t k, j;
     for (k = 0; k < desc->n_params; k++) {
         const lhost_param *p = &desc->params[k];
-        if (!valid_name(p->name))
+        if (!lh_params_name_ok(p->name))
             return lh_error_set(err, "plugin %s: parameter %u: name %s%s%s is not [a-z0-9_]+",
                                 desc->name, k, p->name ? "'" : "", p->name ? p->name : "NULL",
                                 p->name ? "'" : "");

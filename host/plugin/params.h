@@ -27,6 +27,10 @@ void lh_params_values_free(lhost_param_values *pv);
  * the loader: a bad schema makes the plugin BROKEN with this message. */
 int lh_params_check_schema(const lhost_plugin_desc *desc, lh_error *err);
 
+/* 1 when `s` is a name a config can write unquoted: [a-z0-9_]+ (plugin short names and
+ * parameter names alike). */
+int lh_params_name_ok(const char *s);
+
 /* "int", "float", "bool", "string", "enum" ("?" otherwise). */
 const char *lh_params_type_name(int32_t type);
 /* Canonical text of a value ("16" for "0x10", "true" for "yes", "None" when unset) into buf. */

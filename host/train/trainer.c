@@ -230,8 +230,8 @@ static int commit_row(lh_trainer *t, lh_error *err)
 {
     const lh_logrow *r;
     lhost_log_row row;
-    const char *keys[512];
-    int32_t i, k;
+    const char **keys;
+    int32_t i, k, rc = 0;
     if (t->log.pending.count == 0)
         return 0;
     if (lh_logstore_commit_row(&t->log, t->epoch, t->global_step - 1))
@@ -239,21 +239,24 @@ static int commit_row(lh_trainer *t, lh_error *err)
     r = &t->log.rows[t->log.n_rows - 1];
     if (!t->n_loggers)
         return 0;
+    if (!(keys = malloc((size_t)r->count * sizeof *keys + 1)))
+        return lh_error_set(err, "out of memory for a logged row of %d keys", (int)r->count);
     memset(&row, 0, sizeof row);
     row.struct_size = sizeof row;
     row.epoch = r->epoch;
     row.step = r->step;
-    row.count = (uint32_t)(r->count < 512 ? r->count : 512);
-    for (k = 0; k < (int32_t)row.count; k++)
+    row.count = (uint32_t)r->count;
+    for (k = 0; k < r->count; k++)
         keys[k] = r->keys[k];
     row.keys = keys;
     row.values = r->values;
-    for (i = 0; i < t->n_loggers; i++) {
+    for (i = 0; i < t->n_loggers && !rc; i++) {
         const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
         if (vt->log_row && vt->log_row(lh_instance_self(t->loggers[i]), t->loggers[i], &row))
-            return logger_failed(t, t->loggers[i], "log_row", err);
+            rc = logger_failed(t, t->loggers[i], "log_row", err);
     }
-    return 0;
+    free(keys);
+    return rc;
 }
 
 /* Hyper-parameters as text, once before training. */
@@ -265,7 +268,6 @@ static int loggers_start(lh_trainer *t, lh_error *err)
     const char *vals[8];
     int32_t i;
     snprintf(v[0], sizeof v[0], "%llu", (unsigned long long)t->opts.seed);
-    snprintf(v[1], sizeof v[1], "%.63s", t->opts.data_dir);
     snprintf(v[2], sizeof v[2], "%lld", (long long)t->opts.batch_size);
     snprintf(v[3], sizeof v[3], "%s", lh_optim_name(&t->optim));
     snprintf(v[4], sizeof v[4], "%g", t->optim.lr);
@@ -274,6 +276,7 @@ static int loggers_start(lh_trainer *t, lh_error *err)
     snprintf(v[7], sizeof v[7], "%lld", (long long)t->model.total_params);
     for (i = 0; i < 8; i++)
         vals[i] = v[i];
+    vals[1] = t->opts.data_dir; /* whole: a path has no length a logger should not see */
     for (i = 0; i < t->n_loggers; i++) {
         const lhost_logger_vtable *vt = lh_instance_logger(t->loggers[i]);
         if (vt->log_hparams &&

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
 
@@ -86,100 +87,94 @@ int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error 
     return 0;
 }
 
+/* One instance of `section` (kind) under config key `key` with parameters `p` (a map or null).
+ * `kvs` has room for every parameter plus one (the metric's default `name`). */
+static int make_instance(lh_trainer *t, const char *section, int32_t kind, const char *key,
+                         const lh_config_node *p, lh_kv *kvs, lh_error *err)
+{
+    const char *plugin = key;
+    const lh_plugin_row *row;
+    int32_t n = 0, has_name = 0, j;
+    lh_instance *inst;
+    if (t->n_instances >= LH_MAX_PLUGIN_INSTANCES)
+        return lh_error_set(err, "config %s: %s: at most %d plugin instances",
+                            lh_config_where(p), section, LH_MAX_PLUGIN_INSTANCES);
+    if (!lh_config_is_null(p) && lh_config_type(p) != LH_CFG_MAP)
+        return lh_error_set(err, "config %s: %s.%s: expected a map of parameters",
+                            lh_config_where(p), section, key);
+    for (j = 0; !lh_config_is_null(p) && j < lh_config_len(p); j++) {
+        const lh_config_node *v = lh_config_at(p, j);
+        const char *k = lh_config_key_at(p, j);
+        if (strcmp(k, "plugin") == 0) {
+            if (!(plugin = lh_config_scalar(v)) || !plugin[0])
+                return lh_error_set(err, "config %s: %s.%s.plugin: expected a plugin name",
+                                    lh_config_where(v), section, key);
+            continue;
+        }
+        if (lh_config_type(v) != LH_CFG_SCALAR)
+            return lh_error_set(err, "config %s: %s.%s.%s: expected a single value",
+                                lh_config_where(v), section, key, k);
+        if (strcmp(k, "name") == 0)
+            has_name = 1;
+        kvs[n].key = k, kvs[n].value = lh_config_scalar(v), kvs[n].where = lh_config_where(v);
+        n++;
+    }
+    row = lh_registry_find(t->reg, plugin, kind, err);
+    if (!row)
+        return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+    /* A metric logs under its config key unless `name` says otherwise. */
+    if (kind == LHOST_KIND_METRIC && !has_name) {
+        const lhost_plugin_desc *d = row->desc;
+        uint32_t q;
+        for (q = 0; q < d->n_params; q++)
+            if (strcmp(d->params[q].name, "name") == 0) {
+                kvs[n].key = "name", kvs[n].value = key, kvs[n].where = lh_config_where(p);
+                n++;
+                break;
+            }
+    }
+    if (lh_instance_create(row, key, kvs, n, &t->env, &inst, err))
+        return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+    t->instances[t->n_instances++] = inst;
+    if (kind == LHOST_KIND_METRIC) {
+        lh_instance *vinst;
+        if (lh_metric_run_init(&t->metrics[t->n_metrics], inst, err))
+            return -1;
+        /* Validation keeps its own instance so train and val states never mix. */
+        if (lh_instance_create(row, key, kvs, n, &t->env, &vinst, err))
+            return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
+        t->instances[t->n_instances++] = vinst;
+        if (lh_metric_run_init(&t->val_metrics[t->n_metrics], vinst, err))
+            return -1;
+        t->n_metrics++;
+    } else if (kind == LHOST_KIND_LOGGER) {
+        t->loggers[t->n_loggers++] = inst;
+    }
+    return 0;
+}
+
 /* Plugin sections: `metrics:`, `callbacks:`, `loggers:` map an instance key to its parameters
  * (or null); `plugin:` picks the plugin when it differs from the key. */
 static int make_instances(lh_trainer *t, const char *section, int32_t kind, lh_error *err)
 {
     const lh_config_node *sec = lh_config_get(lh_config_root(t->cfg), section);
-    int32_t i, j;
+    int32_t i;
     if (!sec || lh_config_is_null(sec))
         return 0;
     if (lh_config_type(sec) != LH_CFG_MAP)
         return lh_error_set(err, "config %s: %s: expected a map of name: {parameters}",
                             lh_config_where(sec), section);
     for (i = 0; i < lh_config_len(sec); i++) {
-        const char *key = lh_config_key_at(sec, i), *plugin = key;
         const lh_config_node *p = lh_config_at(sec, i);
-        const lh_plugin_row *row;
-        lh_kv kvs[128];
-        int32_t n = 0, has_name = 0;
-        lh_instance *inst;
-        if (t->n_instances >= LH_MAX_PLUGIN_INSTANCES)
-            return lh_error_set(err, "config %s: %s: at most %d plugin instances",
-                                lh_config_where(p), section, LH_MAX_PLUGIN_INSTANCES);
-        if (!lh_config_is_null(p) && lh_config_type(p) != LH_CFG_MAP)
-            return lh_error_set(err, "config %s: %s.%s: expected a map of parameters",
-                                lh_config_where(p), section, key);
-        for (j = 0; !lh_config_is_null(p) && j < lh_config_len(p); j++) {
-            const lh_config_node *v = lh_config_at(p, j);
-            const char *k = lh_config_key_at(p, j);
-            if (strcmp(k, "plugin") == 0) {
-                if (!(plugin = lh_config_scalar(v)) || !plugin[0])
-                    return lh_error_set(err, "config %s: %s.%s.plugin: expected a plugin name",
-                                        lh_config_where(v), section, key);
-                continue;
-            }
-            if (lh_config_type(v) != LH_CFG_SCALAR)
-                return lh_error_set(err, "config %s: %s.%s.%s: expected a single value",
-                                    lh_config_where(v), section, key, k);
-            if (n == 127)
-                return lh_error_set(err, "config %s: %s.%s: too many parameters",
-                                    lh_config_where(p), section, key);
-            if (strcmp(k, "name") == 0)
-                has_name = 1;
-            kvs[n].key = k, kvs[n].value = lh_config_scalar(v), kvs[n].where = lh_config_where(v);
-            n++;
-        }
-        row = lh_registry_find(t->reg, plugin, kind, err);
-        if (!row)
-            return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
-        /* A metric logs under its config key unless `name` says otherwise. */
-        if (kind == LHOST_KIND_METRIC && !has_name) {
-            const lhost_plugin_desc *d = row->desc;
-            uint32_t q;
-            for (q = 0; q < d->n_params; q++)
-                if (strcmp(d->params[q].name, "name") == 0) {
-                    kvs[n].key = "name", kvs[n].value = key, kvs[n].where = lh_config_where(p);
-                    n++;
-                    break;
-                }
-        }
-        if (lh_instance_create(row, key, kvs, n, &t->env, &inst, err))
-            return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
-        t->instances[t->n_instances++] = inst;
-        if (kind == LHOST_KIND_METRIC) {
-            lh_instance *vinst;
-            if (lh_metric_run_init(&t->metrics[t->n_metrics], inst, err))
-                return -1;
-            /* Validation keeps its own instance so train and val states never mix. */
-            if (lh_instance_create(row, key, kvs, n, &t->env, &vinst, err))
-                return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
-            t->instances[t->n_instances++] = vinst;
-            if (lh_metric_run_init(&t->val_metrics[t->n_metrics], vinst, err))
-                return -1;
-            t->n_metrics++;
-        } else if (kind == LHOST_KIND_LOGGER) {
-            t->loggers[t->n_loggers++] = inst;
-        }
+        int32_t cap = (lh_config_is_null(p) ? 0 : lh_config_len(p)) + 1, rc;
+        lh_kv *kvs = malloc((size_t)cap * sizeof *kvs);
+        if (!kvs)
+            return lh_error_set(err, "out of memory");
+        rc = make_instance(t, section, kind, lh_config_key_at(sec, i), p, kvs, err);
+        free(kvs);
+        if (rc)
+            return rc;
     }
-    return 0;
-}
-
-static int mkdir_p(const char *path, lh_error *err)
-{
-    char buf[4096];
-    size_t i, n = strlen(path);
-    if (n >= sizeof buf)
-        return lh_error_set(err, "path too long: %s", path);
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; i++)
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return lh_error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
     return 0;
 }
 
@@ -234,7 +229,7 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
         return lh_error_set(err, "trainer.default_root_dir: path too long (at most %d characters)",
                             (int)sizeof t->run_dir - 40);
     snprintf(base, sizeof base, "%s/lightning_logs", t->opts.root_dir);
-    if (mkdir_p(base, err))
+    if (lh_paths_mkdir_p(base, 0, err))
         return lh_error_wrap(err, "trainer.default_root_dir");
     for (n = 0; n < 100000; n++) {
         if (snprintf(t->run_dir, sizeof t->run_dir, "%s/version_%d", base, n) >=

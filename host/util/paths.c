@@ -1,6 +1,7 @@
 /* host/util/paths.c — locating the build tree and installed folders (see paths.h). */
 #include "paths.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,4 +40,24 @@ void lh_paths_installed(const char *reldir, const char *absolute, char *out, siz
             return;
     }
     snprintf(out, len, "%s", absolute);
+}
+
+int lh_paths_mkdir_p(const char *path, int parents_only, lh_error *err)
+{
+    char buf[4096];
+    size_t i, n = strlen(path);
+    if (n >= sizeof buf)
+        return lh_error_set(err, "path too long (%zu bytes, at most %zu): %.64s...", n,
+                            sizeof buf - 1, path);
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        char c = buf[i];
+        if (c != '/' && (c != 0 || parents_only))
+            continue;
+        buf[i] = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return lh_error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    return 0;
 }

@@ -6,11 +6,18 @@
 
 #include <stddef.h>
 
+#include "error.h"
+
 /* 1 when the running executable lies under the build directory (LH_BUILD_DIR). */
 int lh_paths_in_build_tree(void);
 
 /* An installed folder: <program's dir>/<reldir> when that exists, else `absolute` (the
  * configured install path). Writes into out (len bytes). */
 void lh_paths_installed(const char *reldir, const char *absolute, char *out, size_t len);
+
+/* `mkdir -p path` (mode 0755): every missing folder of `path`; with `parents_only` all but the
+ * last component (the folders above a file about to be written). An existing folder is fine.
+ * Errors name the folder that could not be made and why. */
+int lh_paths_mkdir_p(const char *path, int parents_only, lh_error *err);
 
 #endif
