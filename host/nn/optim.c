@@ -38,8 +38,8 @@ int lh_optim_from_cfg(const lh_config_node *sec, lh_optim *o, lh_error *err)
         if (lh_config_type(betas) != LH_CFG_SEQ || lh_config_len(betas) != 2 ||
             lh_config_get_float(betas, "0", 0.9, 0.0, 0.999999, &o->beta1, err) ||
             lh_config_get_float(betas, "1", 0.999, 0.0, 0.999999, &o->beta2, err))
-            return lh_error_set(err, "config %s: optimizer.betas: expected [beta1, beta2] in [0, 1)",
-                                lh_config_where(betas));
+            return lh_error_set(err, "config %s: optimizer.betas: expected [beta1, beta2] in "
+                                "[0, 1)", lh_config_where(betas));
     }
     if (o->type == LH_OPTIM_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0))
         return lh_error_set(err, "config %s: optimizer.nesterov: needs momentum > 0 and "

@@ -1,6 +1,6 @@
-/* host/train/logstore.h — what has been logged, as Lightning's self.log keeps it: the latest value of
- * every key (what callbacks read), batch-size-weighted epoch accumulators, and the rows that go
- * to metrics.csv (one per logged step, one per epoch). */
+/* host/train/logstore.h — what has been logged, as Lightning's self.log keeps it: the latest
+ * value of every key (what callbacks read), batch-size-weighted epoch accumulators, and the rows
+ * that go to metrics.csv (one per logged step, one per epoch). */
 #ifndef LH_LOGSTORE_H
 #define LH_LOGSTORE_H
 

@@ -1,5 +1,5 @@
-/* host/train/metric_run.h — running a metric plugin: the host-side state buffers it declared (one set
- * for the epoch, one for the current batch), reset, update, merge, compute.
+/* host/train/metric_run.h — running a metric plugin: the host-side state buffers it declared (one
+ * set for the epoch, one for the current batch), reset, update, merge, compute.
  *
  * Per training batch: reset the batch buffers, update them, compute the batch value (logged on
  * step), then merge them into the epoch buffers with each buffer's reduction. The epoch value is

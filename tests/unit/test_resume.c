@@ -76,13 +76,15 @@ static void explain_difference(const char *a, const char *b)
     for (i = 0; i < lh_safetensors_count(fa); i++) {
         ck_assert_str_eq(lh_safetensors_name(fa, i), lh_safetensors_name(fb, i));
         ck_assert_msg(lh_safetensors_nbytes(fa, i) == lh_safetensors_nbytes(fb, i) &&
-                          memcmp(lh_safetensors_data(fa, i), lh_safetensors_data(fb, i), lh_safetensors_nbytes(fa, i)) == 0,
+                          memcmp(lh_safetensors_data(fa, i), lh_safetensors_data(fb, i),
+                                 lh_safetensors_nbytes(fa, i)) == 0,
                       "tensor %s differs after resume", lh_safetensors_name(fa, i));
     }
     for (i = 0; i < lh_safetensors_meta_count(fa); i++) {
         const char *k = lh_safetensors_meta_key(fa, i), *vb = lh_safetensors_meta_get(fb, k);
         ck_assert_msg(vb && strcmp(lh_safetensors_meta_value(fa, i), vb) == 0,
-                      "metadata %s differs: %s vs %s", k, lh_safetensors_meta_value(fa, i), vb ? vb : "(none)");
+                      "metadata %s differs: %s vs %s", k, lh_safetensors_meta_value(fa, i),
+                      vb ? vb : "(none)");
     }
     lh_safetensors_close(fa);
     lh_safetensors_close(fb);
@@ -202,8 +204,9 @@ START_TEST(mid_epoch_resume_is_exact)
     write_text(path, mid_cfg);
     run_ok("A", "train --config cfg.yaml");
     /* B: A as it stood right after the step-4 save (inside epoch 0 of 6 batches). */
-    snprintf(path, sizeof path, "cp -r '%s/A' '%s/B' && rm '%s/B/ckpt/last.ckpt' '%s/B/ckpt/'epoch=1-*",
-             dir, dir, dir, dir);
+    snprintf(path, sizeof path,
+             "cp -r '%s/A' '%s/B' && rm '%s/B/ckpt/last.ckpt' '%s/B/ckpt/'epoch=1-*", dir, dir,
+             dir, dir);
     ck_assert_int_eq(system(path), 0);
     run_ok("B", "train --config cfg.yaml --resume ckpt/epoch=0-step=4.ckpt");
     assert_same("A", "B", "ckpt/last.ckpt");

@@ -17,7 +17,10 @@ work=$(mktemp -d /tmp/lhost_ckpt_v1_XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/synth.c" <<'C'
 #include "synth_data.h"
-int main(int argc, char **argv) { return argc == 2 && synth_dataset(argv[1], 64, 32, 10) == 0 ? 0 : 1; }
+int main(int argc, char **argv)
+{
+    return argc == 2 && synth_dataset(argv[1], 64, 32, 10) == 0 ? 0 : 1;
+}
 C
 cc -O2 -I "$here/../../unit" -o "$work/synth" "$work/synth.c" -lz
 mkdir "$work/data"
