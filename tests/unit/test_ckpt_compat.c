@@ -198,12 +198,16 @@ static void resume_reaches_old_end(const char *opt)
     ck_assert_str_eq(lh_safetensors_meta_get(new_end, "global_step"), "6");
     for (i = 0; i < 4; i++) {
         char a[128], b[128];
+        int sgd = strcmp(opt, "sgd") == 0;
         assert_same_tensor(new_end, names[i], old_end, names[i]);
-        snprintf(a, sizeof a, "optimizer.%s.%s",
-                 strcmp(opt, "sgd") == 0 ? "momentum_buffer" : "exp_avg_sq", names[i]);
-        snprintf(b, sizeof b, "optimizer.%s.%s",
-                 strcmp(opt, "sgd") == 0 ? "exp_avg" : "exp_avg_sq", names[i]);
+        /* SGD: today's momentum_buffer is the old exp_avg; Adam: both moments, same names. */
+        snprintf(a, sizeof a, "optimizer.%s.%s", sgd ? "momentum_buffer" : "exp_avg", names[i]);
+        snprintf(b, sizeof b, "optimizer.exp_avg.%s", names[i]);
         assert_same_tensor(new_end, a, old_end, b);
+        if (!sgd) {
+            snprintf(a, sizeof a, "optimizer.exp_avg_sq.%s", names[i]);
+            assert_same_tensor(new_end, a, old_end, a);
+        }
     }
     assert_same_tensor(new_end, "metric.acc.tp", old_end, "metric.acc.tp");
     lh_safetensors_close(new_end);
