@@ -1,8 +1,13 @@
-/* host/nn/optim.c — Adam/AdamW/SGD driving the backend's update kernels (see optim.h). */
+/* host/nn/optim.c — Adam/AdamW/SGD driving the backend's update kernels, and their checkpoint
+ * section (see optim.h). */
 #include "optim.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "model_ckpt.h"
 
 static const char *const names[] = {"adam", "adamw", "sgd", NULL};
 
@@ -33,8 +38,8 @@ int lh_optim_from_cfg(const lh_config_node *sec, lh_optim *o, lh_error *err)
         if (lh_config_type(betas) != LH_CFG_SEQ || lh_config_len(betas) != 2 ||
             lh_config_get_float(betas, "0", 0.9, 0.0, 0.999999, &o->beta1, err) ||
             lh_config_get_float(betas, "1", 0.999, 0.0, 0.999999, &o->beta2, err))
-            return lh_error_set(err, "config %s: optimizer.betas: expected [beta1, beta2] in [0, 1)",
-                                lh_config_where(betas));
+            return lh_error_set(err, "config %s: optimizer.betas: expected [beta1, beta2] in "
+                                "[0, 1)", lh_config_where(betas));
     }
     if (o->type == LH_OPTIM_SGD && o->nesterov && (o->momentum <= 0 || o->dampening != 0))
         return lh_error_set(err, "config %s: optimizer.nesterov: needs momentum > 0 and "
@@ -89,7 +94,8 @@ int lh_optim_step(lh_optim *o, lh_dmem *param, const lh_dmem *grad, lh_error *er
     return 0;
 }
 
-char *lh_optim_to_json(const lh_optim *o)
+/* Hyper-parameters and step as JSON (the "optimizer" metadata entry); malloc'ed. */
+static char *to_json(const lh_optim *o)
 {
     cJSON *r = cJSON_CreateObject();
     char *s;
@@ -106,4 +112,71 @@ char *lh_optim_to_json(const lh_optim *o)
     s = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
     return s;
+}
+
+#define ST_EXP_AVG "optimizer.exp_avg."
+#define ST_EXP_AVG_SQ "optimizer.exp_avg_sq."
+#define ST_MOMENTUM "optimizer.momentum_buffer."
+
+int lh_optim_ckpt_save(const lh_optim *o, const lh_model *m, lh_safetensors_writer *w,
+                       lh_error *err)
+{
+    char *js = to_json(o);
+    int rc;
+    if (!js)
+        return lh_error_set(err, "optimizer: out of memory");
+    if (o->type == LH_OPTIM_SGD)
+        rc = lh_model_ckpt_save_buffer(m, o->m, ST_MOMENTUM, w, err);
+    else
+        rc = lh_model_ckpt_save_buffer(m, o->m, ST_EXP_AVG, w, err) ||
+             lh_model_ckpt_save_buffer(m, o->v, ST_EXP_AVG_SQ, w, err);
+    rc = rc || lh_safetensors_meta(w, "optimizer", js, err);
+    free(js);
+    return rc ? -1 : 0;
+}
+
+/* The name SGD's buffer has in `f`: momentum_buffer, or exp_avg in a checkpoint from before. */
+static const char *sgd_prefix(const lh_model *m, const lh_safetensors_file *f)
+{
+    char key[256];
+    if (m->n_params == 0)
+        return ST_MOMENTUM;
+    snprintf(key, sizeof key, ST_MOMENTUM "%s", m->params[0].name);
+    if (lh_safetensors_index(f, key) >= 0)
+        return ST_MOMENTUM;
+    snprintf(key, sizeof key, ST_EXP_AVG "%s", m->params[0].name);
+    return lh_safetensors_index(f, key) >= 0 ? ST_EXP_AVG : ST_MOMENTUM;
+}
+
+int lh_optim_ckpt_load(lh_optim *o, const lh_model *m, const lh_safetensors_file *f,
+                       lh_error *err)
+{
+    const char *js = lh_safetensors_meta_get(f, "optimizer");
+    cJSON *oj = js ? cJSON_Parse(js) : NULL;
+    const cJSON *name = cJSON_GetObjectItem(oj, "name"), *step = cJSON_GetObjectItem(oj, "step"),
+                *lr = cJSON_GetObjectItem(oj, "lr");
+    int rc = -1;
+    if (!cJSON_IsString(name) || !cJSON_IsNumber(step) || step->valuedouble < 0) {
+        lh_error_set(err, "metadata `optimizer`: expected {\"name\": ..., \"step\": N, ...}, "
+                     "got %s", js ? js : "nothing");
+        goto done;
+    }
+    if (strcmp(name->valuestring, lh_optim_name(o)) != 0) {
+        lh_error_set(err, "optimizer is \"%s\" but the config asks for \"%s\"",
+                     name->valuestring, lh_optim_name(o));
+        goto done;
+    }
+    if (o->type == LH_OPTIM_SGD) {
+        if (lh_model_ckpt_load_buffer(m, o->m, sgd_prefix(m, f), f, err))
+            goto done;
+    } else if (lh_model_ckpt_load_buffer(m, o->m, ST_EXP_AVG, f, err) ||
+               lh_model_ckpt_load_buffer(m, o->v, ST_EXP_AVG_SQ, f, err))
+        goto done;
+    o->step = (int64_t)step->valuedouble;
+    if (cJSON_IsNumber(lr))
+        o->lr = lr->valuedouble; /* schedulers change it */
+    rc = 0;
+done:
+    cJSON_Delete(oj);
+    return rc;
 }

@@ -9,6 +9,8 @@
 #include "config.h"
 #include "error.h"
 #include "kernels/backend.h"
+#include "model.h"
+#include "safetensors.h"
 
 #define LH_OPTIM_ADAM 0
 #define LH_OPTIM_ADAMW 1
@@ -22,7 +24,7 @@ typedef struct lh_optim {
     int64_t n;                /* parameters */
     const lh_backend *be;
     lh_backend_ctx *bctx;
-    lh_dmem *m, *v;           /* Adam moments (exp_avg, exp_avg_sq); SGD uses m as momentum */
+    lh_dmem *m, *v;           /* Adam: exp_avg, exp_avg_sq; SGD: m is the momentum_buffer */
 } lh_optim;
 
 /* Read `optimizer:` (name: adam | adamw | sgd, lr, betas: [b1, b2], eps, weight_decay,
@@ -33,7 +35,17 @@ int lh_optim_alloc(lh_optim *o, const lh_backend *be, lh_backend_ctx *bctx, int6
                    lh_error *err);
 void lh_optim_free(lh_optim *o);
 int lh_optim_step(lh_optim *o, lh_dmem *param, const lh_dmem *grad, lh_error *err);
-/* Hyper-parameters as JSON (checkpoint metadata); malloc'ed. */
-char *lh_optim_to_json(const lh_optim *o);
+
+/* Checkpoint section. The state as PyTorch's optimizer state names it, one F32 tensor per
+ * parameter of `m`: "optimizer.exp_avg.<name>" and "optimizer.exp_avg_sq.<name>" for Adam/AdamW,
+ * "optimizer.momentum_buffer.<name>" for SGD; the hyper-parameters and the step count as JSON in
+ * the "optimizer" metadata entry. Loading checks that the checkpoint's optimizer is this one and
+ * restores step and lr (a scheduler may have changed it); the other hyper-parameters stay the
+ * config's. SGD checkpoints written before momentum_buffer had its name hold the buffer as
+ * "optimizer.exp_avg.<name>" (and an unused exp_avg_sq); those load too. */
+int lh_optim_ckpt_save(const lh_optim *o, const lh_model *m, lh_safetensors_writer *w,
+                       lh_error *err);
+int lh_optim_ckpt_load(lh_optim *o, const lh_model *m, const lh_safetensors_file *f,
+                       lh_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* host/train/ckpt.h — checkpoints: the whole trainer (weights, optimizer, counters, RNG, data
- * order, logged values, metric and callback states) in one safetensors file. */
+ * order, logged values, metric and callback states) in one safetensors file, each part saved
+ * and loaded by its own subsystem as one section (the table in ckpt.c). */
 #ifndef LH_CKPT_H
 #define LH_CKPT_H
 

@@ -1,6 +1,8 @@
-/* host/train/logstore.c — logged values, epoch means and metrics.csv rows (see logstore.h). */
+/* host/train/logstore.c — logged values, epoch means, metrics.csv rows and their checkpoint
+ * section (see logstore.h). */
 #include "logstore.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -256,4 +258,65 @@ done:
     free(keys);
     fclose(f);
     return rc;
+}
+
+/* ---- checkpoint section ------------------------------------------------------------------ */
+
+int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_error *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *out;
+    int32_t i;
+    int rc;
+    for (i = 0; i < s->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        char buf[64];
+        cJSON_AddStringToObject(o, "key", s->vals[i].key);
+        /* %.17g keeps doubles exact through text */
+        snprintf(buf, sizeof buf, "%.17g", s->vals[i].value);
+        cJSON_AddStringToObject(o, "value", buf);
+        snprintf(buf, sizeof buf, "%.17g", s->vals[i].sum);
+        cJSON_AddStringToObject(o, "sum", buf);
+        snprintf(buf, sizeof buf, "%.17g", s->vals[i].weight);
+        cJSON_AddStringToObject(o, "weight", buf);
+        cJSON_AddNumberToObject(o, "flags", s->vals[i].flags);
+        cJSON_AddItemToArray(arr, o);
+    }
+    out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    if (!out)
+        return lh_error_set(err, "logged values: out of memory");
+    rc = lh_safetensors_meta(w, "logged", out, err);
+    free(out);
+    return rc;
+}
+
+int lh_logstore_ckpt_load(lh_logstore *s, const lh_safetensors_file *f, lh_error *err)
+{
+    const char *json = lh_safetensors_meta_get(f, "logged");
+    cJSON *arr = json ? cJSON_Parse(json) : NULL, *o;
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return lh_error_set(err, "metadata `logged`: expected a JSON array");
+    }
+    lh_logstore_clear_values(s);
+    cJSON_ArrayForEach(o, arr)
+    {
+        const cJSON *k = cJSON_GetObjectItem(o, "key"), *v = cJSON_GetObjectItem(o, "value"),
+                    *su = cJSON_GetObjectItem(o, "sum"), *w = cJSON_GetObjectItem(o, "weight"),
+                    *fl = cJSON_GetObjectItem(o, "flags");
+        lh_logvalue *lv;
+        if (!cJSON_IsString(k) || !cJSON_IsString(v) || !cJSON_IsString(su) ||
+            !cJSON_IsString(w) || !cJSON_IsNumber(fl) ||
+            lh_logstore_put(s, k->valuestring, strtod(v->valuestring, NULL), 0,
+                            (uint32_t)fl->valuedouble) ||
+            !(lv = find(s, k->valuestring))) {
+            cJSON_Delete(arr);
+            return lh_error_set(err, "metadata `logged`: malformed entry");
+        }
+        lv->sum = strtod(su->valuestring, NULL);
+        lv->weight = strtod(w->valuestring, NULL);
+    }
+    cJSON_Delete(arr);
+    return 0;
 }

@@ -1,12 +1,13 @@
-/* host/train/logstore.h — what has been logged, as Lightning's self.log keeps it: the latest value of
- * every key (what callbacks read), batch-size-weighted epoch accumulators, and the rows that go
- * to metrics.csv (one per logged step, one per epoch). */
+/* host/train/logstore.h — what has been logged, as Lightning's self.log keeps it: the latest
+ * value of every key (what callbacks read), batch-size-weighted epoch accumulators, and the rows
+ * that go to metrics.csv (one per logged step, one per epoch). */
 #ifndef LH_LOGSTORE_H
 #define LH_LOGSTORE_H
 
 #include <stdint.h>
 
 #include "error.h"
+#include "safetensors.h"
 
 typedef struct lh_logvalue {
     char key[96];
@@ -50,5 +51,11 @@ void lh_logstore_clear_values(lh_logstore *s);
  * Written whole, atomically. lh_logstore_read_csv loads an existing file's rows (for resume). */
 int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err);
 int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err);
+
+/* Checkpoint section: every value with its epoch accumulator and flags, as the JSON array
+ * [{"key", "value", "sum", "weight" (numbers as %.17g text, exact), "flags"}] in the "logged"
+ * metadata entry. Loading replaces all values (rows are reloaded from metrics.csv). */
+int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_error *err);
+int lh_logstore_ckpt_load(lh_logstore *s, const lh_safetensors_file *f, lh_error *err);
 
 #endif

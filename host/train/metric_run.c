@@ -1,6 +1,8 @@
-/* host/train/metric_run.c — host-allocated metric state, reset/merge by declared reduction. */
+/* host/train/metric_run.c — host-allocated metric state, reset/merge by declared reduction, and
+ * its checkpoint section. */
 #include "metric_run.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,4 +169,78 @@ void lh_metric_run_name(const lh_metric_run *r, const char *prefix, uint32_t k, 
         snprintf(buf, len, "%s%s", prefix, r->key);
     else
         snprintf(buf, len, "%s%s_%u", prefix, r->key, k);
+}
+
+/* ---- checkpoint section ------------------------------------------------------------------ */
+
+static const char *st_dtype(int32_t d)
+{
+    switch (d) {
+    case LHOST_DTYPE_F64: return "F64";
+    case LHOST_DTYPE_I64: return "I64";
+    case LHOST_DTYPE_F32: return "F32";
+    default: return "I32"; /* lh_metric_run_init admits no other */
+    }
+}
+
+int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
+                                  lh_safetensors_writer *w, lh_error *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s;
+    int32_t i;
+    uint32_t k;
+    int rc;
+    for (i = 0; i < n; i++) {
+        const lh_instance *inst = runs[i].inst;
+        const lhost_param_values *pv = lh_instance_params(inst);
+        cJSON *m = cJSON_AddObjectToObject(o, lh_instance_key(inst));
+        cJSON_AddStringToObject(m, "plugin", lh_instance_desc(inst)->name);
+        for (k = 0; pv && k < pv->count; k++)
+            if (pv->values[k].from_user && pv->values[k].s)
+                cJSON_AddStringToObject(m, pv->values[k].name, pv->values[k].s);
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s)
+        return lh_error_set(err, "metrics: out of memory");
+    rc = lh_safetensors_meta(w, "metrics", s, err);
+    free(s);
+    return rc;
+}
+
+int lh_metric_run_ckpt_save(const lh_metric_run *runs, int32_t n, lh_safetensors_writer *w,
+                            lh_error *err)
+{
+    char key[512];
+    int32_t i;
+    uint32_t d;
+    for (i = 0; i < n; i++)
+        for (d = 0; d < runs[i].n_decls; d++) {
+            int64_t len = (int64_t)runs[i].decls[d].length;
+            snprintf(key, sizeof key, "metric.%s.%s", runs[i].key, runs[i].decls[d].name);
+            if (lh_safetensors_add(w, key, st_dtype(runs[i].decls[d].dtype), 1, &len,
+                                   runs[i].epoch_buf[d], runs[i].bytes[d], err))
+                return -1;
+        }
+    return 0;
+}
+
+int lh_metric_run_ckpt_load(lh_metric_run *runs, int32_t n, const lh_safetensors_file *f,
+                            lh_error *err)
+{
+    char key[512];
+    int32_t i;
+    uint32_t d;
+    for (i = 0; i < n; i++)
+        for (d = 0; d < runs[i].n_decls; d++) {
+            const void *src;
+            snprintf(key, sizeof key, "metric.%s.%s", runs[i].key, runs[i].decls[d].name);
+            src = lh_safetensors_find(f, key, st_dtype(runs[i].decls[d].dtype),
+                                      (int64_t)runs[i].decls[d].length, err);
+            if (!src)
+                return -1;
+            memcpy(runs[i].epoch_buf[d], src, runs[i].bytes[d]);
+        }
+    return 0;
 }

@@ -1,5 +1,5 @@
-/* host/train/metric_run.h — running a metric plugin: the host-side state buffers it declared (one set
- * for the epoch, one for the current batch), reset, update, merge, compute.
+/* host/train/metric_run.h — running a metric plugin: the host-side state buffers it declared (one
+ * set for the epoch, one for the current batch), reset, update, merge, compute.
  *
  * Per training batch: reset the batch buffers, update them, compute the batch value (logged on
  * step), then merge them into the epoch buffers with each buffer's reduction. The epoch value is
@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "instance.h"
+#include "safetensors.h"
 
 typedef struct lh_metric_run {
     lh_instance *inst;
@@ -38,5 +39,16 @@ int lh_metric_run_compute(lh_metric_run *r, lh_error *err);
 void lh_metric_run_name(const lh_metric_run *r, const char *prefix, uint32_t k, char *buf,
                         size_t len);
 size_t lh_metric_run_dtype_size(int32_t dtype);
+
+/* Checkpoint section of the `n` runs: each one's epoch buffers as "metric.<key>.<buffer>"
+ * tensors (dtype as declared, one dimension), so a run resumed mid-epoch goes on from the same
+ * counts; and, in every checkpoint, the instances as the "metrics" metadata entry
+ * {key: {"plugin": name, param: text...}}, enough for `lhost validate` to rebuild them. */
+int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
+                                  lh_safetensors_writer *w, lh_error *err);
+int lh_metric_run_ckpt_save(const lh_metric_run *runs, int32_t n, lh_safetensors_writer *w,
+                            lh_error *err);
+int lh_metric_run_ckpt_load(lh_metric_run *runs, int32_t n, const lh_safetensors_file *f,
+                            lh_error *err);
 
 #endif

@@ -119,4 +119,14 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err);
 /* Point t->env at this trainer (host services for its plugin instances). */
 void lh_trainer_env_init(lh_trainer *t);
 
+/* The subsystems, for code that works on one of them through its own API (checkpoint sections,
+ * ckpt.c) rather than reaching into the trainer (trainer_ckpt.c). */
+lh_model *lh_trainer_model(lh_trainer *t);
+lh_optim *lh_trainer_optim(lh_trainer *t);
+lh_logstore *lh_trainer_log(lh_trainer *t);
+lh_metric_run *lh_trainer_metrics(lh_trainer *t, int32_t *n); /* the training runs, n of them */
+lh_dispatch *lh_trainer_dispatch(lh_trainer *t);
+int32_t lh_trainer_stage(const lh_trainer *t);                 /* LHOST_STAGE_* */
+FILE *lh_trainer_out(lh_trainer *t);                           /* progress and notes */
+
 #endif

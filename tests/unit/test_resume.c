@@ -1,6 +1,7 @@
-/* tests/unit/test_resume.c — determinism (two runs, same bytes) and resume equivalence: 4 epochs straight vs 2 epochs, then --resume
- * from last.ckpt for 2 more, give byte-identical last checkpoints (weights, optimizer moments,
- * RNG, data order, metric and EarlyStopping/ModelCheckpoint states) and identical metrics.csv.
+/* tests/unit/test_resume.c — determinism (two runs, same bytes) and resume equivalence: 4 epochs
+ * straight vs 2 epochs, then --resume from last.ckpt for 2 more, give byte-identical last
+ * checkpoints (weights, Adam moments or SGD momentum, RNG, data order, metric and
+ * EarlyStopping/ModelCheckpoint states) and identical metrics.csv.
  * Small synthetic data so it runs in seconds.
  * Run: ctest --test-dir build -R test_resume --output-on-failure */
 #include <check.h>
@@ -75,13 +76,15 @@ static void explain_difference(const char *a, const char *b)
     for (i = 0; i < lh_safetensors_count(fa); i++) {
         ck_assert_str_eq(lh_safetensors_name(fa, i), lh_safetensors_name(fb, i));
         ck_assert_msg(lh_safetensors_nbytes(fa, i) == lh_safetensors_nbytes(fb, i) &&
-                          memcmp(lh_safetensors_data(fa, i), lh_safetensors_data(fb, i), lh_safetensors_nbytes(fa, i)) == 0,
+                          memcmp(lh_safetensors_data(fa, i), lh_safetensors_data(fb, i),
+                                 lh_safetensors_nbytes(fa, i)) == 0,
                       "tensor %s differs after resume", lh_safetensors_name(fa, i));
     }
     for (i = 0; i < lh_safetensors_meta_count(fa); i++) {
         const char *k = lh_safetensors_meta_key(fa, i), *vb = lh_safetensors_meta_get(fb, k);
         ck_assert_msg(vb && strcmp(lh_safetensors_meta_value(fa, i), vb) == 0,
-                      "metadata %s differs: %s vs %s", k, lh_safetensors_meta_value(fa, i), vb ? vb : "(none)");
+                      "metadata %s differs: %s vs %s", k, lh_safetensors_meta_value(fa, i),
+                      vb ? vb : "(none)");
     }
     lh_safetensors_close(fa);
     lh_safetensors_close(fb);
@@ -108,9 +111,10 @@ static void assert_same(const char *x, const char *y, const char *rel)
     free(cb);
 }
 
-START_TEST(resume_is_exact)
+/* 4 epochs straight, twice, and 2 + 2 through --resume, with `opt` as extra CLI arguments. */
+static void straight_vs_split(const char *opt)
 {
-    char path[512];
+    char path[512], args[512];
     const char *sub[] = {"straight", "split", "again"};
     int i;
     ck_assert_int_eq(synth_workdir(dir, sizeof dir, "resume", 256, 64), 0);
@@ -120,10 +124,14 @@ START_TEST(resume_is_exact)
         snprintf(path, sizeof path, "%s/%s/cfg.yaml", dir, sub[i]);
         write_text(path, cfg_text);
     }
-    run_ok("straight", "train --config cfg.yaml --trainer.max_epochs=4");
-    run_ok("again", "train --config cfg.yaml --trainer.max_epochs=4");
-    run_ok("split", "train --config cfg.yaml --trainer.max_epochs=2");
-    run_ok("split", "train --config cfg.yaml --trainer.max_epochs=4 --resume ckpt/last.ckpt");
+    snprintf(args, sizeof args, "train --config cfg.yaml --trainer.max_epochs=4 %s", opt);
+    run_ok("straight", args);
+    run_ok("again", args);
+    snprintf(args, sizeof args, "train --config cfg.yaml --trainer.max_epochs=2 %s", opt);
+    run_ok("split", args);
+    snprintf(args, sizeof args,
+             "train --config cfg.yaml --trainer.max_epochs=4 --resume ckpt/last.ckpt %s", opt);
+    run_ok("split", args);
 
     assert_same("straight", "split", "ckpt/last.ckpt");
     /* Determinism: the same config and seed give the same bytes in another process. */
@@ -138,6 +146,34 @@ START_TEST(resume_is_exact)
         ck_assert_ptr_nonnull(text && strstr(text, "\n3,") ? text : NULL);
         free(text);
     }
+}
+
+/* The optimizer state a checkpoint holds, under PyTorch's name for it. */
+static void assert_has_tensor(const char *rel, const char *name, int32_t present)
+{
+    char path[512];
+    lh_safetensors_file *f;
+    lh_error err;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    ck_assert_msg(lh_safetensors_read(path, &f, &err) == 0, "%s", err.msg);
+    ck_assert_msg((lh_safetensors_index(f, name) >= 0) == present, "%s: tensor %s %s", rel, name,
+                  present ? "missing" : "present");
+    lh_safetensors_close(f);
+}
+
+START_TEST(resume_is_exact)
+{
+    straight_vs_split(""); /* Adam, the default */
+    assert_has_tensor("split/ckpt/last.ckpt", "optimizer.exp_avg_sq.fc.weight", 1);
+    synth_remove(dir);
+}
+END_TEST
+
+START_TEST(sgd_momentum_resume_is_exact)
+{
+    straight_vs_split("--optimizer.name=sgd --optimizer.lr=0.05 --optimizer.momentum=0.9");
+    assert_has_tensor("split/ckpt/last.ckpt", "optimizer.momentum_buffer.fc.weight", 1);
+    assert_has_tensor("split/ckpt/last.ckpt", "optimizer.exp_avg.fc.weight", 0);
     synth_remove(dir);
 }
 END_TEST
@@ -168,8 +204,9 @@ START_TEST(mid_epoch_resume_is_exact)
     write_text(path, mid_cfg);
     run_ok("A", "train --config cfg.yaml");
     /* B: A as it stood right after the step-4 save (inside epoch 0 of 6 batches). */
-    snprintf(path, sizeof path, "cp -r '%s/A' '%s/B' && rm '%s/B/ckpt/last.ckpt' '%s/B/ckpt/'epoch=1-*",
-             dir, dir, dir, dir);
+    snprintf(path, sizeof path,
+             "cp -r '%s/A' '%s/B' && rm '%s/B/ckpt/last.ckpt' '%s/B/ckpt/'epoch=1-*", dir, dir,
+             dir, dir);
     ck_assert_int_eq(system(path), 0);
     run_ok("B", "train --config cfg.yaml --resume ckpt/epoch=0-step=4.ckpt");
     assert_same("A", "B", "ckpt/last.ckpt");
@@ -184,6 +221,7 @@ int main(void)
     TCase *tc = tcase_create("equivalence");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, resume_is_exact);
+    tcase_add_test(tc, sgd_momentum_resume_is_exact);
     tcase_add_test(tc, mid_epoch_resume_is_exact);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -1,0 +1,109 @@
+/* host/nn/model_ckpt.c — the model's checkpoint section (see model_ckpt.h), through the model's
+ * public parameter table (model.h) only. */
+#include "model_ckpt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lh_model_ckpt_save_buffer(const lh_model *m, const lh_dmem *buf, const char *prefix,
+                              lh_safetensors_writer *w, lh_error *err)
+{
+    size_t bytes = (size_t)m->total_params * 4;
+    float *host = malloc(bytes ? bytes : 1);
+    char key[256];
+    int32_t i;
+    int rc = -1;
+    if (!host)
+        return lh_error_set(err, "model: out of memory for %zu bytes of %s", bytes,
+                            prefix[0] ? prefix : "weights");
+    if (m->be->download(m->bctx, host, buf, bytes)) {
+        lh_error_set(err, "%s backend: download: %s", m->be->name, m->be->last_error(m->bctx));
+        goto done;
+    }
+    for (i = 0; i < m->n_params; i++) {
+        const lh_param_info *p = &m->params[i];
+        snprintf(key, sizeof key, "%s%s", prefix, p->name);
+        if (lh_safetensors_add(w, key, "F32", p->ndim, p->shape, host + p->offset,
+                               (uint64_t)p->numel * 4, err))
+            goto done;
+    }
+    rc = 0;
+done:
+    free(host);
+    return rc;
+}
+
+int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefix,
+                              const lh_safetensors_file *f, lh_error *err)
+{
+    size_t bytes = (size_t)m->total_params * 4;
+    float *host = malloc(bytes ? bytes : 1);
+    char key[256];
+    int32_t i;
+    int rc = -1;
+    if (!host)
+        return lh_error_set(err, "model: out of memory for %zu bytes of %s", bytes,
+                            prefix[0] ? prefix : "weights");
+    for (i = 0; i < m->n_params; i++) {
+        const lh_param_info *p = &m->params[i];
+        const void *src;
+        snprintf(key, sizeof key, "%s%s", prefix, p->name);
+        if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)))
+            goto done;
+        memcpy(host + p->offset, src, (size_t)p->numel * 4);
+    }
+    if (m->be->upload(m->bctx, buf, host, bytes)) {
+        lh_error_set(err, "%s backend: upload: %s", m->be->name, m->be->last_error(m->bctx));
+        goto done;
+    }
+    rc = 0;
+done:
+    free(host);
+    return rc;
+}
+
+int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *err)
+{
+    char *spec = lh_model_spec_to_json(&m->spec);
+    int rc;
+    if (!spec)
+        return lh_error_set(err, "model: out of memory for its spec");
+    rc = lh_model_ckpt_save_buffer(m, m->param, "", w, err) ||
+         lh_safetensors_meta(w, "model_spec", spec, err);
+    free(spec);
+    return rc ? -1 : 0;
+}
+
+int lh_model_ckpt_read_spec(const lh_safetensors_file *f, lh_model_spec *spec, lh_error *err)
+{
+    const char *js = lh_safetensors_meta_get(f, "model_spec");
+    if (!js)
+        return lh_error_set(err, "metadata `model_spec` missing");
+    return lh_model_spec_from_json(js, spec, err);
+}
+
+int lh_model_ckpt_load(lh_model *m, const lh_safetensors_file *f, lh_error *err)
+{
+    lh_model_spec *theirs = malloc(sizeof *theirs);
+    char *a = NULL, *b = NULL;
+    int rc = -1;
+    if (!theirs)
+        return lh_error_set(err, "model: out of memory for a spec");
+    if (lh_model_ckpt_read_spec(f, theirs, err))
+        goto done;
+    /* Compared as this version writes both, so an older checkpoint's spacing or key order
+     * does not matter, only what the spec says. */
+    a = lh_model_spec_to_json(&m->spec);
+    b = lh_model_spec_to_json(theirs);
+    if (!a || !b || strcmp(a, b) != 0) {
+        lh_error_set(err, "its model differs from the config's model");
+        goto done;
+    }
+    rc = lh_model_ckpt_load_buffer(m, m->param, "", f, err);
+done:
+    free(a);
+    free(b);
+    free(theirs);
+    return rc;
+}

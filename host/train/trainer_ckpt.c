@@ -1,0 +1,193 @@
+/* host/train/trainer_ckpt.c — the trainer's own checkpoint sections (see trainer_ckpt.h) and the
+ * accessors through which ckpt.c reaches the subsystems that save themselves. */
+#include "trainer_ckpt.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+lh_model *lh_trainer_model(lh_trainer *t)
+{
+    return &t->model;
+}
+
+lh_optim *lh_trainer_optim(lh_trainer *t)
+{
+    return &t->optim;
+}
+
+lh_logstore *lh_trainer_log(lh_trainer *t)
+{
+    return &t->log;
+}
+
+lh_metric_run *lh_trainer_metrics(lh_trainer *t, int32_t *n)
+{
+    *n = t->n_metrics;
+    return t->metrics;
+}
+
+lh_dispatch *lh_trainer_dispatch(lh_trainer *t)
+{
+    return t->dispatch;
+}
+
+int32_t lh_trainer_stage(const lh_trainer *t)
+{
+    return t->stage;
+}
+
+FILE *lh_trainer_out(lh_trainer *t)
+{
+    return t->out;
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static int meta_i64(lh_safetensors_writer *w, const char *key, int64_t v, lh_error *err)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return lh_safetensors_meta(w, key, buf, err);
+}
+
+static int meta_int(const lh_safetensors_file *f, const char *key, int64_t *out, lh_error *err)
+{
+    const char *s = lh_safetensors_meta_get(f, key);
+    char *end;
+    if (!s)
+        return lh_error_set(err, "metadata `%s` missing", key);
+    *out = strtoll(s, &end, 10);
+    if (*end || !*s)
+        return lh_error_set(err, "metadata `%s`: expected an integer, got \"%s\"", key, s);
+    return 0;
+}
+
+static int save_rng(lh_safetensors_writer *w, const char *name, const lh_rng *r, lh_error *err)
+{
+    uint64_t s[2] = {r->state, r->inc};
+    int64_t two = 2;
+    return lh_safetensors_add(w, name, "U64", 1, &two, s, sizeof s, err);
+}
+
+static int load_rng(const lh_safetensors_file *f, const char *name, lh_rng *r, lh_error *err)
+{
+    const uint64_t *s = lh_safetensors_find(f, name, "U64", 2, err);
+    if (!s)
+        return -1;
+    r->state = s[0], r->inc = s[1];
+    return 0;
+}
+
+/* ---- hparams ----------------------------------------------------------------------------- */
+
+int lh_trainer_ckpt_save_hparams(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s, buf[32];
+    int rc;
+    snprintf(buf, sizeof buf, "%" PRIu64, t->opts.seed);
+    cJSON_AddStringToObject(o, "seed", buf);
+    cJSON_AddStringToObject(o, "data_path", t->opts.data_dir);
+    cJSON_AddNumberToObject(o, "batch_size", (double)t->opts.batch_size);
+    cJSON_AddNumberToObject(o, "num_classes", (double)t->opts.num_classes);
+    cJSON_AddNumberToObject(o, "mean", t->mean);
+    cJSON_AddNumberToObject(o, "std", t->std);
+    cJSON_AddNumberToObject(o, "max_epochs", (double)t->opts.max_epochs);
+    cJSON_AddNumberToObject(o, "min_epochs", (double)t->opts.min_epochs);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s)
+        return lh_error_set(err, "hparams: out of memory");
+    rc = lh_safetensors_meta(w, "hparams", s, err);
+    free(s);
+    return rc;
+}
+
+void lh_trainer_ckpt_data_path(const lh_safetensors_file *f, char *buf, size_t len)
+{
+    const char *hp = lh_safetensors_meta_get(f, "hparams");
+    cJSON *o = hp ? cJSON_Parse(hp) : NULL;
+    const cJSON *d = cJSON_GetObjectItem(o, "data_path");
+    snprintf(buf, len, "%s", cJSON_IsString(d) ? d->valuestring : "");
+    cJSON_Delete(o);
+}
+
+/* ---- progress ---------------------------------------------------------------------------- */
+
+int lh_trainer_ckpt_save_progress(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    return meta_i64(w, "epoch", t->epoch, err) || meta_i64(w, "global_step", t->global_step, err)
+               ? -1
+               : 0;
+}
+
+int lh_trainer_ckpt_load_progress(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
+{
+    return meta_int(f, "global_step", &t->global_step, err);
+}
+
+/* ---- data order -------------------------------------------------------------------------- */
+
+int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    int64_t n = t->train.count;
+    /* After this epoch's validation the next thing to run is the next epoch's first batch. */
+    return lh_safetensors_add(w, "trainer.perm", "I32", 1, &n, t->perm, (uint64_t)n * 4, err) ||
+                   save_rng(w, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
+                   meta_i64(w, "resume_epoch", t->epoch_validated ? t->epoch + 1 : t->epoch,
+                            err) ||
+                   meta_i64(w, "resume_batch", t->epoch_validated ? 0 : t->resume_batch, err)
+               ? -1
+               : 0;
+}
+
+int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
+{
+    const int32_t *perm = lh_safetensors_find(f, "trainer.perm", "I32", t->train.count, err);
+    if (!perm || load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
+        meta_int(f, "resume_epoch", &t->resume_epoch, err) ||
+        meta_int(f, "resume_batch", &t->resume_batch, err))
+        return -1;
+    if (t->resume_batch < 0 || t->resume_batch > t->num_train_batches)
+        return lh_error_set(err, "resume_batch %lld outside this run's %lld batches "
+                            "(batch size or limit_train_batches changed?)",
+                            (long long)t->resume_batch, (long long)t->num_train_batches);
+    memcpy(t->perm, perm, (size_t)t->train.count * 4);
+    t->epoch = t->resume_epoch;
+    return 0;
+}
+
+/* ---- run --------------------------------------------------------------------------------- */
+
+int lh_trainer_ckpt_save_run(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    return save_rng(w, "trainer.rng_init", &t->rng_init, err) ||
+                   meta_i64(w, "stop_requested", t->stop_requested, err) ||
+                   lh_safetensors_meta(w, "stop_reason", t->stop_reason, err) ||
+                   lh_safetensors_meta(w, "run_dir", t->run_dir, err)
+               ? -1
+               : 0;
+}
+
+int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
+{
+    const char *s;
+    int64_t stop = 0;
+    struct stat st;
+    if (load_rng(f, "trainer.rng_init", &t->rng_init, err) ||
+        meta_int(f, "stop_requested", &stop, err))
+        return -1;
+    if (stop) {
+        s = lh_safetensors_meta_get(f, "stop_reason");
+        fprintf(t->out, "Note: the checkpoint's run had been asked to stop (%s); "
+                "training continues.\n", s ? s : "");
+    }
+    s = lh_safetensors_meta_get(f, "run_dir");
+    if (s && s[0] && stat(s, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(t->run_dir, sizeof t->run_dir, "%s", s);
+    return 0;
+}
