@@ -1,9 +1,9 @@
-/* host/plugin/bare/bare_call.c — the host side of a bare plugin's calls: the synthesized create/destroy,
- * one trampoline per hook that binds the declared arguments by name (trainer fields through
- * host->trainer_state, everything else through host->get_value), calls the plain function
- * through libffi and maps its int to LHOST_OK / LHOST_STOP / LHOST_ERROR; and the metric
- * vtable that keeps a sample-weighted mean of the function's per-batch value in two
- * host-owned F64 SUM buffers. */
+/* host/plugin/bare/bare_call.c — the host side of a bare plugin's calls: the synthesized
+ * create/destroy, one trampoline per hook (generated from LH_HOOK_MAP) that binds the declared
+ * arguments by name (trainer fields through host->trainer_state, everything else through
+ * host->get_value), calls the plain function through libffi and maps its int to LHOST_OK /
+ * LHOST_STOP / LHOST_ERROR; and the metric vtable that keeps a sample-weighted mean of the
+ * function's per-batch value in two host-owned F64 SUM buffers. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,7 +169,7 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
     const lhost_host *host = in->host;
     const lh_bare_fn *fn = in->lib->hook_fn[hook];
     const lh_bare_decl *d = fn->decl;
-    const char *hname = lh_bare_hook_name(hook);
+    const char *hname = lh_dispatch_hook_name(hook);
     bare_slot slots[LH_BARE_MAX_ARGS];
     void *avalues[LH_BARE_MAX_ARGS];
     lhost_trainer_state ts;
@@ -228,46 +228,31 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
     return fail(in, ctx, "%s returned %d (expected 0, 1 or < 0)", d->symbol, r);
 }
 
-static int32_t tr_fit_start(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_FIT_START, NULL);
-}
-
-static int32_t tr_train_epoch_start(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_EPOCH_START, NULL);
-}
-
-static int32_t tr_train_batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *batch)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_BATCH_END, batch);
-}
-
-static int32_t tr_validation_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_VALIDATION_END, NULL);
-}
-
-static int32_t tr_train_epoch_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_EPOCH_END, NULL);
-}
-
-static int32_t tr_fit_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_FIT_END, NULL);
-}
+/* One trampoline per hook, tr_<member>, with its kind's signature: the vtable member the
+ * dispatcher calls for this library's declaration of that hook. */
+#define TRAMPOLINE_CTX(ID, member)                                                             \
+    static int32_t tr_##member(void *self, lhost_ctx *ctx)                                     \
+    {                                                                                          \
+        return call_hook(self, ctx, LH_HOOK_##ID, NULL);                                       \
+    }
+#define TRAMPOLINE_BATCH(ID, member)                                                           \
+    static int32_t tr_##member(void *self, lhost_ctx *ctx, const lhost_batch_info *batch)      \
+    {                                                                                          \
+        return call_hook(self, ctx, LH_HOOK_##ID, batch);                                      \
+    }
+#define TRAMPOLINE(ID, member, KIND) TRAMPOLINE_##KIND(ID, member)
+LH_HOOK_MAP(TRAMPOLINE)
+#undef TRAMPOLINE
+#undef TRAMPOLINE_BATCH
+#undef TRAMPOLINE_CTX
 
 void lh_bare_fill_callback_vtable(lh_bare_lib *lib, lhost_callback_vtable *vt)
 {
     vt->destroy = bare_destroy;
-    vt->on_fit_start = lib->hook_fn[LH_HOOK_FIT_START] ? tr_fit_start : NULL;
-    vt->on_train_epoch_start = lib->hook_fn[LH_HOOK_TRAIN_EPOCH_START] ? tr_train_epoch_start
-                                                                       : NULL;
-    vt->on_train_batch_end = lib->hook_fn[LH_HOOK_TRAIN_BATCH_END] ? tr_train_batch_end : NULL;
-    vt->on_validation_end = lib->hook_fn[LH_HOOK_VALIDATION_END] ? tr_validation_end : NULL;
-    vt->on_train_epoch_end = lib->hook_fn[LH_HOOK_TRAIN_EPOCH_END] ? tr_train_epoch_end : NULL;
-    vt->on_fit_end = lib->hook_fn[LH_HOOK_FIT_END] ? tr_fit_end : NULL;
+    /* only the declared hooks: the dispatcher skips NULL members */
+#define FILL(ID, member, KIND) vt->member = lib->hook_fn[LH_HOOK_##ID] ? tr_##member : NULL;
+    LH_HOOK_MAP(FILL)
+#undef FILL
     /* stateless: no on_exception, state_save or state_restore */
 }
 

@@ -1,5 +1,5 @@
-/* host/plugin/bare/bare_parse.c — the bare-plugin signature parser (grammar in bare.h). Every error names
- * the plugin, the line and the offending token. */
+/* host/plugin/bare/bare_parse.c — the bare-plugin signature parser (grammar in bare.h). Every
+ * error names the plugin, the line and the offending token. Hook names are LH_HOOK_MAP's. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,17 +8,8 @@
 #include "dispatch.h"
 #include "instance.h"
 
-static const char *const hook_names[LH_HOOK_COUNT] = {
-    "on_fit_start", "on_train_epoch_start", "on_train_batch_end",
-    "on_validation_end", "on_train_epoch_end", "on_fit_end"};
-
 static const char *const trainer_fields[] = {"epoch", "global_step", "batch_idx", "rank",
                                              "world_size", "max_epochs", "stage", NULL};
-
-const char *lh_bare_hook_name(int32_t hook)
-{
-    return hook >= 0 && hook < LH_HOOK_COUNT ? hook_names[hook] : "?";
-}
 
 const char *lh_bare_trainer_field(int32_t i)
 {
@@ -40,6 +31,18 @@ const char *lh_bare_type_name(int32_t type)
     static const char *const n[] = {"void", "int32", "int64", "double", "float", "bool",
                                     "const char *", "const float *", "const int32 *"};
     return type >= 0 && type <= LH_BT_INT32_PTR ? n[type] : "?";
+}
+
+/* "on_fit_start, on_train_epoch_start, ..., on_fit_end": every hook, for messages. */
+static const char *hook_list(char *buf, size_t cap)
+{
+    size_t used = 0;
+    int32_t h;
+    buf[0] = '\0';
+    for (h = 0; h < LH_HOOK_COUNT && used < cap; h++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", h ? ", " : "",
+                                 lh_dispatch_hook_name(h));
+    return buf;
 }
 
 /* What goes between a type and a name: nothing after a '*'. */
@@ -90,7 +93,7 @@ static int is(const lexer *lx, const char *s)
 
 #define FAIL(...)                                                                         \
     do {                                                                                  \
-        char m_[512];                                                                     \
+        char m_[1024];                                                                    \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                             \
         return lh_error_set(err, "bare plugin %s: line %d: %s", origin, line, m_);       \
     } while (0)
@@ -169,16 +172,16 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
             next(&lx);
         }
     } else {
-        for (d->hook = 0; d->hook < LH_HOOK_COUNT && !is(&lx, hook_names[d->hook]); d->hook++)
-            ;
-        if (d->hook == LH_HOOK_COUNT)
-            FAIL("unknown hook '%s' (expected on_fit_start, on_train_epoch_start, "
-                 "on_train_batch_end, on_validation_end, on_train_epoch_end, on_fit_end or "
-                 "'metric NAME')", lx.tok);
+        if ((d->hook = lh_dispatch_hook_find(lx.tok)) < 0) {
+            char names[LH_HOOK_COUNT * 32];
+            FAIL("unknown hook '%s' (expected %s or 'metric NAME')", lx.tok,
+                 hook_list(names, sizeof names));
+        }
         next(&lx);
     }
     if (!is(&lx, ":"))
-        FAIL("expected ':' after '%s', found '%s'", d->is_metric ? d->metric : hook_names[d->hook],
+        FAIL("expected ':' after '%s', found '%s'",
+             d->is_metric ? d->metric : lh_dispatch_hook_name(d->hook),
              lx.tok[0] ? lx.tok : "<end>");
     next(&lx);
     if (read_type(&lx, &d->ret, origin, line, err))
@@ -187,7 +190,7 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
         FAIL("metric %s must return double, not %s", d->metric, lh_bare_type_name(d->ret));
     if (!d->is_metric && d->ret != LH_BT_INT32)
         FAIL("hook %s must return int (0 continue, 1 stop, < 0 error), not %s",
-             hook_names[d->hook], lh_bare_type_name(d->ret));
+             lh_dispatch_hook_name(d->hook), lh_bare_type_name(d->ret));
     if (!lx.is_ident)
         FAIL("expected the function's name, found '%s'", lx.tok[0] ? lx.tok : "<end>");
     if (strlen(lx.tok) >= sizeof d->symbol)
@@ -293,7 +296,7 @@ int lh_bare_parse(const char *text, const char *origin, lh_bare_spec *out, lh_er
                 if (!a->is_metric && !b->is_metric && a->hook == b->hook)
                     return lh_error_set(err, "bare plugin %s: line %d: hook %s declared twice "
                                         "(first on line %d)", origin, line,
-                                        hook_names[b->hook], a->line);
+                                        lh_dispatch_hook_name(b->hook), a->line);
                 if (a->is_metric && b->is_metric && strcmp(a->metric, b->metric) == 0)
                     return lh_error_set(err, "bare plugin %s: line %d: metric %s declared twice "
                                         "(first on line %d)", origin, line, b->metric, a->line);
@@ -329,7 +332,7 @@ void lh_bare_format_line(const lh_bare_decl *d, char *buf, int32_t len)
         n = snprintf(buf, (size_t)len, "metric %s %s: ", d->metric,
                      d->higher_is_better ? "max" : "min");
     else
-        n = snprintf(buf, (size_t)len, "%s: ", lh_bare_hook_name(d->hook));
+        n = snprintf(buf, (size_t)len, "%s: ", lh_dispatch_hook_name(d->hook));
     if (n >= 0 && n < len)
         lh_bare_format(d, buf + n, len - n);
 }
