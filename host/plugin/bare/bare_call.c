@@ -163,6 +163,61 @@ static int32_t add_key(void *user, const char *key, double value)
     return 0;
 }
 
+/* A logged-value argument: host->get_value under the argument's name, converted. */
+static int32_t bind_value(const bare_inst *in, lhost_ctx *ctx, const char *hname,
+                          const lh_bare_arg *a, bare_slot *slot)
+{
+    const lhost_host *host = in->host;
+    double v = 0;
+    if (!host->get_value || host->get_value(ctx, a->name, &v) != LHOST_OK) {
+        key_list kl;
+        memset(&kl, 0, sizeof kl);
+        if (host->list_values)
+            host->list_values(ctx, add_key, &kl);
+        return fail(in, ctx, "%s: argument '%s': no value logged under that name "
+                    "(logged: %s)", hname, a->name, kl.n ? kl.buf : "nothing yet");
+    }
+    if (put_double(v, a->type, slot))
+        return fail(in, ctx, "%s: argument '%s': value %g does not fit %s", hname, a->name, v,
+                    lh_bare_type_name(a->type));
+    return LHOST_OK;
+}
+
+/* A trainer-field argument (field number f) from the trainer state `ts`, converted. */
+static int32_t bind_field(const bare_inst *in, lhost_ctx *ctx, const char *hname,
+                          const lh_bare_arg *a, int32_t f, const lhost_trainer_state *ts,
+                          bare_slot *slot)
+{
+    if (a->type == LH_BT_STRING) /* the parser allows const char * only for stage */
+        slot->s = stage_name(ts->stage);
+    else if (put_int(trainer_field(ts, f), a->type, slot))
+        return fail(in, ctx, "%s: argument '%s': %lld does not fit %s", hname, a->name,
+                    (long long)trainer_field(ts, f), lh_bare_type_name(a->type));
+    return LHOST_OK;
+}
+
+/* The plain function's int as a hook status: 0 continue, 1 stop (through request_stop too),
+ * < 0 error. */
+static int32_t hook_status(const bare_inst *in, lhost_ctx *ctx, const lh_bare_decl *d, int32_t r)
+{
+    if (r == 0)
+        return LHOST_OK;
+    if (r == 1) {
+        if (in->host->request_stop) {
+            char why[300];
+            snprintf(why, sizeof why, "%s.%s returned 1", in->lib->stem, d->symbol);
+            in->host->request_stop(ctx, why);
+        }
+        return LHOST_STOP;
+    }
+    if (r < 0)
+        return fail(in, ctx, "%s returned %d", d->symbol, r);
+    return fail(in, ctx, "%s returned %d (expected 0, 1 or < 0)", d->symbol, r);
+}
+
+/* Every trampoline's body: bind the declared arguments of `hook`'s function, call it. The
+ * trainer state is read once, on the first argument that needs it; a hook given batch info
+ * (kind BATCH) binds batch_idx to that batch. */
 static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_batch_info *batch)
 {
     const bare_inst *in = self;
@@ -173,59 +228,29 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
     bare_slot slots[LH_BARE_MAX_ARGS];
     void *avalues[LH_BARE_MAX_ARGS];
     lhost_trainer_state ts;
-    int32_t i, have_ts = 0, r;
+    int32_t i, have_ts = 0, st;
     ffi_sarg rc = 0;
 
     for (i = 0; i < d->n_args; i++) {
         const lh_bare_arg *a = &d->args[i];
         avalues[i] = &slots[i];
-        if (fn->field[i] >= 0) {
-            if (!have_ts) {
-                memset(&ts, 0, sizeof ts);
-                ts.struct_size = sizeof ts;
-                if (!host->trainer_state || host->trainer_state(ctx, &ts) != LHOST_OK)
-                    return fail(in, ctx, "%s: argument '%s': this host gives no trainer state",
-                                hname, a->name);
-                if (batch)
-                    ts.batch_idx = batch->batch_idx;
-                have_ts = 1;
-            }
-            if (a->type == LH_BT_STRING) /* the parser allows const char * only for stage */
-                slots[i].s = stage_name(ts.stage);
-            else if (put_int(trainer_field(&ts, fn->field[i]), a->type, &slots[i]))
-                return fail(in, ctx, "%s: argument '%s': %lld does not fit %s", hname, a->name,
-                            (long long)trainer_field(&ts, fn->field[i]),
-                            lh_bare_type_name(a->type));
-        } else {
-            double v = 0;
-            if (!host->get_value || host->get_value(ctx, a->name, &v) != LHOST_OK) {
-                key_list kl;
-                memset(&kl, 0, sizeof kl);
-                if (host->list_values)
-                    host->list_values(ctx, add_key, &kl);
-                return fail(in, ctx, "%s: argument '%s': no value logged under that name "
-                            "(logged: %s)", hname, a->name, kl.n ? kl.buf : "nothing yet");
-            }
-            if (put_double(v, a->type, &slots[i]))
-                return fail(in, ctx, "%s: argument '%s': value %g does not fit %s", hname,
-                            a->name, v, lh_bare_type_name(a->type));
+        if (fn->field[i] >= 0 && !have_ts) {
+            memset(&ts, 0, sizeof ts);
+            ts.struct_size = sizeof ts;
+            if (!host->trainer_state || host->trainer_state(ctx, &ts) != LHOST_OK)
+                return fail(in, ctx, "%s: argument '%s': this host gives no trainer state",
+                            hname, a->name);
+            if (batch)
+                ts.batch_idx = batch->batch_idx;
+            have_ts = 1;
         }
+        st = fn->field[i] >= 0 ? bind_field(in, ctx, hname, a, fn->field[i], &ts, &slots[i])
+                               : bind_value(in, ctx, hname, a, &slots[i]);
+        if (st != LHOST_OK)
+            return st;
     }
     ffi_call((ffi_cif *)&fn->cif, FFI_FN(fn->sym), &rc, avalues);
-    r = (int32_t)rc;
-    if (r == 0)
-        return LHOST_OK;
-    if (r == 1) {
-        if (host->request_stop) {
-            char why[300];
-            snprintf(why, sizeof why, "%s.%s returned 1", in->lib->stem, d->symbol);
-            host->request_stop(ctx, why);
-        }
-        return LHOST_STOP;
-    }
-    if (r < 0)
-        return fail(in, ctx, "%s returned %d", d->symbol, r);
-    return fail(in, ctx, "%s returned %d (expected 0, 1 or < 0)", d->symbol, r);
+    return hook_status(in, ctx, d, (int32_t)rc);
 }
 
 /* One trampoline per hook, tr_<member>, with its kind's signature: the vtable member the
