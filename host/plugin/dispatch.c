@@ -35,9 +35,9 @@ LH_HOOK_MAP(CHECK_KIND)
 static const char *const hook_names[LH_HOOK_COUNT] = {LH_HOOK_MAP(NAME)};
 #undef NAME
 
-#define KIND(ID, member, KIND) LH_HOOK_KIND_##KIND,
-static const uint8_t hook_kinds[LH_HOOK_COUNT] = {LH_HOOK_MAP(KIND)};
-#undef KIND
+#define KIND_OF(ID, member, KIND) LH_HOOK_KIND_##KIND,
+static const uint8_t hook_kinds[LH_HOOK_COUNT] = {LH_HOOK_MAP(KIND_OF)};
+#undef KIND_OF
 
 static void (*hook_of(const lhost_callback_vtable *vt, int32_t hook))(void)
 {
