@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "dispatch.h"
 #include "instance.h"
 #include "registry.h"
 
@@ -142,8 +143,10 @@ static void add_hooks(cJSON *o, const lhost_plugin_desc *d)
     cJSON_AddItemToArray(h, cJSON_CreateString(#f))
     if (d->kind == LHOST_KIND_CALLBACK) {
         const lhost_callback_vtable *v = d->vtable;
-        HOOK(v, on_fit_start); HOOK(v, on_train_epoch_start); HOOK(v, on_train_batch_end);
-        HOOK(v, on_validation_end); HOOK(v, on_train_epoch_end); HOOK(v, on_fit_end);
+        int32_t k;
+        for (k = 0; k < LH_HOOK_COUNT; k++) /* the dispatched hooks, in fit order (hooks.h) */
+            if (lh_dispatch_implements(v, k))
+                cJSON_AddItemToArray(h, cJSON_CreateString(lh_dispatch_hook_name(k)));
         HOOK(v, on_exception); HOOK(v, state_save); HOOK(v, state_restore);
     } else if (d->kind == LHOST_KIND_METRIC) {
         const lhost_metric_vtable *v = d->vtable;

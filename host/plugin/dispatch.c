@@ -1,18 +1,16 @@
-/* host/plugin/dispatch.c — run one callback hook on every instance: ascending priority, then the order
- * the instances were given (config order). For speed each hook keeps a packed list of only the
- * instances that implement it, so a call per plugin is a load and an indirect call. The
- * instances must outlive the lh_dispatch made from them. */
+/* host/plugin/dispatch.c — run one callback hook on every instance: ascending priority, then the
+ * order the instances were given (config order). For speed each hook keeps a packed list of only
+ * the instances that implement it, so a call per plugin is a load and an indirect call. The
+ * instances must outlive the lh_dispatch made from them. The hooks, their names, vtable members
+ * and signature kinds all come from LH_HOOK_MAP (hooks.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctx.h"
 #include "dispatch.h"
 
-typedef int32_t (*hook0_fn)(void *self, lhost_ctx *ctx);
-typedef int32_t (*hook_batch_fn)(void *self, lhost_ctx *ctx, const lhost_batch_info *b);
-
 typedef struct hook_entry {
-    void (*fn)(void); /* hook0_fn or hook_batch_fn */
+    void (*fn)(void); /* the hook's LH_HOOK_FN_<KIND> */
     void *self;
     lhost_ctx *ctx;
 } hook_entry;
@@ -24,19 +22,30 @@ struct lh_dispatch {
     int32_t n_hooks[LH_HOOK_COUNT];
 };
 
-static const char *const hook_names[LH_HOOK_COUNT] = {
-    "on_fit_start", "on_train_epoch_start", "on_train_batch_end",
-    "on_validation_end", "on_train_epoch_end", "on_fit_end"};
+/* Each entry's vtable member must have its kind's type; a wrong KIND in LH_HOOK_MAP stops the
+ * build here rather than calling a hook with the wrong arguments. */
+#define CHECK_KIND(ID, member, KIND)                                                           \
+    _Static_assert(_Generic(((lhost_callback_vtable *)0)->member, LH_HOOK_FN_##KIND: 1,       \
+                            default: 0),                                                       \
+                   #member " is not of kind " #KIND);
+LH_HOOK_MAP(CHECK_KIND)
+#undef CHECK_KIND
+
+#define NAME(ID, member, KIND) #member,
+static const char *const hook_names[LH_HOOK_COUNT] = {LH_HOOK_MAP(NAME)};
+#undef NAME
+
+#define KIND_OF(ID, member, KIND) LH_HOOK_KIND_##KIND,
+static const uint8_t hook_kinds[LH_HOOK_COUNT] = {LH_HOOK_MAP(KIND_OF)};
+#undef KIND_OF
 
 static void (*hook_of(const lhost_callback_vtable *vt, int32_t hook))(void)
 {
     switch (hook) {
-    case LH_HOOK_FIT_START: return (void (*)(void))vt->on_fit_start;
-    case LH_HOOK_TRAIN_EPOCH_START: return (void (*)(void))vt->on_train_epoch_start;
-    case LH_HOOK_TRAIN_BATCH_END: return (void (*)(void))vt->on_train_batch_end;
-    case LH_HOOK_VALIDATION_END: return (void (*)(void))vt->on_validation_end;
-    case LH_HOOK_TRAIN_EPOCH_END: return (void (*)(void))vt->on_train_epoch_end;
-    case LH_HOOK_FIT_END: return (void (*)(void))vt->on_fit_end;
+#define MEMBER(ID, member, KIND)                                                               \
+    case LH_HOOK_##ID: return (void (*)(void))vt->member;
+        LH_HOOK_MAP(MEMBER)
+#undef MEMBER
     default: return NULL;
     }
 }
@@ -44,6 +53,25 @@ static void (*hook_of(const lhost_callback_vtable *vt, int32_t hook))(void)
 const char *lh_dispatch_hook_name(int32_t hook)
 {
     return (hook >= 0 && hook < LH_HOOK_COUNT) ? hook_names[hook] : "?";
+}
+
+int32_t lh_dispatch_hook_find(const char *name)
+{
+    int32_t h;
+    for (h = 0; name && h < LH_HOOK_COUNT; h++)
+        if (strcmp(hook_names[h], name) == 0)
+            return h;
+    return -1;
+}
+
+int32_t lh_dispatch_hook_kind(int32_t hook)
+{
+    return (hook >= 0 && hook < LH_HOOK_COUNT) ? hook_kinds[hook] : -1;
+}
+
+int32_t lh_dispatch_implements(const lhost_callback_vtable *vt, int32_t hook)
+{
+    return hook_of(vt, hook) != NULL;
 }
 
 int lh_dispatch_create(lh_dispatch **out, lh_instance *const *callbacks, int32_t n,
@@ -112,6 +140,17 @@ static int32_t hook_failed(const hook_entry *e, int32_t hook, int32_t rc, lh_err
     return LHOST_ERROR;
 }
 
+/* The loop over one hook's packed list, with CALL the call of entry e for the hook's kind. */
+#define RUN_ENTRIES(CALL)                                                                      \
+    for (; e < end; e++) {                                                                     \
+        e->ctx->error[0] = '\0';                                                               \
+        rc = (CALL);                                                                           \
+        if (rc != LHOST_OK && rc != LHOST_STOP)                                                \
+            return hook_failed(e, hook, rc, err);                                              \
+        stop |= rc == LHOST_STOP || e->ctx->stop_requested;                                    \
+        e->ctx->stop_requested = 0;                                                            \
+    }
+
 int32_t lh_dispatch_hook(lh_dispatch *d, int32_t hook, const lhost_batch_info *batch,
                          lh_error *err)
 {
@@ -123,27 +162,18 @@ int32_t lh_dispatch_hook(lh_dispatch *d, int32_t hook, const lhost_batch_info *b
     }
     e = d->hooks[hook];
     end = e + d->n_hooks[hook];
-    if (hook == LH_HOOK_TRAIN_BATCH_END) {
-        for (; e < end; e++) {
-            e->ctx->error[0] = '\0';
-            rc = ((hook_batch_fn)e->fn)(e->self, e->ctx, batch);
-            if (rc != LHOST_OK && rc != LHOST_STOP)
-                return hook_failed(e, hook, rc, err);
-            stop |= rc == LHOST_STOP || e->ctx->stop_requested;
-            e->ctx->stop_requested = 0;
-        }
-    } else {
-        for (; e < end; e++) {
-            e->ctx->error[0] = '\0';
-            rc = ((hook0_fn)e->fn)(e->self, e->ctx);
-            if (rc != LHOST_OK && rc != LHOST_STOP)
-                return hook_failed(e, hook, rc, err);
-            stop |= rc == LHOST_STOP || e->ctx->stop_requested;
-            e->ctx->stop_requested = 0;
-        }
+    /* One loop per kind, so the indirect call inside has its real type. */
+    switch (hook_kinds[hook]) {
+    case LH_HOOK_KIND_CTX: RUN_ENTRIES(((lh_hook_ctx_fn)e->fn)(e->self, e->ctx)); break;
+    case LH_HOOK_KIND_BATCH: RUN_ENTRIES(((lh_hook_batch_fn)e->fn)(e->self, e->ctx, batch)); break;
+    default: /* a kind added to hooks.h without its call here */
+        lh_error_set(err, "hook %s: no call for its kind %d", hook_names[hook],
+                     (int)hook_kinds[hook]);
+        return LHOST_ERROR;
     }
     return stop ? LHOST_STOP : LHOST_OK;
 }
+#undef RUN_ENTRIES
 
 void lh_dispatch_exception(lh_dispatch *d, const char *message)
 {

@@ -152,10 +152,6 @@ static const lhost_plugin_desc *find(const lhost_library *lib, const char *id)
 static const struct {
     const char *text, *msg;
 } bad[] = {
-    {"on_validaton_end: int f()",
-     "bare plugin t: line 1: unknown hook 'on_validaton_end' (expected on_fit_start, "
-     "on_train_epoch_start, on_train_batch_end, on_validation_end, on_train_epoch_end, "
-     "on_fit_end or 'metric NAME')"},
     {"on_fit_end: int f(uint8 x)",
      "bare plugin t: line 1: unsupported type 'uint8' (expected int32, int64, double, float, "
      "bool or const char *)"},
@@ -232,6 +228,64 @@ START_TEST(malformed_signature_errors)
     ck_assert_msg(strcmp(err.msg, bad[_i].msg) == 0, "case %d: %s\n got  %s\n want %s", _i,
                   bad[_i].text, err.msg, bad[_i].msg);
     free(spec);
+}
+END_TEST
+
+/* The message lists every hook of the table (hooks.h) in its order, so it grows with the table. */
+START_TEST(unknown_hook_lists_every_hook)
+{
+    static const char *const abi_1_0[] = {"on_fit_start", "on_train_epoch_start",
+                                          "on_train_batch_end", "on_validation_end",
+                                          "on_train_epoch_end", "on_fit_end"};
+    lh_bare_spec *spec = malloc(sizeof *spec);
+    lh_error err = {{0}};
+    char want[1024];
+    size_t used;
+    int32_t h;
+    used = (size_t)snprintf(want, sizeof want,
+                            "bare plugin t: line 1: unknown hook 'on_validaton_end' (expected ");
+    for (h = 0; h < LH_HOOK_COUNT; h++)
+        used += (size_t)snprintf(want + used, sizeof want - used, "%s%s", h ? ", " : "",
+                                 lh_dispatch_hook_name(h));
+    snprintf(want + used, sizeof want - used, " or 'metric NAME')");
+    ck_assert_int_eq(lh_bare_parse("on_validaton_end: int f()", "t", spec, &err), -1);
+    ck_assert_str_eq(err.msg, want);
+    for (h = 0; h < 6; h++) {
+        char name[64];
+        snprintf(name, sizeof name, " %s%s", abi_1_0[h], h == 5 ? " or" : ",");
+        ck_assert_msg(strstr(err.msg, name) != NULL, "'%s' not in %s", name, err.msg);
+    }
+    free(spec);
+}
+END_TEST
+
+/* Every hook of the table can be declared, once each, and formats back to what parses. */
+START_TEST(every_table_hook_parses)
+{
+    lh_bare_spec *spec = malloc(sizeof *spec), *again = malloc(sizeof *again);
+    lh_error err = {{0}};
+    char text[4096] = "", line[256];
+    int32_t h;
+    for (h = 0; h < LH_HOOK_COUNT; h++) {
+        snprintf(line, sizeof line, "%s: int f%d(int64 epoch)\n", lh_dispatch_hook_name(h), h);
+        strcat(text, line);
+    }
+    ck_assert_msg(lh_bare_parse(text, "t", spec, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(spec->n_decls, LH_HOOK_COUNT);
+    text[0] = '\0';
+    for (h = 0; h < LH_HOOK_COUNT; h++) {
+        char want[256];
+        ck_assert_int_eq(spec->decls[h].hook, h);
+        lh_bare_format_line(&spec->decls[h], line, sizeof line);
+        snprintf(want, sizeof want, "%s: int32 f%d(int64 epoch)", lh_dispatch_hook_name(h), h);
+        ck_assert_str_eq(line, want);
+        strcat(text, line);
+        strcat(text, "\n");
+    }
+    ck_assert_msg(lh_bare_parse(text, "t", again, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(memcmp(spec, again, sizeof *spec), 0);
+    free(spec);
+    free(again);
 }
 END_TEST
 
@@ -681,6 +735,63 @@ START_TEST(malformed_library)
 }
 END_TEST
 
+/* ---- (g) each hook of the table through a synthesized vtable --------------------------- */
+
+/* Call vt's member for `hook` with its kind's arguments; -99 for no hook. */
+static int32_t call_member(const lhost_callback_vtable *vt, int32_t hook, void *self,
+                           const lhost_batch_info *b)
+{
+    switch (hook) {
+#define CALL_CTX(member) vt->member(self, CTX)
+#define CALL_BATCH(member) vt->member(self, CTX, b)
+#define CASE(ID, member, KIND)                                                                 \
+    case LH_HOOK_##ID: return CALL_##KIND(member);
+        LH_HOOK_MAP(CASE)
+#undef CASE
+#undef CALL_BATCH
+#undef CALL_CTX
+    }
+    return -99;
+}
+
+/* A library declaring hook _i alone, as calls.so's code(int32 batch_idx) (which returns its
+ * argument): the synthesized vtable has that member and no other hook, and batch_idx binds to
+ * the batch info for hooks that take one (1: stop) and to the trainer state for the others
+ * (0: continue). */
+START_TEST(each_table_hook_binds)
+{
+    void *h = dlopen(FIX("calls"), RTLD_NOW | RTLD_LOCAL);
+    lh_bare_spec *spec = malloc(sizeof *spec);
+    lh_bare_lib *lib = NULL;
+    lh_error err = {{0}};
+    lhost_batch_info b = {sizeof b, 1, 64, 0.5};
+    const lhost_callback_vtable *vt;
+    char text[128];
+    void *self = NULL;
+    int32_t k, takes_batch = lh_dispatch_hook_kind(_i) == LH_HOOK_KIND_BATCH;
+    ck_assert_ptr_nonnull(h);
+    snprintf(text, sizeof text, "%s: int code(int32 batch_idx)\n", lh_dispatch_hook_name(_i));
+    ck_assert_msg(lh_bare_parse(text, "calls", spec, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(spec->decls[0].hook, _i);
+    ck_assert_msg(lh_bare_open(h, "calls", spec, &lib, &err) == 0, "%s", err.msg);
+    vt = find(lh_bare_library(lib), "bare.calls")->vtable;
+    for (k = 0; k < LH_HOOK_COUNT; k++)
+        ck_assert_msg(lh_dispatch_implements(vt, k) == (k == _i), "declared %s, has %s: %d",
+                      lh_dispatch_hook_name(_i), lh_dispatch_hook_name(k),
+                      (int)lh_dispatch_implements(vt, k));
+    fake_reset();
+    F.ts.batch_idx = 0;
+    ck_assert_int_eq(vt->create(&HOST, CTX, NULL, &self), LHOST_OK);
+    ck_assert_msg(call_member(vt, _i, self, &b) == (takes_batch ? LHOST_STOP : LHOST_OK),
+                  "%s: %s", lh_dispatch_hook_name(_i), F.error);
+    ck_assert_int_eq(F.stops, takes_batch);
+    vt->destroy(self);
+    lh_bare_close(lib);
+    dlclose(h);
+    free(spec);
+}
+END_TEST
+
 /* ---- (f) argument names that bind to nothing ------------------------------------------- */
 
 START_TEST(unknown_argument_name)
@@ -713,6 +824,8 @@ static Suite *bare_suite(void)
     TCase *parse = tcase_create("parse"), *call = tcase_create("call"),
           *load_tc = tcase_create("load");
     tcase_add_loop_test(parse, malformed_signature_errors, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(parse, unknown_hook_lists_every_hook);
+    tcase_add_test(parse, every_table_hook_parses);
     tcase_add_test(parse, too_many_declarations);
     tcase_add_test(parse, good_signatures_round_trip);
     tcase_add_test(parse, unknown_argument_name);
@@ -723,6 +836,7 @@ static Suite *bare_suite(void)
     tcase_add_test(call, callback_argument_types);
     tcase_add_test(call, callback_return_codes);
     tcase_add_test(call, metric_matches_reference_accuracy);
+    tcase_add_loop_test(call, each_table_hook_binds, 0, LH_HOOK_COUNT);
     tcase_add_test(load_tc, sidecar_manifest);
     tcase_add_test(load_tc, not_a_bare_plugin);
     tcase_add_test(load_tc, unreadable_manifest);

@@ -122,6 +122,21 @@ START_TEST(verbose_callback)
 }
 END_TEST
 
+/* A callback with every hook of ABI 1.0 (the dispatch fixture's cb_mid): they are listed in fit
+ * order, then the members that are not dispatched hooks. */
+START_TEST(verbose_lists_hooks_in_fit_order)
+{
+    char *d2 = fx_stage("dispatch");
+    char *argv[] = {"plugins", "--plugin-dir", d2, "--verbose", "cb_mid", NULL};
+    ck_assert_int_eq(run(5, argv), 0);
+    ck_assert_msg(strstr(out, "Hooks implemented:\n  on_fit_start\n  on_train_epoch_start\n"
+                              "  on_train_batch_end\n  on_validation_end\n  on_train_epoch_end\n"
+                              "  on_fit_end\n  on_exception\n") != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, "state_save"));
+    fx_remove(d2);
+}
+END_TEST
+
 START_TEST(verbose_metric_json)
 {
     char *argv[] = {"plugins", "--plugin-dir", dir, "--json", "--verbose", "org.lhost.test.two_metric",
@@ -179,6 +194,7 @@ int main(void)
     tcase_add_test(tc, table);
     tcase_add_test(tc, json_list);
     tcase_add_test(tc, verbose_callback);
+    tcase_add_test(tc, verbose_lists_hooks_in_fit_order);
     tcase_add_test(tc, verbose_metric_json);
     tcase_add_test(tc, exit_codes);
     suite_add_tcase(s, tc);

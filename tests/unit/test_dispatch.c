@@ -1,7 +1,8 @@
 /* tests/unit/test_dispatch.c — hook dispatch with the scripted callbacks of the `dispatch`
  * fixture (cb_early priority -10, cb_mid 0, cb_late 100): order by priority then config order,
  * LHOST_STOP and request_stop as actions, an error naming the plugin id and hook, on_exception;
- * plus instances (state key) and the host services table routed through lh_host_env.
+ * plus instances (state key), the host services table routed through lh_host_env, and the hook
+ * table (hooks.h): names, ids, kinds and vtable members agree.
  * Run: ctest --test-dir build -R test_dispatch --output-on-failure */
 #include <check.h>
 #include <stdlib.h>
@@ -279,6 +280,100 @@ START_TEST(services_route_through_env)
 }
 END_TEST
 
+/* ---- the hook table (hooks.h) ------------------------------------------------------------ */
+
+START_TEST(hook_names_and_ids_round_trip)
+{
+    int32_t h;
+    for (h = 0; h < LH_HOOK_COUNT; h++) {
+        ck_assert_str_ne(lh_dispatch_hook_name(h), "?");
+        ck_assert_int_eq(lh_dispatch_hook_find(lh_dispatch_hook_name(h)), h);
+        ck_assert_int_ge(lh_dispatch_hook_kind(h), 0);
+    }
+    ck_assert_str_eq(lh_dispatch_hook_name(LH_HOOK_FIT_START), "on_fit_start");
+    ck_assert_str_eq(lh_dispatch_hook_name(LH_HOOK_TRAIN_BATCH_END), "on_train_batch_end");
+    ck_assert_str_eq(lh_dispatch_hook_name(LH_HOOK_COUNT), "?");
+    ck_assert_str_eq(lh_dispatch_hook_name(-1), "?");
+    ck_assert_int_eq(lh_dispatch_hook_kind(LH_HOOK_TRAIN_BATCH_END), LH_HOOK_KIND_BATCH);
+    ck_assert_int_eq(lh_dispatch_hook_kind(LH_HOOK_VALIDATION_END), LH_HOOK_KIND_CTX);
+    ck_assert_int_eq(lh_dispatch_hook_kind(LH_HOOK_COUNT), -1);
+    /* members that are not dispatched hooks have no id */
+    ck_assert_int_eq(lh_dispatch_hook_find("on_exception"), -1);
+    ck_assert_int_eq(lh_dispatch_hook_find("state_save"), -1);
+    ck_assert_int_eq(lh_dispatch_hook_find("on_fit_star"), -1);
+    ck_assert_int_eq(lh_dispatch_hook_find(""), -1);
+    ck_assert_int_eq(lh_dispatch_hook_find(NULL), -1);
+}
+END_TEST
+
+static int32_t dummy_ctx(void *self, lhost_ctx *ctx) { return LHOST_OK; }
+static int32_t dummy_batch(void *self, lhost_ctx *ctx, const lhost_batch_info *b)
+{
+    return LHOST_OK;
+}
+static int32_t dummy_exception(void *self, lhost_ctx *ctx, const char *m) { return LHOST_OK; }
+#define DUMMY_CTX dummy_ctx
+#define DUMMY_BATCH dummy_batch
+
+/* Each id reads its own vtable member and no other: a vtable with only that member set
+ * implements only that id. */
+START_TEST(each_hook_reads_its_member)
+{
+    lhost_callback_vtable vt;
+    int32_t k, checked = 0;
+#define ONE(ID, member, KIND)                                                                  \
+    memset(&vt, 0, sizeof vt);                                                                 \
+    vt.member = DUMMY_##KIND;                                                                  \
+    ck_assert_str_eq(lh_dispatch_hook_name(LH_HOOK_##ID), #member);                           \
+    for (k = 0; k < LH_HOOK_COUNT; k++)                                                        \
+        ck_assert_msg(lh_dispatch_implements(&vt, k) == (k == LH_HOOK_##ID),                   \
+                      "only " #member " set, hook %s implemented: %d", lh_dispatch_hook_name(k), \
+                      (int)lh_dispatch_implements(&vt, k));                                    \
+    checked++;
+    LH_HOOK_MAP(ONE)
+#undef ONE
+    ck_assert_int_eq(checked, LH_HOOK_COUNT);
+    memset(&vt, 0, sizeof vt);
+    vt.on_exception = dummy_exception; /* not a dispatched hook: no id implements it */
+    for (k = 0; k < LH_HOOK_COUNT; k++)
+        ck_assert_int_eq(lh_dispatch_implements(&vt, k), 0);
+    ck_assert_int_eq(lh_dispatch_implements(&vt, -1), 0);
+    ck_assert_int_eq(lh_dispatch_implements(&vt, LH_HOOK_COUNT), 0);
+}
+END_TEST
+
+/* Every id dispatched to a callback that implements it reaches the member the fixture wrote for
+ * that name, and only hooks of kind BATCH see the batch info (the fixture logs ":7" for it). */
+START_TEST(every_hook_reaches_its_member)
+{
+    lh_instance *in = make("cb_mid", "mid", "ok");
+    const lhost_callback_vtable *vt = lh_instance_callback(in);
+    lhost_batch_info b = {sizeof b, 7, 64, 0.5};
+    char want[2048] = "";
+    lh_dispatch *d;
+    lh_error err;
+    int32_t h, n = 0;
+    ck_assert_int_eq(lh_dispatch_create(&d, &in, 1, &err), 0);
+    for (h = 0; h < LH_HOOK_COUNT; h++) {
+        size_t used = strlen(want);
+        ck_assert_int_eq(lh_dispatch_hook(d, h, &b, &err), LHOST_OK);
+        if (!lh_dispatch_implements(vt, h))
+            continue;
+        snprintf(want + used, sizeof want - used, "%smid:%s%s", used ? " " : "",
+                 lh_dispatch_hook_name(h),
+                 lh_dispatch_hook_kind(h) == LH_HOOK_KIND_BATCH ? ":7" : "");
+        n++;
+    }
+    ck_assert_int_ge(n, 6); /* the fixture implements every hook of ABI 1.0 */
+    ck_assert_str_eq(tr.text, want);
+    ck_assert_int_eq(lh_dispatch_hook(d, -1, &b, &err), LHOST_ERROR);
+    ck_assert_str_eq(err.msg, "unknown hook -1");
+    ck_assert_int_eq(lh_dispatch_hook(d, LH_HOOK_COUNT, &b, &err), LHOST_ERROR);
+    lh_dispatch_destroy(d);
+    lh_instance_destroy(in);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dispatch");
@@ -292,6 +387,9 @@ int main(void)
     tcase_add_test(tc, non_callback_refused);
     tcase_add_test(tc, state_key_and_params);
     tcase_add_test(tc, services_route_through_env);
+    tcase_add_test(tc, hook_names_and_ids_round_trip);
+    tcase_add_test(tc, each_hook_reads_its_member);
+    tcase_add_test(tc, every_hook_reaches_its_member);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

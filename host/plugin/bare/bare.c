@@ -1,6 +1,6 @@
-/* host/plugin/bare/bare.c — loading a bare (SDK-free) plugin: find its signature text (exported string or
- * sidecar NAME.lhost), resolve each declared symbol, prepare a libffi call interface per
- * declaration, and synthesize ABI v1.0 descriptors so the registry and the trainer treat the
+/* host/plugin/bare/bare.c — loading a bare (SDK-free) plugin: find its signature text (exported
+ * string or sidecar NAME.lhost), resolve each declared symbol, prepare a libffi call interface
+ * per declaration, and synthesize ABI v1.0 descriptors so the registry and the trainer treat the
  * library like any other plugin. The calls themselves are in bare_call.c. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -134,6 +134,57 @@ static void add_desc(lh_bare_lib *lib, int32_t kind, const char *name, const voi
     lib->n_plugins++;
 }
 
+/* Plugin k = the callback "bare.STEM" with every declared hook. Its description carries the
+ * parsed signatures, for `lhost plugins --verbose`. */
+static int synthesize_callback(lh_bare_lib *lib, lh_error *err)
+{
+    uint32_t k = lib->n_plugins;
+    char *out = lib->descriptions[k], line[256];
+    size_t cap = sizeof lib->descriptions[k], used;
+    int32_t j;
+    snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%s", lib->stem);
+    snprintf(out, cap, "SDK-free plugin %.200s.so (%d hook%s)", lib->stem, lib->n_hooks,
+             lib->n_hooks == 1 ? "" : "s");
+    for (j = 0; j < lib->n_fns; j++) {
+        if (lib->fns[j].decl->is_metric)
+            continue;
+        lh_bare_format_line(lib->fns[j].decl, line, sizeof line);
+        used = strlen(out);
+        snprintf(out + used, cap - used, "%s%s", j ? "; " : ": ", line);
+    }
+    lib->callback_vt.struct_size = sizeof lib->callback_vt;
+    lh_bare_fill_callback_vtable(lib, &lib->callback_vt);
+    lib->bindings[k].lib = lib;
+    if (make_create(lib, k, &lib->callback_vt.create, err))
+        return -1;
+    add_desc(lib, LHOST_KIND_CALLBACK, lib->stem, &lib->callback_vt);
+    return 0;
+}
+
+/* Plugin k = the metric "bare.STEM.NAME" of function fn, with vtable vt. */
+static int synthesize_metric(lh_bare_lib *lib, const lh_bare_fn *fn, lhost_metric_vtable *vt,
+                             lh_error *err)
+{
+    const lh_bare_decl *d = fn->decl;
+    uint32_t k = lib->n_plugins;
+    size_t used;
+    snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%.127s.%.63s", lib->stem, d->metric);
+    snprintf(lib->descriptions[k], sizeof lib->descriptions[k],
+             "SDK-free metric from %.100s.so (%s is better): ", lib->stem,
+             d->higher_is_better ? "higher" : "lower");
+    used = strlen(lib->descriptions[k]);
+    lh_bare_format(d, lib->descriptions[k] + used, (int32_t)(sizeof lib->descriptions[k] - used));
+    vt->struct_size = sizeof *vt;
+    vt->higher_is_better = d->higher_is_better;
+    lh_bare_fill_metric_vtable(vt);
+    lib->bindings[k].lib = lib;
+    lib->bindings[k].fn = fn;
+    if (make_create(lib, k, &vt->create, err))
+        return -1;
+    add_desc(lib, LHOST_KIND_METRIC, d->metric, vt);
+    return 0;
+}
+
 static int synthesize(lh_bare_lib *lib, lh_error *err)
 {
     int32_t i, m = 0;
@@ -142,56 +193,12 @@ static int synthesize(lh_bare_lib *lib, lh_error *err)
     if (ffi_prep_cif(&lib->create_cif, FFI_DEFAULT_ABI, 4, &ffi_type_sint32,
                      lib->create_atypes) != FFI_OK)
         return lh_error_set(err, "bare plugin %s: libffi cannot describe create()", lib->stem);
-    if (lib->n_hooks > 0) {
-        uint32_t k = lib->n_plugins;
-        snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%s", lib->stem);
-        {
-            /* The description carries the parsed signatures, for `lhost plugins --verbose`. */
-            char *out = lib->descriptions[k], line[256];
-            size_t cap = sizeof lib->descriptions[k], used;
-            int32_t j;
-            snprintf(out, cap, "SDK-free plugin %.200s.so (%d hook%s)", lib->stem, lib->n_hooks,
-                     lib->n_hooks == 1 ? "" : "s");
-            for (j = 0; j < lib->n_fns; j++) {
-                if (lib->fns[j].decl->is_metric)
-                    continue;
-                lh_bare_format_line(lib->fns[j].decl, line, sizeof line);
-                used = strlen(out);
-                snprintf(out + used, cap - used, "%s%s", j ? "; " : ": ", line);
-            }
-        }
-        lib->callback_vt.struct_size = sizeof lib->callback_vt;
-        lh_bare_fill_callback_vtable(lib, &lib->callback_vt);
-        lib->bindings[k].lib = lib;
-        if (make_create(lib, k, &lib->callback_vt.create, err))
+    if (lib->n_hooks > 0 && synthesize_callback(lib, err))
+        return -1;
+    for (i = 0; i < lib->n_fns; i++)
+        if (lib->fns[i].decl->is_metric &&
+            synthesize_metric(lib, &lib->fns[i], &lib->metric_vt[m++], err))
             return -1;
-        add_desc(lib, LHOST_KIND_CALLBACK, lib->stem, &lib->callback_vt);
-    }
-    for (i = 0; i < lib->n_fns; i++) {
-        const lh_bare_decl *d = lib->fns[i].decl;
-        uint32_t k = lib->n_plugins;
-        lhost_metric_vtable *vt;
-        if (!d->is_metric)
-            continue;
-        vt = &lib->metric_vt[m++];
-        snprintf(lib->ids[k], sizeof lib->ids[k], "bare.%.127s.%.63s", lib->stem, d->metric);
-        snprintf(lib->descriptions[k], sizeof lib->descriptions[k],
-                 "SDK-free metric from %.100s.so (%s is better): ", lib->stem,
-                 d->higher_is_better ? "higher" : "lower");
-        {
-            size_t used = strlen(lib->descriptions[k]);
-            lh_bare_format(d, lib->descriptions[k] + used,
-                           (int32_t)(sizeof lib->descriptions[k] - used));
-        }
-        vt->struct_size = sizeof *vt;
-        vt->higher_is_better = d->higher_is_better;
-        lh_bare_fill_metric_vtable(vt);
-        lib->bindings[k].lib = lib;
-        lib->bindings[k].fn = &lib->fns[i];
-        if (make_create(lib, k, &vt->create, err))
-            return -1;
-        add_desc(lib, LHOST_KIND_METRIC, d->metric, vt);
-    }
     lib->library.struct_size = sizeof lib->library;
     lib->library.abi = (lhost_version)LHOST_ABI_VERSION_INIT;
     lib->library.error = NULL;

@@ -1,5 +1,5 @@
-/* host/plugin/bare/bare.h — SDK-free ("bare") plugins: plain exported C functions plus a signature string,
- * called through libffi.
+/* host/plugin/bare/bare.h — SDK-free ("bare") plugins: plain exported C functions plus a
+ * signature string, called through libffi.
  *
  * A bare plugin is a .so with no lhost_plugin_entry that exports
  *
@@ -12,8 +12,8 @@
  *
  *     line   := target ':' type SYMBOL '(' [param {',' param}] ')' [';']
  *     target := HOOK | 'metric' NAME ['max' | 'min']
- *     HOOK   := on_fit_start | on_train_epoch_start | on_train_batch_end | on_validation_end
- *             | on_train_epoch_end | on_fit_end
+ *     HOOK   := a hook name of LH_HOOK_MAP (hooks.h): on_fit_start | on_train_epoch_start
+ *             | on_train_batch_end | on_validation_end | on_train_epoch_end | on_fit_end | ...
  *     param  := type NAME
  *     type   := int32 | int | int64 | long | double | float | bool | const char *
  *             | const float * | const int32 *          (the last two for metrics only)
@@ -56,7 +56,7 @@ typedef struct lh_bare_arg {
 
 typedef struct lh_bare_decl {
     int32_t is_metric;
-    int32_t hook;              /* LH_HOOK_* for callbacks */
+    int32_t hook;              /* LH_HOOK_* for callbacks (lh_dispatch_hook_name names it) */
     char metric[64];           /* metric name */
     int32_t higher_is_better;
     int32_t ret;               /* LH_BT_* */
@@ -82,7 +82,6 @@ void lh_bare_format(const lh_bare_decl *d, char *buf, int32_t len);
  * "on_validation_end: int stop_when(double val_acc, int64 epoch)". Truncates to len - 1. */
 void lh_bare_format_line(const lh_bare_decl *d, char *buf, int32_t len);
 const char *lh_bare_type_name(int32_t type);
-const char *lh_bare_hook_name(int32_t hook);
 
 /* Is `name` a trainer field a hook argument can bind to? */
 int32_t lh_bare_is_trainer_field(const char *name);

@@ -1,9 +1,9 @@
-/* host/plugin/bare/bare_call.c — the host side of a bare plugin's calls: the synthesized create/destroy,
- * one trampoline per hook that binds the declared arguments by name (trainer fields through
- * host->trainer_state, everything else through host->get_value), calls the plain function
- * through libffi and maps its int to LHOST_OK / LHOST_STOP / LHOST_ERROR; and the metric
- * vtable that keeps a sample-weighted mean of the function's per-batch value in two
- * host-owned F64 SUM buffers. */
+/* host/plugin/bare/bare_call.c — the host side of a bare plugin's calls: the synthesized
+ * create/destroy, one trampoline per hook (generated from LH_HOOK_MAP) that binds the declared
+ * arguments by name (trainer fields through host->trainer_state, everything else through
+ * host->get_value), calls the plain function through libffi and maps its int to LHOST_OK /
+ * LHOST_STOP / LHOST_ERROR; and the metric vtable that keeps a sample-weighted mean of the
+ * function's per-batch value in two host-owned F64 SUM buffers. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,63 +163,50 @@ static int32_t add_key(void *user, const char *key, double value)
     return 0;
 }
 
-static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_batch_info *batch)
+/* A logged-value argument: host->get_value under the argument's name, converted. */
+static int32_t bind_value(const bare_inst *in, lhost_ctx *ctx, const char *hname,
+                          const lh_bare_arg *a, bare_slot *slot)
 {
-    const bare_inst *in = self;
     const lhost_host *host = in->host;
-    const lh_bare_fn *fn = in->lib->hook_fn[hook];
-    const lh_bare_decl *d = fn->decl;
-    const char *hname = lh_bare_hook_name(hook);
-    bare_slot slots[LH_BARE_MAX_ARGS];
-    void *avalues[LH_BARE_MAX_ARGS];
-    lhost_trainer_state ts;
-    int32_t i, have_ts = 0, r;
-    ffi_sarg rc = 0;
-
-    for (i = 0; i < d->n_args; i++) {
-        const lh_bare_arg *a = &d->args[i];
-        avalues[i] = &slots[i];
-        if (fn->field[i] >= 0) {
-            if (!have_ts) {
-                memset(&ts, 0, sizeof ts);
-                ts.struct_size = sizeof ts;
-                if (!host->trainer_state || host->trainer_state(ctx, &ts) != LHOST_OK)
-                    return fail(in, ctx, "%s: argument '%s': this host gives no trainer state",
-                                hname, a->name);
-                if (batch)
-                    ts.batch_idx = batch->batch_idx;
-                have_ts = 1;
-            }
-            if (a->type == LH_BT_STRING) /* the parser allows const char * only for stage */
-                slots[i].s = stage_name(ts.stage);
-            else if (put_int(trainer_field(&ts, fn->field[i]), a->type, &slots[i]))
-                return fail(in, ctx, "%s: argument '%s': %lld does not fit %s", hname, a->name,
-                            (long long)trainer_field(&ts, fn->field[i]),
-                            lh_bare_type_name(a->type));
-        } else {
-            double v = 0;
-            if (!host->get_value || host->get_value(ctx, a->name, &v) != LHOST_OK) {
-                key_list kl;
-                memset(&kl, 0, sizeof kl);
-                if (host->list_values)
-                    host->list_values(ctx, add_key, &kl);
-                return fail(in, ctx, "%s: argument '%s': no value logged under that name "
-                            "(logged: %s)", hname, a->name, kl.n ? kl.buf : "nothing yet");
-            }
-            if (put_double(v, a->type, &slots[i]))
-                return fail(in, ctx, "%s: argument '%s': value %g does not fit %s", hname,
-                            a->name, v, lh_bare_type_name(a->type));
-        }
+    double v = 0;
+    if (!host->get_value || host->get_value(ctx, a->name, &v) != LHOST_OK) {
+        key_list kl;
+        memset(&kl, 0, sizeof kl);
+        if (host->list_values)
+            host->list_values(ctx, add_key, &kl);
+        return fail(in, ctx, "%s: argument '%s': no value logged under that name "
+                    "(logged: %s)", hname, a->name, kl.n ? kl.buf : "nothing yet");
     }
-    ffi_call((ffi_cif *)&fn->cif, FFI_FN(fn->sym), &rc, avalues);
-    r = (int32_t)rc;
+    if (put_double(v, a->type, slot))
+        return fail(in, ctx, "%s: argument '%s': value %g does not fit %s", hname, a->name, v,
+                    lh_bare_type_name(a->type));
+    return LHOST_OK;
+}
+
+/* A trainer-field argument (field number f) from the trainer state `ts`, converted. */
+static int32_t bind_field(const bare_inst *in, lhost_ctx *ctx, const char *hname,
+                          const lh_bare_arg *a, int32_t f, const lhost_trainer_state *ts,
+                          bare_slot *slot)
+{
+    if (a->type == LH_BT_STRING) /* the parser allows const char * only for stage */
+        slot->s = stage_name(ts->stage);
+    else if (put_int(trainer_field(ts, f), a->type, slot))
+        return fail(in, ctx, "%s: argument '%s': %lld does not fit %s", hname, a->name,
+                    (long long)trainer_field(ts, f), lh_bare_type_name(a->type));
+    return LHOST_OK;
+}
+
+/* The plain function's int as a hook status: 0 continue, 1 stop (through request_stop too),
+ * < 0 error. */
+static int32_t hook_status(const bare_inst *in, lhost_ctx *ctx, const lh_bare_decl *d, int32_t r)
+{
     if (r == 0)
         return LHOST_OK;
     if (r == 1) {
-        if (host->request_stop) {
+        if (in->host->request_stop) {
             char why[300];
             snprintf(why, sizeof why, "%s.%s returned 1", in->lib->stem, d->symbol);
-            host->request_stop(ctx, why);
+            in->host->request_stop(ctx, why);
         }
         return LHOST_STOP;
     }
@@ -228,46 +215,69 @@ static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_b
     return fail(in, ctx, "%s returned %d (expected 0, 1 or < 0)", d->symbol, r);
 }
 
-static int32_t tr_fit_start(void *self, lhost_ctx *ctx)
+/* Every trampoline's body: bind the declared arguments of `hook`'s function, call it. The
+ * trainer state is read once, on the first argument that needs it; a hook given batch info
+ * (kind BATCH) binds batch_idx to that batch. */
+static int32_t call_hook(void *self, lhost_ctx *ctx, int32_t hook, const lhost_batch_info *batch)
 {
-    return call_hook(self, ctx, LH_HOOK_FIT_START, NULL);
+    const bare_inst *in = self;
+    const lhost_host *host = in->host;
+    const lh_bare_fn *fn = in->lib->hook_fn[hook];
+    const lh_bare_decl *d = fn->decl;
+    const char *hname = lh_dispatch_hook_name(hook);
+    bare_slot slots[LH_BARE_MAX_ARGS];
+    void *avalues[LH_BARE_MAX_ARGS];
+    lhost_trainer_state ts;
+    int32_t i, have_ts = 0, st;
+    ffi_sarg rc = 0;
+
+    for (i = 0; i < d->n_args; i++) {
+        const lh_bare_arg *a = &d->args[i];
+        avalues[i] = &slots[i];
+        if (fn->field[i] >= 0 && !have_ts) {
+            memset(&ts, 0, sizeof ts);
+            ts.struct_size = sizeof ts;
+            if (!host->trainer_state || host->trainer_state(ctx, &ts) != LHOST_OK)
+                return fail(in, ctx, "%s: argument '%s': this host gives no trainer state",
+                            hname, a->name);
+            if (batch)
+                ts.batch_idx = batch->batch_idx;
+            have_ts = 1;
+        }
+        st = fn->field[i] >= 0 ? bind_field(in, ctx, hname, a, fn->field[i], &ts, &slots[i])
+                               : bind_value(in, ctx, hname, a, &slots[i]);
+        if (st != LHOST_OK)
+            return st;
+    }
+    ffi_call((ffi_cif *)&fn->cif, FFI_FN(fn->sym), &rc, avalues);
+    return hook_status(in, ctx, d, (int32_t)rc);
 }
 
-static int32_t tr_train_epoch_start(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_EPOCH_START, NULL);
-}
-
-static int32_t tr_train_batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *batch)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_BATCH_END, batch);
-}
-
-static int32_t tr_validation_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_VALIDATION_END, NULL);
-}
-
-static int32_t tr_train_epoch_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_TRAIN_EPOCH_END, NULL);
-}
-
-static int32_t tr_fit_end(void *self, lhost_ctx *ctx)
-{
-    return call_hook(self, ctx, LH_HOOK_FIT_END, NULL);
-}
+/* One trampoline per hook, tr_<member>, with its kind's signature: the vtable member the
+ * dispatcher calls for this library's declaration of that hook. */
+#define TRAMPOLINE_CTX(ID, member)                                                             \
+    static int32_t tr_##member(void *self, lhost_ctx *ctx)                                     \
+    {                                                                                          \
+        return call_hook(self, ctx, LH_HOOK_##ID, NULL);                                       \
+    }
+#define TRAMPOLINE_BATCH(ID, member)                                                           \
+    static int32_t tr_##member(void *self, lhost_ctx *ctx, const lhost_batch_info *batch)      \
+    {                                                                                          \
+        return call_hook(self, ctx, LH_HOOK_##ID, batch);                                      \
+    }
+#define TRAMPOLINE(ID, member, KIND) TRAMPOLINE_##KIND(ID, member)
+LH_HOOK_MAP(TRAMPOLINE)
+#undef TRAMPOLINE
+#undef TRAMPOLINE_BATCH
+#undef TRAMPOLINE_CTX
 
 void lh_bare_fill_callback_vtable(lh_bare_lib *lib, lhost_callback_vtable *vt)
 {
     vt->destroy = bare_destroy;
-    vt->on_fit_start = lib->hook_fn[LH_HOOK_FIT_START] ? tr_fit_start : NULL;
-    vt->on_train_epoch_start = lib->hook_fn[LH_HOOK_TRAIN_EPOCH_START] ? tr_train_epoch_start
-                                                                       : NULL;
-    vt->on_train_batch_end = lib->hook_fn[LH_HOOK_TRAIN_BATCH_END] ? tr_train_batch_end : NULL;
-    vt->on_validation_end = lib->hook_fn[LH_HOOK_VALIDATION_END] ? tr_validation_end : NULL;
-    vt->on_train_epoch_end = lib->hook_fn[LH_HOOK_TRAIN_EPOCH_END] ? tr_train_epoch_end : NULL;
-    vt->on_fit_end = lib->hook_fn[LH_HOOK_FIT_END] ? tr_fit_end : NULL;
+    /* only the declared hooks: the dispatcher skips NULL members */
+#define FILL(ID, member, KIND) vt->member = lib->hook_fn[LH_HOOK_##ID] ? tr_##member : NULL;
+    LH_HOOK_MAP(FILL)
+#undef FILL
     /* stateless: no on_exception, state_save or state_restore */
 }
 

@@ -1,5 +1,5 @@
-/* host/plugin/bare/bare_impl.h — the inside of a loaded bare library, shared by host/bare.c (loading, the
- * synthesized descriptors) and host/bare_call.c (the trampolines that call through libffi).
+/* host/plugin/bare/bare_impl.h — the inside of a loaded bare library, shared by bare.c (loading,
+ * the synthesized descriptors) and bare_call.c (the trampolines that call through libffi).
  * Private to those two files. */
 #ifndef LH_BARE_IMPL_H
 #define LH_BARE_IMPL_H
@@ -35,7 +35,7 @@ struct lh_bare_lib {
     lh_bare_spec spec;
     int32_t n_fns;
     lh_bare_fn fns[LH_BARE_MAX_DECLS];
-    const lh_bare_fn *hook_fn[LH_HOOK_COUNT]; /* NULL where not declared */
+    const lh_bare_fn *hook_fn[LH_HOOK_COUNT]; /* by LH_HOOK_*, NULL where not declared */
     int32_t n_hooks;
 
     /* Synthesized ABI v1.0 structs: plugin 0 is the callback (when n_hooks > 0), then one per

@@ -1,5 +1,5 @@
-/* host/plugin/bare/bare_parse.c — the bare-plugin signature parser (grammar in bare.h). Every error names
- * the plugin, the line and the offending token. */
+/* host/plugin/bare/bare_parse.c — the bare-plugin signature parser (grammar in bare.h). Every
+ * error names the plugin, the line and the offending token. Hook names are LH_HOOK_MAP's. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,17 +8,8 @@
 #include "dispatch.h"
 #include "instance.h"
 
-static const char *const hook_names[LH_HOOK_COUNT] = {
-    "on_fit_start", "on_train_epoch_start", "on_train_batch_end",
-    "on_validation_end", "on_train_epoch_end", "on_fit_end"};
-
 static const char *const trainer_fields[] = {"epoch", "global_step", "batch_idx", "rank",
                                              "world_size", "max_epochs", "stage", NULL};
-
-const char *lh_bare_hook_name(int32_t hook)
-{
-    return hook >= 0 && hook < LH_HOOK_COUNT ? hook_names[hook] : "?";
-}
 
 const char *lh_bare_trainer_field(int32_t i)
 {
@@ -40,6 +31,18 @@ const char *lh_bare_type_name(int32_t type)
     static const char *const n[] = {"void", "int32", "int64", "double", "float", "bool",
                                     "const char *", "const float *", "const int32 *"};
     return type >= 0 && type <= LH_BT_INT32_PTR ? n[type] : "?";
+}
+
+/* "on_fit_start, on_train_epoch_start, ..., on_fit_end": every hook, for messages. */
+static const char *hook_list(char *buf, size_t cap)
+{
+    size_t used = 0;
+    int32_t h;
+    buf[0] = '\0';
+    for (h = 0; h < LH_HOOK_COUNT && used < cap; h++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", h ? ", " : "",
+                                 lh_dispatch_hook_name(h));
+    return buf;
 }
 
 /* What goes between a type and a name: nothing after a '*'. */
@@ -90,7 +93,7 @@ static int is(const lexer *lx, const char *s)
 
 #define FAIL(...)                                                                         \
     do {                                                                                  \
-        char m_[512];                                                                     \
+        char m_[1024];                                                                    \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                             \
         return lh_error_set(err, "bare plugin %s: line %d: %s", origin, line, m_);       \
     } while (0)
@@ -143,103 +146,103 @@ static int read_type(lexer *lx, int32_t *type, const char *origin, int32_t line,
     return 0;
 }
 
-static int parse_line(const char *s, const char *e, int32_t line, const char *origin,
-                      lh_bare_decl *d, lh_error *err)
+/* target ':' — a hook name or 'metric NAME [max|min]' — from the line's start; leaves the token
+ * after the ':'. */
+static int parse_target(lexer *lx, lh_bare_decl *d, const char *origin, int32_t line,
+                        lh_error *err)
 {
-    lexer lx = {s, e, {0}, 0};
-    int32_t i;
-    memset(d, 0, sizeof *d);
-    d->line = line;
-    d->higher_is_better = 1;
-    next(&lx);
-    if (!lx.is_ident)
-        FAIL("expected a hook name or 'metric', found '%s'", lx.tok);
-    if (is(&lx, "metric")) {
+    next(lx);
+    if (!lx->is_ident)
+        FAIL("expected a hook name or 'metric', found '%s'", lx->tok);
+    if (is(lx, "metric")) {
         d->is_metric = 1;
-        next(&lx);
-        if (!lx.is_ident)
+        next(lx);
+        if (!lx->is_ident)
             FAIL("expected the metric's name after 'metric', found '%s'",
-                 lx.tok[0] ? lx.tok : "<end>");
-        if (strlen(lx.tok) >= sizeof d->metric)
-            FAIL("metric name '%.40s...' is too long", lx.tok);
-        memcpy(d->metric, lx.tok, strlen(lx.tok) + 1); /* length checked above */
-        next(&lx);
-        if (is(&lx, "max") || is(&lx, "min")) {
-            d->higher_is_better = is(&lx, "max");
-            next(&lx);
+                 lx->tok[0] ? lx->tok : "<end>");
+        if (strlen(lx->tok) >= sizeof d->metric)
+            FAIL("metric name '%.40s...' is too long", lx->tok);
+        memcpy(d->metric, lx->tok, strlen(lx->tok) + 1); /* length checked above */
+        next(lx);
+        if (is(lx, "max") || is(lx, "min")) {
+            d->higher_is_better = is(lx, "max");
+            next(lx);
         }
     } else {
-        for (d->hook = 0; d->hook < LH_HOOK_COUNT && !is(&lx, hook_names[d->hook]); d->hook++)
-            ;
-        if (d->hook == LH_HOOK_COUNT)
-            FAIL("unknown hook '%s' (expected on_fit_start, on_train_epoch_start, "
-                 "on_train_batch_end, on_validation_end, on_train_epoch_end, on_fit_end or "
-                 "'metric NAME')", lx.tok);
-        next(&lx);
+        if ((d->hook = lh_dispatch_hook_find(lx->tok)) < 0) {
+            char names[LH_HOOK_COUNT * 32];
+            FAIL("unknown hook '%s' (expected %s or 'metric NAME')", lx->tok,
+                 hook_list(names, sizeof names));
+        }
+        next(lx);
     }
-    if (!is(&lx, ":"))
-        FAIL("expected ':' after '%s', found '%s'", d->is_metric ? d->metric : hook_names[d->hook],
-             lx.tok[0] ? lx.tok : "<end>");
-    next(&lx);
-    if (read_type(&lx, &d->ret, origin, line, err))
-        return -1;
-    if (d->is_metric && d->ret != LH_BT_DOUBLE)
-        FAIL("metric %s must return double, not %s", d->metric, lh_bare_type_name(d->ret));
-    if (!d->is_metric && d->ret != LH_BT_INT32)
-        FAIL("hook %s must return int (0 continue, 1 stop, < 0 error), not %s",
-             hook_names[d->hook], lh_bare_type_name(d->ret));
-    if (!lx.is_ident)
-        FAIL("expected the function's name, found '%s'", lx.tok[0] ? lx.tok : "<end>");
-    if (strlen(lx.tok) >= sizeof d->symbol)
-        FAIL("function name '%.40s...' is too long", lx.tok);
-    memcpy(d->symbol, lx.tok, strlen(lx.tok) + 1); /* length checked above */
-    next(&lx);
-    if (!is(&lx, "("))
-        FAIL("expected '(' after '%s', found '%s'", d->symbol, lx.tok[0] ? lx.tok : "<end>");
-    next(&lx);
-    if (is(&lx, "void")) { /* f(void) */
-        const char *save = lx.p;
-        next(&lx);
-        if (!is(&lx, ")")) {
-            lx.p = save;
-            snprintf(lx.tok, sizeof lx.tok, "void");
+    if (!is(lx, ":"))
+        FAIL("expected ':' after '%s', found '%s'",
+             d->is_metric ? d->metric : lh_dispatch_hook_name(d->hook),
+             lx->tok[0] ? lx->tok : "<end>");
+    next(lx);
+    return 0;
+}
+
+/* '(' [param {',' param}] ')' [';'] up to the end of the line, from the token after the
+ * function's name. */
+static int parse_args(lexer *lx, lh_bare_decl *d, const char *origin, int32_t line,
+                      lh_error *err)
+{
+    int32_t i;
+    if (!is(lx, "("))
+        FAIL("expected '(' after '%s', found '%s'", d->symbol, lx->tok[0] ? lx->tok : "<end>");
+    next(lx);
+    if (is(lx, "void")) { /* f(void) */
+        const char *save = lx->p;
+        next(lx);
+        if (!is(lx, ")")) {
+            lx->p = save;
+            snprintf(lx->tok, sizeof lx->tok, "void");
         }
     }
-    while (!is(&lx, ")")) {
+    while (!is(lx, ")")) {
         lh_bare_arg *a;
         if (d->n_args == LH_BARE_MAX_ARGS)
             FAIL("more than %d arguments", LH_BARE_MAX_ARGS);
         a = &d->args[d->n_args];
-        if (read_type(&lx, &a->type, origin, line, err))
+        if (read_type(lx, &a->type, origin, line, err))
             return -1;
         if (a->type == LH_BT_VOID)
             FAIL("argument %d: 'void' is not a value type", d->n_args + 1);
-        if (!lx.is_ident)
+        if (!lx->is_ident)
             FAIL("argument %d: expected a name after its type, found '%s'", d->n_args + 1,
-                 lx.tok[0] ? lx.tok : "<end>");
-        if (strlen(lx.tok) >= sizeof a->name)
-            FAIL("argument name '%.40s...' is too long", lx.tok);
-        memcpy(a->name, lx.tok, strlen(lx.tok) + 1); /* length checked above */
+                 lx->tok[0] ? lx->tok : "<end>");
+        if (strlen(lx->tok) >= sizeof a->name)
+            FAIL("argument name '%.40s...' is too long", lx->tok);
+        memcpy(a->name, lx->tok, strlen(lx->tok) + 1); /* length checked above */
         for (i = 0; i < d->n_args; i++)
             if (strcmp(d->args[i].name, a->name) == 0)
                 FAIL("argument '%s' appears twice", a->name);
         d->n_args++;
-        next(&lx);
-        if (is(&lx, ",")) {
-            next(&lx);
-            if (is(&lx, ")"))
+        next(lx);
+        if (is(lx, ",")) {
+            next(lx);
+            if (is(lx, ")"))
                 FAIL("expected an argument after ',', found ')'");
-        } else if (!is(&lx, ")"))
+        } else if (!is(lx, ")"))
             FAIL("expected ',' or ')' after argument '%s', found '%s'", a->name,
-                 lx.tok[0] ? lx.tok : "<end>");
+                 lx->tok[0] ? lx->tok : "<end>");
     }
-    next(&lx);
-    if (is(&lx, ";"))
-        next(&lx);
-    if (lx.tok[0])
-        FAIL("unexpected '%s' after the closing ')'", lx.tok);
+    next(lx);
+    if (is(lx, ";"))
+        next(lx);
+    if (lx->tok[0])
+        FAIL("unexpected '%s' after the closing ')'", lx->tok);
+    return 0;
+}
 
-    /* What each argument may bind to. */
+/* What each argument may bind to: a metric takes the fixed four; a hook takes no pointer but
+ * const char *stage (whether a name binds is checked at load: lh_bare_check_names). */
+static int check_arg_kinds(const lh_bare_decl *d, const char *origin, int32_t line,
+                           lh_error *err)
+{
+    int32_t i;
     if (d->is_metric) {
         static const struct {
             const char *name;
@@ -268,6 +271,33 @@ static int parse_line(const char *s, const char *e, int32_t line, const char *or
     return 0;
 }
 
+static int parse_line(const char *s, const char *e, int32_t line, const char *origin,
+                      lh_bare_decl *d, lh_error *err)
+{
+    lexer lx = {s, e, {0}, 0};
+    memset(d, 0, sizeof *d);
+    d->line = line;
+    d->higher_is_better = 1;
+    if (parse_target(&lx, d, origin, line, err))
+        return -1;
+    if (read_type(&lx, &d->ret, origin, line, err))
+        return -1;
+    if (d->is_metric && d->ret != LH_BT_DOUBLE)
+        FAIL("metric %s must return double, not %s", d->metric, lh_bare_type_name(d->ret));
+    if (!d->is_metric && d->ret != LH_BT_INT32)
+        FAIL("hook %s must return int (0 continue, 1 stop, < 0 error), not %s",
+             lh_dispatch_hook_name(d->hook), lh_bare_type_name(d->ret));
+    if (!lx.is_ident)
+        FAIL("expected the function's name, found '%s'", lx.tok[0] ? lx.tok : "<end>");
+    if (strlen(lx.tok) >= sizeof d->symbol)
+        FAIL("function name '%.40s...' is too long", lx.tok);
+    memcpy(d->symbol, lx.tok, strlen(lx.tok) + 1); /* length checked above */
+    next(&lx);
+    if (parse_args(&lx, d, origin, line, err))
+        return -1;
+    return check_arg_kinds(d, origin, line, err);
+}
+
 int lh_bare_parse(const char *text, const char *origin, lh_bare_spec *out, lh_error *err)
 {
     const char *p = text;
@@ -293,7 +323,7 @@ int lh_bare_parse(const char *text, const char *origin, lh_bare_spec *out, lh_er
                 if (!a->is_metric && !b->is_metric && a->hook == b->hook)
                     return lh_error_set(err, "bare plugin %s: line %d: hook %s declared twice "
                                         "(first on line %d)", origin, line,
-                                        hook_names[b->hook], a->line);
+                                        lh_dispatch_hook_name(b->hook), a->line);
                 if (a->is_metric && b->is_metric && strcmp(a->metric, b->metric) == 0)
                     return lh_error_set(err, "bare plugin %s: line %d: metric %s declared twice "
                                         "(first on line %d)", origin, line, b->metric, a->line);
@@ -329,7 +359,7 @@ void lh_bare_format_line(const lh_bare_decl *d, char *buf, int32_t len)
         n = snprintf(buf, (size_t)len, "metric %s %s: ", d->metric,
                      d->higher_is_better ? "max" : "min");
     else
-        n = snprintf(buf, (size_t)len, "%s: ", lh_bare_hook_name(d->hook));
+        n = snprintf(buf, (size_t)len, "%s: ", lh_dispatch_hook_name(d->hook));
     if (n >= 0 && n < len)
         lh_bare_format(d, buf + n, len - n);
 }
