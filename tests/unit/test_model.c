@@ -16,14 +16,20 @@ static lh_model_spec tutorial_spec(void)
     memset(&s, 0, sizeof s);
     s.in_c = 1, s.in_h = 28, s.in_w = 28;
     s.n_layers = 8;
-    s.layers[0] = (lh_layer_spec){LH_LAYER_CONV2D, "conv1.0", 0, 64, 3, 1, 1, 0, 0, 0, 0, 0};
-    s.layers[1] = (lh_layer_spec){LH_LAYER_RELU, "conv1.1", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[2] = (lh_layer_spec){LH_LAYER_MAXPOOL2D, "conv1.2", 0, 0, 0, 0, 0, 0, 0, 2, 2, 0};
-    s.layers[3] = (lh_layer_spec){LH_LAYER_CONV2D, "conv2.0", 0, 128, 3, 1, 1, 0, 0, 0, 0, 0};
-    s.layers[4] = (lh_layer_spec){LH_LAYER_RELU, "conv2.1", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[5] = (lh_layer_spec){LH_LAYER_MAXPOOL2D, "conv2.2", 0, 0, 0, 0, 0, 0, 0, 2, 2, 0};
-    s.layers[6] = (lh_layer_spec){LH_LAYER_FLATTEN, "6", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[7] = (lh_layer_spec){LH_LAYER_LINEAR, "fc", 0, 0, 0, 0, 0, 0, 10, 0, 0, 0};
+    s.layers[0] = (lh_layer_spec){.type = LH_LAYER_CONV2D, .name = "conv1.0",
+                                  .conv2d = {.out_ch = 64, .kernel = 3, .stride = 1, .padding = 1}};
+    s.layers[1] = (lh_layer_spec){.type = LH_LAYER_RELU, .name = "conv1.1"};
+    s.layers[2] = (lh_layer_spec){.type = LH_LAYER_MAXPOOL2D, .name = "conv1.2",
+                                  .maxpool2d = {.kernel = 2, .stride = 2}};
+    s.layers[3] = (lh_layer_spec){.type = LH_LAYER_CONV2D, .name = "conv2.0",
+                                  .conv2d = {.out_ch = 128, .kernel = 3, .stride = 1,
+                                             .padding = 1}};
+    s.layers[4] = (lh_layer_spec){.type = LH_LAYER_RELU, .name = "conv2.1"};
+    s.layers[5] = (lh_layer_spec){.type = LH_LAYER_MAXPOOL2D, .name = "conv2.2",
+                                  .maxpool2d = {.kernel = 2, .stride = 2}};
+    s.layers[6] = (lh_layer_spec){.type = LH_LAYER_FLATTEN, .name = "6"};
+    s.layers[7] = (lh_layer_spec){.type = LH_LAYER_LINEAR, .name = "fc",
+                                  .linear = {.out_features = 10}};
     return s;
 }
 
@@ -52,7 +58,7 @@ START_TEST(linear_mismatch_names_expected)
     lh_model m;
     lh_error err;
     lh_model_spec s = tutorial_spec();
-    s.layers[7].in_features = 6000;
+    s.layers[7].linear.in_features = 6000;
     ck_assert_int_eq(lh_model_plan(&m, &s, &err), -1);
     ck_assert_msg(strstr(err.msg, "expected 6272") && strstr(err.msg, "fc"), "%s", err.msg);
 }
@@ -144,8 +150,8 @@ START_TEST(init_bounds)
         double bound = 1.0 / sqrt((double)(w->numel / w->shape[0])), maxabs = 0;
         for (k = 0; k < m.params[i].numel; k++)
             maxabs = fmax(maxabs, fabs(p[m.params[i].offset + k]));
-        ck_assert_msg(maxabs <= bound && maxabs > (m.params[i].numel < 100 ? 0.5 : 0.9) * bound, "%s: max %g, bound %g",
-                      m.params[i].name, maxabs, bound);
+        ck_assert_msg(maxabs <= bound && maxabs > (m.params[i].numel < 100 ? 0.5 : 0.9) * bound,
+                      "%s: max %g, bound %g", m.params[i].name, maxabs, bound);
     }
     free(p);
     lh_model_free(&m);
