@@ -18,9 +18,9 @@
 START_TEST(table_has_every_kind)
 {
     int32_t t;
-    ck_assert_ptr_null(lh_layer_kind_of(LH_LAYER_NONE));
+    char list[256] = "";
     ck_assert_ptr_null(lh_layer_kind_of(LH_LAYER_COUNT));
-    ck_assert_str_eq(lh_layer_name_list(), "conv2d, relu, maxpool2d, flatten, linear, dropout");
+    ck_assert_ptr_null(lh_layer_kind_of(LH_LAYER_NONE));
     for (t = LH_LAYER_NONE + 1; t < LH_LAYER_COUNT; t++) {
         const lh_layer_kind *k = lh_layer_kind_of(t);
         int32_t nk = 0;
@@ -34,7 +34,11 @@ START_TEST(table_has_every_kind)
         /* a kind with keys reads them, writes them to checkpoints and reads them back */
         ck_assert_msg(!k->keys || (k->from_cfg && k->to_json && k->from_json), "%s",
                       lh_layer_name(t));
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", t > 1 ? ", " : "",
+                 lh_layer_name(t));
     }
+    ck_assert_str_eq(lh_layer_name_list(), list);
+    ck_assert_ptr_nonnull(strstr(list, "conv2d, relu, maxpool2d, flatten, linear, dropout"));
     ck_assert_ptr_null(lh_layer_names()[LH_LAYER_COUNT - 1]);
     ck_assert_int_eq(lh_layer_find("conv3d"), LH_LAYER_NONE);
 }
@@ -94,14 +98,13 @@ END_TEST
 START_TEST(yaml_errors_name_line_and_key)
 {
     static const struct {
-        const char *layers, *msg;
+        const char *layers, *msg; /* %s: the list of kinds */
     } cases[] = {
-        {"    - conv3d\n", "config m.yaml:3: model.layers.0: unknown layer \"conv3d\"; expected "
-                         "one of conv2d, relu, maxpool2d, flatten, linear, dropout"},
+        {"    - conv3d\n",
+         "config m.yaml:3: model.layers.0: unknown layer \"conv3d\"; expected one of %s"},
         {"    - linear\n", "config m.yaml:3: model.layers.0: layer linear needs parameters"},
         {"    - {type: conv2d}\n", "config m.yaml:3: model.layers.0: conv2d needs out_channels"},
-        {"    - {name: x}\n", "config m.yaml:3: model.layers.0: missing key `type` (one of "
-                            "conv2d, relu, maxpool2d, flatten, linear, dropout)"},
+        {"    - {name: x}\n", "config m.yaml:3: model.layers.0: missing key `type` (one of %s)"},
         {"    - {type: relu, p: 0.5}\n",
          "config m.yaml:3: model.layers.0.p: unknown key; expected one of type, name"},
         {"    - {type: maxpool2d, size: 2}\n", "config m.yaml:3: model.layers.0.size: unknown "
@@ -114,8 +117,10 @@ START_TEST(yaml_errors_name_line_and_key)
     for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         lh_model_spec s;
         lh_error err;
+        char want[512];
+        snprintf(want, sizeof want, cases[c].msg, lh_layer_name_list());
         ck_assert_int_eq(spec_from_yaml(cases[c].layers, &s, &err), -1);
-        ck_assert_str_eq(err.msg, cases[c].msg);
+        ck_assert_str_eq(err.msg, want);
     }
 }
 END_TEST
@@ -138,9 +143,9 @@ START_TEST(json_round_trip_keeps_every_kind)
     ck_assert_ptr_nonnull(strstr(a, "{\"type\":\"dropout\",\"name\":\"5\",\"p\":0.25}"));
     free(a), free(b);
     ck_assert_int_eq(lh_model_spec_from_json("{\"in_c\":1,\"in_h\":2,\"in_w\":2,\"layers\":"
-                                             "[{\"type\":\"tanh\",\"name\":\"0\"}]}",
+                                             "[{\"type\":\"conv3d\",\"name\":\"0\"}]}",
                                              &back, &err), -1);
-    ck_assert_str_eq(err.msg, "model spec: layer 0: unknown type \"tanh\"");
+    ck_assert_str_eq(err.msg, "model spec: layer 0: unknown type \"conv3d\"");
     ck_assert_int_eq(lh_model_spec_from_json("{\"in_c\":1,\"in_h\":2,\"in_w\":2,\"layers\":"
                                              "[{\"type\":\"dropout\",\"name\":\"0\","
                                              "\"p\":1}]}", &back, &err), -1);
@@ -167,6 +172,96 @@ START_TEST(summary_lines)
     ck_assert_msg(strstr(buf, "2  | 2          | MaxPool2d | 0        | [8]\n"), "%s", buf);
     ck_assert_msg(strstr(buf, "4  | 4          | Linear    | 90       | [10]\n"), "%s", buf);
     ck_assert_msg(strstr(buf, "6.4 K      Total params\n"), "%s", buf);
+}
+END_TEST
+
+/* Small nets, each putting one kind (or the fused group) between layers with parameters, so
+ * its backward shapes their gradients. Input (2, 6, 6), 4 classes. */
+static const char *const grad_nets[] = {
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1, stride: 2}\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3}\n"
+    "    - {type: maxpool2d, kernel_size: 2, stride: 1}\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - flatten\n    - {type: linear, out_features: 5}\n    - {type: dropout, p: 0.5}\n"
+    "    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
+    "    - maxpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n", /* fused */
+};
+
+static float loss_of(lh_model *m, int32_t n)
+{
+    lh_error err;
+    float loss;
+    ck_assert_msg(lh_model_forward(m, n, 1, 7, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_loss(m, n, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m->be->download(m->bctx, &loss, m->loss, 4), 0);
+    return loss;
+}
+
+/* Every kind's backward against central differences of the loss (dropout with a fixed seed,
+ * so its mask stays put), on the CPU backend; every kind is in some net. */
+START_TEST(each_kind_gradient_matches_finite_differences)
+{
+    const lh_backend *be = lh_cpu_backend();
+    int32_t seen[LH_LAYER_COUNT] = {0}, t;
+    size_t net;
+    for (net = 0; net < sizeof grad_nets / sizeof grad_nets[0]; net++) {
+        enum { N = 4 };
+        lh_model_spec s;
+        lh_model m;
+        lh_error err;
+        lh_rng rng;
+        char e[256];
+        float x[N * 72], *param, *grad;
+        int32_t tg[N], i;
+        int64_t j, stride;
+        lh_backend_ctx *ctx = be->open(0, 1, e, sizeof e);
+        ck_assert_ptr_nonnull(ctx);
+        ck_assert_msg(spec_from_yaml(grad_nets[net], &s, &err) == 0, "%s", err.msg);
+        s.in_c = 2, s.in_h = s.in_w = 6;
+        for (i = 0; i < s.n_layers; i++)
+            seen[s.layers[i].type] = 1;
+        ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_alloc(&m, be, ctx, N, &err) == 0, "%s", err.msg);
+        lh_rng_seed(&rng, 11 + net, 3);
+        ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
+        for (i = 0; i < N * 72; i++)
+            x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
+        for (i = 0; i < N; i++)
+            tg[i] = i % 4;
+        ck_assert_int_eq(be->upload(ctx, m.input, x, sizeof x), 0);
+        ck_assert_int_eq(be->upload(ctx, m.targets, tg, sizeof tg), 0);
+        ck_assert_msg(lh_model_forward(&m, N, 1, 7, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_loss(&m, N, 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_backward(&m, N, &err) == 0, "%s", err.msg);
+        param = malloc((size_t)m.total_params * 4), grad = malloc((size_t)m.total_params * 4);
+        ck_assert_int_eq(be->download(ctx, param, m.param, (size_t)m.total_params * 4), 0);
+        ck_assert_int_eq(be->download(ctx, grad, m.grad, (size_t)m.total_params * 4), 0);
+        stride = m.total_params / 23 + 1;
+        for (j = 0; j < m.total_params; j += stride) {
+            const float eps = 1e-3f, keep = param[j];
+            float up, down, fd;
+            param[j] = keep + eps;
+            ck_assert_int_eq(be->upload(ctx, m.param, param, (size_t)m.total_params * 4), 0);
+            up = loss_of(&m, N);
+            param[j] = keep - eps;
+            ck_assert_int_eq(be->upload(ctx, m.param, param, (size_t)m.total_params * 4), 0);
+            down = loss_of(&m, N);
+            param[j] = keep;
+            fd = (up - down) / (2 * eps);
+            ck_assert_msg(fabsf(fd - grad[j]) <= 2e-3f + 5e-2f * fabsf(grad[j]),
+                          "net %d, parameter %lld: backward %g, finite differences %g", (int)net,
+                          (long long)j, grad[j], fd);
+        }
+        free(param), free(grad);
+        lh_model_free(&m);
+        be->close(ctx);
+    }
+    for (t = LH_LAYER_NONE + 1; t < LH_LAYER_COUNT; t++)
+        ck_assert_msg(seen[t], "no net in grad_nets uses layer kind %s", lh_layer_name(t));
 }
 END_TEST
 
@@ -329,6 +424,7 @@ int main(void)
     tcase_add_test(tc, yaml_errors_name_line_and_key);
     tcase_add_test(tc, json_round_trip_keeps_every_kind);
     tcase_add_test(tc, summary_lines);
+    tcase_add_test(tc, each_kind_gradient_matches_finite_differences);
     tcase_add_test(tc, state_dict_names_and_shapes);
     tcase_add_test(tc, linear_mismatch_names_expected);
     tcase_add_test(tc, fused_equals_single_ops);
