@@ -2,15 +2,20 @@
  * `model.layers` entry to its backward pass, behind one descriptor per kind, so that model.c
  * and model_spec.c never switch on a kind.
  *
- * Each kind listed in layer_kinds.h lives in layer_<name>.c, whose only export is its
- * descriptor `const lh_layer_kind lh_layer_<name>`; layer.c gathers them into the table that
- * lh_layer_kind_of indexes. A kind's functions see the model (model.h) and use the helpers
- * below for its parameters and its input's shape; every tensor op goes through m->be.
+ * Each kind listed in layer_kinds.h lives in layer_<name>.c, which exports its descriptor
+ * `const lh_layer_kind lh_layer_<name>` (conv2d and maxpool2d also their backend shapes, for
+ * the fusion); layer.c gathers them into the table that lh_layer_kind_of indexes. A kind's
+ * functions see the model (model.h) and use the helpers below for its parameters and its
+ * input's shape; every tensor op goes through m->be.
  *
- * Fusions are the second table here: a run of kinds (conv2d, relu, maxpool2d) the backend may
- * run as one op. lh_model_alloc marks each run it finds (lh_layer_plan.fused); forward runs
- * the whole group at its first layer and backward at its last, and only the group's output is
- * materialised. Internal to host/nn. */
+ * Adding a kind: its X entry in LH_LAYER_MAP (and config struct), layer_<name>.c with the
+ * descriptor, and a small net using it in test_model.c's gradient check (which fails until
+ * there is one). Config keys, checkpoint JSON, error lists and the summary follow.
+ *
+ * Fusions are the second table here (LH_LAYER_FUSION_MAP, implemented in layer_fusion.c): a
+ * run of kinds (conv2d, relu, maxpool2d) the backend may run as one op. lh_model_alloc marks
+ * each run it finds (lh_layer_plan.fused); forward runs the whole group at its first layer and
+ * backward at its last, and only the group's output is materialised. Internal to host/nn. */
 #ifndef LH_LAYER_H
 #define LH_LAYER_H
 

@@ -57,7 +57,7 @@ typedef struct lh_layer_plan {
     int32_t c, h, w;           /* output shape per sample */
     int32_t fused;             /* 1: first layer of a group the backend runs as one op (a fusion,
                                 * layer.h; set by lh_model_alloc); 2: a later layer in it */
-    int32_t fusion;            /* fused == 1: which fusion */
+    int32_t fusion;            /* fused == 1: its index in lh_layer_fusions() */
     int64_t out_numel;         /* per sample */
     int32_t param0, n_param;   /* the layer's tensors: params[param0 .. param0 + n_param) */
 } lh_layer_plan;

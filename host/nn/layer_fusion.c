@@ -1,4 +1,4 @@
-/* host/nn/layer_fused.c — conv2d -> relu -> maxpool2d as the backend's one fused op, which
+/* host/nn/layer_fusion.c — conv2d -> relu -> maxpool2d as the backend's one fused op, which
  * never stores the conv output. Same results as the three single ops (kernels/backend.h). */
 #include "layer.h"
 
