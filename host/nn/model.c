@@ -1,109 +1,44 @@
 /* host/nn/model.c — shapes, memory, initialisation, forward and backward of a sequential model
- * (see model.h). Every tensor op goes through the backend table. */
+ * (see model.h). What each layer does comes from its kind's entry in the layer table (layer.h);
+ * this file only walks the layers, owns the memory and runs fused groups. Every tensor op goes
+ * through the backend table. */
 #include "model.h"
+
+#include "layer.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(int32_t t)
+static const lh_layer_kind *kind_of(const lh_model *m, int32_t i)
 {
-    static const char *const n[] = {"?", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear",
-                                    "Dropout"};
-    return (t >= 1 && t <= 6) ? n[t] : n[0];
-}
-
-static void add_param(lh_model *m, const char *layer, const char *what, int32_t ndim,
-                      const int64_t *shape)
-{
-    lh_param_info *p = &m->params[m->n_params++];
-    int32_t d;
-    snprintf(p->name, sizeof p->name, "%s.%s", layer, what);
-    p->ndim = ndim;
-    p->numel = 1;
-    for (d = 0; d < ndim; d++) {
-        p->shape[d] = shape[d];
-        p->numel *= shape[d];
-    }
-    p->offset = m->total_params;
-    m->total_params += p->numel;
+    return lh_layer_kind_of(m->spec.layers[i].type);
 }
 
 int lh_model_plan(lh_model *m, const lh_model_spec *spec, lh_error *err)
 {
-    int32_t i, c = spec->in_c, h = spec->in_h, w = spec->in_w, flat = 0;
+    lh_layer_shape s = {spec->in_c, spec->in_h, spec->in_w, 0};
+    int32_t i;
     memset(m, 0, sizeof *m);
     m->spec = *spec;
     for (i = 0; i < spec->n_layers; i++) {
-        lh_layer_spec *l = &m->spec.layers[i];
+        const lh_layer_kind *k = kind_of(m, i);
         lh_layer_plan *p = &m->plan[i];
-        p->w_param = p->b_param = -1;
-        switch (l->type) {
-        case LH_LAYER_CONV2D: {
-            int64_t ws[4], bs[1];
-            if (flat)
-                return lh_error_set(err, "model.layers.%d (conv2d %s): input is flat; conv2d "
-                                    "needs (C, H, W)", i, l->name);
-            if (l->in_ch && l->in_ch != c)
-                return lh_error_set(err, "model.layers.%d (conv2d %s): in_channels is %d but the "
-                                    "input has %d channels; expected %d", i, l->name, l->in_ch, c, c);
-            l->in_ch = c;
-            if (h + 2 * l->padding < l->kernel || w + 2 * l->padding < l->kernel)
-                return lh_error_set(err, "model.layers.%d (conv2d %s): kernel %d larger than the "
-                                    "padded input %dx%d", i, l->name, l->kernel,
-                                    h + 2 * l->padding, w + 2 * l->padding);
-            h = (h + 2 * l->padding - l->kernel) / l->stride + 1;
-            w = (w + 2 * l->padding - l->kernel) / l->stride + 1;
-            c = l->out_ch;
-            ws[0] = l->out_ch, ws[1] = l->in_ch, ws[2] = ws[3] = l->kernel;
-            bs[0] = l->out_ch;
-            p->w_param = m->n_params;
-            add_param(m, l->name, "weight", 4, ws);
-            p->b_param = m->n_params;
-            add_param(m, l->name, "bias", 1, bs);
-            break;
-        }
-        case LH_LAYER_MAXPOOL2D:
-            if (flat || h < l->pool_kernel || w < l->pool_kernel)
-                return lh_error_set(err, "model.layers.%d (maxpool2d): input %dx%d is %s", i, h, w,
-                                    flat ? "flat" : "smaller than the kernel");
-            h = (h - l->pool_kernel) / l->pool_stride + 1;
-            w = (w - l->pool_kernel) / l->pool_stride + 1;
-            break;
-        case LH_LAYER_FLATTEN:
-            c = c * h * w, h = w = 1, flat = 1;
-            break;
-        case LH_LAYER_LINEAR: {
-            int64_t ws[2], bs[1];
-            int32_t features = c * h * w;
-            if (!flat && h * w != 1)
-                return lh_error_set(err, "model.layers.%d (linear %s): input is (%d, %d, %d); add "
-                                    "a flatten layer before it", i, l->name, c, h, w);
-            if (l->in_features && l->in_features != features)
-                return lh_error_set(err, "model.layers.%d (linear %s): in_features is %d but the "
-                                    "input has %d features; expected %d", i, l->name,
-                                    l->in_features, features, features);
-            l->in_features = features;
-            c = l->out_features, h = w = 1, flat = 1;
-            ws[0] = l->out_features, ws[1] = l->in_features;
-            bs[0] = l->out_features;
-            p->w_param = m->n_params;
-            add_param(m, l->name, "weight", 2, ws);
-            p->b_param = m->n_params;
-            add_param(m, l->name, "bias", 1, bs);
-            break;
-        }
-        default: /* relu, dropout keep the shape */
-            break;
-        }
-        p->c = c, p->h = h, p->w = w;
-        p->out_numel = (int64_t)c * h * w;
+        if (!k)
+            return lh_error_set(err, "model.layers.%d (%s): unknown layer kind %d", i,
+                                m->spec.layers[i].name, (int)m->spec.layers[i].type);
+        p->param0 = m->n_params;
+        if (k->plan && k->plan(m, i, &s, err))
+            return -1;
+        p->n_param = m->n_params - p->param0;
+        p->c = s.c, p->h = s.h, p->w = s.w;
+        p->out_numel = (int64_t)s.c * s.h * s.w;
     }
-    if (!flat || m->plan[spec->n_layers - 1].out_numel < 2)
+    if (!s.flat || m->plan[spec->n_layers - 1].out_numel < 2)
         return lh_error_set(err, "model: the last layer must produce flat class scores (a linear "
-                            "layer with out_features >= 2); got (%d, %d, %d)", c, h, w);
-    m->num_outputs = c;
+                            "layer with out_features >= 2); got (%d, %d, %d)", s.c, s.h, s.w);
+    m->num_outputs = s.c;
     return 0;
 }
 
@@ -112,28 +47,45 @@ static int64_t in_numel(const lh_model *m, int32_t i)
     return i == 0 ? (int64_t)m->spec.in_c * m->spec.in_h * m->spec.in_w : m->plan[i - 1].out_numel;
 }
 
-/* Flatten and ReLU work in place on their input's memory (ReLU's backward only needs its
- * output, and the layer before never needs its own output again). */
+/* An in-place kind's output is its input's memory, except for layer 0 (m->input is the
+ * trainer's) and in a fused group (whose inner outputs do not exist). */
 static int32_t aliases_input(const lh_model *m, int32_t i)
 {
-    int32_t t = m->spec.layers[i].type;
-    return i > 0 && (t == LH_LAYER_FLATTEN || t == LH_LAYER_RELU);
+    return i > 0 && kind_of(m, i)->in_place && !m->plan[i].fused;
 }
 
-/* conv2d -> relu -> maxpool2d runs as one backend op when the backend has it. */
+static int32_t fusion_matches(const lh_model *m, const lh_layer_fusion *f, int32_t i)
+{
+    int32_t j;
+    if (i + f->n > m->spec.n_layers)
+        return 0;
+    for (j = 0; j < f->n; j++)
+        if (m->spec.layers[i + j].type != f->kinds[j])
+            return 0;
+    return 1;
+}
+
+/* Each run of layers a fusion covers runs as one backend op when the backend has it. */
 static void mark_fused(lh_model *m, const lh_backend *be)
 {
-    int32_t i;
-    if (!be->conv2d_relu_maxpool_forward || !be->conv2d_relu_maxpool_backward)
-        return;
-    for (i = 0; i + 2 < m->spec.n_layers; i++)
-        if (m->spec.layers[i].type == LH_LAYER_CONV2D &&
-            m->spec.layers[i + 1].type == LH_LAYER_RELU &&
-            m->spec.layers[i + 2].type == LH_LAYER_MAXPOOL2D) {
-            m->plan[i].fused = 1;
-            m->plan[i + 1].fused = m->plan[i + 2].fused = 2;
-            i += 2;
-        }
+    const lh_layer_fusion *const *fs = lh_layer_fusions();
+    int32_t i, f, j;
+    for (i = 0; i < m->spec.n_layers; i++)
+        for (f = 0; fs[f]; f++)
+            if (fs[f]->available(be) && fusion_matches(m, fs[f], i)) {
+                m->plan[i].fused = 1;
+                m->plan[i].fusion = f;
+                for (j = 1; j < fs[f]->n; j++)
+                    m->plan[i + j].fused = 2;
+                i += fs[f]->n - 1;
+                break;
+            }
+}
+
+/* The layer ending a fused group: only its output is materialised. */
+static int32_t ends_group(const lh_model *m, int32_t i)
+{
+    return m->plan[i].fused && (i + 1 == m->spec.n_layers || m->plan[i + 1].fused != 2);
 }
 
 static size_t at_least_64(size_t bytes)
@@ -162,11 +114,10 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
     ALLOC(m->loss, 64);
     ALLOC(m->dlogits, B * (size_t)m->num_outputs * 4);
     for (i = 0; i < m->spec.n_layers; i++) {
-        int32_t t = m->spec.layers[i].type;
-        /* Inside a fused group no gradient of the conv output is ever stored. */
+        /* Inside a fused group no gradient of an inner output is ever stored. */
         if (m->plan[i].fused != 2 && in_numel(m, i) > biggest)
             biggest = in_numel(m, i);
-        if (m->plan[i].fused == 1 || (m->plan[i].fused == 2 && t == LH_LAYER_RELU)) {
+        if (m->plan[i].fused && !ends_group(m, i)) {
             m->act[i] = NULL; /* never materialised */
             continue;
         }
@@ -175,7 +126,7 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
             continue;
         }
         ALLOC(m->act[i], B * (size_t)m->plan[i].out_numel * 4);
-        if (t == LH_LAYER_MAXPOOL2D || t == LH_LAYER_DROPOUT)
+        if (kind_of(m, i)->aux)
             ALLOC(m->aux[i], B * (size_t)m->plan[i].out_numel * 4);
     }
     ALLOC(m->dbuf[0], B * (size_t)biggest * 4);
@@ -190,7 +141,7 @@ void lh_model_free(lh_model *m)
     if (!m->be)
         return;
     for (i = 0; i < m->spec.n_layers; i++) {
-        if (!aliases_input(m, i) && m->act[i])
+        if (m->act[i] && !(i > 0 && m->act[i] == m->act[i - 1])) /* not shared */
             m->be->free(m->bctx, m->act[i]);
         if (m->aux[i])
             m->be->free(m->bctx, m->aux[i]);
@@ -212,11 +163,8 @@ int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err)
                             (long long)m->total_params);
     for (i = 0; i < m->n_params; i++) {
         const lh_param_info *p = &m->params[i];
-        /* fan_in of the layer's weight: the product of all weight dims but the first. Biases
-         * use the weight's fan_in, as nn.Linear/nn.Conv2d reset_parameters do. */
-        const lh_param_info *wt = (p->ndim == 1 && i > 0) ? &m->params[i - 1] : p;
-        int64_t fan_in = wt->numel / wt->shape[0], k;
-        double bound = 1.0 / sqrt((double)fan_in);
+        double bound = 1.0 / sqrt((double)p->fan_in);
+        int64_t k;
         for (k = 0; k < p->numel; k++)
             host[p->offset + k] = (float)((2.0 * lh_rng_uniform(rng) - 1.0) * bound);
     }
@@ -228,98 +176,44 @@ int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err)
     return 0;
 }
 
-static void conv_shape(const lh_model *m, int32_t i, int32_t n, lh_conv_shape *s)
-{
-    const lh_layer_spec *l = &m->spec.layers[i];
-    s->n = n, s->c = l->in_ch;
-    s->h = i ? m->plan[i - 1].h : m->spec.in_h;
-    s->w = i ? m->plan[i - 1].w : m->spec.in_w;
-    s->k = l->out_ch, s->r = s->s = l->kernel, s->stride = l->stride, s->pad = l->padding;
-    s->oh = m->plan[i].h, s->ow = m->plan[i].w;
-}
-
-static void pool_shape(const lh_model *m, int32_t i, int32_t n, lh_pool_shape *s)
-{
-    const lh_layer_spec *l = &m->spec.layers[i];
-    s->n = n, s->c = m->plan[i].c;
-    s->h = i ? m->plan[i - 1].h : m->spec.in_h;
-    s->w = i ? m->plan[i - 1].w : m->spec.in_w;
-    s->size = l->pool_kernel, s->stride = l->pool_stride;
-    s->oh = m->plan[i].h, s->ow = m->plan[i].w;
-}
-
-static lh_dmem *param_at(const lh_model *m, lh_dmem *base, int32_t idx)
-{
-    return lh_dmem_at(base, (size_t)m->params[idx].offset * 4);
-}
-
 static int op_failed(const lh_model *m, int32_t i, const char *what, lh_error *err)
 {
     return lh_error_set(err, "%s backend: layer %d (%s %s) %s: %s", m->be->name, i,
-                        type_name(m->spec.layers[i].type), m->spec.layers[i].name, what,
+                        kind_of(m, i)->torch_name, m->spec.layers[i].name, what,
                         m->be->last_error(m->bctx));
+}
+
+static lh_layer_step step_of(lh_model *m, int32_t i, int32_t n)
+{
+    lh_layer_step s = {m, i, n, &m->spec.layers[i], &m->plan[i], i ? m->act[i - 1] : m->input,
+                       m->act[i], m->aux[i], 0, 0};
+    return s;
+}
+
+static const lh_layer_fusion *fusion_at(const lh_model *m, int32_t first)
+{
+    return lh_layer_fusions()[m->plan[first].fusion];
 }
 
 int lh_model_forward(lh_model *m, int32_t n, int32_t training, uint64_t dropout_seed,
                      lh_error *err)
 {
-    const lh_backend *be = m->be;
+    char what[64];
     int32_t i;
     for (i = 0; i < m->spec.n_layers; i++) {
-        const lh_layer_spec *l = &m->spec.layers[i];
-        const lh_layer_plan *p = &m->plan[i];
-        const lh_dmem *x = i ? m->act[i - 1] : m->input;
-        int rc = 0;
-        if (p->fused == 2)
-            continue; /* done by the group's conv */
-        if (p->fused == 1) {
-            lh_conv_shape s;
-            lh_pool_shape ps;
-            conv_shape(m, i, n, &s);
-            pool_shape(m, i + 2, n, &ps);
-            if (be->conv2d_relu_maxpool_forward(m->bctx, &s, &ps, x,
-                                                param_at(m, m->param, p->w_param),
-                                                param_at(m, m->param, p->b_param),
-                                                m->act[i + 2], m->aux[i + 2]))
-                return op_failed(m, i, "forward (fused conv+relu+maxpool)", err);
+        lh_layer_step s = step_of(m, i, n);
+        if (m->plan[i].fused == 2)
+            continue; /* done by the group's first layer */
+        if (m->plan[i].fused == 1) {
+            const lh_layer_fusion *f = fusion_at(m, i);
+            if (f->forward(m, i, n)) {
+                snprintf(what, sizeof what, "forward (%s)", f->what);
+                return op_failed(m, i, what, err);
+            }
             continue;
         }
-        switch (l->type) {
-        case LH_LAYER_CONV2D: {
-            lh_conv_shape s;
-            conv_shape(m, i, n, &s);
-            rc = be->conv2d_forward(m->bctx, &s, x, param_at(m, m->param, p->w_param),
-                                    param_at(m, m->param, p->b_param), m->act[i]);
-            break;
-        }
-        case LH_LAYER_RELU:
-            rc = be->relu_forward(m->bctx, (int64_t)n * p->out_numel, x, m->act[i]);
-            break;
-        case LH_LAYER_MAXPOOL2D: {
-            lh_pool_shape s;
-            pool_shape(m, i, n, &s);
-            rc = be->maxpool_forward(m->bctx, &s, x, m->act[i], m->aux[i]);
-            break;
-        }
-        case LH_LAYER_FLATTEN:
-            if (i == 0)
-                rc = be->copy(m->bctx, m->act[i], x, (size_t)n * p->out_numel * 4);
-            break;
-        case LH_LAYER_LINEAR:
-            rc = be->linear_forward(m->bctx, n, l->in_features, l->out_features, x,
-                                    param_at(m, m->param, p->w_param),
-                                    param_at(m, m->param, p->b_param), m->act[i]);
-            break;
-        case LH_LAYER_DROPOUT:
-            if (training && l->p > 0)
-                rc = be->dropout_forward(m->bctx, (int64_t)n * p->out_numel, l->p,
-                                         dropout_seed ^ ((uint64_t)i << 56), x, m->act[i],
-                                         m->aux[i]);
-            else
-                rc = be->copy(m->bctx, m->act[i], x, (size_t)n * p->out_numel * 4);
-            break;
-        }
-        if (rc)
+        s.training = training, s.seed = dropout_seed;
+        if (kind_of(m, i)->forward(&s))
             return op_failed(m, i, "forward", err);
     }
     return 0;
@@ -339,80 +233,35 @@ int lh_model_loss(lh_model *m, int32_t n, int32_t want_grad, lh_error *err)
     return 0;
 }
 
+/* Gradients flow from m->dlogits through the two ping-pong buffers; a layer whose input
+ * gradient is its output's (flatten, relu in place) leaves it where it is. */
 int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
 {
-    const lh_backend *be = m->be;
     lh_dmem *cur = m->dlogits;
+    char what[64];
     int32_t i;
     for (i = m->spec.n_layers - 1; i >= 0; i--) {
-        const lh_layer_spec *l = &m->spec.layers[i];
-        const lh_layer_plan *p = &m->plan[i];
-        const lh_dmem *x = i ? m->act[i - 1] : m->input;
         lh_dmem *next = (cur == m->dbuf[0]) ? m->dbuf[1] : m->dbuf[0];
-        lh_dmem *din = i ? next : NULL; /* the first layer needs no input gradient */
-        int rc = 0;
-        if (p->fused == 2 && l->type == LH_LAYER_MAXPOOL2D) {
-            /* the whole group, from the pool output's gradient to the conv input's */
-            int32_t c = i - 2;
-            const lh_layer_plan *cp = &m->plan[c];
-            lh_conv_shape s;
-            lh_pool_shape ps;
-            conv_shape(m, c, n, &s);
-            pool_shape(m, i, n, &ps);
-            din = c ? next : NULL;
-            if (be->conv2d_relu_maxpool_backward(
-                    m->bctx, &s, &ps, c ? m->act[c - 1] : m->input,
-                    param_at(m, m->param, cp->w_param), m->act[i], m->aux[i], cur, din,
-                    param_at(m, m->grad, cp->w_param), param_at(m, m->grad, cp->b_param)))
-                return op_failed(m, c, "backward (fused conv+relu+maxpool)", err);
-            if (din)
-                cur = din;
-            i = c; /* the loop's i-- moves past the group */
-            continue;
+        lh_dmem *din;
+        if (m->plan[i].fused && ends_group(m, i)) {
+            /* the whole group, from its output's gradient to its input's */
+            int32_t first = i;
+            const lh_layer_fusion *f;
+            while (m->plan[first].fused != 1)
+                first--;
+            f = fusion_at(m, first);
+            din = first ? next : NULL; /* the first layer needs no input gradient */
+            if (f->backward(m, first, n, cur, din)) {
+                snprintf(what, sizeof what, "backward (%s)", f->what);
+                return op_failed(m, first, what, err);
+            }
+            i = first; /* the loop's i-- moves past the group */
+        } else {
+            lh_layer_step s = step_of(m, i, n);
+            din = i ? next : NULL;
+            if (kind_of(m, i)->backward(&s, cur, &din))
+                return op_failed(m, i, "backward", err);
         }
-        switch (l->type) {
-        case LH_LAYER_CONV2D: {
-            lh_conv_shape s;
-            conv_shape(m, i, n, &s);
-            rc = be->conv2d_backward(m->bctx, &s, x, param_at(m, m->param, p->w_param), cur, din,
-                                     param_at(m, m->grad, p->w_param),
-                                     param_at(m, m->grad, p->b_param));
-            break;
-        }
-        case LH_LAYER_RELU:
-            if (!din)
-                continue;
-            rc = be->relu_backward(m->bctx, (int64_t)n * p->out_numel, m->act[i], cur, cur);
-            din = cur;
-            break;
-        case LH_LAYER_MAXPOOL2D: {
-            lh_pool_shape s;
-            if (!din)
-                continue;
-            pool_shape(m, i, n, &s);
-            rc = be->maxpool_backward(m->bctx, &s, cur, m->aux[i], din);
-            break;
-        }
-        case LH_LAYER_FLATTEN:
-            din = cur;
-            break;
-        case LH_LAYER_LINEAR:
-            rc = be->linear_backward(m->bctx, n, l->in_features, l->out_features, x,
-                                     param_at(m, m->param, p->w_param), cur, din,
-                                     param_at(m, m->grad, p->w_param),
-                                     param_at(m, m->grad, p->b_param));
-            break;
-        case LH_LAYER_DROPOUT:
-            if (!din)
-                continue;
-            if (l->p > 0)
-                rc = be->dropout_backward(m->bctx, (int64_t)n * p->out_numel, cur, m->aux[i], din);
-            else
-                din = cur;
-            break;
-        }
-        if (rc)
-            return op_failed(m, i, "backward", err);
         if (din)
             cur = din;
     }
@@ -439,19 +288,21 @@ void lh_model_summary(const lh_model *m, void *out)
     for (i = 0; i < m->spec.n_layers; i++) {
         const lh_layer_plan *p = &m->plan[i];
         int64_t np = 0;
+        int32_t k;
         char shape[48];
-        if (p->w_param >= 0)
-            np += m->params[p->w_param].numel + m->params[p->b_param].numel;
+        for (k = 0; k < p->n_param; k++)
+            np += m->params[p->param0 + k].numel;
         human(np, b, sizeof b);
-        if (p->h == 1 && p->w == 1 && m->spec.layers[i].type != LH_LAYER_CONV2D)
+        if (p->h == 1 && p->w == 1 && !kind_of(m, i)->summary_chw)
             snprintf(shape, sizeof shape, "[%d]", p->c);
         else
             snprintf(shape, sizeof shape, "[%d, %d, %d]", p->c, p->h, p->w);
         fprintf(f, "%-2d | %-10s | %-9s | %-8s | %s\n", i, m->spec.layers[i].name,
-                type_name(m->spec.layers[i].type), b, shape);
+                kind_of(m, i)->torch_name, b, shape);
     }
     fprintf(f, "-------------------------------------------------------\n");
     human(m->total_params, b, sizeof b);
-    fprintf(f, "%-10s Trainable params\n%-10s Non-trainable params\n%-10s Total params\n", b, "0", b);
+    fprintf(f, "%-10s Trainable params\n%-10s Non-trainable params\n%-10s Total params\n", b,
+            "0", b);
     fprintf(f, "%-10.3f Total estimated model params size (MB)\n", m->total_params * 4 / 1e6);
 }

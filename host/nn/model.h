@@ -1,6 +1,7 @@
 /* host/nn/model.h — a sequential model: layer specs from the config, shapes, parameters under
  * PyTorch state_dict names, PyTorch's default initialisation, forward and backward through a
- * backend (kernels/backend.h).
+ * backend (kernels/backend.h). The kinds of layer are listed in layer_kinds.h; what each does
+ * lives in its own layer_<kind>.c behind the table in layer.h.
  *
  * Parameters and gradients each live in one flat device buffer, in layer order, weight before
  * bias, so the optimizer, checkpoints and (later) an all-reduce see one array. */
@@ -12,24 +13,20 @@
 #include "config.h"
 #include "error.h"
 #include "kernels/backend.h"
+#include "layer_kinds.h"
 #include "rng.h"
 
-#define LH_LAYER_CONV2D 1
-#define LH_LAYER_RELU 2
-#define LH_LAYER_MAXPOOL2D 3
-#define LH_LAYER_FLATTEN 4
-#define LH_LAYER_LINEAR 5
-#define LH_LAYER_DROPOUT 6
-
 #define LH_MAX_LAYERS 64
+#define LH_MAX_PARAMS (2 * LH_MAX_LAYERS)
 
 typedef struct lh_layer_spec {
-    int32_t type;       /* LH_LAYER_* */
+    int32_t type;       /* LH_LAYER_* (layer_kinds.h) */
     char name[64];      /* state_dict prefix ("conv1.0", "fc"); default: the layer index */
-    int32_t in_ch, out_ch, kernel, stride, padding; /* conv2d (in_ch 0 = infer) */
-    int32_t in_features, out_features;              /* linear (in_features 0 = infer) */
-    int32_t pool_kernel, pool_stride;               /* maxpool2d */
-    float p;                                        /* dropout */
+    union {             /* the kind's config, named after the kind: l->conv2d.kernel */
+#define LH_LAYER_CFG_MEMBER_(ID, name, cfg) cfg name;
+        LH_LAYER_MAP(LH_LAYER_CFG_MEMBER_)
+#undef LH_LAYER_CFG_MEMBER_
+    };
 } lh_layer_spec;
 
 typedef struct lh_model_spec {
@@ -53,21 +50,23 @@ typedef struct lh_param_info {
     int64_t shape[4];
     int64_t offset;   /* in floats, into the flat buffer */
     int64_t numel;
+    int64_t fan_in;   /* lh_model_init draws U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
 } lh_param_info;
 
 typedef struct lh_layer_plan {
     int32_t c, h, w;           /* output shape per sample */
-    int32_t fused;             /* 1: conv2d starting a conv+relu+maxpool group the backend
-                                * runs as one op (set by lh_model_alloc); 2: relu/maxpool in it */
+    int32_t fused;             /* 1: first layer of a group the backend runs as one op (a fusion,
+                                * layer.h; set by lh_model_alloc); 2: a later layer in it */
+    int32_t fusion;            /* fused == 1: its index in lh_layer_fusions() */
     int64_t out_numel;         /* per sample */
-    int32_t w_param, b_param;  /* indices into params[], -1 if none */
+    int32_t param0, n_param;   /* the layer's tensors: params[param0 .. param0 + n_param) */
 } lh_layer_plan;
 
 typedef struct lh_model {
     lh_model_spec spec;
     lh_layer_plan plan[LH_MAX_LAYERS];
     int32_t n_params;
-    lh_param_info params[2 * LH_MAX_LAYERS];
+    lh_param_info params[LH_MAX_PARAMS];
     int64_t total_params;      /* floats */
     int32_t num_outputs;       /* logits per sample */
 
@@ -79,7 +78,7 @@ typedef struct lh_model {
     lh_dmem *input;            /* (max_batch, in_c*in_h*in_w) float */
     lh_dmem *targets;          /* (max_batch) int32 */
     lh_dmem *act[LH_MAX_LAYERS];   /* layer outputs (max_batch, out_numel) */
-    lh_dmem *aux[LH_MAX_LAYERS];   /* maxpool argmax (int32) / dropout mask (float) */
+    lh_dmem *aux[LH_MAX_LAYERS];   /* kept for backward: maxpool argmax (int32), dropout mask */
     lh_dmem *dbuf[2];          /* ping-pong gradient buffers of the largest activation */
     lh_dmem *loss;             /* 1 float */
     lh_dmem *dlogits;          /* (max_batch, num_outputs) */
@@ -93,7 +92,8 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
 void lh_model_free(lh_model *m);
 
 /* PyTorch's default init: kaiming_uniform(a=sqrt(5)) weights = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
- * biases the same bound; drawn on the host from `rng` in parameter order, then uploaded. */
+ * biases the same bound (each tensor's fan_in is chosen by its layer kind); drawn on the host
+ * from `rng` in parameter order, then uploaded. */
 int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err);
 
 /* Forward n samples already in m->input; training enables dropout (seeded by dropout_seed).

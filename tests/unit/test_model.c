@@ -1,14 +1,269 @@
-/* tests/unit/test_model.c — the sequential model: PyTorch state_dict names and shapes, default
- * init bounds, shape errors, and the fused conv+relu+maxpool path giving the same forward and
+/* tests/unit/test_model.c — the sequential model: the table of layer kinds, specs from YAML and
+ * through checkpoint JSON, PyTorch state_dict names and shapes, default init bounds, shape
+ * errors, the summary, and the fused conv+relu+maxpool path giving the same forward and
  * backward as the single ops.
  * Run: ctest --test-dir build -R test_model --output-on-failure */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "layer.h"
 #include "model.h"
 #include "check_run.h"
+
+/* Every kind in LH_LAYER_MAP has a descriptor that can run, and its name finds it again. */
+START_TEST(table_has_every_kind)
+{
+    int32_t t;
+    char list[256] = "";
+    ck_assert_ptr_null(lh_layer_kind_of(LH_LAYER_COUNT));
+    ck_assert_ptr_null(lh_layer_kind_of(LH_LAYER_NONE));
+    for (t = LH_LAYER_NONE + 1; t < LH_LAYER_COUNT; t++) {
+        const lh_layer_kind *k = lh_layer_kind_of(t);
+        int32_t nk = 0;
+        ck_assert_ptr_nonnull(k);
+        while (k->keys && k->keys[nk])
+            nk++;
+        ck_assert_int_le(nk, LH_LAYER_MAX_KEYS);
+        ck_assert_str_eq(lh_layer_names()[t - 1], lh_layer_name(t));
+        ck_assert_int_eq(lh_layer_find(lh_layer_name(t)), t);
+        ck_assert_msg(k->torch_name && k->forward && k->backward, "%s", lh_layer_name(t));
+        /* a kind with keys reads them, writes them to checkpoints and reads them back */
+        ck_assert_msg(!k->keys || (k->from_cfg && k->to_json && k->from_json), "%s",
+                      lh_layer_name(t));
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", t > 1 ? ", " : "",
+                 lh_layer_name(t));
+    }
+    ck_assert_str_eq(lh_layer_name_list(), list);
+    ck_assert_ptr_nonnull(strstr(list, "conv2d, relu, maxpool2d, flatten, linear, dropout"));
+    ck_assert_ptr_null(lh_layer_names()[LH_LAYER_COUNT - 1]);
+    ck_assert_int_eq(lh_layer_find("conv3d"), LH_LAYER_NONE);
+}
+END_TEST
+
+static int spec_from_yaml(const char *layers, lh_model_spec *spec, lh_error *err)
+{
+    char yaml[2048];
+    lh_config *cfg;
+    int rc;
+    snprintf(yaml, sizeof yaml, "model:\n  layers:\n%s", layers);
+    ck_assert_msg(lh_config_load_string(&cfg, "m.yaml", yaml, err) == 0, "%s", err->msg);
+    rc = lh_model_spec_from_cfg(lh_config_get(lh_config_root(cfg), "model"), 1, 28, 28, spec,
+                                err);
+    lh_config_free(cfg);
+    return rc;
+}
+
+static const char every_kind[] =
+    "    - {type: conv2d, name: c, out_channels: 4, kernel_size: 5, stride: 2, padding: 1}\n"
+    "    - relu\n"
+    "    - maxpool2d\n"
+    "    - {type: maxpool2d, kernel_size: 3, stride: 1}\n"
+    "    - dropout\n"
+    "    - {type: dropout, p: 0.25}\n"
+    "    - flatten\n"
+    "    - {type: linear, name: fc, out_features: 10}\n";
+
+START_TEST(yaml_fills_each_kinds_config)
+{
+    lh_model_spec s;
+    lh_error err;
+    ck_assert_msg(spec_from_yaml(every_kind, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.n_layers, 8);
+    ck_assert_int_eq(s.layers[0].type, LH_LAYER_CONV2D);
+    ck_assert_str_eq(s.layers[0].name, "c");
+    ck_assert_int_eq(s.layers[0].conv2d.in_ch, 0);
+    ck_assert_int_eq(s.layers[0].conv2d.out_ch, 4);
+    ck_assert_int_eq(s.layers[0].conv2d.kernel, 5);
+    ck_assert_int_eq(s.layers[0].conv2d.stride, 2);
+    ck_assert_int_eq(s.layers[0].conv2d.padding, 1);
+    ck_assert_int_eq(s.layers[1].type, LH_LAYER_RELU);
+    ck_assert_str_eq(s.layers[1].name, "1");
+    /* a bare name takes the defaults: PyTorch's stride = kernel_size, p = 0.5 */
+    ck_assert_int_eq(s.layers[2].maxpool2d.kernel, 2);
+    ck_assert_int_eq(s.layers[2].maxpool2d.stride, 2);
+    ck_assert_int_eq(s.layers[3].maxpool2d.kernel, 3);
+    ck_assert_int_eq(s.layers[3].maxpool2d.stride, 1);
+    ck_assert_float_eq(s.layers[4].dropout.p, 0.5f);
+    ck_assert_float_eq(s.layers[5].dropout.p, 0.25f);
+    ck_assert_int_eq(s.layers[6].type, LH_LAYER_FLATTEN);
+    ck_assert_int_eq(s.layers[7].linear.in_features, 0);
+    ck_assert_int_eq(s.layers[7].linear.out_features, 10);
+}
+END_TEST
+
+START_TEST(yaml_errors_name_line_and_key)
+{
+    static const struct {
+        const char *layers, *msg; /* %s: the list of kinds */
+    } cases[] = {
+        {"    - conv3d\n",
+         "config m.yaml:3: model.layers.0: unknown layer \"conv3d\"; expected one of %s"},
+        {"    - linear\n", "config m.yaml:3: model.layers.0: layer linear needs parameters"},
+        {"    - {type: conv2d}\n", "config m.yaml:3: model.layers.0: conv2d needs out_channels"},
+        {"    - {name: x}\n", "config m.yaml:3: model.layers.0: missing key `type` (one of %s)"},
+        {"    - {type: relu, p: 0.5}\n",
+         "config m.yaml:3: model.layers.0.p: unknown key; expected one of type, name"},
+        {"    - {type: maxpool2d, size: 2}\n", "config m.yaml:3: model.layers.0.size: unknown "
+                                             "key; expected one of type, name, kernel_size, "
+                                             "stride"},
+        {"    - relu\n    - {type: dropout, p: 1}\n",
+         "config m.yaml:4: model.layers.1.p: expected a number from 0 to 0.999, got \"1\""},
+    };
+    size_t c;
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lh_model_spec s;
+        lh_error err;
+        char want[512];
+        snprintf(want, sizeof want, cases[c].msg, lh_layer_name_list());
+        ck_assert_int_eq(spec_from_yaml(cases[c].layers, &s, &err), -1);
+        ck_assert_str_eq(err.msg, want);
+    }
+}
+END_TEST
+
+/* Checkpoints keep the spec as JSON; every kind's config survives the round trip. */
+START_TEST(json_round_trip_keeps_every_kind)
+{
+    lh_model_spec s, back;
+    lh_error err;
+    char *a, *b;
+    ck_assert_msg(spec_from_yaml(every_kind, &s, &err) == 0, "%s", err.msg);
+    a = lh_model_spec_to_json(&s);
+    ck_assert_msg(lh_model_spec_from_json(a, &back, &err) == 0, "%s", err.msg);
+    b = lh_model_spec_to_json(&back);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(memcmp(&s, &back, sizeof s), 0);
+    ck_assert_ptr_nonnull(strstr(a, "{\"type\":\"conv2d\",\"name\":\"c\",\"in_channels\":0,"
+                                    "\"out_channels\":4,\"kernel_size\":5,\"stride\":2,"
+                                    "\"padding\":1}"));
+    ck_assert_ptr_nonnull(strstr(a, "{\"type\":\"dropout\",\"name\":\"5\",\"p\":0.25}"));
+    free(a), free(b);
+    ck_assert_int_eq(lh_model_spec_from_json("{\"in_c\":1,\"in_h\":2,\"in_w\":2,\"layers\":"
+                                             "[{\"type\":\"conv3d\",\"name\":\"0\"}]}",
+                                             &back, &err), -1);
+    ck_assert_str_eq(err.msg, "model spec: layer 0: unknown type \"conv3d\"");
+    ck_assert_int_eq(lh_model_spec_from_json("{\"in_c\":1,\"in_h\":2,\"in_w\":2,\"layers\":"
+                                             "[{\"type\":\"dropout\",\"name\":\"0\","
+                                             "\"p\":1}]}", &back, &err), -1);
+    ck_assert_str_eq(err.msg, "model spec: layer 0: `p`: expected a number in [0, 1)");
+}
+END_TEST
+
+START_TEST(summary_lines)
+{
+    lh_model m;
+    lh_model_spec s;
+    lh_error err;
+    char buf[4096] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    ck_assert_msg(spec_from_yaml("    - {type: conv2d, name: c, out_channels: 8, kernel_size: 28}\n"
+                                 "    - relu\n    - {type: maxpool2d, kernel_size: 1}\n"
+                                 "    - flatten\n    - {type: linear, out_features: 10}\n",
+                                 &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
+    lh_model_summary(&m, f);
+    fclose(f);
+    /* a conv keeps its [C, H, W] even at 1x1, as Lightning prints it; the rest show [C] */
+    ck_assert_msg(strstr(buf, "0  | c          | Conv2d    | 6.3 K    | [8, 1, 1]\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "2  | 2          | MaxPool2d | 0        | [8]\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "4  | 4          | Linear    | 90       | [10]\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "6.4 K      Total params\n"), "%s", buf);
+}
+END_TEST
+
+/* Small nets, each putting one kind (or the fused group) between layers with parameters, so
+ * its backward shapes their gradients. Input (2, 6, 6), 4 classes. */
+static const char *const grad_nets[] = {
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1, stride: 2}\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3}\n"
+    "    - {type: maxpool2d, kernel_size: 2, stride: 1}\n"
+    "    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - flatten\n    - {type: linear, out_features: 5}\n    - {type: dropout, p: 0.5}\n"
+    "    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
+    "    - maxpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n", /* fused */
+};
+
+static float loss_of(lh_model *m, int32_t n)
+{
+    lh_error err;
+    float loss;
+    ck_assert_msg(lh_model_forward(m, n, 1, 7, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_loss(m, n, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m->be->download(m->bctx, &loss, m->loss, 4), 0);
+    return loss;
+}
+
+/* Every kind's backward against central differences of the loss (dropout with a fixed seed,
+ * so its mask stays put), on the CPU backend; every kind is in some net. */
+START_TEST(each_kind_gradient_matches_finite_differences)
+{
+    const lh_backend *be = lh_cpu_backend();
+    int32_t seen[LH_LAYER_COUNT] = {0}, t;
+    size_t net;
+    for (net = 0; net < sizeof grad_nets / sizeof grad_nets[0]; net++) {
+        enum { N = 4 };
+        lh_model_spec s;
+        lh_model m;
+        lh_error err;
+        lh_rng rng;
+        char e[256];
+        float x[N * 72], *param, *grad;
+        int32_t tg[N], i;
+        int64_t j, stride;
+        lh_backend_ctx *ctx = be->open(0, 1, e, sizeof e);
+        ck_assert_ptr_nonnull(ctx);
+        ck_assert_msg(spec_from_yaml(grad_nets[net], &s, &err) == 0, "%s", err.msg);
+        s.in_c = 2, s.in_h = s.in_w = 6;
+        for (i = 0; i < s.n_layers; i++)
+            seen[s.layers[i].type] = 1;
+        ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_alloc(&m, be, ctx, N, &err) == 0, "%s", err.msg);
+        lh_rng_seed(&rng, 11 + net, 3);
+        ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
+        for (i = 0; i < N * 72; i++)
+            x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
+        for (i = 0; i < N; i++)
+            tg[i] = i % 4;
+        ck_assert_int_eq(be->upload(ctx, m.input, x, sizeof x), 0);
+        ck_assert_int_eq(be->upload(ctx, m.targets, tg, sizeof tg), 0);
+        ck_assert_msg(lh_model_forward(&m, N, 1, 7, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_loss(&m, N, 1, &err) == 0, "%s", err.msg);
+        ck_assert_msg(lh_model_backward(&m, N, &err) == 0, "%s", err.msg);
+        param = malloc((size_t)m.total_params * 4), grad = malloc((size_t)m.total_params * 4);
+        ck_assert_int_eq(be->download(ctx, param, m.param, (size_t)m.total_params * 4), 0);
+        ck_assert_int_eq(be->download(ctx, grad, m.grad, (size_t)m.total_params * 4), 0);
+        stride = m.total_params / 23 + 1;
+        for (j = 0; j < m.total_params; j += stride) {
+            const float eps = 1e-3f, keep = param[j];
+            float up, down, fd;
+            param[j] = keep + eps;
+            ck_assert_int_eq(be->upload(ctx, m.param, param, (size_t)m.total_params * 4), 0);
+            up = loss_of(&m, N);
+            param[j] = keep - eps;
+            ck_assert_int_eq(be->upload(ctx, m.param, param, (size_t)m.total_params * 4), 0);
+            down = loss_of(&m, N);
+            param[j] = keep;
+            fd = (up - down) / (2 * eps);
+            ck_assert_msg(fabsf(fd - grad[j]) <= 2e-3f + 5e-2f * fabsf(grad[j]),
+                          "net %d, parameter %lld: backward %g, finite differences %g", (int)net,
+                          (long long)j, grad[j], fd);
+        }
+        free(param), free(grad);
+        lh_model_free(&m);
+        be->close(ctx);
+    }
+    for (t = LH_LAYER_NONE + 1; t < LH_LAYER_COUNT; t++)
+        ck_assert_msg(seen[t], "no net in grad_nets uses layer kind %s", lh_layer_name(t));
+}
+END_TEST
 
 static lh_model_spec tutorial_spec(void)
 {
@@ -16,14 +271,20 @@ static lh_model_spec tutorial_spec(void)
     memset(&s, 0, sizeof s);
     s.in_c = 1, s.in_h = 28, s.in_w = 28;
     s.n_layers = 8;
-    s.layers[0] = (lh_layer_spec){LH_LAYER_CONV2D, "conv1.0", 0, 64, 3, 1, 1, 0, 0, 0, 0, 0};
-    s.layers[1] = (lh_layer_spec){LH_LAYER_RELU, "conv1.1", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[2] = (lh_layer_spec){LH_LAYER_MAXPOOL2D, "conv1.2", 0, 0, 0, 0, 0, 0, 0, 2, 2, 0};
-    s.layers[3] = (lh_layer_spec){LH_LAYER_CONV2D, "conv2.0", 0, 128, 3, 1, 1, 0, 0, 0, 0, 0};
-    s.layers[4] = (lh_layer_spec){LH_LAYER_RELU, "conv2.1", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[5] = (lh_layer_spec){LH_LAYER_MAXPOOL2D, "conv2.2", 0, 0, 0, 0, 0, 0, 0, 2, 2, 0};
-    s.layers[6] = (lh_layer_spec){LH_LAYER_FLATTEN, "6", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    s.layers[7] = (lh_layer_spec){LH_LAYER_LINEAR, "fc", 0, 0, 0, 0, 0, 0, 10, 0, 0, 0};
+    s.layers[0] = (lh_layer_spec){.type = LH_LAYER_CONV2D, .name = "conv1.0",
+                                  .conv2d = {.out_ch = 64, .kernel = 3, .stride = 1, .padding = 1}};
+    s.layers[1] = (lh_layer_spec){.type = LH_LAYER_RELU, .name = "conv1.1"};
+    s.layers[2] = (lh_layer_spec){.type = LH_LAYER_MAXPOOL2D, .name = "conv1.2",
+                                  .maxpool2d = {.kernel = 2, .stride = 2}};
+    s.layers[3] = (lh_layer_spec){.type = LH_LAYER_CONV2D, .name = "conv2.0",
+                                  .conv2d = {.out_ch = 128, .kernel = 3, .stride = 1,
+                                             .padding = 1}};
+    s.layers[4] = (lh_layer_spec){.type = LH_LAYER_RELU, .name = "conv2.1"};
+    s.layers[5] = (lh_layer_spec){.type = LH_LAYER_MAXPOOL2D, .name = "conv2.2",
+                                  .maxpool2d = {.kernel = 2, .stride = 2}};
+    s.layers[6] = (lh_layer_spec){.type = LH_LAYER_FLATTEN, .name = "6"};
+    s.layers[7] = (lh_layer_spec){.type = LH_LAYER_LINEAR, .name = "fc",
+                                  .linear = {.out_features = 10}};
     return s;
 }
 
@@ -52,7 +313,7 @@ START_TEST(linear_mismatch_names_expected)
     lh_model m;
     lh_error err;
     lh_model_spec s = tutorial_spec();
-    s.layers[7].in_features = 6000;
+    s.layers[7].linear.in_features = 6000;
     ck_assert_int_eq(lh_model_plan(&m, &s, &err), -1);
     ck_assert_msg(strstr(err.msg, "expected 6272") && strstr(err.msg, "fc"), "%s", err.msg);
 }
@@ -144,8 +405,8 @@ START_TEST(init_bounds)
         double bound = 1.0 / sqrt((double)(w->numel / w->shape[0])), maxabs = 0;
         for (k = 0; k < m.params[i].numel; k++)
             maxabs = fmax(maxabs, fabs(p[m.params[i].offset + k]));
-        ck_assert_msg(maxabs <= bound && maxabs > (m.params[i].numel < 100 ? 0.5 : 0.9) * bound, "%s: max %g, bound %g",
-                      m.params[i].name, maxabs, bound);
+        ck_assert_msg(maxabs <= bound && maxabs > (m.params[i].numel < 100 ? 0.5 : 0.9) * bound,
+                      "%s: max %g, bound %g", m.params[i].name, maxabs, bound);
     }
     free(p);
     lh_model_free(&m);
@@ -158,6 +419,12 @@ int main(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, table_has_every_kind);
+    tcase_add_test(tc, yaml_fills_each_kinds_config);
+    tcase_add_test(tc, yaml_errors_name_line_and_key);
+    tcase_add_test(tc, json_round_trip_keeps_every_kind);
+    tcase_add_test(tc, summary_lines);
+    tcase_add_test(tc, each_kind_gradient_matches_finite_differences);
     tcase_add_test(tc, state_dict_names_and_shapes);
     tcase_add_test(tc, linear_mismatch_names_expected);
     tcase_add_test(tc, fused_equals_single_ops);

@@ -1,0 +1,115 @@
+/* host/nn/layer.c — the table of layer kinds and of fusions, built from LH_LAYER_MAP
+ * (layer_kinds.h) and LH_LAYER_FUSION_MAP (layer.h), and the helpers kinds share. */
+#include "layer.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LH_LAYER_ENTRY_(ID, name, cfg) [LH_LAYER_##ID] = &lh_layer_##name,
+static const lh_layer_kind *const kinds[LH_LAYER_COUNT] = {LH_LAYER_MAP(LH_LAYER_ENTRY_)};
+#undef LH_LAYER_ENTRY_
+
+#define LH_LAYER_NAME_(ID, name, cfg) #name,
+static const char *const names[LH_LAYER_COUNT] = {LH_LAYER_MAP(LH_LAYER_NAME_) NULL};
+#undef LH_LAYER_NAME_
+
+/* ", conv2d, relu, ..." as one literal; the list starts past the first ", ". */
+#define LH_LAYER_LIST_(ID, name, cfg) ", " #name
+static const char name_list[] = LH_LAYER_MAP(LH_LAYER_LIST_);
+#undef LH_LAYER_LIST_
+
+#define LH_LAYER_FUSION_ENTRY_(name) &lh_layer_fusion_##name,
+static const lh_layer_fusion *const fusions[] = {LH_LAYER_FUSION_MAP(LH_LAYER_FUSION_ENTRY_)
+                                                 NULL};
+#undef LH_LAYER_FUSION_ENTRY_
+
+const lh_layer_kind *lh_layer_kind_of(int32_t type)
+{
+    return type > LH_LAYER_NONE && type < LH_LAYER_COUNT ? kinds[type] : NULL;
+}
+
+const char *lh_layer_name(int32_t type)
+{
+    return type > LH_LAYER_NONE && type < LH_LAYER_COUNT ? names[type - 1] : "?";
+}
+
+int32_t lh_layer_find(const char *name)
+{
+    int32_t t;
+    for (t = 0; names[t]; t++)
+        if (strcmp(names[t], name) == 0)
+            return t + 1;
+    return LH_LAYER_NONE;
+}
+
+const char *const *lh_layer_names(void)
+{
+    return names;
+}
+
+const char *lh_layer_name_list(void)
+{
+    return name_list + 2;
+}
+
+const lh_layer_fusion *const *lh_layer_fusions(void)
+{
+    return fusions;
+}
+
+int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
+                       const int64_t *shape, int64_t fan_in, lh_error *err)
+{
+    lh_param_info *p;
+    char name[sizeof p->name];
+    int32_t d;
+    if (m->n_params == LH_MAX_PARAMS)
+        return lh_error_set(err, "model.layers.%d (%s %s): more than %d parameter tensors in the "
+                            "model", i, lh_layer_name(m->spec.layers[i].type),
+                            m->spec.layers[i].name, LH_MAX_PARAMS);
+    snprintf(name, sizeof name, "%s.%s", m->spec.layers[i].name, what);
+    p = &m->params[m->n_params++];
+    memcpy(p->name, name, sizeof name);
+    p->ndim = ndim;
+    p->numel = 1;
+    for (d = 0; d < ndim; d++) {
+        p->shape[d] = shape[d];
+        p->numel *= shape[d];
+    }
+    p->fan_in = fan_in;
+    p->offset = m->total_params;
+    m->total_params += p->numel;
+    return 0;
+}
+
+static lh_dmem *tensor_at(const lh_model *m, lh_dmem *base, int32_t i, int32_t k)
+{
+    return lh_dmem_at(base, (size_t)m->params[m->plan[i].param0 + k].offset * 4);
+}
+
+lh_dmem *lh_layer_param(const lh_model *m, int32_t i, int32_t k)
+{
+    return tensor_at(m, m->param, i, k);
+}
+
+lh_dmem *lh_layer_grad(const lh_model *m, int32_t i, int32_t k)
+{
+    return tensor_at(m, m->grad, i, k);
+}
+
+void lh_layer_in_hw(const lh_model *m, int32_t i, int32_t *h, int32_t *w)
+{
+    *h = i ? m->plan[i - 1].h : m->spec.in_h;
+    *w = i ? m->plan[i - 1].w : m->spec.in_w;
+}
+
+int lh_layer_json_int(const cJSON *o, const char *key, int32_t lo, int32_t hi, int32_t *out,
+                      lh_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
+        return lh_error_set(err, "model spec: `%s`: expected an integer in [%d, %d]", key, lo, hi);
+    *out = (int32_t)v->valuedouble;
+    return 0;
+}
