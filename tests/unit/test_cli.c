@@ -90,7 +90,7 @@ START_TEST(simple_profiler_report)
                   "op rows or counts wrong:\n%s", rep);
     free(out);
     expect_error("train --config p.yaml --trainer.profiler=advanced",
-                 "trainer.profiler: expected simple or null, got \"advanced\"");
+                 "trainer.profiler: expected null or simple, got \"advanced\"");
 }
 END_TEST
 
