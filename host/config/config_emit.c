@@ -81,9 +81,11 @@ static int emit_node(yaml_emitter_t *e, const lh_config_node *n, int in_flow)
     if (lh_config_type(n) == LH_CFG_SCALAR) {
         if (lh_config_is_null(n))
             return emit_scalar(e, "null", YAML_PLAIN_SCALAR_STYLE);
-        return emit_scalar(e, lh_config_scalar(n), null_word(lh_config_scalar(n))
-                                                        ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-                                                        : YAML_ANY_SCALAR_STYLE);
+        /* a line break reads better as \n than as a folded single-quoted scalar */
+        return emit_scalar(e, lh_config_scalar(n),
+                           null_word(lh_config_scalar(n)) || strchr(lh_config_scalar(n), '\n')
+                               ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                               : YAML_ANY_SCALAR_STYLE);
     }
     flow = in_flow || flow_fits(n);
     ok = map ? yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
