@@ -27,9 +27,12 @@ static const lh_arg_opt inspect_opts[] = {
 };
 
 static const lh_args_spec inspect_spec = {
-    "ckpt inspect", "PATH [--json] [--verbose]",
-    "Print the tensors and metadata of a safetensors checkpoint.\n",
-    inspect_opts, 1, "PATH", 0, NULL, NULL, NULL,
+    .cmd = "ckpt inspect",
+    .usage = "PATH [--json] [--verbose]",
+    .about = "Print the tensors and metadata of a safetensors checkpoint.\n",
+    .opts = inspect_opts,
+    .max_operands = 1,
+    .operand = "PATH",
 };
 
 typedef struct stats {

@@ -219,12 +219,13 @@ static const lh_arg_opt lh_np_opts[] = {
 };
 
 static const lh_args_spec lh_np_spec = {
-    NULL, "NAME [--kind callback|metric] [--dir DIR]",
-    "\n"
-    "Create DIR (default ./NAME) with a plugin skeleton that builds against the installed\n"
-    "SDK: CMakeLists.txt (find_package(lhost)), Makefile (pkg-config), plugin.c, README.md.\n"
-    "NAME must match [a-z][a-z0-9_]*. DIR must not exist.\n",
-    lh_np_opts, 1, "NAME", 0, NULL, NULL, NULL,
+    .usage = "NAME [--kind callback|metric] [--dir DIR]",
+    .about = "Create DIR (default ./NAME) with a plugin skeleton that builds against the\n"
+             "installed SDK: CMakeLists.txt (find_package(lhost)), Makefile (pkg-config),\n"
+             "plugin.c, README.md. NAME must match [a-z][a-z0-9_]*. DIR must not exist.\n",
+    .opts = lh_np_opts,
+    .max_operands = 1,
+    .operand = "NAME",
 };
 
 int lh_cmd_new_plugin(int argc, char **argv)

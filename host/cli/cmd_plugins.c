@@ -26,10 +26,10 @@ static const lh_arg_opt plugins_opts[] = {
 };
 
 static const lh_args_spec plugins_spec = {
-    NULL, "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]",
-    "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
-    "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n",
-    plugins_opts, 0, NULL, 0, NULL, NULL, NULL,
+    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]",
+    .about = "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
+             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n",
+    .opts = plugins_opts,
 };
 
 static void abi_text(lhost_version v, char *buf, size_t cap)

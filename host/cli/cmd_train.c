@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cmd.h"
 #include "clock.h"
 #include "progress.h"
 #include "safetensors.h"
-#include "args.h"
 #include "ckpt.h"
 #include "trainer.h"
 #include "trainer_keys.h"
@@ -63,25 +63,32 @@ static const char *top_keys[16];
 
 static void config_help(FILE *f);
 
+/* What the three commands that read a config share. */
+#define CONFIG_SPEC                                                                           \
+    .overrides = 1, .top_keys = top_keys, .aliases = aliases, .help_more = config_help
+
 static const lh_args_spec train_spec = {
-    NULL, "[-c FILE] [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]... [--print_config]",
-    "Train the model the config describes, as LightningCLI's fit ('lhost fit' is the same).\n"
-    "--resume continues a run exactly from a checkpoint written by lhost.\n",
-    train_opts, 0, NULL, 1, top_keys, aliases, config_help,
+    .usage = "-c FILE [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]... [--print_config]",
+    .about = "Train the model the config describes, as LightningCLI's fit ('lhost fit' is the\n"
+             "same). --resume continues a run exactly from a checkpoint written by lhost.\n",
+    .opts = train_opts,
+    CONFIG_SPEC,
 };
 
 static const lh_args_spec validate_spec = {
-    NULL, "--ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...",
-    "Rebuild the model from the checkpoint alone (as Lightning's load_from_checkpoint) and print\n"
-    "the validation loss and the metrics it was trained with, on DIR's test split (default: the\n"
-    "data the checkpoint was trained on).\n",
-    validate_opts, 0, NULL, 1, top_keys, aliases, config_help,
+    .usage = "--ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...",
+    .about = "Rebuild the model from the checkpoint alone (as Lightning's load_from_checkpoint)\n"
+             "and print the validation loss and the metrics it was trained with, on DIR's test\n"
+             "split (default: the data the checkpoint was trained on).\n",
+    .opts = validate_opts,
+    CONFIG_SPEC,
 };
 
 static const lh_args_spec predict_spec = {
-    NULL, "--ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...",
-    "Write one CSV row per test sample of DIR: index,target,pred,logit_0..logit_{C-1}.\n",
-    predict_opts, 0, NULL, 1, top_keys, aliases, config_help,
+    .usage = "--ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...",
+    .about = "Write one CSV row per test sample of DIR: index,target,pred,logit_0..logit_{C-1}.\n",
+    .opts = predict_opts,
+    CONFIG_SPEC,
 };
 
 static int parse(lh_args *a, const lh_args_spec *spec, int argc, char **argv)
@@ -155,7 +162,8 @@ static void optimizer_rows(FILE *f)
     key_row(f, "optimizer.momentum", "FLOAT", "sgd momentum", v);
     snprintf(v, sizeof v, "%g", o.dampening);
     key_row(f, "optimizer.dampening", "FLOAT", "sgd dampening", v);
-    key_row(f, "optimizer.nesterov", "BOOL", "sgd Nesterov momentum", o.nesterov ? "true" : "false");
+    key_row(f, "optimizer.nesterov", "BOOL", "sgd Nesterov momentum",
+            o.nesterov ? "true" : "false");
 }
 
 static void config_help(FILE *f)

@@ -120,7 +120,8 @@ char *lh_config_to_yaml(const lh_config_node *n, lh_error *err)
     yaml_emitter_set_unicode(&e, 1);
     yaml_emitter_set_indent(&e, 2);
     yaml_emitter_set_width(&e, -1); /* never fold a long scalar over lines */
-    ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&e, &ev) &&
+    ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+         yaml_emitter_emit(&e, &ev) &&
          yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
          yaml_emitter_emit(&e, &ev) && emit_node(&e, n, 0) &&
          yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&

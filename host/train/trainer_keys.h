@@ -12,7 +12,8 @@
 #include "error.h"
 #include "trainer.h"
 
-#define LH_KEY_SECTION 1 /* a top-level mapping; its keys follow in the table or are read elsewhere */
+#define LH_KEY_SECTION 1 /* a top-level mapping; its keys follow in the table or are read
+                          * elsewhere (model, optimizer, the plugin sections) */
 #define LH_KEY_INT 2     /* int64_t field, imin..imax */
 #define LH_KEY_FLOAT 3   /* double field, fmin..fmax; default null is NAN */
 #define LH_KEY_BOOL 4    /* int32_t field 0/1; default null is -1 (decided at run time) */

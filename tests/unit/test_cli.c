@@ -264,6 +264,36 @@ static void expect_run(const char *args, int want_rc, const char *want)
     free(out);
 }
 
+/* validate and predict print the config they rebuilt from the checkpoint, with overrides. */
+START_TEST(print_config_from_checkpoint)
+{
+    char *out;
+    lh_config *printed = NULL;
+    lh_error err = {{0}};
+    int rc;
+    write_cfg("ck.yaml", NULL, "metrics:\n  acc: {plugin: accuracy}\n"
+                               "callbacks:\n  model_checkpoint: {dirpath: ck, save_last: true}\n");
+    rc = cli_run(dir, "train -c ck.yaml", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    rc = cli_run(dir, "validate --ckpt ck/last.ckpt --data.batch_size 4 --print_config", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(lh_config_load_string(&printed, "printed", out, &err) == 0, "%s:\n%s", err.msg,
+                  out);
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(printed), "data.batch_size")),
+                     "4");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(printed),
+                                                    "metrics.acc.plugin")), "accuracy");
+    ck_assert_msg(strstr(lh_config_scalar(lh_config_get(lh_config_root(printed), "data.path")),
+                         "/data"), "%s", out);
+    ck_assert_ptr_null(strstr(out, "val_loss")); /* nothing ran */
+    lh_config_free(printed);
+    free(out);
+    expect_run("predict --ckpt ck/last.ckpt --data d --out p.csv --print_config", 0,
+               "\n  path: d\n");
+}
+END_TEST
+
 /* LightningCLI's spellings: fit, -c, --config=, --key value, --seed_everything. */
 START_TEST(lightning_spellings)
 {
@@ -421,6 +451,7 @@ int main(void)
     tcase_add_test(tc, usage_errors_exit_2);
     tcase_add_test(tc, lightning_spellings);
     tcase_add_test(tc, print_config);
+    tcase_add_test(tc, print_config_from_checkpoint);
     tcase_add_test(tc, help_lists_config_keys);
     tcase_add_test(tc, usage_messages);
     suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 /* tests/unit/test_config.c — YAML config loading, dotted overrides, typed getters, every error
- * message, and the YAML written back (lh_config_to_yaml) loading to the same tree. Run: ctest --test-dir build -R test_config --output-on-failure */
+ * message, and the YAML written back (lh_config_to_yaml) loading to the same tree.
+ * Run: ctest --test-dir build -R test_config --output-on-failure */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
