@@ -13,17 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "safetensors.h"
 
 #define STATS_MAX (1 << 22) /* elements: every tensor of the tutorial's model and its optimizer */
 #define VALUES_MAX 4        /* elements: step counters, flags, RNG words are printed whole */
 #define VALUE_MAX 72        /* characters of a metadata value shown without --verbose */
 
-static const char usage[] =
-    "usage: lhost ckpt inspect PATH [--json] [--verbose]\n"
-    "  Print the tensors and metadata of a safetensors checkpoint.\n"
-    "  --json     one JSON object on stdout (metadata values in full)\n"
-    "  --verbose  do not shorten long metadata values\n";
+static const lh_arg_opt inspect_opts[] = {
+    {"json", 0, LH_ARG_FLAG, NULL, 0, "one JSON object on stdout (metadata values in full)"},
+    {"verbose", 'v', LH_ARG_FLAG, NULL, 0, "do not shorten long metadata values"},
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+static const lh_args_spec inspect_spec = {
+    .cmd = "ckpt inspect",
+    .usage = "PATH [--json] [--verbose]",
+    .about = "Print the tensors and metadata of a safetensors checkpoint.\n",
+    .opts = inspect_opts,
+    .max_operands = 1,
+    .operand = "PATH",
+};
 
 typedef struct stats {
     int ok; /* computed */
@@ -235,46 +245,33 @@ static int print_json(const lh_safetensors_file *f, const char *path)
 
 int lh_cmd_ckpt(int argc, char **argv)
 {
-    const char *path = NULL;
-    int json = 0, verbose = 0;
+    const char *path;
+    int json, verbose, rc;
+    lh_args a;
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(usage, stdout);
+        lh_args_help(&inspect_spec, NULL, stdout);
         return 0;
     }
     if (argc < 2 || strcmp(argv[1], "inspect") != 0) {
-        fprintf(stderr, "lhost: ckpt: %s%s%s\n%s", argc < 2 ? "expected a subcommand" : "unknown subcommand \"",
-                argc < 2 ? "" : argv[1], argc < 2 ? "" : "\" (expected inspect)", usage);
+        fprintf(stderr, "lhost: ckpt: %s%s%s\nTry 'lhost ckpt --help'.\n",
+                argc < 2 ? "expected a subcommand (inspect)" : "unknown subcommand '",
+                argc < 2 ? "" : argv[1], argc < 2 ? "" : "' (expected inspect)");
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
-            verbose = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "lhost: ckpt inspect: unknown option \"%s\"\n%s", argv[i], usage);
-            return 2;
-        } else if (path) {
-            fprintf(stderr, "lhost: ckpt inspect: one PATH expected, got \"%s\" and \"%s\"\n%s", path, argv[i],
-                    usage);
-            return 2;
-        } else
-            path = argv[i];
-    }
-    if (!path) {
-        fprintf(stderr, "lhost: ckpt inspect: expected a checkpoint PATH\n%s", usage);
-        return 2;
-    }
+    if ((rc = lh_args_parse(&a, &inspect_spec, argc - 1, argv + 1)) != 0)
+        return rc == LH_ARGS_HELP ? 0 : 2;
+    if (!(path = lh_args_operand(&a, 0)))
+        return lh_args_error(&a, "expected a checkpoint PATH");
+    json = lh_args_get(&a, "json") != NULL;
+    verbose = lh_args_get(&a, "verbose") != NULL;
+    lh_args_free(&a); /* path is argv's */
     lh_error err = {{0}};
     lh_safetensors_file *f;
     if (lh_safetensors_read(path, &f, &err)) {
         fprintf(stderr, "lhost: %s\n", err.msg);
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     if (json)
         rc = print_json(f, path);
     else

@@ -4,6 +4,7 @@
  * file, so a plugin author starts from something that builds with find_package(lhost) or
  * pkg-config. Refuses to touch an existing directory. See cmd_new_plugin.h. */
 #include "cmd_new_plugin.h"
+#include "args.h"
 #include "paths.h"
 
 #include <dirent.h>
@@ -211,88 +212,48 @@ int lh_cmd_new_plugin_create(const char *template_dir, const char *name, const c
     return rc;
 }
 
-static void lh_np_usage(FILE *f)
-{
-    fputs("usage: lhost new-plugin NAME [--kind callback|metric] [--dir DIR]\n"
-          "\n"
-          "Create DIR (default ./NAME) with a plugin skeleton that builds against the installed\n"
-          "SDK: CMakeLists.txt (find_package(lhost)), Makefile (pkg-config), plugin.c, README.md.\n"
-          "NAME must match [a-z][a-z0-9_]*. DIR must not exist.\n"
-          "\n"
-          "  --kind KIND   callback (default) or metric\n"
-          "  --dir DIR     the directory to create\n"
-          "  -h, --help    this text\n",
-          f);
-}
+static const lh_arg_opt lh_np_opts[] = {
+    {"kind", 0, LH_ARG_VALUE, "KIND", 0, "callback (default) or metric"},
+    {"dir", 0, LH_ARG_VALUE, "DIR", 0, "the directory to create (default: ./NAME)"},
+    {NULL, 0, 0, NULL, 0, NULL},
+};
 
-/* "--opt VALUE" or "--opt=VALUE": returns the value and advances *i, or NULL if not this opt. */
-static const char *lh_np_opt(int argc, char **argv, int *i, const char *opt, int *missing)
-{
-    size_t n = strlen(opt);
-    if (strncmp(argv[*i], opt, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
+static const lh_args_spec lh_np_spec = {
+    .usage = "NAME [--kind callback|metric] [--dir DIR]",
+    .about = "Create DIR (default ./NAME) with a plugin skeleton that builds against the\n"
+             "installed SDK: CMakeLists.txt (find_package(lhost)), Makefile (pkg-config),\n"
+             "plugin.c, README.md. NAME must match [a-z][a-z0-9_]*. DIR must not exist.\n",
+    .opts = lh_np_opts,
+    .max_operands = 1,
+    .operand = "NAME",
+};
 
 int lh_cmd_new_plugin(int argc, char **argv)
 {
-    const char *name = NULL, *kind = "callback", *dir = NULL, *v;
+    const char *name, *kind, *dir;
     char tdir[PATH_MAX];
     lh_error err = {{0}};
-    int i, missing = 0;
+    lh_args a;
+    int rc;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            lh_np_usage(stdout);
-            return 0;
-        } else if ((v = lh_np_opt(argc, argv, &i, "--kind", &missing)) != NULL) {
-            kind = v;
-        } else if ((v = lh_np_opt(argc, argv, &i, "--dir", &missing)) != NULL) {
-            dir = v;
-        } else if (missing) {
-            fprintf(stderr, "lhost new-plugin: %s: expected a value\n", argv[i]);
-            return 2;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "lhost new-plugin: unknown option '%s'\n", argv[i]);
-            lh_np_usage(stderr);
-            return 2;
-        } else if (name) {
-            fprintf(stderr, "lhost new-plugin: one NAME expected, got '%s' and '%s'\n", name,
-                    argv[i]);
-            return 2;
-        } else {
-            name = argv[i];
-        }
-    }
-    if (!name) {
-        lh_np_usage(stderr);
-        return 2;
-    }
-    if (!lh_cmd_new_plugin_name_ok(name)) {
-        fprintf(stderr,
-                "lhost new-plugin: plugin name '%s': expected [a-z][a-z0-9_]*, at most %d "
-                "characters\n",
-                name, LH_NP_MAX_NAME);
-        return 2;
-    }
-    if (!lh_np_kind_ok(kind)) {
-        fprintf(stderr, "lhost new-plugin: --kind: expected callback or metric, got \"%s\"\n",
-                kind);
-        return 2;
-    }
-    if (!dir)
-        dir = name;
+    if ((rc = lh_args_parse(&a, &lh_np_spec, argc, argv)) != 0)
+        return rc == LH_ARGS_HELP ? 0 : 2;
+    name = lh_args_operand(&a, 0);
+    kind = lh_args_get(&a, "kind") ? lh_args_get(&a, "kind") : "callback";
+    dir = lh_args_get(&a, "dir") ? lh_args_get(&a, "dir") : name;
+    rc = !name ? lh_args_error(&a, "expected a plugin NAME")
+         : !lh_cmd_new_plugin_name_ok(name)
+             ? lh_args_error(&a, "plugin name '%s': expected [a-z][a-z0-9_]*, at most %d "
+                                 "characters", name, LH_NP_MAX_NAME)
+         : !lh_np_kind_ok(kind)
+             ? lh_args_error(&a, "--kind: expected callback or metric, got \"%s\"", kind)
+             : 0;
+    lh_args_free(&a); /* the values are argv's */
+    if (rc)
+        return rc;
     if (lh_cmd_new_plugin_template_dir(tdir, sizeof tdir, &err) != 0 ||
         lh_cmd_new_plugin_create(tdir, name, kind, dir, &err) != 0) {
-        fprintf(stderr, "lhost new-plugin: %s\n", err.msg);
+        fprintf(stderr, "lhost: new-plugin: %s\n", err.msg);
         return 1;
     }
     printf("created %s: %s plugin '%s'\n"

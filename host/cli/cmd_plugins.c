@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "child.h"
 #include "dispatch.h"
 #include "instance.h"
@@ -15,15 +16,22 @@
 
 #define MAX_DIRS 32
 
-static const char usage[] =
-    "usage: lhost plugins [--plugin-dir DIR]... [--allow-insecure-plugins] [--json]\n"
-    "                     [--verbose NAME] [--help]\n"
-    "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
-    "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n"
-    "  --plugin-dir DIR          search DIR first (repeatable)\n"
-    "  --allow-insecure-plugins  load files/directories writable by group or others\n"
-    "  --json                    machine-readable output\n"
-    "  --verbose NAME            describe one plugin (name or id): parameters, hooks, state\n";
+static const lh_arg_opt plugins_opts[] = {
+    {"plugin-dir", 0, LH_ARG_LIST, "DIR", MAX_DIRS, "search DIR first"},
+    {"allow-insecure-plugins", 0, LH_ARG_FLAG, NULL, 0,
+     "load files and folders writable by group or others"},
+    {"json", 0, LH_ARG_FLAG, NULL, 0, "machine-readable output"},
+    {"verbose", 0, LH_ARG_VALUE, "NAME", 0,
+     "describe one plugin (name or id): parameters, hooks, state"},
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+static const lh_args_spec plugins_spec = {
+    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]",
+    .about = "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
+             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n",
+    .opts = plugins_opts,
+};
 
 static void abi_text(lhost_version v, char *buf, size_t cap)
 {
@@ -367,38 +375,23 @@ static int describe(const lh_registry *reg, const char *name, int json)
 
 int lh_cmd_plugins(int argc, char **argv)
 {
-    const char *dirs[MAX_DIRS], *verbose = NULL;
+    const char *dirs[MAX_DIRS], *verbose;
     lh_registry_opts opts = {0};
     lh_registry *reg;
     lh_error err;
-    int json = 0, rc, i;
+    lh_args a;
+    int json, rc;
+    if ((rc = lh_args_parse(&a, &plugins_spec, argc, argv)) != 0)
+        return rc == LH_ARGS_HELP ? 0 : 2;
     opts.plugin_dirs = dirs;
+    opts.n_plugin_dirs = lh_args_all(&a, "plugin-dir", dirs, MAX_DIRS);
+    opts.allow_insecure = lh_args_get(&a, "allow-insecure-plugins") != NULL;
     opts.scan_in_child = 1;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--allow-insecure-plugins") == 0) {
-            opts.allow_insecure = 1;
-        } else if (strcmp(a, "--plugin-dir") == 0 || strncmp(a, "--plugin-dir=", 13) == 0) {
-            const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v || opts.n_plugin_dirs == MAX_DIRS)
-                goto usage_error;
-            dirs[opts.n_plugin_dirs++] = v;
-        } else if (strcmp(a, "--verbose") == 0 || strncmp(a, "--verbose=", 10) == 0) {
-            verbose = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!verbose)
-                goto usage_error;
-        } else {
-            fprintf(stderr, "lhost: plugins: unknown argument '%s'\n", a);
-            goto usage_error;
-        }
-    }
+    json = lh_args_get(&a, "json") != NULL;
+    verbose = lh_args_get(&a, "verbose");
     if (lh_registry_open(&reg, &opts, NULL, &err) != 0) {
         fprintf(stderr, "lhost: plugins: %s\n", err.msg);
+        lh_args_free(&a);
         return 1;
     }
     if (verbose)
@@ -410,9 +403,7 @@ int lh_cmd_plugins(int argc, char **argv)
         rc = 0;
     }
     lh_registry_close(reg);
+    lh_args_free(&a);
     fflush(stdout);
     return rc;
-usage_error:
-    fputs(usage, stderr);
-    return 2;
 }

@@ -1,8 +1,11 @@
 /* host/cli/cmd_train.c — `lhost train`, `lhost validate` and `lhost predict`.
  *
- *   lhost train --config FILE.yaml [--resume CKPT] [--plugin-dir DIR]... [--key.path=VALUE]...
- *   lhost validate --ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--key.path=VALUE]...
- *   lhost predict --ckpt CKPT --data DIR --out FILE.csv [--key.path=VALUE]...
+ *   lhost train|fit -c FILE.yaml [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]...
+ *   lhost validate --ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...
+ *   lhost predict --ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...
+ *
+ * All three parse with host/cli/args.c; config keys come from host/train/trainer_keys.c, which
+ * --help lists. --print_config prints the merged config as YAML instead of running.
  *
  * Each returns the process exit code: 0 success, 1 failure, 2 usage error. */
 #include <cjson/cJSON.h>
@@ -11,73 +14,183 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cmd.h"
 #include "clock.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "ckpt.h"
 #include "trainer.h"
+#include "trainer_keys.h"
 
 #define MAX_DIRS 64
 
-typedef struct cli {
-    const char *config, *resume, *ckpt, *data, *out;
-    const char *dirs[MAX_DIRS];
-    int32_t n_dirs, allow_insecure;
-    const char *overrides[256];
-    int32_t n_overrides;
-} cli;
+/* ---- the command lines ------------------------------------------------------------------ */
 
-static int usage(const char *cmd, const char *msg)
+#define PLUGIN_OPTS                                                                           \
+    {"plugin-dir", 0, LH_ARG_LIST, "DIR", MAX_DIRS, "search DIR for plugins first"},          \
+    {"allow-insecure-plugins", 0, LH_ARG_FLAG, NULL, 0,                                       \
+     "load plugin files and folders writable by group or others"},                            \
+    {"print_config", 0, LH_ARG_FLAG, NULL, 0,                                                 \
+     "print the merged config (file + overrides) as YAML and exit"}
+
+static const lh_arg_opt train_opts[] = {
+    {"config", 'c', LH_ARG_VALUE, "FILE", 0, "the YAML config (its keys below)"},
+    {"resume", 0, LH_ARG_VALUE, "CKPT", 0, "continue a run exactly from a checkpoint lhost wrote"},
+    PLUGIN_OPTS,
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+static const lh_arg_opt validate_opts[] = {
+    {"ckpt", 0, LH_ARG_VALUE, "CKPT", 0, "the checkpoint (required)"},
+    {"data", 0, LH_ARG_VALUE, "DIR", 0, "the dataset folder (default: the checkpoint's)"},
+    PLUGIN_OPTS,
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+static const lh_arg_opt predict_opts[] = {
+    {"ckpt", 0, LH_ARG_VALUE, "CKPT", 0, "the checkpoint (required)"},
+    {"data", 0, LH_ARG_VALUE, "DIR", 0, "the dataset folder (required)"},
+    {"out", 0, LH_ARG_VALUE, "FILE", 0, "the CSV to write (required)"},
+    PLUGIN_OPTS,
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+/* Lightning writes seed_everything where lhost's config says seed. */
+static const char *const aliases[] = {"seed_everything", "seed", NULL};
+/* The undotted keys --KEY=VALUE sets (seed, plugin_dirs), from the table of keys. */
+static const char *top_keys[16];
+
+static void config_help(FILE *f);
+
+/* What the three commands that read a config share. */
+#define CONFIG_SPEC                                                                           \
+    .overrides = 1, .top_keys = top_keys, .aliases = aliases, .help_more = config_help
+
+static const lh_args_spec train_spec = {
+    .usage = "-c FILE [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]... [--print_config]",
+    .about = "Train the model the config describes, as LightningCLI's fit ('lhost fit' is the\n"
+             "same). --resume continues a run exactly from a checkpoint written by lhost.\n",
+    .opts = train_opts,
+    CONFIG_SPEC,
+};
+
+static const lh_args_spec validate_spec = {
+    .usage = "--ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...",
+    .about = "Rebuild the model from the checkpoint alone (as Lightning's load_from_checkpoint)\n"
+             "and print the validation loss and the metrics it was trained with, on DIR's test\n"
+             "split (default: the data the checkpoint was trained on).\n",
+    .opts = validate_opts,
+    CONFIG_SPEC,
+};
+
+static const lh_args_spec predict_spec = {
+    .usage = "--ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...",
+    .about = "Write one CSV row per test sample of DIR: index,target,pred,logit_0..logit_{C-1}.\n",
+    .opts = predict_opts,
+    CONFIG_SPEC,
+};
+
+static int parse(lh_args *a, const lh_args_spec *spec, int argc, char **argv)
 {
-    fprintf(stderr, "lhost %s: %s\nTry 'lhost %s --help'.\n", cmd, msg, cmd);
-    return 2;
+    int32_t n = 0;
+    for (int32_t i = 0; i < lh_trainer_n_keys && n < 15; i++)
+        if (!strchr(lh_trainer_keys[i].path, '.') && lh_trainer_keys[i].type != LH_KEY_SECTION)
+            top_keys[n++] = lh_trainer_keys[i].path;
+    top_keys[n] = NULL;
+    return lh_args_parse(a, spec, argc, argv);
 }
 
-static int parse_cli(int argc, char **argv, cli *c, const char *help)
+/* ---- --help: the config keys, their types, defaults and help ------------------------------ */
+
+/* "  --data.batch_size INT   help (default: 64)", the help under the key when the key is long
+ * and the default under the help when the line would pass 100 columns. */
+static void key_row(FILE *f, const char *path, const char *type, const char *help,
+                    const char *dflt)
 {
-    int i;
-    memset(c, 0, sizeof *c);
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help, stdout);
-            return 1;
-        }
-        if (strcmp(a, "--config") == 0) slot = &c->config;
-        else if (strcmp(a, "--resume") == 0) slot = &c->resume;
-        else if (strcmp(a, "--ckpt") == 0) slot = &c->ckpt;
-        else if (strcmp(a, "--data") == 0) slot = &c->data;
-        else if (strcmp(a, "--out") == 0) slot = &c->out;
-        else if (strcmp(a, "--allow-insecure-plugins") == 0) {
-            c->allow_insecure = 1;
-            continue;
-        } else if (strcmp(a, "--plugin-dir") == 0) {
-            if (i + 1 >= argc || c->n_dirs == MAX_DIRS)
-                return usage(argv[0], "--plugin-dir needs a directory");
-            c->dirs[c->n_dirs++] = argv[++i];
-            continue;
-        } else if (strncmp(a, "--", 2) == 0 && strchr(a, '=') && strchr(a, '.') &&
-                   strchr(a, '.') < strchr(a, '=')) {
-            if (c->n_overrides == 256)
-                return usage(argv[0], "too many overrides");
-            c->overrides[c->n_overrides++] = a;
-            continue;
-        } else {
-            char msg[300];
-            snprintf(msg, sizeof msg, "unknown argument '%s'", a);
-            return usage(argv[0], msg);
-        }
-        if (i + 1 >= argc) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "%s needs a value", a);
-            return usage(argv[0], msg);
-        }
-        *slot = argv[++i];
+    enum { COL = 34, WIDTH = 100 };
+    char left[200];
+    int n = snprintf(left, sizeof left, "  --%s %s", path, type);
+    if (n + 2 > COL)
+        fprintf(f, "%s\n%*s%s", left, COL, "", help);
+    else
+        fprintf(f, "%-*s%s", COL, left, help);
+    if (COL + strlen(help) + strlen(dflt) + 12 > WIDTH)
+        fprintf(f, "\n%*s(default: %s)\n", COL, "", dflt);
+    else
+        fprintf(f, " (default: %s)\n", dflt);
+}
+
+static void table_row(FILE *f, const lh_trainer_key *k)
+{
+    static const char *const types[] = {"", "", "INT", "FLOAT", "BOOL", "STR", "", "LIST"};
+    char type[128] = "";
+    if (k->type == LH_KEY_ENUM)
+        for (int32_t c = 0; k->choices[c]; c++)
+            snprintf(type + strlen(type), sizeof type - strlen(type), "%s%s", c ? "|" : "",
+                     k->choices[c]);
+    else
+        snprintf(type, sizeof type, "%s", types[k->type]);
+    key_row(f, k->path, type, k->help, k->dflt);
+}
+
+/* The optimizer's keys are read in host/nn/optim.c; their defaults are asked of it. */
+static void optimizer_rows(FILE *f)
+{
+    lh_optim o, w;
+    lh_config *adamw = NULL;
+    lh_error err;
+    char v[96];
+    if (lh_optim_from_cfg(NULL, &o, &err) ||
+        lh_config_load_string(&adamw, "(help)", "name: adamw", &err) ||
+        lh_optim_from_cfg(lh_config_root(adamw), &w, &err)) {
+        fprintf(f, "  (optimizer defaults unavailable: %s)\n", err.msg);
+        lh_config_free(adamw);
+        return;
     }
-    return 0;
+    lh_config_free(adamw);
+    key_row(f, "optimizer.name", "adam|adamw|sgd", "the torch.optim class", lh_optim_name(&o));
+    snprintf(v, sizeof v, "%g", o.lr);
+    key_row(f, "optimizer.lr", "FLOAT", "learning rate", v);
+    snprintf(v, sizeof v, "[%g, %g]", o.beta1, o.beta2);
+    key_row(f, "optimizer.betas", "[B1, B2]", "adam and adamw moment decays", v);
+    snprintf(v, sizeof v, "%g", o.eps);
+    key_row(f, "optimizer.eps", "FLOAT", "adam and adamw denominator term", v);
+    snprintf(v, sizeof v, "%g; adamw: %g", o.weight_decay, w.weight_decay);
+    key_row(f, "optimizer.weight_decay", "FLOAT", "L2 penalty (decoupled for adamw)", v);
+    snprintf(v, sizeof v, "%g", o.momentum);
+    key_row(f, "optimizer.momentum", "FLOAT", "sgd momentum", v);
+    snprintf(v, sizeof v, "%g", o.dampening);
+    key_row(f, "optimizer.dampening", "FLOAT", "sgd dampening", v);
+    key_row(f, "optimizer.nesterov", "BOOL", "sgd Nesterov momentum",
+            o.nesterov ? "true" : "false");
 }
+
+static void config_help(FILE *f)
+{
+    int32_t i, j;
+    fprintf(f, "\nconfig keys (top level; --seed_everything is --seed):\n");
+    for (i = 0; i < lh_trainer_n_keys; i++)
+        if (!strchr(lh_trainer_keys[i].path, '.') && lh_trainer_keys[i].type != LH_KEY_SECTION)
+            table_row(f, &lh_trainer_keys[i]);
+    for (i = 0; i < lh_trainer_n_keys; i++) {
+        const lh_trainer_key *sec = &lh_trainer_keys[i];
+        size_t len = strlen(sec->path);
+        if (sec->type != LH_KEY_SECTION)
+            continue;
+        fprintf(f, "\n%s: %s\n", sec->path, sec->help);
+        for (j = 0; j < lh_trainer_n_keys; j++)
+            if (strncmp(lh_trainer_keys[j].path, sec->path, len) == 0 &&
+                lh_trainer_keys[j].path[len] == '.')
+                table_row(f, &lh_trainer_keys[j]);
+        if (strcmp(sec->path, "optimizer") == 0)
+            optimizer_rows(f);
+    }
+    fprintf(f, "\n'lhost plugins' lists the plugins; 'lhost plugins --verbose NAME' a plugin's "
+               "parameters\nand defaults, which --callbacks.KEY.PARAM=VALUE and the like set.\n");
+}
+
+/* ---- the commands --------------------------------------------------------------------------- */
 
 static int fail(const lh_error *err)
 {
@@ -99,14 +212,13 @@ static int finish(int rc, const lh_error *err, lh_trainer *t, lh_registry *reg, 
 }
 
 /* Plugin directories: --plugin-dir first, then the config's plugin_dirs. */
-static int open_registry(const cli *c, const lh_config *cfg, lh_registry **reg, lh_error *err)
+static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **reg,
+                         lh_error *err)
 {
     const char *dirs[2 * MAX_DIRS];
-    int32_t n = 0, i;
+    int32_t n = lh_args_all(a, "plugin-dir", dirs, MAX_DIRS), i;
     lh_registry_opts o;
     const lh_config_node *pd = cfg ? lh_config_get(lh_config_root(cfg), "plugin_dirs") : NULL;
-    for (i = 0; i < c->n_dirs; i++)
-        dirs[n++] = c->dirs[i];
     if (pd) {
         if (lh_config_type(pd) != LH_CFG_SEQ)
             return lh_error_set(err, "config %s: plugin_dirs: expected a list of directories",
@@ -122,68 +234,79 @@ static int open_registry(const cli *c, const lh_config *cfg, lh_registry **reg, 
     memset(&o, 0, sizeof o);
     o.plugin_dirs = dirs;
     o.n_plugin_dirs = n;
-    o.allow_insecure = c->allow_insecure;
+    o.allow_insecure = lh_args_get(a, "allow-insecure-plugins") != NULL;
     return lh_registry_open(reg, &o, lh_services_table(), err);
 }
 
-static int apply_overrides(lh_config *cfg, const cli *c, lh_error *err)
+/* Overrides, then the checks of the trainer's keys; with --print_config, print the config. */
+static int merge(const lh_args *a, lh_config *cfg, lh_trainer_opts *o, int *printed,
+                 lh_error *err)
 {
-    int32_t i;
-    for (i = 0; i < c->n_overrides; i++)
-        if (lh_config_override(cfg, c->overrides[i], err))
-            return -1;
-    return 0;
+    char *text;
+    *printed = 0;
+    if (lh_args_apply_overrides(a, cfg, err) || lh_trainer_opts_from_cfg(cfg, o, err))
+        return -1;
+    if (!lh_args_get(a, "print_config"))
+        return 0;
+    if (!(text = lh_config_to_yaml(lh_config_root(cfg), err)))
+        return -1;
+    fputs(text, stdout);
+    free(text);
+    *printed = 1;
+    return fflush(stdout) ? lh_error_set(err, "cannot write the config to stdout") : 0;
 }
-
-static const char train_help[] =
-    "Usage: lhost train --config FILE.yaml [--resume CKPT] [--plugin-dir DIR]...\n"
-    "                   [--allow-insecure-plugins] [--SECTION.KEY=VALUE]...\n"
-    "Train the model the config describes (sections: seed, data, model, optimizer, trainer,\n"
-    "metrics, callbacks, loggers, plugin_dirs). Dotted overrides replace config values, e.g.\n"
-    "  --trainer.max_epochs=10 --data.batch_size=128 --callbacks.early_stopping.patience=5\n"
-    "--resume continues a run exactly from a checkpoint written by lhost.\n";
 
 int lh_cmd_train(int argc, char **argv)
 {
-    cli c;
+    lh_args a;
     lh_error err = {{0}};
     lh_config *cfg = NULL;
     lh_registry *reg = NULL;
     lh_trainer t;
     lh_trainer_opts o;
-    int rc = 1, pr = parse_cli(argc, argv, &c, train_help), trainer_ready = 0;
+    const char *config, *resume;
+    int rc = 1, printed = 0, trainer_ready = 0;
     double t0 = lh_clock_now();
-    if (pr)
-        return pr == 1 ? 0 : pr;
-    if (!c.config)
-        return usage("train", "--config FILE.yaml is required");
-    if (c.ckpt || c.data || c.out)
-        return usage("train", "--ckpt, --data and --out belong to validate/predict");
-    if (lh_config_load(&cfg, c.config, &err) || apply_overrides(cfg, &c, &err) ||
-        lh_trainer_opts_from_cfg(cfg, &o, &err) || open_registry(&c, cfg, &reg, &err))
+    if ((rc = parse(&a, &train_spec, argc, argv)) != 0)
+        return rc == LH_ARGS_HELP ? 0 : 2;
+    rc = 1;
+    config = lh_args_get(&a, "config"), resume = lh_args_get(&a, "resume");
+    if (!config && !lh_args_get(&a, "print_config")) {
+        rc = lh_args_error(&a, "--config FILE is required");
+        lh_args_free(&a);
+        return rc;
+    }
+    if (lh_config_load(&cfg, config, &err) || merge(&a, cfg, &o, &printed, &err))
+        goto done;
+    if (printed) {
+        rc = 0;
+        goto done;
+    }
+    if (open_registry(&a, cfg, &reg, &err))
         goto done;
     trainer_ready = 1;
     if (lh_trainer_setup(&t, &o, cfg, reg, LHOST_STAGE_FIT, NULL, &err))
         goto done;
     t.t_start = t0;
-    if (c.resume && lh_ckpt_load(&t, c.resume, 1, &err))
+    if (resume && lh_ckpt_load(&t, resume, 1, &err))
         goto done;
     if (lh_trainer_make_run_dir(&t, &err))
         goto done;
-    if (c.resume && lh_trainer_reload_csv(&t, &err))
+    if (resume && lh_trainer_reload_csv(&t, &err))
         goto done;
     if (o.summary) {
         fprintf(t.out, "Device: %s\n", t.be->describe(t.bctx));
         lh_model_summary(&t.model, t.out);
     }
     fprintf(t.out, "Logging to %s (setup %.0f ms)\n", t.csv_path, (lh_clock_now() - t0) * 1e3);
-    if (c.resume)
-        fprintf(t.out, "Resumed from %s at epoch %lld, batch %lld (global step %lld)\n", c.resume,
+    if (resume)
+        fprintf(t.out, "Resumed from %s at epoch %lld, batch %lld (global step %lld)\n", resume,
                 (long long)t.resume_epoch, (long long)t.resume_batch, (long long)t.global_step);
     if (lh_trainer_fit(&t, &err))
         goto done;
     rc = 0;
 done:
+    lh_args_free(&a);
     return finish(rc, &err, trainer_ready ? &t : NULL, reg, cfg);
 }
 
@@ -228,49 +351,47 @@ static int cfg_from_ckpt(const char *path, const char *data_dir, lh_config **cfg
     return rc;
 }
 
-static const char validate_help[] =
-    "Usage: lhost validate --ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--SECTION.KEY=VALUE]...\n"
-    "Rebuild the model from the checkpoint alone (as Lightning's load_from_checkpoint) and print\n"
-    "the validation loss and the metrics it was trained with, on DIR's test split (default: the\n"
-    "data the checkpoint was trained on).\n";
-
-static const char predict_help[] =
-    "Usage: lhost predict --ckpt CKPT --data DIR --out FILE.csv [--SECTION.KEY=VALUE]...\n"
-    "Write one CSV row per test sample of DIR: index,target,pred,logit_0..logit_{C-1}.\n";
-
 static int eval_cmd(int argc, char **argv, int32_t stage)
 {
-    cli c;
+    lh_args a;
     lh_error err = {{0}};
     lh_config *cfg = NULL;
     lh_registry *reg = NULL;
     lh_trainer t;
     lh_trainer_opts o;
     lh_model_spec spec;
-    const char *name = stage == LHOST_STAGE_VALIDATE ? "validate" : "predict";
-    int rc = 1, ready = 0,
-        pr = parse_cli(argc, argv, &c, stage == LHOST_STAGE_VALIDATE ? validate_help : predict_help);
-    if (pr)
-        return pr == 1 ? 0 : pr;
-    if (!c.ckpt)
-        return usage(name, "--ckpt CKPT is required");
-    if (stage == LHOST_STAGE_PREDICT && (!c.out || !c.data))
-        return usage(name, "--data DIR and --out FILE are required");
-    if (c.config || c.resume)
-        return usage(name, "--config and --resume belong to train");
-    if (lh_ckpt_read_spec(c.ckpt, &spec, NULL, 0, &err) ||
-        cfg_from_ckpt(c.ckpt, c.data, &cfg, &err) || apply_overrides(cfg, &c, &err) ||
-        lh_trainer_opts_from_cfg(cfg, &o, &err) || open_registry(&c, cfg, &reg, &err))
+    const char *ckpt, *data, *out;
+    int rc, ready = 0, printed = 0;
+    if ((rc = parse(&a, stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec, argc,
+                    argv)) != 0)
+        return rc == LH_ARGS_HELP ? 0 : 2;
+    ckpt = lh_args_get(&a, "ckpt"), data = lh_args_get(&a, "data"), out = lh_args_get(&a, "out");
+    if (!ckpt || (stage == LHOST_STAGE_PREDICT && (!out || !data))) {
+        rc = lh_args_error(&a, !ckpt ? "--ckpt CKPT is required"
+                                     : "--data DIR and --out FILE are required");
+        lh_args_free(&a);
+        return rc;
+    }
+    rc = 1;
+    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) || cfg_from_ckpt(ckpt, data, &cfg, &err) ||
+        merge(&a, cfg, &o, &printed, &err))
+        goto done;
+    if (printed) {
+        rc = 0;
+        goto done;
+    }
+    if (open_registry(&a, cfg, &reg, &err))
         goto done;
     ready = 1;
     if (lh_trainer_setup(&t, &o, cfg, reg, stage, &spec, &err) ||
-        lh_ckpt_load(&t, c.ckpt, 0, &err))
+        lh_ckpt_load(&t, ckpt, 0, &err))
         goto done;
     if (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(&t, 1, &err)
-                                      : lh_trainer_predict(&t, c.out, &err))
+                                      : lh_trainer_predict(&t, out, &err))
         goto done;
     rc = 0;
 done:
+    lh_args_free(&a);
     return finish(rc, &err, ready ? &t : NULL, reg, cfg);
 }
 

@@ -1,4 +1,5 @@
-/* host/cli/main.c — the lhost command line: a table of subcommands. The only file that exits. */
+/* host/cli/main.c — the lhost command line: a table of subcommands, each parsing its own
+ * arguments with host/cli/args.c. The only file that exits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand commands[] = {
-    {"train", lh_cmd_train, "train a model from a YAML config (--config FILE [--resume CKPT])"},
+    {"train", lh_cmd_train, "train a model from a YAML config (-c FILE [--resume CKPT])"},
+    {"fit", lh_cmd_train, "the same as train (LightningCLI's name)"},
     {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
     {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},

@@ -67,6 +67,11 @@ int lh_config_get_enum(const lh_config_node *map, const char *key, const char *c
 /* Every key of `map` must be in `allowed` (NULL-terminated); a NULL map passes. */
 int lh_config_check_keys(const lh_config_node *map, const char *const *allowed, lh_error *err);
 
+/* The subtree at n (lh_config_root for the whole config) as a YAML document, malloc'd, for the
+ * caller to free. Loading it back gives the same keys in the same order, the same scalar texts
+ * and the same nulls (config_emit.c). NULL with a message on failure. */
+char *lh_config_to_yaml(const lh_config_node *n, lh_error *err);
+
 /* Fail with "config WHERE: PATH: MESSAGE" about node n (for callers' own checks). */
 int lh_config_error(const lh_config_node *n, lh_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

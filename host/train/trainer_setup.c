@@ -11,79 +11,18 @@
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
+#include "trainer_keys.h"
 
+/* The keys, their defaults and ranges are the table in trainer_keys.c (also --help's). */
 int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error *err)
 {
-    static const char *const top_keys[] = {"seed", "data", "model", "optimizer", "trainer",
-                                           "metrics", "callbacks", "loggers", "plugin_dirs",
-                                           NULL};
-    static const char *const data_keys[] = {"path", "batch_size", "num_classes", "mean", "std",
-                                            NULL};
-    static const char *const trainer_keys[] = {"max_epochs", "min_epochs", "device", "threads",
-                                               "log_every_n_steps", "default_root_dir",
-                                               "limit_train_batches", "limit_val_batches",
-                                               "enable_progress_bar", "enable_model_summary",
-                                               "profiler", NULL};
-    const lh_config_node *root = lh_config_root(cfg), *data, *tr;
-    const char *s;
-    int64_t v;
-    int b;
     memset(o, 0, sizeof *o);
-    if (lh_config_check_keys(root, top_keys, err))
-        return -1;
-    if (lh_config_get_int(root, "seed", 0, 0, INT64_MAX, &v, err))
-        return -1;
-    o->seed = (uint64_t)v;
-
-    data = lh_config_get(root, "data");
-    if (data && lh_config_check_keys(data, data_keys, err))
-        return -1;
-    if (lh_config_get_string(data, "path", LH_DATA_DEFAULT_DIR, &s, err))
-        return -1;
-    snprintf(o->data_dir, sizeof o->data_dir, "%s", s);
-    if (lh_config_get_int(data, "batch_size", 64, 1, 1 << 20, &o->batch_size, err) ||
-        lh_config_get_int(data, "num_classes", 10, 2, 1 << 16, &o->num_classes, err) ||
-        lh_config_get_float(data, "mean", NAN, -1e9, 1e9, &o->mean, err) ||
-        lh_config_get_float(data, "std", NAN, 1e-12, 1e9, &o->std, err))
-        return -1;
-
-    tr = lh_config_get(root, "trainer");
-    if (tr && lh_config_check_keys(tr, trainer_keys, err))
-        return -1;
-    if (lh_config_get_int(tr, "max_epochs", 1000, -1, INT32_MAX, &o->max_epochs, err) ||
-        lh_config_get_int(tr, "min_epochs", 0, 0, INT32_MAX, &o->min_epochs, err) ||
-        lh_config_get_int(tr, "threads", 0, 0, 1024, &o->threads, err) ||
-        lh_config_get_int(tr, "log_every_n_steps", 50, 1, INT32_MAX, &o->log_every_n_steps, err) ||
-        lh_config_get_int(tr, "limit_train_batches", 0, 0, INT32_MAX, &o->limit_train_batches, err) ||
-        lh_config_get_int(tr, "limit_val_batches", 0, 0, INT32_MAX, &o->limit_val_batches, err))
+    if (lh_trainer_keys_read(lh_config_root(cfg), o, err))
         return -1;
     if (o->max_epochs == 0)
         return lh_error_set(err, "config %s: trainer.max_epochs: expected -1 (unlimited) or >= 1",
-                            lh_config_where(lh_config_get(tr, "max_epochs")));
-    if (lh_config_get_string(tr, "device", "auto", &s, err))
-        return -1;
-    snprintf(o->device, sizeof o->device, "%s", s);
-    if (lh_config_get_string(tr, "default_root_dir", ".", &s, err))
-        return -1;
-    snprintf(o->root_dir, sizeof o->root_dir, "%s", s);
-    o->progress_bar = -1;
-    if (tr && lh_config_get(tr, "enable_progress_bar")) {
-        if (lh_config_get_bool(tr, "enable_progress_bar", 1, &b, err))
-            return -1;
-        o->progress_bar = b;
-    }
-    if (lh_config_get_bool(tr, "enable_model_summary", 1, &b, err))
-        return -1;
-    o->summary = b;
-    /* Lightning's profiler=None | "simple" (see host/profiler.h) */
-    if (tr && lh_config_get(tr, "profiler") && !lh_config_is_null(lh_config_get(tr, "profiler"))) {
-        if (lh_config_get_string(tr, "profiler", "", &s, err))
-            return -1;
-        if (strcmp(s, "simple") != 0)
-            return lh_error_set(err, "config %s: trainer.profiler: expected simple or null, got "
-                                "\"%s\"", lh_config_where(lh_config_get(tr, "profiler")), s);
-        o->profiler = 1;
-    }
+                            lh_config_where(lh_config_get(lh_config_root(cfg),
+                                                          "trainer.max_epochs")));
     return 0;
 }
 

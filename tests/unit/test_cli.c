@@ -1,5 +1,7 @@
 /* tests/unit/test_cli.c — bad input through `lhost train/validate`: each gives one clear line
- * naming the file/key and what was expected, and a non-zero exit.
+ * naming the file/key and what was expected, and a non-zero exit; and the command line every
+ * subcommand shares: LightningCLI's spellings, --print_config, --help's config keys, usage
+ * errors.
  * Run: ctest --test-dir build -R test_cli --output-on-failure */
 #include <check.h>
 #include <stdlib.h>
@@ -7,9 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli_run.h"
-#include "synth_data.h"
 #include "check_run.h"
+#include "cli_run.h"
+#include "config.h"
+#include "config_same.h"
+#include "synth_data.h"
+#include "trainer_keys.h"
 
 static char dir[256];
 
@@ -90,7 +95,7 @@ START_TEST(simple_profiler_report)
                   "op rows or counts wrong:\n%s", rep);
     free(out);
     expect_error("train --config p.yaml --trainer.profiler=advanced",
-                 "trainer.profiler: expected simple or null, got \"advanced\"");
+                 "trainer.profiler: expected null or simple, got \"advanced\"");
 }
 END_TEST
 
@@ -246,6 +251,182 @@ START_TEST(usage_errors_exit_2)
 }
 END_TEST
 
+/* ---- the command line itself (host/cli/args.c), through the binary ------------------------ */
+
+/* Run and expect exit status `want_rc` with `want` in the output. */
+static void expect_run(const char *args, int want_rc, const char *want)
+{
+    char *out;
+    int rc = cli_run(dir, args, &out);
+    if (rc != want_rc || !strstr(out, want))
+        ck_abort_msg("lhost %s: exit %d, wanted %d and \"%s\"; output:\n%s", args, rc, want_rc,
+                     want, out);
+    free(out);
+}
+
+/* validate and predict print the config they rebuilt from the checkpoint, with overrides. */
+START_TEST(print_config_from_checkpoint)
+{
+    char *out;
+    lh_config *printed = NULL;
+    lh_error err = {{0}};
+    int rc;
+    write_cfg("ck.yaml", NULL, "metrics:\n  acc: {plugin: accuracy}\n"
+                               "callbacks:\n  model_checkpoint: {dirpath: ck, save_last: true}\n");
+    rc = cli_run(dir, "train -c ck.yaml", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    rc = cli_run(dir, "validate --ckpt ck/last.ckpt --data.batch_size 4 --print_config", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(lh_config_load_string(&printed, "printed", out, &err) == 0, "%s:\n%s", err.msg,
+                  out);
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(printed), "data.batch_size")),
+                     "4");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(printed),
+                                                    "metrics.acc.plugin")), "accuracy");
+    ck_assert_msg(strstr(lh_config_scalar(lh_config_get(lh_config_root(printed), "data.path")),
+                         "/data"), "%s", out);
+    ck_assert_ptr_null(strstr(out, "val_loss")); /* nothing ran */
+    lh_config_free(printed);
+    free(out);
+    expect_run("predict --ckpt ck/last.ckpt --data d --out p.csv --print_config", 0,
+               "\n  path: d\n");
+}
+END_TEST
+
+/* LightningCLI's spellings: fit, -c, --config=, --key value, --seed_everything. */
+START_TEST(lightning_spellings)
+{
+    write_cfg("ok.yaml", NULL, NULL);
+    expect_run("fit -c ok.yaml", 0, "Total params");
+    expect_run("train --config=ok.yaml --trainer.max_epochs 1 --seed_everything 3", 0,
+               "Total params");
+    expect_run("fit -cok.yaml --data.batch_size 8 --seed=2 --trainer.limit_train_batches=1", 0,
+               "Total params");
+    /* an override's errors name it as it was given */
+    expect_run("train -c ok.yaml --data.batch_size 0", 1,
+               "config command line (--data.batch_size=0): data.batch_size: expected an integer "
+               "from 1 to 1048576, got \"0\"");
+    expect_run("train -c ok.yaml --seed_everything=-1", 1,
+               "command line (--seed=-1): seed: expected an integer >= 0");
+}
+END_TEST
+
+/* --print_config prints the file with the overrides applied, as YAML that loads back to the
+ * same tree, and trains nothing. */
+START_TEST(print_config)
+{
+    char *out, path[600];
+    lh_config *printed = NULL, *want = NULL;
+    lh_error err = {{0}};
+    static const char *const ov[] = {"--trainer.max_epochs=3", "--seed=5",
+                                     "--callbacks.early_stopping.patience=5",
+                                     "--data.batch_size=8", "--optimizer.lr=0.01"};
+    int rc;
+    write_cfg("pc.yaml", NULL, "callbacks:\n  early_stopping: {monitor: val_loss, mode: min}\n");
+    rc = cli_run(dir, "fit --config pc.yaml --trainer.max_epochs 3 --seed_everything=5 "
+                      "--callbacks.early_stopping.patience 5 --data.batch_size=8 "
+                      "--optimizer.lr 0.01 --print_config", &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    snprintf(path, sizeof path, "%s/lightning_logs", dir);
+    ck_assert_msg(access(path, F_OK) != 0, "--print_config trained");
+    ck_assert_msg(lh_config_load_string(&printed, "printed", out, &err) == 0, "%s:\n%s", err.msg,
+                  out);
+    snprintf(path, sizeof path, "%s/pc.yaml", dir);
+    ck_assert_int_eq(lh_config_load(&want, path, &err), 0);
+    for (size_t i = 0; i < sizeof ov / sizeof ov[0]; i++)
+        ck_assert_int_eq(lh_config_override(want, ov[i], &err), 0);
+    expect_same_tree(lh_config_root(want), lh_config_root(printed));
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(printed),
+                                                    "callbacks.early_stopping.patience")), "5");
+    lh_config_free(printed);
+    lh_config_free(want);
+    free(out);
+    /* a config that would not run is refused, not printed */
+    expect_run("train -c pc.yaml --trainer.epochs=3 --print_config", 1, "trainer.epochs");
+    /* without a file: the overrides alone */
+    expect_run("train --print_config --trainer.max_epochs=2", 0, "trainer: {max_epochs: 2}\n");
+}
+END_TEST
+
+/* Each of --help's config keys, its type's default and help come from the table the config
+ * reader uses (host/train/trainer_keys.c), for every command that reads a config. */
+START_TEST(help_lists_config_keys)
+{
+    static const char *const cmds[] = {"train", "fit", "validate", "predict"};
+    char args[64], want[600], *out;
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        snprintf(args, sizeof args, "%s --help", cmds[c]);
+        ck_assert_int_eq(cli_run(dir, args, &out), 0);
+        snprintf(want, sizeof want, "usage: lhost %s ", cmds[c]);
+        ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "%s", out);
+        for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
+            const lh_trainer_key *k = &lh_trainer_keys[i];
+            const char *row, *end;
+            if (k->type == LH_KEY_SECTION) {
+                snprintf(want, sizeof want, "\n%s: %s\n", k->path, k->help);
+                ck_assert_msg(strstr(out, want), "%s: no \"%s\" in\n%s", args, want, out);
+                continue;
+            }
+            snprintf(want, sizeof want, "\n  --%s ", k->path);
+            row = strstr(out, want);
+            ck_assert_msg(row, "%s: no \"%s\" in\n%s", args, want, out);
+            /* the key's help and default, before the next key's row */
+            end = strstr(row + 1, "\n  --") ? strstr(row + 1, "\n  --") : row + strlen(row);
+            ck_assert_msg(strstr(row, k->help) && strstr(row, k->help) < end, "%s: %s: help",
+                          args, k->path);
+            snprintf(want, sizeof want, "(default: %s)\n", k->dflt);
+            ck_assert_msg(strstr(row, want) && strstr(row, want) < end, "%s: %s: no \"%s\"",
+                          args, k->path, want);
+        }
+        ck_assert_msg(strstr(out, "--optimizer.lr FLOAT") && strstr(out, "(default: 0.001)"),
+                      "%s", out);
+        ck_assert_ptr_nonnull(strstr(out, "--print_config"));
+        ck_assert_ptr_nonnull(strstr(out, "  -h, --help"));
+        free(out);
+    }
+    expect_run("plugins --help", 0, "usage: lhost plugins ");
+    expect_run("plugins -h", 0, "  --verbose NAME");
+    expect_run("ckpt inspect --help", 0, "usage: lhost ckpt inspect PATH");
+    expect_run("new-plugin --help", 0, "usage: lhost new-plugin NAME");
+    expect_run("new-plugin --help", 0, "  --kind KIND");
+}
+END_TEST
+
+/* One error style everywhere: "lhost: CMD: ..." naming the argument and the command, exit 2. */
+START_TEST(usage_messages)
+{
+    static const char *const cmds[] = {"train", "fit", "validate", "predict", "plugins",
+                                       "new-plugin", "ckpt inspect"};
+    char args[64], want[128];
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        snprintf(args, sizeof args, "%s --bogus=1", cmds[c]);
+        snprintf(want, sizeof want, "lhost: %s: unknown argument '--bogus'\nTry 'lhost %s --help'.",
+                 cmds[c], cmds[c]);
+        expect_run(args, 2, want);
+    }
+    expect_run("train --config", 2, "lhost: train: --config needs a value (FILE)\n");
+    expect_run("fit -c", 2, "lhost: fit: -c needs a value (FILE)\n");
+    expect_run("train -c x.yaml --trainer.max_epochs", 2,
+               "lhost: train: --trainer.max_epochs needs a value\n");
+    expect_run("train --config --trainer.max_epochs=1", 2, "--config needs a value (FILE)");
+    expect_run("train -c x.yaml --resume", 2, "lhost: train: --resume needs a value (CKPT)\n");
+    expect_run("train", 2, "lhost: train: --config FILE is required\n");
+    expect_run("validate", 2, "lhost: validate: --ckpt CKPT is required\n");
+    expect_run("predict --ckpt x", 2, "lhost: predict: --data DIR and --out FILE are required\n");
+    expect_run("validate --config x.yaml", 2, "lhost: validate: unknown argument '--config'");
+    expect_run("train --data d", 2, "lhost: train: unknown argument '--data'");
+    expect_run("plugins --json=yes", 2, "lhost: plugins: --json takes no value (got 'yes')");
+    expect_run("plugins --verbose", 2, "lhost: plugins: --verbose needs a value (NAME)");
+    expect_run("plugins --trainer.max_epochs=1", 2, "unknown argument '--trainer.max_epochs'");
+    expect_run("new-plugin a b", 2, "lhost: new-plugin: one NAME expected, got 'a' and 'b'");
+    expect_run("new-plugin ok --kind", 2, "lhost: new-plugin: --kind needs a value (KIND)");
+    expect_run("ckpt inspect", 2, "lhost: ckpt inspect: expected a checkpoint PATH");
+    expect_run("ckpt", 2, "lhost: ckpt: expected a subcommand (inspect)");
+    expect_run("frobnicate", 2, "lhost: unknown command 'frobnicate'");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -268,6 +449,11 @@ int main(void)
     tcase_add_test(tc, corrupt_checkpoint);
     tcase_add_test(tc, too_many_plugin_dirs);
     tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, lightning_spellings);
+    tcase_add_test(tc, print_config);
+    tcase_add_test(tc, print_config_from_checkpoint);
+    tcase_add_test(tc, help_lists_config_keys);
+    tcase_add_test(tc, usage_messages);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

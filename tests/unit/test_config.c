@@ -1,5 +1,6 @@
-/* tests/unit/test_config.c — YAML config loading, dotted overrides, typed getters and every
- * error message. Run: ctest --test-dir build -R test_config --output-on-failure */
+/* tests/unit/test_config.c — YAML config loading, dotted overrides, typed getters, every error
+ * message, and the YAML written back (lh_config_to_yaml) loading to the same tree.
+ * Run: ctest --test-dir build -R test_config --output-on-failure */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include "config.h"
 #include "check_run.h"
+#include "config_same.h"
 
 static const char *const YAML_TEXT =
     "seed: 42\n"                         /* 1 */
@@ -361,6 +363,97 @@ START_TEST(test_unknown_key)
 }
 END_TEST
 
+/* ---- writing YAML (lh_config_to_yaml) ----------------------------------------------------- */
+
+/* Write cfg as YAML, load it back, expect the same tree; returns the text (free it). */
+static char *round_trip(const lh_config *cfg)
+{
+    lh_error err = {{0}};
+    char *text = lh_config_to_yaml(lh_config_root(cfg), &err);
+    ck_assert_msg(text != NULL, "%s", err.msg);
+    lh_config *back = NULL;
+    ck_assert_msg(lh_config_load_string(&back, "emitted.yaml", text, &err) == 0,
+                  "%s\nin:\n%s", err.msg, text);
+    expect_same_tree(lh_config_root(cfg), lh_config_root(back));
+    lh_config_free(back);
+    return text;
+}
+
+/* Strings that look like nulls, need quotes, span lines or hold flow indicators keep their
+ * text; nulls stay nulls; order, nesting and empty collections survive. */
+START_TEST(test_emit_round_trip)
+{
+    static const char *const tricky =
+        "plain: hello world\n"
+        "colon: \"a: b\"\nhash: \"x # y\"\ndash: \"- item\"\nstar: \"*x\"\namp: \"&y\"\n"
+        "quoted_null: \"null\"\ntilde_str: \"~\"\nempty_str: \"\"\nNULL_str: 'NULL'\n"
+        "real_null: ~\nempty_val:\nnull_word: null\n"
+        "multiline: \"line1\\nline2\\n\"\ntab: \"a\\tb\"\nquote: \"it's \\\"q\\\"\"\n"
+        "unicode: \"h\xc3\xa9llo \xe2\x9c\x93\"\nlead_space: \"  x\"\ntrail_space: \"x  \"\n"
+        "flowchars: \"[a, b]\"\ncomma: \"a, b\"\nbraces: \"{a}\"\n\"\": emptykey\n"
+        "\"key: x\": 2\n\"123\": number key\n"
+        "nested: {a: [1, [2, 3], {b: ~}], c: [], d: {}}\n"
+        "seq_of_maps:\n  - {type: conv2d, out_channels: 4}\n  - type: relu\n"
+        "  - [\"a,b\", \"c: d\", \"\", \"null\", ~]\n"
+        "long: \"" /* longer than a line: never folded into a different text */
+        "aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd eeeeeeeeee ffffffffff gggggggggg "
+        "hhhhhhhhhh iiiiiiiiii jjjjjjjjjj kkkkkkkkkk  two  spaces\"\n";
+    lh_config *cfg = load(tricky);
+    free(round_trip(cfg));
+    lh_config_free(cfg);
+    cfg = load(YAML_TEXT);
+    free(round_trip(cfg));
+    lh_config_free(cfg);
+    cfg = load("");
+    char *text = round_trip(cfg);
+    ck_assert_str_eq(text, "{}\n");
+    free(text);
+    lh_config_free(cfg);
+}
+END_TEST
+
+/* The shape a person would write: block mappings, short collections of scalars in flow. */
+START_TEST(test_emit_layout)
+{
+    lh_config *cfg = load("a: 1\nb: {c: [1, 2]}\nmodel:\n  layers:\n    - type: relu\n"
+                          "    - {type: linear, out_features: 10}\ns: \"null\"\nn: ~\n"
+                          "m: \"x\\ny\"\n");
+    char *text = round_trip(cfg);
+    ck_assert_str_eq(text, "a: 1\nb:\n  c: [1, 2]\nmodel:\n  layers:\n  - {type: relu}\n"
+                           "  - {type: linear, out_features: 10}\ns: \"null\"\nn: null\n"
+                           "m: \"x\\ny\"\n");
+    free(text);
+    lh_config_free(cfg);
+}
+END_TEST
+
+/* What --print_config prints: the file with the overrides applied, loading back the same. */
+START_TEST(test_emit_after_overrides)
+{
+    lh_error err = {{0}};
+    lh_config *cfg = load(YAML_TEXT);
+    const char *ov[] = {"--trainer.max_epochs=3", "--seed=7", "--model.layers.1={type: dropout, "
+                        "p: 0.5}", "--callbacks.early_stopping.patience=5", "--data.name=x: y",
+                        "--optimizer.betas=[0.8, 0.9]"};
+    for (size_t i = 0; i < sizeof ov / sizeof ov[0]; i++)
+        ck_assert_msg(lh_config_override(cfg, ov[i], &err) == 0, "%s: %s", ov[i], err.msg);
+    char *text = round_trip(cfg);
+    lh_config *back = NULL;
+    ck_assert_int_eq(lh_config_load_string(&back, "emitted.yaml", text, &err), 0);
+    const lh_config_node *r = lh_config_root(back);
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "trainer.max_epochs")), "3");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "seed")), "7");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "model.layers.1.type")), "dropout");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "callbacks.early_stopping.patience")), "5");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "data.name")), "x: y");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "optimizer.betas.1")), "0.9");
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(r, "trainer.device")), "cpu");
+    lh_config_free(back);
+    free(text);
+    lh_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -374,6 +467,9 @@ int main(void)
     tcase_add_test(tc, test_int_getter);
     tcase_add_test(tc, test_other_getters);
     tcase_add_test(tc, test_unknown_key);
+    tcase_add_test(tc, test_emit_round_trip);
+    tcase_add_test(tc, test_emit_layout);
+    tcase_add_test(tc, test_emit_after_overrides);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

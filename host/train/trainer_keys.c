@@ -1,0 +1,159 @@
+/* host/train/trainer_keys.c — the table of config keys (see trainer_keys.h) and its reader. */
+#include "trainer_keys.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT(f) offsetof(lh_trainer_opts, f), sizeof(((lh_trainer_opts *)0)->f)
+#define ELSEWHERE LH_KEY_ELSEWHERE, 0
+#define SECTION(p, h) {.path = p, .type = LH_KEY_SECTION, .offset = LH_KEY_ELSEWHERE, .help = h}
+
+static const char *const profilers[] = {"null", "simple", NULL};
+
+const lh_trainer_key lh_trainer_keys[] = {
+    {"seed", LH_KEY_INT, "0", 0, INT64_MAX, 0, 0, NULL, OPT(seed),
+     "seeds weight init, shuffling and dropout"},
+    SECTION("data", "the dataset: a folder of IDX files, as Fashion-MNIST's"),
+    {"data.path", LH_KEY_STRING, LH_DATA_DEFAULT_DIR, 0, 0, 0, 0, NULL, OPT(data_dir),
+     "folder with train-* and t10k-* images and labels (.gz or not)"},
+    {"data.batch_size", LH_KEY_INT, "64", 1, 1 << 20, 0, 0, NULL, OPT(batch_size),
+     "samples per batch, training and validation"},
+    {"data.num_classes", LH_KEY_INT, "10", 2, 1 << 16, 0, 0, NULL, OPT(num_classes),
+     "classes; the model's last layer has as many outputs"},
+    {"data.mean", LH_KEY_FLOAT, "null", 0, 0, -1e9, 1e9, NULL, OPT(mean),
+     "normalisation mean of the pixels in [0, 1]; null: the dataset's"},
+    {"data.std", LH_KEY_FLOAT, "null", 0, 0, 1e-12, 1e9, NULL, OPT(std),
+     "normalisation std; null: the dataset's"},
+    SECTION("model", "the network: layers, a list of {type: ..., name: ..., ...} as in "
+                     "examples/seed.yaml"),
+    SECTION("optimizer", "the optimizer, as torch.optim's"),
+    SECTION("trainer", "Lightning's Trainer arguments"),
+    {"trainer.max_epochs", LH_KEY_INT, "1000", -1, INT32_MAX, 0, 0, NULL, OPT(max_epochs),
+     "stop after this many epochs; -1: no limit"},
+    {"trainer.min_epochs", LH_KEY_INT, "0", 0, INT32_MAX, 0, 0, NULL, OPT(min_epochs),
+     "train at least this many epochs, whatever a callback asks"},
+    {"trainer.device", LH_KEY_STRING, "auto", 0, 0, 0, 0, NULL, OPT(device),
+     "auto, cpu, cuda or cuda:N (Lightning's accelerator and devices)"},
+    {"trainer.threads", LH_KEY_INT, "0", 0, 1024, 0, 0, NULL, OPT(threads),
+     "CPU threads; 0: all cores"},
+    {"trainer.log_every_n_steps", LH_KEY_INT, "50", 1, INT32_MAX, 0, 0, NULL,
+     OPT(log_every_n_steps), "write a metrics.csv row every N training steps"},
+    {"trainer.default_root_dir", LH_KEY_STRING, ".", 0, 0, 0, 0, NULL, OPT(root_dir),
+     "runs are written to DIR/lightning_logs/version_N"},
+    {"trainer.limit_train_batches", LH_KEY_INT, "0", 0, INT32_MAX, 0, 0, NULL,
+     OPT(limit_train_batches), "training batches per epoch; 0: all"},
+    {"trainer.limit_val_batches", LH_KEY_INT, "0", 0, INT32_MAX, 0, 0, NULL,
+     OPT(limit_val_batches), "validation batches per epoch; 0: all"},
+    {"trainer.enable_progress_bar", LH_KEY_BOOL, "null", 0, 0, 0, 0, NULL, OPT(progress_bar),
+     "draw a progress bar; null: when stdout is a terminal"},
+    {"trainer.enable_model_summary", LH_KEY_BOOL, "true", 0, 0, 0, 0, NULL, OPT(summary),
+     "print the device, the layers and their parameter counts first"},
+    {"trainer.profiler", LH_KEY_ENUM, "null", 0, 0, 0, 0, profilers, OPT(profiler),
+     "simple: time every backend op and print a report at the end"},
+    SECTION("metrics", "metric plugins, KEY: {plugin: NAME, PARAM: VALUE, ...}; plugin "
+                       "defaults to KEY"),
+    SECTION("callbacks", "callback plugins, as metrics"),
+    SECTION("loggers", "logger plugins, as metrics"),
+    {"plugin_dirs", LH_KEY_LIST, "[]", 0, 0, 0, 0, NULL, ELSEWHERE,
+     "folders searched for plugins after --plugin-dir"},
+};
+
+const int32_t lh_trainer_n_keys = (int32_t)(sizeof lh_trainer_keys / sizeof lh_trainer_keys[0]);
+
+const lh_trainer_key *lh_trainer_keys_find(const char *path)
+{
+    for (int32_t i = 0; i < lh_trainer_n_keys; i++)
+        if (strcmp(lh_trainer_keys[i].path, path) == 0)
+            return &lh_trainer_keys[i];
+    return NULL;
+}
+
+/* The keys directly under `section` ("" for the top level), NULL-terminated into names[cap].
+ * Returns how many. */
+static int32_t keys_under(const char *section, const char **names, int32_t cap)
+{
+    size_t len = strlen(section);
+    int32_t n = 0;
+    for (int32_t i = 0; i < lh_trainer_n_keys && n < cap - 1; i++) {
+        const char *p = lh_trainer_keys[i].path;
+        if (!len && !strchr(p, '.'))
+            names[n++] = p;
+        else if (len && strncmp(p, section, len) == 0 && p[len] == '.')
+            names[n++] = p + len + 1;
+    }
+    names[n] = NULL;
+    return n;
+}
+
+/* Read one key into its field; `map` is its section (NULL when absent). */
+static int read_key(const lh_trainer_key *k, const lh_config_node *map, const char *name,
+                    lh_trainer_opts *o, lh_error *err)
+{
+    char *field = (char *)o + k->offset;
+    const char *s;
+    int64_t i64;
+    double f64;
+    int b;
+    int32_t i32 = 0;
+    switch (k->type) {
+    case LH_KEY_INT:
+        if (lh_config_get_int(map, name, strtoll(k->dflt, NULL, 10), k->imin, k->imax, &i64, err))
+            return -1;
+        memcpy(field, &i64, sizeof i64);
+        return 0;
+    case LH_KEY_FLOAT:
+        if (lh_config_get_float(map, name, strcmp(k->dflt, "null") ? strtod(k->dflt, NULL) : NAN,
+                                k->fmin, k->fmax, &f64, err))
+            return -1;
+        memcpy(field, &f64, sizeof f64);
+        return 0;
+    case LH_KEY_BOOL: /* a null default stays -1: the trainer decides */
+        b = !strcmp(k->dflt, "true") ? 1 : !strcmp(k->dflt, "false") ? 0 : -1;
+        if (lh_config_get_bool(map, name, b, &b, err))
+            return -1;
+        i32 = b;
+        memcpy(field, &i32, sizeof i32);
+        return 0;
+    case LH_KEY_STRING:
+        if (lh_config_get_string(map, name, k->dflt, &s, err))
+            return -1;
+        if (strlen(s) >= k->size)
+            return lh_config_error(lh_config_get(map, name), err,
+                                   "expected at most %zu characters", k->size - 1);
+        memcpy(field, s, strlen(s) + 1);
+        return 0;
+    case LH_KEY_ENUM:
+        while (k->choices[i32] && strcmp(k->choices[i32], k->dflt))
+            i32++;
+        if (lh_config_get_enum(map, name, k->choices, i32, &b, err))
+            return -1;
+        i32 = b;
+        memcpy(field, &i32, sizeof i32);
+        return 0;
+    }
+    return lh_error_set(err, "config: %s: unknown key type %d", k->path, (int)k->type);
+}
+
+int lh_trainer_keys_read(const lh_config_node *root, lh_trainer_opts *o, lh_error *err)
+{
+    const char *names[64];
+    const lh_config_node *sec = root;
+    if (keys_under("", names, 64) && lh_config_check_keys(root, names, err))
+        return -1;
+    for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
+        const lh_trainer_key *k = &lh_trainer_keys[i];
+        const char *dot = strchr(k->path, '.');
+        if (k->type == LH_KEY_SECTION) {
+            sec = lh_config_get(root, k->path);
+            if (sec && keys_under(k->path, names, 64) && lh_config_check_keys(sec, names, err))
+                return -1;
+            continue;
+        }
+        if (k->offset == LH_KEY_ELSEWHERE)
+            continue;
+        if (read_key(k, dot ? sec : root, dot ? dot + 1 : k->path, o, err))
+            return -1;
+    }
+    return 0;
+}

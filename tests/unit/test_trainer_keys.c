@@ -1,0 +1,185 @@
+/* tests/unit/test_trainer_keys.c — the table of config keys (host/train/trainer_keys.c) is what
+ * lh_trainer_opts_from_cfg reads: an empty config gives every default the table states, each
+ * key's range is enforced at both ends, unknown keys are named, and the table is well formed.
+ * Run: ctest --test-dir build -R test_trainer_keys --output-on-failure */
+#include <check.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "trainer.h"
+#include "trainer_keys.h"
+
+/* lh_trainer_opts_from_cfg on `yaml`; returns its status, the message in err. */
+static int opts_of(const char *yaml, lh_trainer_opts *o, lh_error *err)
+{
+    lh_config *cfg;
+    int rc;
+    ck_assert_msg(lh_config_load_string(&cfg, "k.yaml", yaml, err) == 0, "%s", err->msg);
+    rc = lh_trainer_opts_from_cfg(cfg, o, err);
+    lh_config_free(cfg);
+    return rc;
+}
+
+/* The field of key k in o, as text ("1000", "null" for NAN / -1 bool, a choice). */
+static void field_text(const lh_trainer_key *k, const lh_trainer_opts *o, char *buf, size_t cap)
+{
+    const char *p = (const char *)o + k->offset;
+    int64_t i;
+    double d;
+    int32_t b;
+    switch (k->type) {
+    case LH_KEY_INT:
+        memcpy(&i, p, sizeof i);
+        snprintf(buf, cap, "%" PRId64, i);
+        break;
+    case LH_KEY_FLOAT:
+        memcpy(&d, p, sizeof d);
+        if (isnan(d))
+            snprintf(buf, cap, "null");
+        else
+            snprintf(buf, cap, "%g", d);
+        break;
+    case LH_KEY_BOOL:
+        memcpy(&b, p, sizeof b);
+        snprintf(buf, cap, "%s", b < 0 ? "null" : b ? "true" : "false");
+        break;
+    case LH_KEY_STRING:
+        snprintf(buf, cap, "%s", p);
+        break;
+    case LH_KEY_ENUM:
+        memcpy(&b, p, sizeof b);
+        snprintf(buf, cap, "%s", k->choices[b]);
+        break;
+    default:
+        snprintf(buf, cap, "?");
+    }
+}
+
+START_TEST(defaults_are_the_tables)
+{
+    lh_trainer_opts o;
+    lh_error err = {{0}};
+    char got[4096];
+    ck_assert_msg(opts_of("", &o, &err) == 0, "%s", err.msg);
+    for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
+        const lh_trainer_key *k = &lh_trainer_keys[i];
+        if (k->offset == LH_KEY_ELSEWHERE)
+            continue;
+        field_text(k, &o, got, sizeof got);
+        ck_assert_msg(strcmp(got, k->dflt) == 0, "%s: read %s, table says %s", k->path, got,
+                      k->dflt);
+    }
+    /* and the fields under their own names, so the table's offsets are the right ones */
+    ck_assert_int_eq(o.max_epochs, 1000);
+    ck_assert_int_eq(o.batch_size, 64);
+    ck_assert_int_eq(o.log_every_n_steps, 50);
+    ck_assert_int_eq(o.progress_bar, -1);
+    ck_assert_int_eq(o.summary, 1);
+    ck_assert_int_eq(o.profiler, 0);
+    ck_assert_str_eq(o.device, "auto");
+    ck_assert(isnan(o.mean) && isnan(o.std));
+}
+END_TEST
+
+START_TEST(values_and_ranges)
+{
+    lh_trainer_opts o;
+    lh_error err = {{0}};
+    char yaml[256];
+    ck_assert_msg(opts_of("seed: 5\ndata: {batch_size: 8, mean: 0.25, path: /d}\ntrainer: "
+                          "{max_epochs: -1, enable_progress_bar: false, profiler: simple, "
+                          "device: cpu}\n", &o, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(o.seed, 5);
+    ck_assert_int_eq(o.batch_size, 8);
+    ck_assert(o.mean == 0.25);
+    ck_assert_str_eq(o.data_dir, "/d");
+    ck_assert_int_eq(o.max_epochs, -1);
+    ck_assert_int_eq(o.progress_bar, 0);
+    ck_assert_int_eq(o.profiler, 1);
+    ck_assert_str_eq(o.device, "cpu");
+    /* every integer key takes its bounds and refuses one past them, naming itself */
+    for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
+        const lh_trainer_key *k = &lh_trainer_keys[i];
+        const char *dot = strchr(k->path, '.');
+        if (k->type != LH_KEY_INT)
+            continue;
+        int64_t vals[3] = {k->imin, k->imax, k->imin - 1};
+        for (int j = 0; j < 3; j++) {
+            if (dot)
+                snprintf(yaml, sizeof yaml, "%.*s: {%s: %" PRId64 "}\n", (int)(dot - k->path),
+                         k->path, dot + 1, vals[j]);
+            else
+                snprintf(yaml, sizeof yaml, "%s: %" PRId64 "\n", k->path, vals[j]);
+            int rc = opts_of(yaml, &o, &err);
+            if (j < 2)
+                ck_assert_msg(rc == 0, "%s", err.msg);
+            if (j == 2)
+                ck_assert_msg(rc != 0 && strstr(err.msg, k->path), "%s: %s", yaml, err.msg);
+        }
+    }
+    ck_assert_int_ne(opts_of("trainer: {max_epochs: 0}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: trainer.max_epochs: expected -1 (unlimited) or "
+                              ">= 1");
+    ck_assert_int_ne(opts_of("trainer: {profiler: advanced}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: trainer.profiler: expected null or simple, got "
+                              "\"advanced\"");
+}
+END_TEST
+
+START_TEST(unknown_keys_are_named)
+{
+    lh_trainer_opts o;
+    lh_error err = {{0}};
+    ck_assert_int_ne(opts_of("trainr: {}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: trainr: unknown key; expected one of seed, data, "
+                              "model, optimizer, trainer, metrics, callbacks, loggers, "
+                              "plugin_dirs");
+    ck_assert_int_ne(opts_of("data: {bath_size: 3}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: data.bath_size: unknown key; expected one of "
+                              "path, batch_size, num_classes, mean, std");
+    ck_assert_int_ne(opts_of("trainer: {epochs: 3}\n", &o, &err), 0);
+    ck_assert_msg(strstr(err.msg, "trainer.epochs: unknown key; expected one of max_epochs, "
+                                  "min_epochs, device"), "%s", err.msg);
+}
+END_TEST
+
+/* Every key has a help line and, unless a section, a default; sections come before their keys;
+ * paths are unique; lh_trainer_keys_find finds each. */
+START_TEST(table_is_well_formed)
+{
+    for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
+        const lh_trainer_key *k = &lh_trainer_keys[i];
+        const char *dot = strchr(k->path, '.');
+        ck_assert_msg(k->help && k->help[0], "%s: no help", k->path);
+        ck_assert_msg((k->type == LH_KEY_SECTION) == (k->dflt == NULL), "%s: default", k->path);
+        ck_assert_ptr_eq(lh_trainer_keys_find(k->path), k);
+        if (dot) {
+            char sec[64];
+            snprintf(sec, sizeof sec, "%.*s", (int)(dot - k->path), k->path);
+            const lh_trainer_key *s = lh_trainer_keys_find(sec);
+            ck_assert_msg(s && s->type == LH_KEY_SECTION && s < k, "%s: section", k->path);
+        }
+        if (k->offset != LH_KEY_ELSEWHERE)
+            ck_assert_msg(k->offset + (k->type == LH_KEY_STRING ? k->size : 4) <=
+                              sizeof(lh_trainer_opts), "%s: offset", k->path);
+    }
+    ck_assert_ptr_null(lh_trainer_keys_find("trainer.nope"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("trainer_keys");
+    TCase *tc = tcase_create("table");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, defaults_are_the_tables);
+    tcase_add_test(tc, values_and_ranges);
+    tcase_add_test(tc, unknown_keys_are_named);
+    tcase_add_test(tc, table_is_well_formed);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
