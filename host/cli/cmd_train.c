@@ -8,18 +8,14 @@
  * --help lists. --print_config prints the merged config as YAML instead of running.
  *
  * Each returns the process exit code: 0 success, 1 failure, 2 usage error. */
-#include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
-#include "cmd.h"
-#include "clock.h"
-#include "progress.h"
-#include "safetensors.h"
 #include "ckpt.h"
+#include "clock.h"
+#include "cmd.h"
 #include "trainer.h"
 #include "trainer_keys.h"
 
@@ -203,8 +199,7 @@ static int finish(int rc, const lh_error *err, lh_trainer *t, lh_registry *reg, 
 {
     if (rc)
         fail(err);
-    if (t)
-        lh_trainer_free(t);
+    lh_trainer_destroy(t);
     if (reg)
         lh_registry_close(reg);
     lh_config_free(cfg);
@@ -262,10 +257,10 @@ int lh_cmd_train(int argc, char **argv)
     lh_error err = {{0}};
     lh_config *cfg = NULL;
     lh_registry *reg = NULL;
-    lh_trainer t;
+    lh_trainer *t = NULL;
     lh_trainer_opts o;
     const char *config, *resume;
-    int rc = 1, printed = 0, trainer_ready = 0;
+    int rc = 1, printed = 0;
     double t0 = lh_clock_now();
     if ((rc = parse(&a, &train_spec, argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
@@ -282,73 +277,15 @@ int lh_cmd_train(int argc, char **argv)
         rc = 0;
         goto done;
     }
-    if (open_registry(&a, cfg, &reg, &err))
-        goto done;
-    trainer_ready = 1;
-    if (lh_trainer_setup(&t, &o, cfg, reg, LHOST_STAGE_FIT, NULL, &err))
-        goto done;
-    t.t_start = t0;
-    if (resume && lh_ckpt_load(&t, resume, 1, &err))
-        goto done;
-    if (lh_trainer_make_run_dir(&t, &err))
-        goto done;
-    if (resume && lh_trainer_reload_csv(&t, &err))
-        goto done;
-    if (o.summary) {
-        fprintf(t.out, "Device: %s\n", t.be->describe(t.bctx));
-        lh_model_summary(&t.model, t.out);
-    }
-    fprintf(t.out, "Logging to %s (setup %.0f ms)\n", t.csv_path, (lh_clock_now() - t0) * 1e3);
-    if (resume)
-        fprintf(t.out, "Resumed from %s at epoch %lld, batch %lld (global step %lld)\n", resume,
-                (long long)t.resume_epoch, (long long)t.resume_batch, (long long)t.global_step);
-    if (lh_trainer_fit(&t, &err))
+    o.t_start = t0;
+    if (open_registry(&a, cfg, &reg, &err) ||
+        lh_trainer_create(&t, &o, cfg, reg, LHOST_STAGE_FIT, NULL, &err) ||
+        lh_trainer_prepare_fit(t, resume, &err) || lh_trainer_fit(t, &err))
         goto done;
     rc = 0;
 done:
     lh_args_free(&a);
-    return finish(rc, &err, trainer_ready ? &t : NULL, reg, cfg);
-}
-
-/* A config rebuilt from the checkpoint alone: data settings and the metrics it trained with. */
-static int cfg_from_ckpt(const char *path, const char *data_dir, lh_config **cfg, lh_error *err)
-{
-    lh_safetensors_file *f;
-    cJSON *root = cJSON_CreateObject(), *hp = NULL, *data, *metrics = NULL;
-    const char *s;
-    char *text;
-    int rc = -1;
-    if (lh_safetensors_read(path, &f, err))
-        return -1;
-    s = lh_safetensors_meta_get(f, "hparams");
-    hp = s ? cJSON_Parse(s) : NULL;
-    data = cJSON_AddObjectToObject(root, "data");
-    if (hp) {
-        static const char *const keys[] = {"batch_size", "num_classes", "mean", "std"};
-        size_t k;
-        const cJSON *p = cJSON_GetObjectItem(hp, "data_path");
-        if (cJSON_IsString(p))
-            cJSON_AddStringToObject(data, "path", p->valuestring);
-        for (k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            const cJSON *v = cJSON_GetObjectItem(hp, keys[k]);
-            if (cJSON_IsNumber(v))
-                cJSON_AddNumberToObject(data, keys[k], v->valuedouble);
-        }
-    }
-    if (data_dir) {
-        cJSON_DeleteItemFromObject(data, "path");
-        cJSON_AddStringToObject(data, "path", data_dir);
-    }
-    s = lh_safetensors_meta_get(f, "metrics");
-    if (s && (metrics = cJSON_Parse(s)))
-        cJSON_AddItemToObject(root, "metrics", metrics);
-    text = cJSON_PrintUnformatted(root);
-    rc = lh_config_load_string(cfg, path, text, err);
-    free(text);
-    cJSON_Delete(hp);
-    cJSON_Delete(root);
-    lh_safetensors_close(f);
-    return rc;
+    return finish(rc, &err, t, reg, cfg);
 }
 
 static int eval_cmd(int argc, char **argv, int32_t stage)
@@ -357,11 +294,11 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
     lh_error err = {{0}};
     lh_config *cfg = NULL;
     lh_registry *reg = NULL;
-    lh_trainer t;
+    lh_trainer *t = NULL;
     lh_trainer_opts o;
     lh_model_spec spec;
     const char *ckpt, *data, *out;
-    int rc, ready = 0, printed = 0;
+    int rc, printed = 0;
     if ((rc = parse(&a, stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec, argc,
                     argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
@@ -373,26 +310,24 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
         return rc;
     }
     rc = 1;
-    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) || cfg_from_ckpt(ckpt, data, &cfg, &err) ||
+    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) || lh_ckpt_config_read(ckpt, data, &cfg, &err) ||
         merge(&a, cfg, &o, &printed, &err))
         goto done;
     if (printed) {
         rc = 0;
         goto done;
     }
-    if (open_registry(&a, cfg, &reg, &err))
+    if (open_registry(&a, cfg, &reg, &err) ||
+        lh_trainer_create(&t, &o, cfg, reg, stage, &spec, &err) ||
+        lh_ckpt_load(t, ckpt, 0, &err))
         goto done;
-    ready = 1;
-    if (lh_trainer_setup(&t, &o, cfg, reg, stage, &spec, &err) ||
-        lh_ckpt_load(&t, ckpt, 0, &err))
-        goto done;
-    if (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(&t, 1, &err)
-                                      : lh_trainer_predict(&t, out, &err))
+    if (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(t, 1, &err)
+                                      : lh_trainer_predict(t, out, &err))
         goto done;
     rc = 0;
 done:
     lh_args_free(&a);
-    return finish(rc, &err, ready ? &t : NULL, reg, cfg);
+    return finish(rc, &err, t, reg, cfg);
 }
 
 int lh_cmd_validate(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "config.h"
 #include "model.h"
 
 struct lh_trainer;
@@ -19,5 +20,10 @@ int lh_ckpt_load(struct lh_trainer *t, const char *path, int32_t full, lh_error 
 /* Read only the model spec (and the saved data dir, if any) of a checkpoint. */
 int lh_ckpt_read_spec(const char *path, lh_model_spec *spec, char *data_dir, size_t len,
                       lh_error *err);
+
+/* The config a checkpoint implies, for validate and predict: data.{path, batch_size,
+ * num_classes, mean, std} from its hparams (data.path replaced by `data_dir` when given) and
+ * the metrics it trained with. *cfg is the caller's (lh_config_free). */
+int lh_ckpt_config_read(const char *path, const char *data_dir, lh_config **cfg, lh_error *err);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct lh_trainer_opts {
     int32_t progress_bar;        /* -1 auto (TTY), 0 off, 1 on */
     int32_t summary;             /* print the model summary */
     int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
+    double t_start;              /* lh_clock_now() when the command started (0: at setup) */
 } lh_trainer_opts;
 
 typedef struct lh_trainer {
@@ -103,6 +104,17 @@ int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error 
 int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh_registry *reg,
                      int32_t stage, const lh_model_spec *model_spec, lh_error *err);
 void lh_trainer_free(lh_trainer *t);
+
+/* lh_trainer_setup on the heap (the struct is large): *out is NULL on failure, everything
+ * released. lh_trainer_destroy frees what create made (NULL is fine). */
+int lh_trainer_create(lh_trainer **out, const lh_trainer_opts *o, lh_config *cfg,
+                      lh_registry *reg, int32_t stage, const lh_model_spec *model_spec,
+                      lh_error *err);
+void lh_trainer_destroy(lh_trainer *t);
+
+/* Before lh_trainer_fit: restore `resume` (a checkpoint, or NULL), make the run directory
+ * (reloading its metrics.csv when resuming) and print the summary and where logs go. */
+int lh_trainer_prepare_fit(lh_trainer *t, const char *resume, lh_error *err);
 
 /* <default_root_dir>/lightning_logs/version_N with the first free N (unless resuming into the
  * checkpoint's run directory). */

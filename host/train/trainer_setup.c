@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "ckpt.h"
+#include "clock.h"
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
@@ -225,69 +227,66 @@ static int set_norm(lh_trainer *t, const lh_trainer_opts *o, const lh_dataset *d
     return 0;
 }
 
-int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh_registry *reg,
-                     int32_t stage, const lh_model_spec *model_spec, lh_error *err)
+/* The splits the stage needs, read and on the backend: training (fit only) and validation. */
+static int setup_data(lh_trainer *t, lh_error *err)
 {
-    lh_model_spec spec;
-    const lh_dataset *shape_src;
-    int32_t B = (int32_t)o->batch_size;
-    memset(t, 0, sizeof *t);
-    t->opts = *o, t->cfg = cfg, t->reg = reg, t->stage = stage;
-    t->out = stdout;
-    t->tty = o->progress_bar < 0 ? isatty(STDOUT_FILENO) : o->progress_bar;
-    lh_logstore_init(&t->log);
-    lh_trainer_env_init(t);
-    lh_rng_seed(&t->rng_init, o->seed, 1);
-    lh_rng_seed(&t->rng_shuffle, o->seed, 2);
-
-    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
-        const lh_config_node *dev = cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
-        return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
-    }
-    if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
-        return -1;
+    const lh_trainer_opts *o = &t->opts;
     /* Each split goes to the backend right after it is read (see upload_split); the default
      * normalisation is taken from the first split read (training when fitting), before. */
-    if (stage == LHOST_STAGE_FIT &&
+    if (t->stage == LHOST_STAGE_FIT &&
         (lh_data_load(o->data_dir, 1, (int32_t)o->num_classes, &t->train, err) ||
          set_norm(t, o, &t->train) ||
          upload_split(t, &t->train, &t->train_images, &t->train_labels, err)))
         return -1;
     if (lh_data_load(o->data_dir, 0, (int32_t)o->num_classes, &t->val, err) ||
-        (stage != LHOST_STAGE_FIT && set_norm(t, o, &t->val)) ||
+        (t->stage != LHOST_STAGE_FIT && set_norm(t, o, &t->val)) ||
         upload_split(t, &t->val, &t->val_images, &t->val_labels, err))
         return -1;
-    if (stage == LHOST_STAGE_FIT &&
+    if (t->stage == LHOST_STAGE_FIT &&
         (t->train.channels != t->val.channels || t->train.height != t->val.height ||
          t->train.width != t->val.width))
         return lh_error_set(err, "data %s: test images are %dx%dx%d but training images %dx%dx%d",
                             o->data_dir, t->val.channels, t->val.height, t->val.width,
                             t->train.channels, t->train.height, t->train.width);
-    shape_src = stage == LHOST_STAGE_FIT ? &t->train : &t->val;
+    return 0;
+}
 
+/* The model: `model_spec` (from a checkpoint) or the config's, planned for the data's image
+ * shape, allocated for batches of B and initialised from rng_init. */
+static int setup_model(lh_trainer *t, const lh_model_spec *model_spec, lh_error *err)
+{
+    const lh_dataset *src = t->stage == LHOST_STAGE_FIT ? &t->train : &t->val;
+    lh_model_spec spec;
     if (model_spec) {
         spec = *model_spec;
-        if (spec.in_c != shape_src->channels || spec.in_h != shape_src->height ||
-            spec.in_w != shape_src->width)
+        if (spec.in_c != src->channels || spec.in_h != src->height || spec.in_w != src->width)
             return lh_error_set(err, "model expects (%d, %d, %d) inputs but %s has (%d, %d, %d)",
-                                spec.in_c, spec.in_h, spec.in_w, shape_src->image_path,
-                                shape_src->channels, shape_src->height, shape_src->width);
-    } else if (lh_model_spec_from_cfg(lh_config_get(lh_config_root(cfg), "model"), shape_src->channels,
-                                      shape_src->height, shape_src->width, &spec, err)) {
+                                spec.in_c, spec.in_h, spec.in_w, src->image_path,
+                                src->channels, src->height, src->width);
+    } else if (lh_model_spec_from_cfg(lh_config_get(lh_config_root(t->cfg), "model"),
+                                      src->channels, src->height, src->width, &spec, err)) {
         return -1;
     }
     if (lh_model_plan(&t->model, &spec, err))
         return lh_error_wrap(err, "config: model");
-    if (t->model.num_outputs != o->num_classes)
+    if (t->model.num_outputs != t->opts.num_classes)
         return lh_error_set(err, "config: model: the last layer has %d outputs but "
                             "data.num_classes is %lld; expected %lld", t->model.num_outputs,
-                            (long long)o->num_classes, (long long)o->num_classes);
-    if (lh_model_alloc(&t->model, t->be, t->bctx, B, err) ||
+                            (long long)t->opts.num_classes, (long long)t->opts.num_classes);
+    if (lh_model_alloc(&t->model, t->be, t->bctx, (int32_t)t->opts.batch_size, err) ||
         lh_model_init(&t->model, &t->rng_init, err))
         return -1;
+    return 0;
+}
 
-    if (stage == LHOST_STAGE_FIT) {
-        int64_t i;
+/* Batch counts, the data order (fit: the identity until the first shuffle, and the
+ * optimizer), the validation order on the device and the host copies of a batch. */
+static int setup_loop(lh_trainer *t, lh_error *err)
+{
+    const lh_trainer_opts *o = &t->opts;
+    int32_t B = (int32_t)o->batch_size, fit = t->stage == LHOST_STAGE_FIT;
+    int64_t i;
+    if (fit) {
         t->perm = malloc((size_t)t->train.count * sizeof *t->perm);
         if (!t->perm)
             return lh_error_set(err, "out of memory");
@@ -296,7 +295,8 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
         t->num_train_batches = (t->train.count + B - 1) / B;
         if (o->limit_train_batches && o->limit_train_batches < t->num_train_batches)
             t->num_train_batches = o->limit_train_batches;
-        if (lh_optim_from_cfg(lh_config_get(lh_config_root(cfg), "optimizer"), &t->optim, err) ||
+        if (lh_optim_from_cfg(lh_config_get(lh_config_root(t->cfg), "optimizer"), &t->optim,
+                              err) ||
             lh_optim_alloc(&t->optim, t->be, t->bctx, t->model.total_params, err))
             return -1;
     }
@@ -306,34 +306,103 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
 
     t->seq = malloc((size_t)t->val.count * sizeof *t->seq);
     t->seq_dev = t->be->alloc(t->bctx, (size_t)t->val.count * 4);
-    if (stage == LHOST_STAGE_FIT)
+    if (fit)
         t->perm_dev = t->be->alloc(t->bctx, (size_t)t->train.count * 4);
     t->targets_host = malloc((size_t)B * sizeof *t->targets_host);
     t->logits_host = malloc((size_t)B * t->model.num_outputs * sizeof *t->logits_host);
-    if (!t->seq || !t->seq_dev || (stage == LHOST_STAGE_FIT && !t->perm_dev) ||
-        !t->targets_host || !t->logits_host)
+    if (!t->seq || !t->seq_dev || (fit && !t->perm_dev) || !t->targets_host || !t->logits_host)
         return lh_error_set(err, "out of memory for batch buffers");
-    for (int64_t i = 0; i < t->val.count; i++)
+    for (i = 0; i < t->val.count; i++)
         t->seq[i] = (int32_t)i;
     if (t->be->upload(t->bctx, t->seq_dev, t->seq, (size_t)t->val.count * 4))
         return lh_error_set(err, "%s backend: upload: %s", t->be->name,
                             t->be->last_error(t->bctx));
+    return 0;
+}
 
+/* Metric, callback and logger instances from the config, their name bindings checked, and the
+ * callbacks in dispatch order. */
+static int setup_plugins(lh_trainer *t, lh_error *err)
+{
+    lh_instance *cbs[LH_MAX_PLUGIN_INSTANCES];
+    int32_t i, n = 0;
     if (make_instances(t, "metrics", LHOST_KIND_METRIC, err) ||
         make_instances(t, "callbacks", LHOST_KIND_CALLBACK, err) ||
-        make_instances(t, "loggers", LHOST_KIND_LOGGER, err))
+        make_instances(t, "loggers", LHOST_KIND_LOGGER, err) || check_bindings(t, err))
         return -1;
-    if (check_bindings(t, err))
-        return -1;
-    {
-        lh_instance *cbs[LH_MAX_PLUGIN_INSTANCES];
-        int32_t i, n = 0;
-        for (i = 0; i < t->n_instances; i++)
-            if (lh_instance_desc(t->instances[i])->kind == LHOST_KIND_CALLBACK)
-                cbs[n++] = t->instances[i];
-        if (lh_dispatch_create(&t->dispatch, cbs, n, err))
-            return -1;
+    for (i = 0; i < t->n_instances; i++)
+        if (lh_instance_desc(t->instances[i])->kind == LHOST_KIND_CALLBACK)
+            cbs[n++] = t->instances[i];
+    return lh_dispatch_create(&t->dispatch, cbs, n, err);
+}
+
+int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh_registry *reg,
+                     int32_t stage, const lh_model_spec *model_spec, lh_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->opts = *o, t->cfg = cfg, t->reg = reg, t->stage = stage;
+    t->t_start = o->t_start ? o->t_start : lh_clock_now();
+    t->out = stdout;
+    t->tty = o->progress_bar < 0 ? isatty(STDOUT_FILENO) : o->progress_bar;
+    lh_logstore_init(&t->log);
+    lh_trainer_env_init(t);
+    lh_rng_seed(&t->rng_init, o->seed, 1);
+    lh_rng_seed(&t->rng_shuffle, o->seed, 2);
+
+    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
+        const lh_config_node *dev =
+            cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
+        return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
     }
+    if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
+        return -1;
+    return setup_data(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
+                   setup_plugins(t, err)
+               ? -1
+               : 0;
+}
+
+int lh_trainer_create(lh_trainer **out, const lh_trainer_opts *o, lh_config *cfg,
+                      lh_registry *reg, int32_t stage, const lh_model_spec *model_spec,
+                      lh_error *err)
+{
+    lh_trainer *t = malloc(sizeof *t);
+    *out = NULL;
+    if (!t)
+        return lh_error_set(err, "out of memory for the trainer");
+    if (lh_trainer_setup(t, o, cfg, reg, stage, model_spec, err)) {
+        lh_trainer_free(t);
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+void lh_trainer_destroy(lh_trainer *t)
+{
+    if (t) {
+        lh_trainer_free(t);
+        free(t);
+    }
+}
+
+int lh_trainer_prepare_fit(lh_trainer *t, const char *resume, lh_error *err)
+{
+    if (resume && lh_ckpt_load(t, resume, 1, err))
+        return -1;
+    if (lh_trainer_make_run_dir(t, err) || (resume && lh_trainer_reload_csv(t, err)))
+        return -1;
+    if (t->opts.summary) {
+        fprintf(t->out, "Device: %s\n", t->be->describe(t->bctx));
+        lh_model_summary(&t->model, t->out);
+    }
+    fprintf(t->out, "Logging to %s (setup %.0f ms)\n", t->csv_path,
+            (lh_clock_now() - t->t_start) * 1e3);
+    if (resume)
+        fprintf(t->out, "Resumed from %s at epoch %lld, batch %lld (global step %lld)\n", resume,
+                (long long)t->resume_epoch, (long long)t->resume_batch,
+                (long long)t->global_step);
     return 0;
 }
 
