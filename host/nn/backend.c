@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define LH_CUDA_MODULE_NAME "liblhost_cuda.so"
+#define LH_BACKEND_MAX_TABLE 65536u /* bytes; lh_backend is a few hundred */
 
 void lh_backend_cuda_module_path(char *path, size_t len)
 {
@@ -39,6 +40,12 @@ static int check_table(const lh_backend *b, const char *path, lh_error *err)
         return lh_error_set(err, "CUDA module %s: backend table of %u bytes has no version, this "
                             "lhost needs version %u (%zu bytes)", path, (unsigned)b->struct_size,
                             (unsigned)LH_BACKEND_VERSION, sizeof *b);
+    /* A module from before versioned tables starts with its name pointer, whose low half
+     * then reads as struct_size: far more than any table of function pointers. */
+    if (b->struct_size > LH_BACKEND_MAX_TABLE)
+        return lh_error_set(err, "CUDA module %s: backend table has no version (its first field "
+                            "is not a size; a module from before versioned tables?), this lhost "
+                            "needs version %u", path, (unsigned)LH_BACKEND_VERSION);
     if (b->version != LH_BACKEND_VERSION)
         return lh_error_set(err, "CUDA module %s: backend table version %u, this lhost needs %u",
                             path, (unsigned)b->version, (unsigned)LH_BACKEND_VERSION);

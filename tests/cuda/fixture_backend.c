@@ -4,6 +4,7 @@
  *   FIXTURE_OLDER   version LH_BACKEND_VERSION - 1, a table one member shorter
  *   FIXTURE_SMALL   this version, but a table of only struct_size and version (8 bytes)
  *   FIXTURE_NO_OPS  this version and size, the lifetime members set, every op NULL
+ *   FIXTURE_UNVERSIONED  the layout before versioned tables: the name pointer comes first
  * The table ends where an unreadable page begins, so a host that reads past struct_size
  * crashes the (forked) test instead of passing it by luck. */
 #include <stddef.h>
@@ -25,6 +26,9 @@
 #define FIX_SIZE (offsetof(lh_backend, version) + sizeof(uint32_t))
 #elif defined FIXTURE_NO_OPS
 #define FIX_VERSION LH_BACKEND_VERSION
+#define FIX_SIZE sizeof(lh_backend)
+#elif defined FIXTURE_UNVERSIONED
+#define FIX_VERSION 0 /* not written: the name pointer lies over struct_size and version */
 #define FIX_SIZE sizeof(lh_backend)
 #else
 #error "define one FIXTURE_*"
@@ -78,6 +82,10 @@ __attribute__((visibility("default"))) const lh_backend *lh_cuda_backend(void)
     if (base == MAP_FAILED || mprotect(base + page, (size_t)page, PROT_NONE) != 0)
         return NULL;
     table = (lh_backend *)(void *)(base + page - room);
+#ifdef FIXTURE_UNVERSIONED
+    *(const char **)(void *)table = "cuda";
+    return table;
+#endif
     FIX_SET(table, struct_size, (uint32_t)FIX_SIZE);
     FIX_SET(table, version, (uint32_t)FIX_VERSION);
     FIX_SET(table, name, "fixture");

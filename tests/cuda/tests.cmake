@@ -9,7 +9,7 @@ endif()
 # Backend tables that break the versioning rules (fixture_backend.c), each a module exporting
 # the CUDA module's entry symbol, loaded by test_backend_select through LHOST_CUDA_MODULE.
 set(LH_BACKEND_FIXTURE_DIR ${CMAKE_BINARY_DIR}/tests/backend_fixtures)
-foreach(kind NEWER OLDER SMALL NO_OPS)
+foreach(kind NEWER OLDER SMALL NO_OPS UNVERSIONED)
   string(TOLOWER ${kind} lower)
   add_library(backend_fixture_${lower} MODULE ${CMAKE_CURRENT_LIST_DIR}/fixture_backend.c)
   target_include_directories(backend_fixture_${lower} PRIVATE ${PROJECT_SOURCE_DIR})

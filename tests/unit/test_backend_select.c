@@ -199,6 +199,32 @@ START_TEST(table_without_required_ops_is_refused)
 }
 END_TEST
 
+/* A module from before versioned tables: its first field is the name pointer. Its low half
+ * reads as a huge struct_size (refused as unversioned), or, with odds of 1 in 65536, as a
+ * plausible one (then refused for its version, the pointer's high half): refused either way,
+ * naming the version this lhost needs. */
+START_TEST(unversioned_table_is_refused)
+{
+    char path[1024], prefix[1100], needs[64];
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    snprintf(path, sizeof path, "%s/unversioned.so", LH_BACKEND_FIXTURE_DIR);
+    snprintf(prefix, sizeof prefix, "device cuda: CUDA module %s: backend table ", path);
+    snprintf(needs, sizeof needs, "this lhost needs version %u", LH_BACKEND_VERSION);
+    setenv("LHOST_CUDA_MODULE", path, 1);
+    ck_assert_int_eq(lh_backend_select("cuda", 1, &be, &ctx, &err), -1);
+    assert_one_line(&err);
+    printf("unversioned: %s\n", err.msg);
+    ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "got: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "has no version") || strstr(err.msg, "this lhost needs"),
+                  "got: %s", err.msg);
+    if (strstr(err.msg, "has no version"))
+        ck_assert_msg(strstr(err.msg, needs) != NULL, "got: %s", err.msg);
+    ck_assert_ptr_null(ctx);
+}
+END_TEST
+
 /* The tables lhost itself builds follow the rules the host checks. */
 START_TEST(cpu_table_is_versioned)
 {
@@ -229,6 +255,7 @@ int main(void)
     tcase_add_test(tc, older_table_is_refused);
     tcase_add_test(tc, small_table_is_not_read_past_its_end);
     tcase_add_test(tc, table_without_required_ops_is_refused);
+    tcase_add_test(tc, unversioned_table_is_refused);
     tcase_add_test(tc, cpu_table_is_versioned);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
