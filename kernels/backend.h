@@ -61,101 +61,158 @@ typedef struct lh_sgd_args {
     int32_t first_step; /* 1 on the first step: buf = g instead of momentum * buf + (1-d) g */
 } lh_sgd_args;
 
+/* ---- the ops: one list, every table and wrapper generated from it --------------------------
+ *
+ * X(name, kind, params, args) for each op, in table order. Every op returns 0 or a negative
+ * LH_BACKEND_E* and takes (lh_backend_ctx *ctx, <params>); `args` are the params' names, for
+ * macros that forward a call. kind: req (every backend has it) or opt (NULL = not available,
+ * the caller uses the single ops instead). From this list come the lh_backend members, the
+ * kernels' declarations (lh_cpu_<name>, lh_cuda_<name>), the backends' tables (required ops;
+ * a backend sets the optional ones it has by hand), lh_backend_op_name, the module check in
+ * host/nn/backend.c, the profiler's wrappers and report rows, and the parity test's list of
+ * ops that need a case. Adding an op: its entry here (and LH_BACKEND_VERSION + 1), its CPU and
+ * CUDA kernels, its case in tests/unit/test_cuda_parity.c. */
+#define LH_BACKEND_OPS(X)                                                                        \
+    /* Memory moves; upload's source may be reused when it returns, download waits for the */    \
+    /* queue. */                                                                                 \
+    X(upload, req, (lh_dmem *dst, const void *src, size_t bytes), (dst, src, bytes))             \
+    X(download, req, (void *dst, const lh_dmem *src, size_t bytes), (dst, src, bytes))           \
+    X(copy, req, (lh_dmem *dst, const lh_dmem *src, size_t bytes), (dst, src, bytes))            \
+    X(zero, req, (lh_dmem *m, size_t bytes), (m, bytes))                                         \
+    /* Data. out (n, sample) float = (images[idx[i]] / 255 - mean) / std, images (count, */      \
+    /* sample) uint8; labels_out (n) int32 = labels[idx[i]]. idx (n) int32 in device memory. */  \
+    X(gather_normalize, req,                                                                     \
+      (const lh_dmem *images_u8, const lh_dmem *labels_u8, const lh_dmem *idx, int64_t n,        \
+       int64_t sample, float mean, float std, lh_dmem *out, lh_dmem *labels_out),                \
+      (images_u8, labels_u8, idx, n, sample, mean, std, out, labels_out))                        \
+    /* conv2d: x (N,C,H,W), w (K,C,R,S), b (K), y (N,K,OH,OW). */                                \
+    X(conv2d_forward, req,                                                                       \
+      (const lh_conv_shape *s, const lh_dmem *x, const lh_dmem *w, const lh_dmem *b,             \
+       lh_dmem *y),                                                                              \
+      (s, x, w, b, y))                                                                           \
+    /* dy (N,K,OH,OW) -> dx (may be NULL: not needed for the first layer), dw, db. */            \
+    X(conv2d_backward, req,                                                                      \
+      (const lh_conv_shape *s, const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy,            \
+       lh_dmem *dx, lh_dmem *dw, lh_dmem *db),                                                   \
+      (s, x, w, dy, dx, dw, db))                                                                 \
+    /* relu over n elements; y may equal x. backward: dx = dy * (y > 0); dx may equal dy. */     \
+    X(relu_forward, req, (int64_t n, const lh_dmem *x, lh_dmem *y), (n, x, y))                   \
+    X(relu_backward, req, (int64_t n, const lh_dmem *y, const lh_dmem *dy, lh_dmem *dx),         \
+      (n, y, dy, dx))                                                                            \
+    /* maxpool: x (N,C,H,W) -> y (N,C,OH,OW), argmax (N,C,OH,OW) int32 index within the */       \
+    /* (H,W) plane (first maximum wins, as PyTorch). backward writes all of dx (zeros */         \
+    /* elsewhere). */                                                                            \
+    X(maxpool_forward, req,                                                                      \
+      (const lh_pool_shape *s, const lh_dmem *x, lh_dmem *y, lh_dmem *argmax),                   \
+      (s, x, y, argmax))                                                                         \
+    X(maxpool_backward, req,                                                                     \
+      (const lh_pool_shape *s, const lh_dmem *dy, const lh_dmem *argmax, lh_dmem *dx),           \
+      (s, dy, argmax, dx))                                                                       \
+    /* linear: x (N,IN), w (OUT,IN), b (OUT) -> y (N,OUT); backward dx may be NULL. */           \
+    X(linear_forward, req,                                                                       \
+      (int32_t n, int32_t in, int32_t out, const lh_dmem *x, const lh_dmem *w,                   \
+       const lh_dmem *b, lh_dmem *y),                                                            \
+      (n, in, out, x, w, b, y))                                                                  \
+    X(linear_backward, req,                                                                      \
+      (int32_t n, int32_t in, int32_t out, const lh_dmem *x, const lh_dmem *w,                   \
+       const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw, lh_dmem *db),                                \
+      (n, in, out, x, w, dy, dx, dw, db))                                                        \
+    /* dropout with keep-probability 1-p: mask (n) float holds 0 or 1/(1-p), drawn from a */     \
+    /* counter-based hash of (seed, i) so every backend draws the same mask. y = x * mask. */    \
+    X(dropout_forward, req,                                                                      \
+      (int64_t n, float p, uint64_t seed, const lh_dmem *x, lh_dmem *y, lh_dmem *mask),          \
+      (n, p, seed, x, y, mask))                                                                  \
+    X(dropout_backward, req,                                                                     \
+      (int64_t n, const lh_dmem *dy, const lh_dmem *mask, lh_dmem *dx), (n, dy, mask, dx))       \
+    /* Mean softmax cross-entropy over n rows of c logits with int32 targets. Writes loss (1 */  \
+    /* float, device) and dlogits (n, c) = (softmax - onehot) / n; dlogits may be NULL */        \
+    /* (validation). */                                                                          \
+    X(softmax_xent, req,                                                                         \
+      (int32_t n, int32_t c, const lh_dmem *logits, const lh_dmem *targets, lh_dmem *loss,       \
+       lh_dmem *dlogits),                                                                        \
+      (n, c, logits, targets, loss, dlogits))                                                    \
+    /* Optimizer updates over n parameters; m, v, buf are the optimizer's state. */              \
+    X(adam_step, req,                                                                            \
+      (int64_t n, const lh_adam_args *a, lh_dmem *param, const lh_dmem *grad, lh_dmem *m,        \
+       lh_dmem *v),                                                                              \
+      (n, a, param, grad, m, v))                                                                 \
+    X(sgd_step, req,                                                                             \
+      (int64_t n, const lh_sgd_args *a, lh_dmem *param, const lh_dmem *grad, lh_dmem *buf),      \
+      (n, a, param, grad, buf))                                                                  \
+    /* conv2d + bias + relu + maxpool in one pass: p (N,K,POH,POW) = maxpool(relu(conv2d(x))) */ \
+    /* and argmax (N,K,POH,POW) int32, without storing the conv output. ps is the pool over */   \
+    /* the conv output (ps->n = s->n, ps->c = s->k, ps->h = s->oh, ps->w = s->ow). Equal to */   \
+    /* conv2d_forward, relu_forward, maxpool_forward in p; argmax may differ only where p */     \
+    /* is 0. */                                                                                  \
+    X(conv2d_relu_maxpool_forward, opt,                                                          \
+      (const lh_conv_shape *s, const lh_pool_shape *ps, const lh_dmem *x, const lh_dmem *w,      \
+       const lh_dmem *b, lh_dmem *p, lh_dmem *argmax),                                           \
+      (s, ps, x, w, b, p, argmax))                                                               \
+    /* Its backward from dp (N,K,POH,POW), given forward's p and argmax: dx (may be NULL), */    \
+    /* dw, db, equal to maxpool_backward, relu_backward, conv2d_backward. */                     \
+    X(conv2d_relu_maxpool_backward, opt,                                                         \
+      (const lh_conv_shape *s, const lh_pool_shape *ps, const lh_dmem *x, const lh_dmem *w,      \
+       const lh_dmem *p, const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx, lh_dmem *dw,     \
+       lh_dmem *db),                                                                             \
+      (s, ps, x, w, p, argmax, dp, dx, dw, db))
+
+/* (a, b, c) -> a, b, c: an entry's params or args inside another list. */
+#define LH_BACKEND_UNPAREN(...) __VA_ARGS__
+/* 1 for req, 0 for opt: LH_BACKEND_REQUIRED(kind). */
+#define LH_BACKEND_REQUIRED(kind) LH_BACKEND_REQUIRED_##kind
+#define LH_BACKEND_REQUIRED_req 1
+#define LH_BACKEND_REQUIRED_opt 0
+
+/* The ops by number (LH_BACKEND_OP_conv2d_forward, ...) and by name. */
+#define LH_BACKEND_OP_ENUM_(name, kind, params, args) LH_BACKEND_OP_##name,
+enum lh_backend_op { LH_BACKEND_OPS(LH_BACKEND_OP_ENUM_) LH_BACKEND_OP_COUNT };
+#undef LH_BACKEND_OP_ENUM_
+
+/* "conv2d_forward" for LH_BACKEND_OP_conv2d_forward; "?" out of range. */
+static inline const char *lh_backend_op_name(int op)
+{
+#define LH_BACKEND_OP_NAME_(name, kind, params, args) #name,
+    static const char *const names[] = {LH_BACKEND_OPS(LH_BACKEND_OP_NAME_)};
+#undef LH_BACKEND_OP_NAME_
+    return op >= 0 && op < LH_BACKEND_OP_COUNT ? names[op] : "?";
+}
+
+/* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
+ * arguments. The host refuses a module whose version or struct_size differs from its own, so a
+ * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
+#define LH_BACKEND_VERSION 1
+
+#define LH_BACKEND_MEMBER_(name, kind, params, args)                                             \
+    int (*name)(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);
+
 typedef struct lh_backend {
-    const char *name; /* "cpu", "cuda" */
+    uint32_t struct_size; /* sizeof(lh_backend) as the backend was built */
+    uint32_t version;     /* LH_BACKEND_VERSION as the backend was built */
+    const char *name;     /* "cpu", "cuda"; static */
 
     /* Open the backend on `device` (CUDA ordinal; ignored on the CPU) with `threads` worker
      * threads (CPU; 0 = all cores). On failure returns NULL and writes a one-line reason. */
     lh_backend_ctx *(*open)(int32_t device, int32_t threads, char *err, size_t errlen);
     void (*close)(lh_backend_ctx *ctx);
     const char *(*last_error)(lh_backend_ctx *ctx);
-    /* One-line description of the device and library, e.g. "cpu: 2 threads, oneDNN 2.6 (avx512)". */
+    /* One-line description of the device and library, e.g.
+     * "cpu: 2 threads, oneDNN 2.6 (avx512)". */
     const char *(*describe)(lh_backend_ctx *ctx);
 
     /* Memory. alloc returns 64-byte aligned, zeroed memory or NULL. */
     lh_dmem *(*alloc)(lh_backend_ctx *ctx, size_t bytes);
     void (*free)(lh_backend_ctx *ctx, lh_dmem *p);
-    int (*upload)(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes);
-    int (*download)(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes);
-    int (*copy)(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes);
-    int (*zero)(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes);
     int (*sync)(lh_backend_ctx *ctx); /* wait for queued work */
-
-    /* Data. out (n, sample) float = (images[idx[i]] / 255 - mean) / std, images (count, sample)
-     * uint8; labels_out (n) int32 = labels[idx[i]]. idx (n) int32 in device memory. */
-    int (*gather_normalize)(lh_backend_ctx *ctx, const lh_dmem *images_u8, const lh_dmem *labels_u8,
-                            const lh_dmem *idx, int64_t n, int64_t sample, float mean, float std,
-                            lh_dmem *out, lh_dmem *labels_out);
-
-    /* conv2d: x (N,C,H,W), w (K,C,R,S), b (K), y (N,K,OH,OW). */
-    int (*conv2d_forward)(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-    /* dy (N,K,OH,OW) -> dx (may be NULL: not needed for the first layer), dw, db. */
-    int (*conv2d_backward)(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                           lh_dmem *db);
-
-    /* relu over n elements; y may equal x. backward: dx = dy * (y > 0); dx may equal dy. */
-    int (*relu_forward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
-    int (*relu_backward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
-                         lh_dmem *dx);
-
-    /* maxpool: x (N,C,H,W) -> y (N,C,OH,OW), argmax (N,C,OH,OW) int32 index within the (H,W)
-     * plane (first maximum wins, as PyTorch). backward writes all of dx (zeros elsewhere). */
-    int (*maxpool_forward)(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
-                           lh_dmem *y, lh_dmem *argmax);
-    int (*maxpool_backward)(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
-                            const lh_dmem *argmax, lh_dmem *dx);
-
-    /* linear: x (N,IN), w (OUT,IN), b (OUT) -> y (N,OUT); backward dx may be NULL. */
-    int (*linear_forward)(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                          const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-    int (*linear_backward)(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
-                           lh_dmem *dw, lh_dmem *db);
-
-    /* dropout with keep-probability 1-p: mask (n) float holds 0 or 1/(1-p), drawn from a
-     * counter-based hash of (seed, i) so every backend draws the same mask. y = x * mask. */
-    int (*dropout_forward)(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
-                           const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
-    int (*dropout_backward)(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
-                            const lh_dmem *mask, lh_dmem *dx);
-
-    /* Mean softmax cross-entropy over n rows of c logits with int32 targets. Writes loss (1
-     * float, device) and dlogits (n, c) = (softmax - onehot) / n; dlogits may be NULL
-     * (validation). */
-    int (*softmax_xent)(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
-                        const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
-
-    /* Optimizer updates over n parameters; m, v, buf are the optimizer's state. */
-    int (*adam_step)(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
-                     const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
-    int (*sgd_step)(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
-                    const lh_dmem *grad, lh_dmem *buf);
-
-    /* ---- optional fused ops, appended: NULL = not available, use the single ops ---------- */
-
-    /* conv2d + bias + relu + maxpool in one pass: p (N,K,POH,POW) = maxpool(relu(conv2d(x)))
-     * and argmax (N,K,POH,POW) int32, without storing the conv output. ps is the pool over the
-     * conv output (ps->n = s->n, ps->c = s->k, ps->h = s->oh, ps->w = s->ow). Equal to
-     * conv2d_forward, relu_forward, maxpool_forward in p; argmax may differ only where p is 0. */
-    int (*conv2d_relu_maxpool_forward)(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                       const lh_pool_shape *ps, const lh_dmem *x,
-                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                       lh_dmem *argmax);
-    /* Its backward from dp (N,K,POH,POW), given forward's p and argmax: dx (may be NULL), dw,
-     * db, equal to maxpool_backward, relu_backward, conv2d_backward. */
-    int (*conv2d_relu_maxpool_backward)(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                        const lh_pool_shape *ps, const lh_dmem *x,
-                                        const lh_dmem *w, const lh_dmem *p,
-                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
-                                        lh_dmem *dw, lh_dmem *db);
-
     /* A device handle for host memory the caller keeps alive and unchanged until it stops
      * using the handle (never passed to free). Lets a backend whose device memory is host
      * memory use a dataset in place instead of copying it. NULL = not available: upload. */
     lh_dmem *(*wrap_host)(lh_backend_ctx *ctx, const void *host, size_t bytes);
+
+    /* The ops (see LH_BACKEND_OPS above for each one's arguments and contract). */
+    LH_BACKEND_OPS(LH_BACKEND_MEMBER_)
 } lh_backend;
+
+#undef LH_BACKEND_MEMBER_
 
 /* The CPU backend (always built). */
 const lh_backend *lh_cpu_backend(void);

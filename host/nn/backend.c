@@ -5,12 +5,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define LH_CUDA_MODULE_NAME "liblhost_cuda.so"
+#define LH_BACKEND_MAX_TABLE 65536u /* bytes; lh_backend is a few hundred */
 
 void lh_backend_cuda_module_path(char *path, size_t len)
 {
@@ -25,6 +27,46 @@ void lh_backend_cuda_module_path(char *path, size_t len)
             lh_paths_installed(LH_MODULE_INSTALL_RELDIR, LH_MODULE_INSTALL_DIR, dir, sizeof dir);
         snprintf(path, len, "%s/%s", dir, LH_CUDA_MODULE_NAME);
     }
+}
+
+/* Refuse a table that was not built from this lhost's LH_BACKEND_OPS. Reads struct_size first,
+ * version only when struct_size covers it, and nothing more unless both are this lhost's:
+ * members are never appended compatibly here (host and module are built together), so any
+ * other version or size means the slots do not line up. */
+static int check_table(const lh_backend *b, const char *path, lh_error *err)
+{
+    const char *missing = NULL;
+    if (b->struct_size < offsetof(lh_backend, version) + sizeof b->version)
+        return lh_error_set(err, "CUDA module %s: backend table of %u bytes has no version, this "
+                            "lhost needs version %u (%zu bytes)", path, (unsigned)b->struct_size,
+                            (unsigned)LH_BACKEND_VERSION, sizeof *b);
+    /* A module from before versioned tables starts with its name pointer, whose low half
+     * then reads as struct_size: far more than any table of function pointers. */
+    if (b->struct_size > LH_BACKEND_MAX_TABLE)
+        return lh_error_set(err, "CUDA module %s: backend table has no version (its first field "
+                            "is not a size; a module from before versioned tables?), this lhost "
+                            "needs version %u", path, (unsigned)LH_BACKEND_VERSION);
+    if (b->version != LH_BACKEND_VERSION)
+        return lh_error_set(err, "CUDA module %s: backend table version %u, this lhost needs %u",
+                            path, (unsigned)b->version, (unsigned)LH_BACKEND_VERSION);
+    if (b->struct_size != sizeof *b)
+        return lh_error_set(err, "CUDA module %s: backend table version %u of %u bytes, this "
+                            "lhost's is %zu bytes (module and lhost built from different "
+                            "sources)", path, (unsigned)b->version, (unsigned)b->struct_size,
+                            sizeof *b);
+    if (!b->name || !b->open || !b->close || !b->last_error || !b->describe || !b->alloc ||
+        !b->free || !b->sync)
+        return lh_error_set(err, "CUDA module %s: %s() returned no usable ops table", path,
+                            LH_CUDA_BACKEND_SYMBOL);
+#define CHECK_OP(name, kind, params, args)                                                       \
+    if (LH_BACKEND_REQUIRED(kind) && !b->name && !missing)                                       \
+        missing = #name;
+    LH_BACKEND_OPS(CHECK_OP)
+#undef CHECK_OP
+    if (missing)
+        return lh_error_set(err, "CUDA module %s: backend table has no %s, which every backend "
+                            "must have", path, missing);
+    return 0;
 }
 
 int lh_backend_load_cuda(const lh_backend **be, lh_error *err)
@@ -46,9 +88,11 @@ int lh_backend_load_cuda(const lh_backend **be, lh_error *err)
     if (!get)
         return lh_error_set(err, "CUDA module %s: no symbol %s", path, LH_CUDA_BACKEND_SYMBOL);
     b = get();
-    if (!b || !b->open || !b->name)
-        return lh_error_set(err, "CUDA module %s: %s() returned no usable ops table", path,
+    if (!b)
+        return lh_error_set(err, "CUDA module %s: %s() returned no ops table", path,
                             LH_CUDA_BACKEND_SYMBOL);
+    if (check_table(b, path, err))
+        return -1;
     *be = b;
     return 0;
 }

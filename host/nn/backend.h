@@ -22,7 +22,9 @@ int lh_backend_select(const char *device, int32_t threads, const lh_backend **be
                       lh_backend_ctx **ctx, lh_error *err);
 
 /* Load the CUDA module and return its ops table (not opened). The module stays loaded for the
- * life of the process. -1 with the path and dlerror's reason in err. */
+ * life of the process. -1 with the path and the reason in err: dlerror's, or a table of
+ * another LH_BACKEND_VERSION or struct_size than this lhost's ("CUDA module <path>: backend
+ * table version 2, this lhost needs 1"), or one missing a required op. */
 int lh_backend_load_cuda(const lh_backend **be, lh_error *err);
 
 /* The path the CUDA module is loaded from (see above); writes at most `len` bytes. */

@@ -175,28 +175,28 @@ static void cpu_free(lh_backend_ctx *ctx, lh_dmem *p)
     free_aligned(p);
 }
 
-static int cpu_upload(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes)
+int lh_cpu_upload(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes)
 {
     if (bytes)
         memcpy(dst, src, bytes);
     return LH_BACKEND_OK;
 }
 
-static int cpu_download(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes)
+int lh_cpu_download(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes)
 {
     if (bytes)
         memcpy(dst, src, bytes);
     return LH_BACKEND_OK;
 }
 
-static int cpu_copy(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes)
+int lh_cpu_copy(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes)
 {
     if (bytes && dst != src)
         memmove(dst, src, bytes);
     return LH_BACKEND_OK;
 }
 
-static int cpu_zero(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes)
+int lh_cpu_zero(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes)
 {
     if (bytes)
         memset(p, 0, bytes);
@@ -208,7 +208,14 @@ static int cpu_sync(lh_backend_ctx *ctx)
     return LH_BACKEND_OK; /* every op has finished when it returns */
 }
 
+/* Every required op is lh_cpu_<op>; the optional ones the CPU has are named below. */
+#define CPU_REQUIRED_req(name) .name = lh_cpu_##name,
+#define CPU_REQUIRED_opt(name)
+#define CPU_OP_(name, kind, params, args) CPU_REQUIRED_##kind(name)
+
 static const lh_backend cpu_backend = {
+    .struct_size = sizeof(lh_backend),
+    .version = LH_BACKEND_VERSION,
     .name = "cpu",
     .open = cpu_open,
     .close = cpu_close,
@@ -216,28 +223,11 @@ static const lh_backend cpu_backend = {
     .describe = cpu_describe,
     .alloc = cpu_alloc,
     .free = cpu_free,
-    .upload = cpu_upload,
-    .download = cpu_download,
-    .copy = cpu_copy,
-    .zero = cpu_zero,
     .sync = cpu_sync,
-    .gather_normalize = lh_cpu_gather_normalize,
-    .conv2d_forward = lh_cpu_conv2d_forward,
-    .conv2d_backward = lh_cpu_conv2d_backward,
-    .relu_forward = lh_cpu_relu_forward,
-    .relu_backward = lh_cpu_relu_backward,
-    .maxpool_forward = lh_cpu_maxpool_forward,
-    .maxpool_backward = lh_cpu_maxpool_backward,
-    .linear_forward = lh_cpu_linear_forward,
-    .linear_backward = lh_cpu_linear_backward,
-    .dropout_forward = lh_cpu_dropout_forward,
-    .dropout_backward = lh_cpu_dropout_backward,
-    .softmax_xent = lh_cpu_softmax_xent,
-    .adam_step = lh_cpu_adam_step,
-    .sgd_step = lh_cpu_sgd_step,
+    .wrap_host = cpu_wrap_host,
+    LH_BACKEND_OPS(CPU_OP_)
     .conv2d_relu_maxpool_forward = lh_cpu_conv2d_relu_maxpool_forward,
     .conv2d_relu_maxpool_backward = lh_cpu_conv2d_relu_maxpool_backward,
-    .wrap_host = cpu_wrap_host,
 };
 
 const lh_backend *lh_cpu_backend(void)

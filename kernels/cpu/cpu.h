@@ -105,46 +105,10 @@ int lh_cpu_maxpool_check(lh_backend_ctx *ctx, const lh_pool_shape *s);
 #define F(p) ((float *)(p))
 #define CF(p) ((const float *)(p))
 
-/* ---- kernels (one file per idea) ----------------------------------------------------------- */
-int lh_cpu_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
-                            const lh_dmem *labels_u8, const lh_dmem *idx, int64_t n,
-                            int64_t sample, float mean, float std, lh_dmem *out,
-                            lh_dmem *labels_out);
-int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                           lh_dmem *db);
-int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                       const lh_pool_shape *ps, const lh_dmem *x,
-                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                       lh_dmem *argmax);
-int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                        const lh_pool_shape *ps, const lh_dmem *x,
-                                        const lh_dmem *w, const lh_dmem *p,
-                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
-                                        lh_dmem *dw, lh_dmem *db);
-int lh_cpu_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
-int lh_cpu_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
-                         lh_dmem *dx);
-int lh_cpu_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
-                           lh_dmem *y, lh_dmem *argmax);
-int lh_cpu_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
-                            const lh_dmem *argmax, lh_dmem *dx);
-int lh_cpu_linear_forward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                          const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cpu_linear_backward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
-                           lh_dmem *dw, lh_dmem *db);
-int lh_cpu_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
-                           const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
-int lh_cpu_dropout_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
-                            const lh_dmem *mask, lh_dmem *dx);
-int lh_cpu_softmax_xent(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
-                        const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
-int lh_cpu_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
-                     const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
-int lh_cpu_sgd_step(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
-                    const lh_dmem *grad, lh_dmem *buf);
+/* ---- kernels (one file per idea): lh_cpu_<op> for every op in LH_BACKEND_OPS ------------- */
+#define LH_CPU_DECLARE_(name, kind, params, args)                                                \
+    int lh_cpu_##name(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);
+LH_BACKEND_OPS(LH_CPU_DECLARE_)
+#undef LH_CPU_DECLARE_
 
 #endif

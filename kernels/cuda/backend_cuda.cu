@@ -195,26 +195,26 @@ static void mem_free(lh_backend_ctx *ctx, lh_dmem *p)
 }
 
 /* The source of a pageable upload may be reused as soon as this returns (CUDA stages it). */
-static int mem_upload(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes)
+int lh_cuda_upload(lh_backend_ctx *ctx, lh_dmem *dst, const void *src, size_t bytes)
 {
     LH_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx->stream));
     return 0;
 }
 
-static int mem_download(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes)
+int lh_cuda_download(lh_backend_ctx *ctx, void *dst, const lh_dmem *src, size_t bytes)
 {
     LH_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream));
     LH_CUDA_TRY(ctx, cudaStreamSynchronize(ctx->stream));
     return 0;
 }
 
-static int mem_copy(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes)
+int lh_cuda_copy(lh_backend_ctx *ctx, lh_dmem *dst, const lh_dmem *src, size_t bytes)
 {
     LH_CUDA_TRY(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream));
     return 0;
 }
 
-static int mem_zero(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes)
+int lh_cuda_zero(lh_backend_ctx *ctx, lh_dmem *p, size_t bytes)
 {
     LH_CUDA_TRY(ctx, cudaMemsetAsync(p, 0, bytes, ctx->stream));
     return 0;
@@ -228,39 +228,34 @@ static int sync_ctx(lh_backend_ctx *ctx)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
-static const lh_backend cuda_backend = {
-    "cuda",
-    open_ctx,
-    close_ctx,
-    last_error,
-    describe,
-    mem_alloc,
-    mem_free,
-    mem_upload,
-    mem_download,
-    mem_copy,
-    mem_zero,
-    sync_ctx,
-    lh_cuda_gather_normalize,
-    lh_cuda_conv2d_forward,
-    lh_cuda_conv2d_backward,
-    lh_cuda_relu_forward,
-    lh_cuda_relu_backward,
-    lh_cuda_maxpool_forward,
-    lh_cuda_maxpool_backward,
-    lh_cuda_linear_forward,
-    lh_cuda_linear_backward,
-    lh_cuda_dropout_forward,
-    lh_cuda_dropout_backward,
-    lh_cuda_softmax_xent,
-    lh_cuda_adam_step,
-    lh_cuda_sgd_step,
-    NULL, /* conv2d_relu_maxpool_forward: not fused on the GPU */
-    NULL, /* conv2d_relu_maxpool_backward */
-    NULL, /* wrap_host: device memory is not host memory */
-};
+/* Every required op is lh_cuda_<op>; the optional ones the GPU has would be named below (none
+ * yet: the fused conv2d_relu_maxpool ops stay NULL and the host runs the single ops). Filled in
+ * a function because C++ before C++20 has no designated initializers. */
+#define CUDA_REQUIRED_req(name) t.name = lh_cuda_##name;
+#define CUDA_REQUIRED_opt(name)
+#define CUDA_OP_(name, kind, params, args) CUDA_REQUIRED_##kind(name)
+
+static lh_backend make_table(void)
+{
+    lh_backend t;
+    memset(&t, 0, sizeof t);
+    t.struct_size = sizeof(lh_backend);
+    t.version = LH_BACKEND_VERSION;
+    t.name = "cuda";
+    t.open = open_ctx;
+    t.close = close_ctx;
+    t.last_error = last_error;
+    t.describe = describe;
+    t.alloc = mem_alloc;
+    t.free = mem_free;
+    t.sync = sync_ctx;
+    t.wrap_host = NULL; /* device memory is not host memory */
+    LH_BACKEND_OPS(CUDA_OP_)
+    return t;
+}
 
 extern "C" __attribute__((visibility("default"))) const lh_backend *lh_cuda_backend(void)
 {
-    return &cuda_backend;
+    static const lh_backend table = make_table();
+    return &table;
 }

@@ -104,37 +104,11 @@ int lh_cuda_sum_strided(lh_backend_ctx *ctx, const float *in, int64_t A, int64_t
 int lh_cuda_add_bias_rows(lh_backend_ctx *ctx, int64_t rows, int64_t cols, const float *b,
                           float *y);
 
-/* ---- launchers (same arguments, in the same order, as the ops table and the CPU backend) --- */
-int lh_cuda_gather_normalize(lh_backend_ctx *ctx, const lh_dmem *images_u8,
-                             const lh_dmem *labels_u8, const lh_dmem *idx, int64_t n,
-                             int64_t sample, float mean, float std, lh_dmem *out,
-                             lh_dmem *labels_out);
-int lh_cuda_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                           const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cuda_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                            lh_dmem *db);
-int lh_cuda_relu_forward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *x, lh_dmem *y);
-int lh_cuda_relu_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *y, const lh_dmem *dy,
-                          lh_dmem *dx);
-int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *x,
-                            lh_dmem *y, lh_dmem *argmax);
-int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const lh_dmem *dy,
-                             const lh_dmem *argmax, lh_dmem *dx);
-int lh_cuda_linear_forward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                           const lh_dmem *x, const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cuda_linear_backward(lh_backend_ctx *ctx, int32_t n, int32_t in, int32_t out,
-                            const lh_dmem *x, const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx,
-                            lh_dmem *dw, lh_dmem *db);
-int lh_cuda_dropout_forward(lh_backend_ctx *ctx, int64_t n, float p, uint64_t seed,
-                            const lh_dmem *x, lh_dmem *y, lh_dmem *mask);
-int lh_cuda_dropout_backward(lh_backend_ctx *ctx, int64_t n, const lh_dmem *dy,
-                             const lh_dmem *mask, lh_dmem *dx);
-int lh_cuda_softmax_xent(lh_backend_ctx *ctx, int32_t n, int32_t c, const lh_dmem *logits,
-                         const lh_dmem *targets, lh_dmem *loss, lh_dmem *dlogits);
-int lh_cuda_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
-                      const lh_dmem *grad, lh_dmem *m, lh_dmem *v);
-int lh_cuda_sgd_step(lh_backend_ctx *ctx, int64_t n, const lh_sgd_args *a, lh_dmem *param,
-                     const lh_dmem *grad, lh_dmem *buf);
+/* ---- launchers: lh_cuda_<op> for every op in LH_BACKEND_OPS (same arguments, in the same
+ * order, as the ops table and the CPU backend) ------------------------------------------------ */
+#define LH_CUDA_DECLARE_(name, kind, params, args)                                               \
+    int lh_cuda_##name(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);
+LH_BACKEND_OPS(LH_CUDA_DECLARE_)
+#undef LH_CUDA_DECLARE_
 
 #endif

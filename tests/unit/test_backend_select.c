@@ -1,7 +1,9 @@
 /* tests/unit/test_backend_select.c — trainer.device parsing, the CUDA module's loading and its
- * failure messages, and auto's fallback to the CPU.
+ * failure messages (including backend tables of another version or size: the fixture modules
+ * of tests/cuda/fixture_backend.c), and auto's fallback to the CPU.
  * Run: ctest --test-dir build -R test_backend_select --output-on-failure */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,106 @@ START_TEST(real_module_opens_or_explains)
 }
 END_TEST
 
+/* ---- versioned tables: fixture modules that break one rule each ------------------------- */
+
+/* Load fixture `kind` as the CUDA module: refused with exactly "device cuda: CUDA module <path>: "
+ * and the formatted rest; auto then falls back to the CPU. */
+static void assert_refused(const char *kind, const char *want_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void assert_refused(const char *kind, const char *want_fmt, ...)
+{
+    char path[1024], want[512], full[2048];
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    va_list ap;
+    snprintf(path, sizeof path, "%s/%s.so", LH_BACKEND_FIXTURE_DIR, kind);
+    va_start(ap, want_fmt);
+    vsnprintf(want, sizeof want, want_fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "device cuda: CUDA module %s: %s", path, want);
+    setenv("LHOST_CUDA_MODULE", path, 1);
+    ck_assert_int_eq(lh_backend_select("cuda", 1, &be, &ctx, &err), -1);
+    assert_one_line(&err);
+    ck_assert_str_eq(err.msg, full);
+    ck_assert_ptr_null(ctx);
+    /* auto still gets a working backend */
+    ck_assert_msg(lh_backend_select("auto", 1, &be, &ctx, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(be, lh_cpu_backend());
+    be->close(ctx);
+}
+
+START_TEST(newer_table_is_refused)
+{
+    assert_refused("newer", "backend table version %u, this lhost needs %u",
+                   LH_BACKEND_VERSION + 1, LH_BACKEND_VERSION);
+}
+END_TEST
+
+START_TEST(older_table_is_refused)
+{
+    assert_refused("older", "backend table version %u, this lhost needs %u",
+                   LH_BACKEND_VERSION - 1, LH_BACKEND_VERSION);
+}
+END_TEST
+
+/* Only struct_size and version: the page after them is unreadable, so reading name or open
+ * would crash this test. */
+START_TEST(small_table_is_not_read_past_its_end)
+{
+    assert_refused("small", "backend table version %u of 8 bytes, this lhost's is %zu bytes "
+                   "(module and lhost built from different sources)", LH_BACKEND_VERSION,
+                   sizeof(lh_backend));
+}
+END_TEST
+
+START_TEST(table_without_required_ops_is_refused)
+{
+    assert_refused("no_ops", "backend table has no %s, which every backend must have",
+                   lh_backend_op_name(0));
+}
+END_TEST
+
+/* A module from before versioned tables: its first field is the name pointer. Its low half
+ * reads as a huge struct_size (refused as unversioned), or, with odds of 1 in 65536, as a
+ * plausible one (then refused for its version, the pointer's high half): refused either way,
+ * naming the version this lhost needs. */
+START_TEST(unversioned_table_is_refused)
+{
+    char path[1024], prefix[1100], needs[64];
+    const lh_backend *be = NULL;
+    lh_backend_ctx *ctx = NULL;
+    lh_error err = {{0}};
+    snprintf(path, sizeof path, "%s/unversioned.so", LH_BACKEND_FIXTURE_DIR);
+    snprintf(prefix, sizeof prefix, "device cuda: CUDA module %s: backend table ", path);
+    snprintf(needs, sizeof needs, "this lhost needs version %u", LH_BACKEND_VERSION);
+    setenv("LHOST_CUDA_MODULE", path, 1);
+    ck_assert_int_eq(lh_backend_select("cuda", 1, &be, &ctx, &err), -1);
+    assert_one_line(&err);
+    printf("unversioned: %s\n", err.msg);
+    ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "got: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "has no version") || strstr(err.msg, "this lhost needs"),
+                  "got: %s", err.msg);
+    if (strstr(err.msg, "has no version"))
+        ck_assert_msg(strstr(err.msg, needs) != NULL, "got: %s", err.msg);
+    ck_assert_ptr_null(ctx);
+}
+END_TEST
+
+/* The tables lhost itself builds follow the rules the host checks. */
+START_TEST(cpu_table_is_versioned)
+{
+    const lh_backend *be = lh_cpu_backend();
+    ck_assert_uint_eq(be->struct_size, sizeof(lh_backend));
+    ck_assert_uint_eq(be->version, LH_BACKEND_VERSION);
+#define ASSERT_REQUIRED(name, kind, params, args)                                                \
+    ck_assert_msg(!LH_BACKEND_REQUIRED(kind) || be->name, "cpu backend lacks " #name);
+    LH_BACKEND_OPS(ASSERT_REQUIRED)
+#undef ASSERT_REQUIRED
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backend_select");
@@ -149,6 +251,12 @@ int main(void)
     tcase_add_test(tc, broken_module_is_a_clear_error);
     tcase_add_test(tc, build_tree_module_path);
     tcase_add_test(tc, real_module_opens_or_explains);
+    tcase_add_test(tc, newer_table_is_refused);
+    tcase_add_test(tc, older_table_is_refused);
+    tcase_add_test(tc, small_table_is_not_read_past_its_end);
+    tcase_add_test(tc, table_without_required_ops_is_refused);
+    tcase_add_test(tc, unversioned_table_is_refused);
+    tcase_add_test(tc, cpu_table_is_versioned);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -1,7 +1,9 @@
 /* tests/unit/test_cuda_parity.c — every CUDA op's forward and backward against the CPU backend
  * on random data: |cuda - cpu| <= 1e-4 * max(|cpu|, rms(cpu)) element-wise (the RMS floor keeps
  * sums that cancel to ~0 from failing on rounding alone); integer outputs (argmax, labels,
- * dropout masks) must be identical. Each op prints its worst element.
+ * dropout masks) must be identical. Each op prints its worst element. Every op in
+ * LH_BACKEND_OPS must be named by a case in `cases` below (test every_op_has_a_case), so an op
+ * added to the table without a parity case fails here, with or without a device.
  * Without the CUDA module or a device it prints "SKIP: <reason>" and exits 77 (CTest: skipped).
  * Run: ctest --test-dir build -R test_cuda_parity --output-on-failure */
 #include <check.h>
@@ -431,6 +433,153 @@ START_TEST(sgd)
 }
 END_TEST
 
+/* ---- fused conv2d + relu + maxpool: CUDA's own when it has one, else its single ops ------ */
+
+/* Forward's argmax may differ from the single ops' only where the pooled value is 0 (ties among
+ * relu's zeros): compare it elsewhere. */
+static void check_argmax_where_nonzero(const char *what, const twin *arg, const twin *p, size_t n)
+{
+    int32_t *a = malloc(n * 4), *b = malloc(n * 4);
+    float *v = malloc(n * 4);
+    size_t i, bad = 0, first = 0;
+    ck_assert_int_eq(G->download(gx, a, arg->g, n * 4), 0);
+    ck_assert_int_eq(C->download(cx, b, arg->c, n * 4), 0);
+    ck_assert_int_eq(C->download(cx, v, p->c, n * 4), 0);
+    for (i = 0; i < n; i++)
+        if (v[i] != 0.0f && a[i] != b[i] && bad++ == 0)
+            first = i;
+    printf("%-28s n=%-8zu %zu differ where p != 0\n", what, n, bad);
+    ck_assert_msg(bad == 0, "%s: %zu of %zu differ where p != 0; first at [%zu]: cuda %d cpu %d",
+                  what, bad, n, first, (int)a[first], (int)b[first]);
+    free(a), free(b), free(v);
+}
+
+static void fused_case(const char *name, lh_conv_shape s, int size, int stride, int with_dx)
+{
+    char what[80];
+    lh_pool_shape ps;
+    size_t nx, nw, ny, np;
+    s.oh = (s.h + 2 * s.pad - s.r) / s.stride + 1;
+    s.ow = (s.w + 2 * s.pad - s.s) / s.stride + 1;
+    ps = (lh_pool_shape){.n = s.n, .c = s.k, .h = s.oh, .w = s.ow, .size = size,
+                         .stride = stride};
+    ps.oh = (ps.h - size) / stride + 1;
+    ps.ow = (ps.w - size) / stride + 1;
+    nx = (size_t)s.n * s.c * s.h * s.w, nw = (size_t)s.k * s.c * s.r * s.s;
+    ny = (size_t)s.n * s.k * s.oh * s.ow, np = (size_t)s.n * s.k * ps.oh * ps.ow;
+    twin x = twin_random(nx, -1, 1, 91), w = twin_random(nw, -0.3f, 0.3f, 92),
+         b = twin_random(s.k, -0.1f, 0.1f, 93), p = twin_new(np * 4), arg = twin_new(np * 4),
+         dp = twin_random(np, -1, 1, 94), y = twin_new(ny * 4), dy = twin_new(ny * 4),
+         dx = twin_new(nx * 4), dw = twin_new(nw * 4), db = twin_new(s.k * 4);
+    ck_assert_msg(C->conv2d_relu_maxpool_forward && C->conv2d_relu_maxpool_backward,
+                  "the CPU backend lost its fused conv2d_relu_maxpool ops");
+    if (G->conv2d_relu_maxpool_forward)
+        BOTH(G->conv2d_relu_maxpool_forward(gx, &s, &ps, x.g, w.g, b.g, p.g, arg.g), 0);
+    else
+        BOTH(G->conv2d_forward(gx, &s, x.g, w.g, b.g, y.g) ||
+             G->relu_forward(gx, (int64_t)ny, y.g, y.g) ||
+             G->maxpool_forward(gx, &ps, y.g, p.g, arg.g), 0);
+    BOTH(0, C->conv2d_relu_maxpool_forward(cx, &s, &ps, x.c, w.c, b.c, p.c, arg.c));
+    snprintf(what, sizeof what, "fused %s p", name);
+    check_floats(what, &p, np);
+    snprintf(what, sizeof what, "fused %s argmax", name);
+    check_argmax_where_nonzero(what, &arg, &p, np);
+    if (G->conv2d_relu_maxpool_backward)
+        BOTH(G->conv2d_relu_maxpool_backward(gx, &s, &ps, x.g, w.g, p.g, arg.g, dp.g,
+                                             with_dx ? dx.g : NULL, dw.g, db.g), 0);
+    else /* dy: the gradient at relu's output y, then (in place) at the conv's output */
+        BOTH(G->maxpool_backward(gx, &ps, dp.g, arg.g, dy.g) ||
+             G->relu_backward(gx, (int64_t)ny, y.g, dy.g, dy.g) ||
+             G->conv2d_backward(gx, &s, x.g, w.g, dy.g, with_dx ? dx.g : NULL, dw.g, db.g), 0);
+    BOTH(0, C->conv2d_relu_maxpool_backward(cx, &s, &ps, x.c, w.c, p.c, arg.c, dp.c,
+                                            with_dx ? dx.c : NULL, dw.c, db.c));
+    if (with_dx) {
+        snprintf(what, sizeof what, "fused %s dx", name);
+        check_floats(what, &dx, nx);
+    }
+    snprintf(what, sizeof what, "fused %s dw", name);
+    check_floats(what, &dw, nw);
+    snprintf(what, sizeof what, "fused %s db", name);
+    check_floats(what, &db, s.k);
+    twin_free(&x), twin_free(&w), twin_free(&b), twin_free(&p), twin_free(&arg);
+    twin_free(&dp), twin_free(&y), twin_free(&dy), twin_free(&dx), twin_free(&dw);
+    twin_free(&db);
+}
+
+START_TEST(conv2d_relu_maxpool)
+{
+    printf("fused ops on cuda: %s\n", G->conv2d_relu_maxpool_forward ? "its own" : "single ops");
+    fused_case("1->16 28x28 pool 2/2", (lh_conv_shape){.n = 4, .c = 1, .h = 28, .w = 28,
+                                                      .k = 16, .r = 3, .s = 3, .stride = 1,
+                                                      .pad = 1}, 2, 2, 0);
+    fused_case("5->7 k3x2 11x9 pool 3/2", (lh_conv_shape){.n = 3, .c = 5, .h = 11, .w = 9,
+                                                         .k = 7, .r = 3, .s = 2, .stride = 1,
+                                                         .pad = 1}, 3, 2, 1);
+}
+END_TEST
+
+/* ---- which case covers which ops: every op in LH_BACKEND_OPS needs one ------------------- */
+
+typedef struct parity_case {
+    const TTest *const *test; /* the START_TEST's name */
+    const char *ops;          /* the LH_BACKEND_OPS it compares, space-separated */
+} parity_case;
+
+static const parity_case cases[] = {
+    {&memory_ops, "upload download copy zero"},
+    {&gather_normalize, "gather_normalize"},
+    {&conv2d, "conv2d_forward conv2d_backward"},
+    {&relu, "relu_forward relu_backward"},
+    {&maxpool, "maxpool_forward maxpool_backward"},
+    {&linear, "linear_forward linear_backward"},
+    {&softmax_xent, "softmax_xent"},
+    {&dropout, "dropout_forward dropout_backward"},
+    {&adam, "adam_step"},
+    {&sgd, "sgd_step"},
+    {&conv2d_relu_maxpool, "conv2d_relu_maxpool_forward conv2d_relu_maxpool_backward"},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* Whether the space-separated list names `op` as a whole word. */
+static int names_op(const char *list, const char *op)
+{
+    size_t len = strlen(op);
+    for (const char *at = list; (at = strstr(at, op)) != NULL; at += len)
+        if ((at == list || at[-1] == ' ') && (at[len] == ' ' || at[len] == '\0'))
+            return 1;
+    return 0;
+}
+
+START_TEST(every_op_has_a_case)
+{
+    int missing = 0;
+    for (int op = 0; op < LH_BACKEND_OP_COUNT; op++) {
+        const char *name = lh_backend_op_name(op);
+        size_t i;
+        for (i = 0; i < NCASES && !names_op(cases[i].ops, name); i++)
+            ;
+        if (i == NCASES) {
+            fprintf(stderr, "op %s (kernels/backend.h) has no parity case\n", name);
+            missing++;
+        }
+    }
+    ck_assert_msg(missing == 0, "%d op(s) of LH_BACKEND_OPS have no case in `cases` "
+                  "(tests/unit/test_cuda_parity.c); see stderr", missing);
+    /* and every name a case gives is an op (a misspelt name covers nothing) */
+    for (size_t i = 0; i < NCASES; i++) {
+        char list[256], *save = NULL;
+        snprintf(list, sizeof list, "%s", cases[i].ops);
+        for (char *w = strtok_r(list, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            int op;
+            for (op = 0; op < LH_BACKEND_OP_COUNT && strcmp(lh_backend_op_name(op), w); op++)
+                ;
+            ck_assert_msg(op < LH_BACKEND_OP_COUNT, "case %s names %s, which is not an op of "
+                          "LH_BACKEND_OPS", (*cases[i].test)->name, w);
+        }
+    }
+}
+END_TEST
+
 /* ---- main: probe the device in a child (CUDA must not be initialised before Check forks) -- */
 
 /* 0: a device opens; 1: skip (reason in why); -1: the probe crashed (a bug: fail). */
@@ -476,35 +625,33 @@ int main(void)
 {
     char why[1024];
     int p = probe(why, sizeof why), failed;
-    Suite *s;
-    TCase *tc;
+    Suite *s = suite_create("cuda_parity");
+    TCase *book = tcase_create("bookkeeping"), *tc;
     SRunner *sr;
     if (p < 0) {
         fprintf(stderr, "FAIL: %s\n", why);
         return 1;
     }
-    if (p > 0) {
-        printf("SKIP: %s\n", why);
-        return 77;
+    /* The op list is checked with or without a device. */
+    tcase_add_test(book, every_op_has_a_case);
+    suite_add_tcase(s, book);
+    if (p == 0) {
+        tc = tcase_create("ops");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        for (size_t i = 0; i < NCASES; i++)
+            tcase_add_test(tc, *cases[i].test);
+        tcase_set_timeout(tc, 120);
+        suite_add_tcase(s, tc);
     }
-    s = suite_create("cuda_parity");
-    tc = tcase_create("ops");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, memory_ops);
-    tcase_add_test(tc, gather_normalize);
-    tcase_add_test(tc, conv2d);
-    tcase_add_test(tc, relu);
-    tcase_add_test(tc, maxpool);
-    tcase_add_test(tc, linear);
-    tcase_add_test(tc, softmax_xent);
-    tcase_add_test(tc, dropout);
-    tcase_add_test(tc, adam);
-    tcase_add_test(tc, sgd);
-    tcase_set_timeout(tc, 120);
-    suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    return failed ? 1 : 0;
+    if (failed)
+        return 1;
+    if (p > 0) {
+        printf("SKIP: %s\n", why);
+        return 77;
+    }
+    return 0;
 }
