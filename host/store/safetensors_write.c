@@ -141,6 +141,19 @@ int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *v
     return 0;
 }
 
+int lh_safetensors_meta_json(lh_safetensors_writer *w, const char *key, cJSON *value,
+                             const char *what, lh_error *err)
+{
+    char *s = cJSON_PrintUnformatted(value);
+    int rc;
+    cJSON_Delete(value);
+    if (!s)
+        return lh_error_set(err, "%s: out of memory", what);
+    rc = lh_safetensors_meta(w, key, s, err);
+    cJSON_free(s);
+    return rc;
+}
+
 /* Data offsets: 8-byte dtypes first, then 4, 2, 1, insertion order within a group, so each
  * tensor starts at a multiple of its element size. Fills begin[i]; returns the data length. */
 static uint64_t layout(const lh_safetensors_writer *w, uint64_t *begin)

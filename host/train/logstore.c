@@ -265,9 +265,7 @@ done:
 int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_error *err)
 {
     cJSON *arr = cJSON_CreateArray();
-    char *out;
     int32_t i;
-    int rc;
     for (i = 0; i < s->n; i++) {
         cJSON *o = cJSON_CreateObject();
         char buf[64];
@@ -282,13 +280,7 @@ int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_err
         cJSON_AddNumberToObject(o, "flags", s->vals[i].flags);
         cJSON_AddItemToArray(arr, o);
     }
-    out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    if (!out)
-        return lh_error_set(err, "logged values: out of memory");
-    rc = lh_safetensors_meta(w, "logged", out, err);
-    free(out);
-    return rc;
+    return lh_safetensors_meta_json(w, "logged", arr, "logged values", err);
 }
 
 int lh_logstore_ckpt_load(lh_logstore *s, const lh_safetensors_file *f, lh_error *err)

@@ -187,10 +187,8 @@ int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
                                   lh_safetensors_writer *w, lh_error *err)
 {
     cJSON *o = cJSON_CreateObject();
-    char *s;
     int32_t i;
     uint32_t k;
-    int rc;
     for (i = 0; i < n; i++) {
         const lh_instance *inst = runs[i].inst;
         const lhost_param_values *pv = lh_instance_params(inst);
@@ -200,13 +198,7 @@ int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
             if (pv->values[k].from_user && pv->values[k].s)
                 cJSON_AddStringToObject(m, pv->values[k].name, pv->values[k].s);
     }
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s)
-        return lh_error_set(err, "metrics: out of memory");
-    rc = lh_safetensors_meta(w, "metrics", s, err);
-    free(s);
-    return rc;
+    return lh_safetensors_meta_json(w, "metrics", o, "metrics", err);
 }
 
 /* Every metric's epoch state as one tensor "metric.<key>.<buffer>" per buffer: to w when w is
