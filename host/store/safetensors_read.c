@@ -93,18 +93,16 @@ static const char *foreign_kind(const uint8_t *p, uint64_t n)
 
 static const char *json_kind(const cJSON *j)
 {
-    if (cJSON_IsObject(j))
-        return "an object";
-    if (cJSON_IsArray(j))
-        return "an array";
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNull(j))
-        return "null";
+    static const struct {
+        cJSON_bool (*is)(const cJSON *);
+        const char *what;
+    } kinds[] = {
+        {cJSON_IsObject, "an object"}, {cJSON_IsArray, "an array"}, {cJSON_IsString, "a string"},
+        {cJSON_IsNumber, "a number"}, {cJSON_IsBool, "a boolean"}, {cJSON_IsNull, "null"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].is(j))
+            return kinds[i].what;
     return "invalid";
 }
 
