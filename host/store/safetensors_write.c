@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "atomic.h"
 
 typedef struct st_entry {
@@ -83,14 +84,10 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
     if (nbytes > 0 && !data)
         return lh_error_set(err, "safetensors: tensor \"%s\": data is NULL (expected %" PRIu64 " bytes)",
                             name, nbytes);
-    if (w->n == w->cap) {
-        int32_t cap = w->cap ? 2 * w->cap : 16;
-        st_entry *t = realloc(w->t, (size_t)cap * sizeof *t);
-        if (!t)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->t = t;
-        w->cap = cap;
-    }
+    st_entry *t = lh_array_grow(w->t, w->n, &w->cap, 16, sizeof *t);
+    if (!t)
+        return lh_error_set(err, "safetensors: out of memory");
+    w->t = t;
     st_entry e = {.size = size, .ndim = ndim, .nbytes = nbytes};
     snprintf(e.dtype, sizeof e.dtype, "%s", dtype);
     e.name = strdup(name);
