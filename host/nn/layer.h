@@ -75,6 +75,9 @@ typedef struct lh_layer_kind {
     /* Config keys besides `type`, `name` and those in .ints, NULL-terminated (NULL: none; at
      * most LH_LAYER_MAX_KEYS with .ints); others are errors. */
     const char *const *keys;
+    /* The kind's integer keys, in the order the checkpoint's JSON has them; NULL: none. Read
+     * before from_cfg and written before to_json (lh_layer_from_cfg and the others below). */
+    const lh_layer_int_key *ints;
     /* 1: has a key without a default, so it cannot be written as its bare name ("- relu"). */
     int32_t needs_keys;
     /* 1: the output shares its input's memory after layer 0 (forward may work in place; the
@@ -84,10 +87,6 @@ typedef struct lh_layer_kind {
     int32_t aux;
     /* 1: the summary shows the output as [C, H, W] even when H = W = 1. */
     int32_t summary_chw;
-
-    /* The kind's integer keys, in the order the checkpoint's JSON has them; NULL: none. Read
-     * before from_cfg and written before to_json (lh_layer_from_cfg and the others below). */
-    const lh_layer_int_key *ints;
 
     /* Read the kind's keys from its config map into l (the kind's union member); the keys were
      * checked against .keys already. map NULL (a bare name): fill in the defaults, never fail.

@@ -63,9 +63,9 @@ static int backward(const lh_layer_step *st, lh_dmem *dy, lh_dmem **dx)
 
 const lh_layer_kind lh_layer_conv2d = {
     .torch_name = "Conv2d",
+    .ints = ints,
     .needs_keys = 1,
     .summary_chw = 1,
-    .ints = ints,
     .plan = plan,
     .forward = forward,
     .backward = backward,

@@ -44,8 +44,8 @@ static int backward(const lh_layer_step *s, lh_dmem *dy, lh_dmem **dx)
 
 const lh_layer_kind lh_layer_linear = {
     .torch_name = "Linear",
-    .needs_keys = 1,
     .ints = ints,
+    .needs_keys = 1,
     .plan = plan,
     .forward = forward,
     .backward = backward,

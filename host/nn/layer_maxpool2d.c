@@ -47,8 +47,8 @@ static int backward(const lh_layer_step *st, lh_dmem *dy, lh_dmem **dx)
 
 const lh_layer_kind lh_layer_maxpool2d = {
     .torch_name = "MaxPool2d",
-    .aux = 1,
     .ints = ints,
+    .aux = 1,
     .plan = plan,
     .forward = forward,
     .backward = backward,
