@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "atomic.h"
+#include "strmap.h"
 
 typedef struct st_entry {
     char *name;
@@ -24,8 +25,7 @@ typedef struct st_entry {
 struct lh_safetensors_writer {
     st_entry *t;
     int32_t n, cap;
-    char **keys, **vals; /* metadata */
-    int32_t nm, mcap;
+    lh_strmap meta;
 };
 
 lh_safetensors_writer *lh_safetensors_writer_new(void)
@@ -42,13 +42,8 @@ void lh_safetensors_writer_free(lh_safetensors_writer *w)
         free(w->t[i].shape);
         free(w->t[i].data);
     }
-    for (int32_t i = 0; i < w->nm; i++) {
-        free(w->keys[i]);
-        free(w->vals[i]);
-    }
     free(w->t);
-    free(w->keys);
-    free(w->vals);
+    lh_strmap_free(&w->meta);
     free(w);
 }
 
@@ -112,29 +107,11 @@ int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *v
     if (!key || !*key || !value)
         return lh_error_set(err, "safetensors: metadata key \"%s\": expected a non-empty key and a value",
                             key ? key : "");
-    for (int32_t i = 0; i < w->nm; i++)
-        if (strcmp(w->keys[i], key) == 0)
-            return lh_error_set(err, "safetensors: metadata key \"%s\" set twice (expected unique keys)", key);
-    if (w->nm == w->mcap) {
-        int32_t cap = w->mcap ? 2 * w->mcap : 16;
-        char **k = realloc(w->keys, (size_t)cap * sizeof *k);
-        if (!k)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->keys = k;
-        char **v = realloc(w->vals, (size_t)cap * sizeof *v);
-        if (!v)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->vals = v;
-        w->mcap = cap;
-    }
-    char *k = strdup(key), *v = strdup(value);
-    if (!k || !v) {
-        free(k);
-        free(v);
+    if (lh_strmap_find(&w->meta, key) >= 0)
+        return lh_error_set(err, "safetensors: metadata key \"%s\" set twice (expected unique "
+                            "keys)", key);
+    if (lh_strmap_put(&w->meta, key, value))
         return lh_error_set(err, "safetensors: out of memory");
-    }
-    w->keys[w->nm] = k;
-    w->vals[w->nm++] = v;
     return 0;
 }
 
@@ -178,10 +155,10 @@ static char *make_header(const lh_safetensors_writer *w, const uint64_t *begin, 
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return NULL;
-    if (w->nm > 0) {
+    if (w->meta.n > 0) {
         cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        for (int32_t i = 0; meta && i < w->nm; i++)
-            if (!cJSON_AddStringToObject(meta, w->keys[i], w->vals[i]))
+        for (int32_t i = 0; meta && i < w->meta.n; i++)
+            if (!cJSON_AddStringToObject(meta, w->meta.items[i].key, w->meta.items[i].value))
                 meta = NULL;
         if (!meta)
             goto fail;
