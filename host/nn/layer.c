@@ -83,6 +83,27 @@ int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
     return 0;
 }
 
+int lh_layer_add_weight_bias(lh_model *m, int32_t i, int32_t ndim, const int64_t *ws,
+                             int64_t fan_in, lh_error *err)
+{
+    return lh_layer_add_param(m, i, "weight", ndim, ws, fan_in, err) ||
+                   lh_layer_add_param(m, i, "bias", 1, ws, fan_in, err)
+               ? -1
+               : 0;
+}
+
+int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *unit,
+                   int32_t *cfg, int32_t actual, lh_error *err)
+{
+    const lh_layer_spec *l = &m->spec.layers[i];
+    if (*cfg && *cfg != actual)
+        return lh_error_set(err, "model.layers.%d (%s %s): %s is %d but the input has %d %s; "
+                            "expected %d", i, lh_layer_name(l->type), l->name, key, *cfg, actual,
+                            unit, actual);
+    *cfg = actual;
+    return 0;
+}
+
 static lh_dmem *tensor_at(const lh_model *m, lh_dmem *base, int32_t i, int32_t k)
 {
     return lh_dmem_at(base, (size_t)m->params[m->plan[i].param0 + k].offset * 4);
@@ -112,4 +133,46 @@ int lh_layer_json_int(const cJSON *o, const char *key, int32_t lo, int32_t hi, i
         return lh_error_set(err, "model spec: `%s`: expected an integer in [%d, %d]", key, lo, hi);
     *out = (int32_t)v->valuedouble;
     return 0;
+}
+
+static int32_t *int_at(lh_layer_spec *l, const lh_layer_int_key *f)
+{
+    return (int32_t *)((char *)l + f->offset);
+}
+
+int lh_layer_from_cfg(const lh_config_node *map, lh_layer_spec *l, lh_error *err)
+{
+    const lh_layer_kind *k = lh_layer_kind_of(l->type);
+    const lh_layer_int_key *f;
+    int64_t v;
+    for (f = k->ints; f && f->key; f++) {
+        int32_t def = f->flags & LH_LAYER_KEY_DEF_PREV ? *int_at(l, f - 1) : f->def;
+        if (map && (f->flags & LH_LAYER_KEY_NEEDED) && !lh_config_get(map, f->key))
+            return lh_error_set(err, "config %s: %s: %s needs %s", lh_config_where(map),
+                                lh_config_path(map), lh_layer_name(l->type), f->key);
+        if (lh_config_get_int(map, f->key, def, f->lo, f->hi, &v, err))
+            return -1;
+        *int_at(l, f) = (int32_t)v;
+    }
+    return k->from_cfg ? k->from_cfg(map, l, err) : 0;
+}
+
+void lh_layer_to_json(const lh_layer_spec *l, cJSON *o)
+{
+    const lh_layer_kind *k = lh_layer_kind_of(l->type);
+    const lh_layer_int_key *f;
+    for (f = k->ints; f && f->key; f++)
+        cJSON_AddNumberToObject(o, f->key, *(const int32_t *)((const char *)l + f->offset));
+    if (k->to_json)
+        k->to_json(l, o);
+}
+
+int lh_layer_from_json(const cJSON *o, int32_t index, lh_layer_spec *l, lh_error *err)
+{
+    const lh_layer_kind *k = lh_layer_kind_of(l->type);
+    const lh_layer_int_key *f;
+    for (f = k->ints; f && f->key; f++)
+        if (lh_layer_json_int(o, f->key, f->lo, f->hi, int_at(l, f), err))
+            return -1;
+    return k->from_json ? k->from_json(o, index, l, err) : 0;
 }

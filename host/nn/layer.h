@@ -19,6 +19,7 @@
 #ifndef LH_LAYER_H
 #define LH_LAYER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -28,6 +29,23 @@
 struct cJSON;
 
 #define LH_LAYER_MAX_KEYS 14
+
+/* One integer key of a kind's config. A kind whose keys are integers lists them in a table
+ * (.ints), and the same table reads them from the config, writes them into the checkpoint's
+ * JSON and reads them back (lh_layer_from_cfg, lh_layer_to_json, lh_layer_from_json), so the
+ * three cannot disagree on a key, its range or its order. */
+typedef struct lh_layer_int_key {
+    const char *key;           /* "kernel_size"; NULL ends the table */
+    size_t offset;             /* of its int32_t in lh_layer_spec: offsetof(.., conv2d.kernel) */
+    int32_t lo, hi;            /* the range the config and the checkpoint must keep to */
+    int32_t def;               /* the value when the config leaves the key out */
+    int32_t flags;             /* LH_LAYER_KEY_* */
+} lh_layer_int_key;
+
+/* The config must give the key ("conv2d needs out_channels"); .def is never used then. */
+#define LH_LAYER_KEY_NEEDED 1
+/* The default is the value of the key before it (MaxPool2d's stride is its kernel size). */
+#define LH_LAYER_KEY_DEF_PREV 2
 
 /* The shape flowing between layers while planning, per sample. `flat` is set once a layer
  * (flatten, linear) has made it a vector of c features; spatial layers refuse it then. */
@@ -54,9 +72,12 @@ typedef struct lh_layer_step {
 typedef struct lh_layer_kind {
     /* The PyTorch class ("Conv2d"): the summary's Type column and backend error messages. */
     const char *torch_name;
-    /* Config keys besides `type` and `name`, NULL-terminated (NULL: none; at most
-     * LH_LAYER_MAX_KEYS); others are errors. */
+    /* Config keys besides `type`, `name` and those in .ints, NULL-terminated (NULL: none; at
+     * most LH_LAYER_MAX_KEYS with .ints); others are errors. */
     const char *const *keys;
+    /* The kind's integer keys, in the order the checkpoint's JSON has them; NULL: none. Read
+     * before from_cfg and written before to_json (lh_layer_from_cfg and the others below). */
+    const lh_layer_int_key *ints;
     /* 1: has a key without a default, so it cannot be written as its bare name ("- relu"). */
     int32_t needs_keys;
     /* 1: the output shares its input's memory after layer 0 (forward may work in place; the
@@ -69,10 +90,10 @@ typedef struct lh_layer_kind {
 
     /* Read the kind's keys from its config map into l (the kind's union member); the keys were
      * checked against .keys already. map NULL (a bare name): fill in the defaults, never fail.
-     * NULL: no keys. Errors name the file, line and key (lh_config_get_*). */
+     * NULL: no keys besides .ints. Errors name the file, line and key (lh_config_get_*). */
     int (*from_cfg)(const lh_config_node *map, lh_layer_spec *l, lh_error *err);
     /* The kind's config as members of the checkpoint's JSON object o (after type and name), and
-     * back from it; layer `index` is for messages. NULL: no config. */
+     * back from it; layer `index` is for messages. NULL: no config besides .ints. */
     void (*to_json)(const lh_layer_spec *l, struct cJSON *o);
     int (*from_json)(const struct cJSON *o, int32_t index, lh_layer_spec *l, lh_error *err);
 
@@ -104,10 +125,25 @@ const char *const *lh_layer_names(void);
 /* The same joined for messages: "conv2d, relu, ...". */
 const char *lh_layer_name_list(void);
 
+/* Layer l's config (l->type set) from its config map (NULL: the defaults), into the checkpoint's
+ * JSON object o and back from it: the kind's .ints, then its own from_cfg, to_json or
+ * from_json. Errors as those of from_cfg and lh_layer_json_int. */
+int lh_layer_from_cfg(const lh_config_node *map, lh_layer_spec *l, lh_error *err);
+void lh_layer_to_json(const lh_layer_spec *l, struct cJSON *o);
+int lh_layer_from_json(const struct cJSON *o, int32_t index, lh_layer_spec *l, lh_error *err);
+
 /* Append parameter `what` ("weight") of layer i to m->params as "<layer name>.<what>", shape
  * (ndim dims), initialised from U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Fails past LH_MAX_PARAMS. */
 int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
                        const int64_t *shape, int64_t fan_in, lh_error *err);
+/* Layer i's "weight" of shape ws (ndim dims) and its "bias" of shape (ws[0]), both initialised
+ * from fan_in, as nn.Conv2d and nn.Linear do. */
+int lh_layer_add_weight_bias(lh_model *m, int32_t i, int32_t ndim, const int64_t *ws,
+                             int64_t fan_in, lh_error *err);
+/* While planning layer i: its `key` (in_channels) *cfg left 0 is filled in from the input's
+ * `actual` count of `unit` (channels); one that was given must be that count. */
+int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *unit,
+                   int32_t *cfg, int32_t actual, lh_error *err);
 /* The k-th parameter tensor of layer i (in lh_layer_add_param order) and its gradient. */
 lh_dmem *lh_layer_param(const lh_model *m, int32_t i, int32_t k);
 lh_dmem *lh_layer_grad(const lh_model *m, int32_t i, int32_t k);

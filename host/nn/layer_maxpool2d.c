@@ -2,36 +2,12 @@
  * each output (int32, within its (H, W) plane) for backward. */
 #include "layer.h"
 
-#include <cjson/cJSON.h>
-
-static const char *const keys[] = {"kernel_size", "stride", NULL};
-
-static int from_cfg(const lh_config_node *map, lh_layer_spec *l, lh_error *err)
-{
-    int64_t v;
-    if (lh_config_get_int(map, "kernel_size", 2, 1, 64, &v, err))
-        return -1;
-    l->maxpool2d.kernel = (int32_t)v;
-    /* PyTorch's default stride is the kernel size */
-    if (lh_config_get_int(map, "stride", l->maxpool2d.kernel, 1, 64, &v, err))
-        return -1;
-    l->maxpool2d.stride = (int32_t)v;
-    return 0;
-}
-
-static void to_json(const lh_layer_spec *l, cJSON *o)
-{
-    cJSON_AddNumberToObject(o, "kernel_size", l->maxpool2d.kernel);
-    cJSON_AddNumberToObject(o, "stride", l->maxpool2d.stride);
-}
-
-static int from_json(const cJSON *o, int32_t index, lh_layer_spec *l, lh_error *err)
-{
-    return lh_layer_json_int(o, "kernel_size", 1, 64, &l->maxpool2d.kernel, err) ||
-                   lh_layer_json_int(o, "stride", 1, 64, &l->maxpool2d.stride, err)
-               ? -1
-               : 0;
-}
+/* PyTorch's default stride is the kernel size */
+static const lh_layer_int_key ints[] = {
+    {"kernel_size", offsetof(lh_layer_spec, maxpool2d.kernel), 1, 64, 2, 0},
+    {"stride", offsetof(lh_layer_spec, maxpool2d.stride), 1, 64, 0, LH_LAYER_KEY_DEF_PREV},
+    {NULL},
+};
 
 static int plan(lh_model *m, int32_t i, lh_layer_shape *s, lh_error *err)
 {
@@ -71,11 +47,8 @@ static int backward(const lh_layer_step *st, lh_dmem *dy, lh_dmem **dx)
 
 const lh_layer_kind lh_layer_maxpool2d = {
     .torch_name = "MaxPool2d",
-    .keys = keys,
+    .ints = ints,
     .aux = 1,
-    .from_cfg = from_cfg,
-    .to_json = to_json,
-    .from_json = from_json,
     .plan = plan,
     .forward = forward,
     .backward = backward,

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lh_model_ckpt_save_buffer(const lh_model *m, const lh_dmem *buf, const char *prefix,
-                              lh_safetensors_writer *w, lh_error *err)
+/* A save (from set): the model's buffer `from` to w as one tensor "<prefix><param name>" per
+ * parameter; a load (from NULL): those tensors of f into `to`. Both go through one host copy
+ * of the whole buffer, so save and load cannot disagree on names, order or messages. */
+static int move_buffer(const lh_model *m, const lh_dmem *from, lh_dmem *to, const char *prefix,
+                       lh_safetensors_writer *w, const lh_safetensors_file *f, lh_error *err)
 {
     size_t bytes = (size_t)m->total_params * 4;
     float *host = malloc(bytes ? bytes : 1);
@@ -17,43 +20,25 @@ int lh_model_ckpt_save_buffer(const lh_model *m, const lh_dmem *buf, const char 
     if (!host)
         return lh_error_set(err, "model: out of memory for %zu bytes of %s", bytes,
                             prefix[0] ? prefix : "weights");
-    if (m->be->download(m->bctx, host, buf, bytes)) {
+    if (from && m->be->download(m->bctx, host, from, bytes)) {
         lh_error_set(err, "%s backend: download: %s", m->be->name, m->be->last_error(m->bctx));
         goto done;
     }
     for (i = 0; i < m->n_params; i++) {
         const lh_param_info *p = &m->params[i];
-        snprintf(key, sizeof key, "%s%s", prefix, p->name);
-        if (lh_safetensors_add(w, key, "F32", p->ndim, p->shape, host + p->offset,
-                               (uint64_t)p->numel * 4, err))
-            goto done;
-    }
-    rc = 0;
-done:
-    free(host);
-    return rc;
-}
-
-int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefix,
-                              const lh_safetensors_file *f, lh_error *err)
-{
-    size_t bytes = (size_t)m->total_params * 4;
-    float *host = malloc(bytes ? bytes : 1);
-    char key[256];
-    int32_t i;
-    int rc = -1;
-    if (!host)
-        return lh_error_set(err, "model: out of memory for %zu bytes of %s", bytes,
-                            prefix[0] ? prefix : "weights");
-    for (i = 0; i < m->n_params; i++) {
-        const lh_param_info *p = &m->params[i];
         const void *src;
         snprintf(key, sizeof key, "%s%s", prefix, p->name);
-        if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)))
-            goto done;
-        memcpy(host + p->offset, src, (size_t)p->numel * 4);
+        if (from) {
+            if (lh_safetensors_add(w, key, "F32", p->ndim, p->shape, host + p->offset,
+                                   (uint64_t)p->numel * 4, err))
+                goto done;
+        } else {
+            if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)))
+                goto done;
+            memcpy(host + p->offset, src, (size_t)p->numel * 4);
+        }
     }
-    if (m->be->upload(m->bctx, buf, host, bytes)) {
+    if (!from && m->be->upload(m->bctx, to, host, bytes)) {
         lh_error_set(err, "%s backend: upload: %s", m->be->name, m->be->last_error(m->bctx));
         goto done;
     }
@@ -61,6 +46,18 @@ int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefi
 done:
     free(host);
     return rc;
+}
+
+int lh_model_ckpt_save_buffer(const lh_model *m, const lh_dmem *buf, const char *prefix,
+                              lh_safetensors_writer *w, lh_error *err)
+{
+    return move_buffer(m, buf, NULL, prefix, w, NULL, err);
+}
+
+int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefix,
+                              const lh_safetensors_file *f, lh_error *err)
+{
+    return move_buffer(m, NULL, buf, prefix, NULL, f, err);
 }
 
 int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *err)

@@ -9,12 +9,16 @@
 #include "layer.h"
 #include "model.h"
 
-/* The kind's config map checked against `type`, `name` and the kind's own keys. */
+/* The kind's config map checked against `type`, `name` and the kind's own keys (its .ints,
+ * then its .keys). */
 static int check_keys(const lh_config_node *item, const lh_layer_kind *k, lh_error *err)
 {
     const char *keys[2 + LH_LAYER_MAX_KEYS + 1] = {"type", "name"};
+    const lh_layer_int_key *f;
     int32_t n = 2, j;
-    for (j = 0; k->keys && k->keys[j] && j < LH_LAYER_MAX_KEYS; j++)
+    for (f = k->ints; f && f->key && n < 2 + LH_LAYER_MAX_KEYS; f++)
+        keys[n++] = f->key;
+    for (j = 0; k->keys && k->keys[j] && n < 2 + LH_LAYER_MAX_KEYS; j++)
         keys[n++] = k->keys[j];
     return lh_config_check_keys(item, keys, err);
 }
@@ -38,7 +42,7 @@ static int layer_from_cfg(const lh_config_node *item, int32_t index, lh_layer_sp
         if (k->needs_keys)
             return lh_error_set(err, "config %s: %s: layer %s needs parameters",
                                 lh_config_where(item), lh_config_path(item), s);
-        return k->from_cfg ? k->from_cfg(NULL, l, err) : 0; /* the defaults */
+        return lh_layer_from_cfg(NULL, l, err); /* the defaults */
     }
     if (lh_config_type(item) != LH_CFG_MAP)
         return lh_error_set(err, "config %s: %s: expected a layer (a map with `type`)",
@@ -61,7 +65,7 @@ static int layer_from_cfg(const lh_config_node *item, int32_t index, lh_layer_sp
     }
     if (check_keys(item, k, err))
         return -1;
-    return k->from_cfg ? k->from_cfg(item, l, err) : 0;
+    return lh_layer_from_cfg(item, l, err);
 }
 
 int lh_model_spec_from_cfg(const lh_config_node *model, int32_t in_c, int32_t in_h, int32_t in_w,
@@ -125,8 +129,7 @@ char *lh_model_spec_to_json(const lh_model_spec *spec)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "type", lh_layer_name(l->type));
         cJSON_AddStringToObject(o, "name", l->name);
-        if (lh_layer_kind_of(l->type)->to_json)
-            lh_layer_kind_of(l->type)->to_json(l, o);
+        lh_layer_to_json(l, o);
         cJSON_AddItemToArray(arr, o);
     }
     s = cJSON_PrintUnformatted(root);
@@ -157,7 +160,6 @@ int lh_model_spec_from_json(const char *json, lh_model_spec *out, lh_error *err)
         lh_layer_spec *l = &out->layers[out->n_layers++];
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
-        const lh_layer_kind *k;
         if (!cJSON_IsString(t) || !cJSON_IsString(n) || strlen(n->valuestring) >= sizeof l->name) {
             lh_error_set(err, "model spec: layer %d: expected `type` and `name` strings",
                          out->n_layers - 1);
@@ -169,9 +171,8 @@ int lh_model_spec_from_json(const char *json, lh_model_spec *out, lh_error *err)
                          t->valuestring);
             goto done;
         }
-        k = lh_layer_kind_of(l->type);
         snprintf(l->name, sizeof l->name, "%s", n->valuestring);
-        if (k->from_json && k->from_json(o, out->n_layers - 1, l, err))
+        if (lh_layer_from_json(o, out->n_layers - 1, l, err))
             goto done;
     }
     rc = 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "array.h"
 #include "bare.h"
 #include "paths.h"
 #include "registry_int.h"
@@ -41,14 +42,9 @@ lh_plugin_row *lh_registry_add_row(lh_registry *reg, int32_t status, const char 
                                    lhost_version abi, lh_plugin_copy *copy)
 {
     lh_plugin_row *r;
-    if (reg->n == reg->cap) {
-        int32_t nc = reg->cap ? reg->cap * 2 : 16;
-        lh_plugin_row *nr = realloc(reg->rows, (size_t)nc * sizeof *nr);
-        if (!nr)
-            goto oom;
-        reg->rows = nr;
-        reg->cap = nc;
-    }
+    if (!(r = lh_array_grow(reg->rows, reg->n, &reg->cap, 16, sizeof *r)))
+        goto oom;
+    reg->rows = r;
     r = &reg->rows[reg->n];
     memset(r, 0, sizeof *r);
     r->status = status;
@@ -78,32 +74,24 @@ oom:
 
 int lh_registry_keep_handle(lh_registry *reg, void *handle)
 {
-    if (reg->n_handles == reg->cap_handles) {
-        int32_t nc = reg->cap_handles ? reg->cap_handles * 2 : 8;
-        void **nh = realloc(reg->handles, (size_t)nc * sizeof *nh);
-        if (!nh) {
-            dlclose(handle);
-            return -1;
-        }
-        reg->handles = nh;
-        reg->cap_handles = nc;
+    void **nh = lh_array_grow(reg->handles, reg->n_handles, &reg->cap_handles, 8, sizeof *nh);
+    if (!nh) {
+        dlclose(handle);
+        return -1;
     }
+    reg->handles = nh;
     reg->handles[reg->n_handles++] = handle;
     return 0;
 }
 
 int lh_registry_keep_bare(lh_registry *reg, struct lh_bare_lib *lib)
 {
-    if (reg->n_bare == reg->cap_bare) {
-        int32_t nc = reg->cap_bare ? reg->cap_bare * 2 : 4;
-        struct lh_bare_lib **nb = realloc(reg->bare, (size_t)nc * sizeof *nb);
-        if (!nb) {
-            lh_bare_close(lib);
-            return -1;
-        }
-        reg->bare = nb;
-        reg->cap_bare = nc;
+    struct lh_bare_lib **nb = lh_array_grow(reg->bare, reg->n_bare, &reg->cap_bare, 4, sizeof *nb);
+    if (!nb) {
+        lh_bare_close(lib);
+        return -1;
     }
+    reg->bare = nb;
     reg->bare[reg->n_bare++] = lib;
     return 0;
 }

@@ -31,6 +31,11 @@ static void svc_log(lhost_ctx *ctx, int32_t level, const char *msg)
         fprintf(stderr, "lhost: %s: %s: %s\n", who, lvl, msg ? msg : "");
 }
 
+/* The env's call `fn` with `...` after its user pointer, or `none` when there is no env or it
+ * has no such call: the one rule of the services below that forward to the env. */
+#define ENV_CALL(ctx, fn, none, ...)                                                            \
+    (!(ctx)->env || !(ctx)->env->fn ? (none) : (ctx)->env->fn((ctx)->env->user, __VA_ARGS__))
+
 static void svc_set_error(lhost_ctx *ctx, const char *msg)
 {
     if (ctx)
@@ -43,18 +48,14 @@ static int32_t svc_get_value(lhost_ctx *ctx, const char *key, double *out)
 {
     if (!ctx || !key || !out)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->get_value)
-        return LHOST_ENOTFOUND;
-    return ctx->env->get_value(ctx->env->user, key, out);
+    return ENV_CALL(ctx, get_value, LHOST_ENOTFOUND, key, out);
 }
 
 static int32_t svc_log_value(lhost_ctx *ctx, const char *key, double value, uint32_t flags)
 {
     if (!ctx || !key)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->log_value)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->log_value(ctx->env->user, key, value, flags);
+    return ENV_CALL(ctx, log_value, LHOST_EUNSUPPORTED, key, value, flags);
 }
 
 /* Always recorded on the instance so lh_dispatch_hook reports LHOST_STOP even without an env. */
@@ -63,9 +64,7 @@ static int32_t svc_request_stop(lhost_ctx *ctx, const char *reason)
     if (!ctx)
         return LHOST_EINVAL;
     ctx->stop_requested = 1;
-    if (!ctx->env || !ctx->env->request_stop)
-        return LHOST_OK;
-    return ctx->env->request_stop(ctx->env->user, ctx->desc->id, reason ? reason : "");
+    return ENV_CALL(ctx, request_stop, LHOST_OK, ctx->desc->id, reason ? reason : "");
 }
 
 static int32_t svc_save_checkpoint(lhost_ctx *ctx, const char *path, uint32_t flags)
@@ -107,54 +106,42 @@ static int32_t svc_list_values(lhost_ctx *ctx, lhost_value_visitor visit, void *
 {
     if (!ctx || !visit)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->list_values)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->list_values(ctx->env->user, visit, user);
+    return ENV_CALL(ctx, list_values, LHOST_EUNSUPPORTED, visit, user);
 }
 
 static int32_t svc_snapshot_weights(lhost_ctx *ctx, int32_t slot)
 {
     if (!ctx)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->snapshot_weights)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->snapshot_weights(ctx->env->user, slot);
+    return ENV_CALL(ctx, snapshot_weights, LHOST_EUNSUPPORTED, slot);
 }
 
 static int32_t svc_restore_weights(lhost_ctx *ctx, int32_t slot)
 {
     if (!ctx)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->restore_weights)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->restore_weights(ctx->env->user, slot);
+    return ENV_CALL(ctx, restore_weights, LHOST_EUNSUPPORTED, slot);
 }
 
 static int32_t svc_get_hparam(lhost_ctx *ctx, const char *name, double *out)
 {
     if (!ctx || !name || !out)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->get_hparam)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->get_hparam(ctx->env->user, name, out);
+    return ENV_CALL(ctx, get_hparam, LHOST_EUNSUPPORTED, name, out);
 }
 
 static int32_t svc_set_hparam(lhost_ctx *ctx, const char *name, double value)
 {
     if (!ctx || !name)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->set_hparam)
-        return LHOST_EUNSUPPORTED;
-    return ctx->env->set_hparam(ctx->env->user, name, value);
+    return ENV_CALL(ctx, set_hparam, LHOST_EUNSUPPORTED, name, value);
 }
 
 static int32_t svc_value_higher_is_better(lhost_ctx *ctx, const char *key, int32_t *out)
 {
     if (!ctx || !key || !out)
         return LHOST_EINVAL;
-    if (!ctx->env || !ctx->env->higher_is_better)
-        return LHOST_ENOTFOUND;
-    return ctx->env->higher_is_better(ctx->env->user, key, out);
+    return ENV_CALL(ctx, higher_is_better, LHOST_ENOTFOUND, key, out);
 }
 
 static const lhost_host services = {

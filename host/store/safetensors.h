@@ -22,6 +22,8 @@
 
 #include "error.h"
 
+struct cJSON;
+
 /* Largest header accepted on read (as safetensors does): 100 MB. */
 #define LH_ST_MAX_HEADER 100000000ull
 
@@ -45,6 +47,10 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
 
 /* Add one "__metadata__" entry (both strings copied). A key may be set once. */
 int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *value, lh_error *err);
+/* The same with `value` a cJSON tree, stored as compact JSON text; the tree is deleted either
+ * way. A tree that cannot be printed fails as "<what>: out of memory". */
+int lh_safetensors_meta_json(lh_safetensors_writer *w, const char *key, struct cJSON *value,
+                             const char *what, lh_error *err);
 
 /* Write everything to `path` through host/atomic.h (temp file, fsync, rename, fsync dir). On
  * failure an existing file at `path` is untouched and no temporary file is left. The writer is

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "strmap.h"
+
 typedef struct st_tensor {
     char *name;
     char dtype[16];
@@ -32,8 +34,7 @@ struct lh_safetensors_file {
     uint64_t data_len;
     st_tensor *t;
     int32_t n;
-    char **keys, **vals;
-    int32_t nm;
+    lh_strmap meta;
 };
 
 static const struct {
@@ -93,18 +94,16 @@ static const char *foreign_kind(const uint8_t *p, uint64_t n)
 
 static const char *json_kind(const cJSON *j)
 {
-    if (cJSON_IsObject(j))
-        return "an object";
-    if (cJSON_IsArray(j))
-        return "an array";
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNull(j))
-        return "null";
+    static const struct {
+        cJSON_bool (*is)(const cJSON *);
+        const char *what;
+    } kinds[] = {
+        {cJSON_IsObject, "an object"}, {cJSON_IsArray, "an array"}, {cJSON_IsString, "a string"},
+        {cJSON_IsNumber, "a number"}, {cJSON_IsBool, "a boolean"}, {cJSON_IsNull, "null"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].is(j))
+            return kinds[i].what;
     return "invalid";
 }
 
@@ -129,13 +128,8 @@ void lh_safetensors_close(lh_safetensors_file *f)
         free(f->t[i].shape);
         free(f->t[i].copy);
     }
-    for (int32_t i = 0; i < f->nm; i++) {
-        free(f->keys[i]);
-        free(f->vals[i]);
-    }
     free(f->t);
-    free(f->keys);
-    free(f->vals);
+    lh_strmap_free(&f->meta);
     free(f->data);
     free(f->label);
     free(f);
@@ -147,24 +141,15 @@ static int parse_meta(lh_safetensors_file *f, const cJSON *m, lh_error *err)
         return 0;
     if (!cJSON_IsObject(m))
         return fail(err, f->label, "__metadata__ is %s (expected an object of strings)", json_kind(m));
-    int32_t n = cJSON_GetArraySize(m);
-    f->keys = calloc((size_t)n + 1, sizeof(char *));
-    f->vals = calloc((size_t)n + 1, sizeof(char *));
-    if (!f->keys || !f->vals)
-        return fail(err, f->label, "out of memory");
     const cJSON *kv;
     cJSON_ArrayForEach(kv, m) {
         if (!cJSON_IsString(kv))
             return fail(err, f->label, "__metadata__ \"%s\" is %s (expected a string)", kv->string,
                         json_kind(kv));
-        for (int32_t i = 0; i < f->nm; i++)
-            if (strcmp(f->keys[i], kv->string) == 0)
-                return fail(err, f->label, "__metadata__ \"%s\" appears twice (expected unique keys)",
-                            kv->string);
-        f->keys[f->nm] = strdup(kv->string);
-        f->vals[f->nm] = strdup(kv->valuestring);
-        f->nm++;
-        if (!f->keys[f->nm - 1] || !f->vals[f->nm - 1])
+        if (lh_strmap_find(&f->meta, kv->string) >= 0)
+            return fail(err, f->label, "__metadata__ \"%s\" appears twice (expected unique keys)",
+                        kv->string);
+        if (lh_strmap_put(&f->meta, kv->string, kv->valuestring))
             return fail(err, f->label, "out of memory");
     }
     return 0;
@@ -482,9 +467,17 @@ int64_t lh_safetensors_elems(const lh_safetensors_file *f, int32_t i) { return f
 uint64_t lh_safetensors_nbytes(const lh_safetensors_file *f, int32_t i) { return f->t[i].end - f->t[i].begin; }
 uint64_t lh_safetensors_offset(const lh_safetensors_file *f, int32_t i) { return f->t[i].begin; }
 const void *lh_safetensors_data(const lh_safetensors_file *f, int32_t i) { return f->t[i].data; }
-int32_t lh_safetensors_meta_count(const lh_safetensors_file *f) { return f->nm; }
-const char *lh_safetensors_meta_key(const lh_safetensors_file *f, int32_t i) { return f->keys[i]; }
-const char *lh_safetensors_meta_value(const lh_safetensors_file *f, int32_t i) { return f->vals[i]; }
+int32_t lh_safetensors_meta_count(const lh_safetensors_file *f) { return f->meta.n; }
+
+const char *lh_safetensors_meta_key(const lh_safetensors_file *f, int32_t i)
+{
+    return f->meta.items[i].key;
+}
+
+const char *lh_safetensors_meta_value(const lh_safetensors_file *f, int32_t i)
+{
+    return f->meta.items[i].value;
+}
 
 int32_t lh_safetensors_index(const lh_safetensors_file *f, const char *name)
 {
@@ -496,10 +489,8 @@ int32_t lh_safetensors_index(const lh_safetensors_file *f, const char *name)
 
 const char *lh_safetensors_meta_get(const lh_safetensors_file *f, const char *key)
 {
-    for (int32_t i = 0; i < f->nm; i++)
-        if (strcmp(f->keys[i], key) == 0)
-            return f->vals[i];
-    return NULL;
+    int32_t i = lh_strmap_find(&f->meta, key);
+    return i >= 0 ? f->meta.items[i].value : NULL;
 }
 
 const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, const char *dtype, int64_t expected_elems,

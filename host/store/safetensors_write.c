@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "atomic.h"
+#include "strmap.h"
 
 typedef struct st_entry {
     char *name;
@@ -23,8 +25,7 @@ typedef struct st_entry {
 struct lh_safetensors_writer {
     st_entry *t;
     int32_t n, cap;
-    char **keys, **vals; /* metadata */
-    int32_t nm, mcap;
+    lh_strmap meta;
 };
 
 lh_safetensors_writer *lh_safetensors_writer_new(void)
@@ -41,13 +42,8 @@ void lh_safetensors_writer_free(lh_safetensors_writer *w)
         free(w->t[i].shape);
         free(w->t[i].data);
     }
-    for (int32_t i = 0; i < w->nm; i++) {
-        free(w->keys[i]);
-        free(w->vals[i]);
-    }
     free(w->t);
-    free(w->keys);
-    free(w->vals);
+    lh_strmap_free(&w->meta);
     free(w);
 }
 
@@ -83,14 +79,10 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
     if (nbytes > 0 && !data)
         return lh_error_set(err, "safetensors: tensor \"%s\": data is NULL (expected %" PRIu64 " bytes)",
                             name, nbytes);
-    if (w->n == w->cap) {
-        int32_t cap = w->cap ? 2 * w->cap : 16;
-        st_entry *t = realloc(w->t, (size_t)cap * sizeof *t);
-        if (!t)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->t = t;
-        w->cap = cap;
-    }
+    st_entry *t = lh_array_grow(w->t, w->n, &w->cap, 16, sizeof *t);
+    if (!t)
+        return lh_error_set(err, "safetensors: out of memory");
+    w->t = t;
     st_entry e = {.size = size, .ndim = ndim, .nbytes = nbytes};
     snprintf(e.dtype, sizeof e.dtype, "%s", dtype);
     e.name = strdup(name);
@@ -115,30 +107,25 @@ int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *v
     if (!key || !*key || !value)
         return lh_error_set(err, "safetensors: metadata key \"%s\": expected a non-empty key and a value",
                             key ? key : "");
-    for (int32_t i = 0; i < w->nm; i++)
-        if (strcmp(w->keys[i], key) == 0)
-            return lh_error_set(err, "safetensors: metadata key \"%s\" set twice (expected unique keys)", key);
-    if (w->nm == w->mcap) {
-        int32_t cap = w->mcap ? 2 * w->mcap : 16;
-        char **k = realloc(w->keys, (size_t)cap * sizeof *k);
-        if (!k)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->keys = k;
-        char **v = realloc(w->vals, (size_t)cap * sizeof *v);
-        if (!v)
-            return lh_error_set(err, "safetensors: out of memory");
-        w->vals = v;
-        w->mcap = cap;
-    }
-    char *k = strdup(key), *v = strdup(value);
-    if (!k || !v) {
-        free(k);
-        free(v);
+    if (lh_strmap_find(&w->meta, key) >= 0)
+        return lh_error_set(err, "safetensors: metadata key \"%s\" set twice (expected unique "
+                            "keys)", key);
+    if (lh_strmap_put(&w->meta, key, value))
         return lh_error_set(err, "safetensors: out of memory");
-    }
-    w->keys[w->nm] = k;
-    w->vals[w->nm++] = v;
     return 0;
+}
+
+int lh_safetensors_meta_json(lh_safetensors_writer *w, const char *key, cJSON *value,
+                             const char *what, lh_error *err)
+{
+    char *s = cJSON_PrintUnformatted(value);
+    int rc;
+    cJSON_Delete(value);
+    if (!s)
+        return lh_error_set(err, "%s: out of memory", what);
+    rc = lh_safetensors_meta(w, key, s, err);
+    cJSON_free(s);
+    return rc;
 }
 
 /* Data offsets: 8-byte dtypes first, then 4, 2, 1, insertion order within a group, so each
@@ -168,10 +155,10 @@ static char *make_header(const lh_safetensors_writer *w, const uint64_t *begin, 
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return NULL;
-    if (w->nm > 0) {
+    if (w->meta.n > 0) {
         cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        for (int32_t i = 0; meta && i < w->nm; i++)
-            if (!cJSON_AddStringToObject(meta, w->keys[i], w->vals[i]))
+        for (int32_t i = 0; meta && i < w->meta.n; i++)
+            if (!cJSON_AddStringToObject(meta, w->meta.items[i].key, w->meta.items[i].value))
                 meta = NULL;
         if (!meta)
             goto fail;

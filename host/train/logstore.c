@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
+
 void lh_logstore_init(lh_logstore *s)
 {
     memset(s, 0, sizeof *s);
@@ -45,15 +47,12 @@ int lh_logstore_put(lh_logstore *s, const char *key, double value, double weight
 {
     lh_logvalue *v = find(s, key);
     if (!v) {
+        lh_logvalue *nv;
         if (strlen(key) >= sizeof v->key)
             return -1;
-        if (s->n == s->cap) {
-            int32_t cap = s->cap ? 2 * s->cap : 32;
-            lh_logvalue *nv = realloc(s->vals, (size_t)cap * sizeof *nv);
-            if (!nv)
-                return -1;
-            s->vals = nv, s->cap = cap;
-        }
+        if (!(nv = lh_array_grow(s->vals, s->n, &s->cap, 32, sizeof *nv)))
+            return -1;
+        s->vals = nv;
         v = &s->vals[s->n++];
         memset(v, 0, sizeof *v);
         snprintf(v->key, sizeof v->key, "%s", key);
@@ -127,13 +126,9 @@ int lh_logstore_commit_row(lh_logstore *s, int64_t epoch, int64_t step)
     lh_logrow *r;
     if (s->pending.count == 0)
         return 0;
-    if (s->n_rows == s->cap_rows) {
-        int32_t cap = s->cap_rows ? 2 * s->cap_rows : 64;
-        lh_logrow *nr = realloc(s->rows, (size_t)cap * sizeof *nr);
-        if (!nr)
-            return -1;
-        s->rows = nr, s->cap_rows = cap;
-    }
+    if (!(r = lh_array_grow(s->rows, s->n_rows, &s->cap_rows, 64, sizeof *r)))
+        return -1;
+    s->rows = r;
     r = &s->rows[s->n_rows++];
     *r = s->pending;
     r->epoch = epoch, r->step = step;
@@ -265,9 +260,7 @@ done:
 int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_error *err)
 {
     cJSON *arr = cJSON_CreateArray();
-    char *out;
     int32_t i;
-    int rc;
     for (i = 0; i < s->n; i++) {
         cJSON *o = cJSON_CreateObject();
         char buf[64];
@@ -282,13 +275,7 @@ int lh_logstore_ckpt_save(const lh_logstore *s, lh_safetensors_writer *w, lh_err
         cJSON_AddNumberToObject(o, "flags", s->vals[i].flags);
         cJSON_AddItemToArray(arr, o);
     }
-    out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    if (!out)
-        return lh_error_set(err, "logged values: out of memory");
-    rc = lh_safetensors_meta(w, "logged", out, err);
-    free(out);
-    return rc;
+    return lh_safetensors_meta_json(w, "logged", arr, "logged values", err);
 }
 
 int lh_logstore_ckpt_load(lh_logstore *s, const lh_safetensors_file *f, lh_error *err)

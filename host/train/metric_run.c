@@ -187,10 +187,8 @@ int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
                                   lh_safetensors_writer *w, lh_error *err)
 {
     cJSON *o = cJSON_CreateObject();
-    char *s;
     int32_t i;
     uint32_t k;
-    int rc;
     for (i = 0; i < n; i++) {
         const lh_instance *inst = runs[i].inst;
         const lhost_param_values *pv = lh_instance_params(inst);
@@ -200,47 +198,45 @@ int lh_metric_run_ckpt_save_specs(const lh_metric_run *runs, int32_t n,
             if (pv->values[k].from_user && pv->values[k].s)
                 cJSON_AddStringToObject(m, pv->values[k].name, pv->values[k].s);
     }
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s)
-        return lh_error_set(err, "metrics: out of memory");
-    rc = lh_safetensors_meta(w, "metrics", s, err);
-    free(s);
-    return rc;
+    return lh_safetensors_meta_json(w, "metrics", o, "metrics", err);
+}
+
+/* Every metric's epoch state as one tensor "metric.<key>.<buffer>" per buffer: to w when w is
+ * set (a save), else back from f (a load), so both agree on names, dtypes and lengths. The
+ * buffers are written through runs' pointers, which a load leaves as they are. */
+static int move_state(const lh_metric_run *runs, int32_t n, lh_safetensors_writer *w,
+                      const lh_safetensors_file *f, lh_error *err)
+{
+    char key[512];
+    int32_t i;
+    uint32_t d;
+    for (i = 0; i < n; i++)
+        for (d = 0; d < runs[i].n_decls; d++) {
+            const char *dtype = st_dtype(runs[i].decls[d].dtype);
+            int64_t len = (int64_t)runs[i].decls[d].length;
+            const void *src;
+            snprintf(key, sizeof key, "metric.%s.%s", runs[i].key, runs[i].decls[d].name);
+            if (w) {
+                if (lh_safetensors_add(w, key, dtype, 1, &len, runs[i].epoch_buf[d],
+                                       runs[i].bytes[d], err))
+                    return -1;
+            } else {
+                if (!(src = lh_safetensors_find(f, key, dtype, len, err)))
+                    return -1;
+                memcpy(runs[i].epoch_buf[d], src, runs[i].bytes[d]);
+            }
+        }
+    return 0;
 }
 
 int lh_metric_run_ckpt_save(const lh_metric_run *runs, int32_t n, lh_safetensors_writer *w,
                             lh_error *err)
 {
-    char key[512];
-    int32_t i;
-    uint32_t d;
-    for (i = 0; i < n; i++)
-        for (d = 0; d < runs[i].n_decls; d++) {
-            int64_t len = (int64_t)runs[i].decls[d].length;
-            snprintf(key, sizeof key, "metric.%s.%s", runs[i].key, runs[i].decls[d].name);
-            if (lh_safetensors_add(w, key, st_dtype(runs[i].decls[d].dtype), 1, &len,
-                                   runs[i].epoch_buf[d], runs[i].bytes[d], err))
-                return -1;
-        }
-    return 0;
+    return move_state(runs, n, w, NULL, err);
 }
 
 int lh_metric_run_ckpt_load(lh_metric_run *runs, int32_t n, const lh_safetensors_file *f,
                             lh_error *err)
 {
-    char key[512];
-    int32_t i;
-    uint32_t d;
-    for (i = 0; i < n; i++)
-        for (d = 0; d < runs[i].n_decls; d++) {
-            const void *src;
-            snprintf(key, sizeof key, "metric.%s.%s", runs[i].key, runs[i].decls[d].name);
-            src = lh_safetensors_find(f, key, st_dtype(runs[i].decls[d].dtype),
-                                      (int64_t)runs[i].decls[d].length, err);
-            if (!src)
-                return -1;
-            memcpy(runs[i].epoch_buf[d], src, runs[i].bytes[d]);
-        }
-    return 0;
+    return move_state(runs, n, NULL, f, err);
 }

@@ -87,8 +87,7 @@ static int load_rng(const lh_safetensors_file *f, const char *name, lh_rng *r, l
 int lh_trainer_ckpt_save_hparams(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
 {
     cJSON *o = cJSON_CreateObject();
-    char *s, buf[32];
-    int rc;
+    char buf[32];
     snprintf(buf, sizeof buf, "%" PRIu64, t->opts.seed);
     cJSON_AddStringToObject(o, "seed", buf);
     cJSON_AddStringToObject(o, "data_path", t->opts.data_dir);
@@ -98,13 +97,7 @@ int lh_trainer_ckpt_save_hparams(lh_trainer *t, lh_safetensors_writer *w, lh_err
     cJSON_AddNumberToObject(o, "std", t->std);
     cJSON_AddNumberToObject(o, "max_epochs", (double)t->opts.max_epochs);
     cJSON_AddNumberToObject(o, "min_epochs", (double)t->opts.min_epochs);
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s)
-        return lh_error_set(err, "hparams: out of memory");
-    rc = lh_safetensors_meta(w, "hparams", s, err);
-    free(s);
-    return rc;
+    return lh_safetensors_meta_json(w, "hparams", o, "hparams", err);
 }
 
 void lh_trainer_ckpt_data_path(const lh_safetensors_file *f, char *buf, size_t len)

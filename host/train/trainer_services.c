@@ -138,16 +138,20 @@ static int32_t env_higher_is_better(void *user, const char *key, int32_t *out)
 
 void lh_trainer_env_init(lh_trainer *t)
 {
+    /* no .log: plugins' log lines go to stderr, as services.c does without one */
+    static const lh_host_env calls = {
+        .get_value = env_get_value,
+        .log_value = env_log_value,
+        .list_values = env_list_values,
+        .request_stop = env_request_stop,
+        .save_checkpoint = env_save_checkpoint,
+        .trainer_state = env_trainer_state,
+        .snapshot_weights = env_snapshot,
+        .restore_weights = env_restore,
+        .get_hparam = env_get_hparam,
+        .set_hparam = env_set_hparam,
+        .higher_is_better = env_higher_is_better,
+    };
+    t->env = calls;
     t->env.user = t;
-    t->env.get_value = env_get_value;
-    t->env.log_value = env_log_value;
-    t->env.list_values = env_list_values;
-    t->env.request_stop = env_request_stop;
-    t->env.save_checkpoint = env_save_checkpoint;
-    t->env.trainer_state = env_trainer_state;
-    t->env.snapshot_weights = env_snapshot;
-    t->env.restore_weights = env_restore;
-    t->env.get_hparam = env_get_hparam;
-    t->env.set_hparam = env_set_hparam;
-    t->env.higher_is_better = env_higher_is_better;
 }
