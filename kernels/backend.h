@@ -70,8 +70,9 @@ typedef struct lh_sgd_args {
  * kernels' declarations (lh_cpu_<name>, lh_cuda_<name>), the backends' tables (required ops;
  * a backend sets the optional ones it has by hand), lh_backend_op_name, the module check in
  * host/nn/backend.c, the profiler's wrappers and report rows, and the parity test's list of
- * ops that need a case. Adding an op: its entry here (and LH_BACKEND_VERSION + 1), its CPU and
- * CUDA kernels, its case in tests/unit/test_cuda_parity.c. */
+ * ops that need a case. Adding an op: its entry here (and LH_BACKEND_VERSION + 1, with the new
+ * op-list hash in tests/unit/test_backend_select.c), its CPU and CUDA kernels, its case in
+ * tests/unit/test_cuda_parity.c. */
 #define LH_BACKEND_OPS(X)                                                                        \
     /* Memory moves; upload's source may be reused when it returns, download waits for the */    \
     /* queue. */                                                                                 \

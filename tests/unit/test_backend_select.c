@@ -4,6 +4,7 @@
  * Run: ctest --test-dir build -R test_backend_select --output-on-failure */
 #include <check.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 #include "backend.h"
 
+/* The op list of table version 1 (op_list_matches_its_version). */
+#define OP_LIST_V1 0x6e578019a128c955ull
 #define MISSING_MODULE "/nonexistent-lhost-dir/liblhost_cuda.so"
 
 static void assert_one_line(const lh_error *err)
@@ -238,6 +241,51 @@ START_TEST(cpu_table_is_versioned)
 }
 END_TEST
 
+/* The op list as text (name, kind, parameters) under each table version: a module built from
+ * another list has another layout, so changing LH_BACKEND_OPS without raising
+ * LH_BACKEND_VERSION would let the host call into a table it misreads. When this fails, raise
+ * the version in kernels/backend.h and add the new version's hash below (parameter names are in
+ * the text too: renaming one asks for a bump it does not strictly need). */
+static uint64_t op_list_hash(void)
+{
+    static const char *const entries[] = {
+#define OP_TEXT(name, kind, params, args) #name " " #kind " " #params,
+        LH_BACKEND_OPS(OP_TEXT)
+#undef OP_TEXT
+    };
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, 64 bits */
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        for (const char *c = entries[i]; ; c++) {
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            if (!*c)
+                break;
+        }
+    return h;
+}
+
+START_TEST(op_list_matches_its_version)
+{
+    static const struct {
+        uint32_t version;
+        uint64_t hash;
+    } known[] = {
+        {1, OP_LIST_V1},
+    };
+    uint64_t h = op_list_hash();
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].version == LH_BACKEND_VERSION) {
+            ck_assert_msg(known[i].hash == h,
+                          "LH_BACKEND_OPS changed (hash 0x%016llx) but LH_BACKEND_VERSION is "
+                          "still %u (hash 0x%016llx): raise the version and record its hash",
+                          (unsigned long long)h, (unsigned)LH_BACKEND_VERSION,
+                          (unsigned long long)known[i].hash);
+            return;
+        }
+    ck_abort_msg("LH_BACKEND_VERSION %u has no recorded op-list hash; this one is 0x%016llx",
+                 (unsigned)LH_BACKEND_VERSION, (unsigned long long)h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backend_select");
@@ -257,6 +305,7 @@ int main(void)
     tcase_add_test(tc, table_without_required_ops_is_refused);
     tcase_add_test(tc, unversioned_table_is_refused);
     tcase_add_test(tc, cpu_table_is_versioned);
+    tcase_add_test(tc, op_list_matches_its_version);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
