@@ -292,9 +292,11 @@ void lh_args_help(const lh_args_spec *spec, const char *cmd, FILE *f)
     }
     help_row(f, 'h', "help", NULL, "show this help and exit");
     if (spec->overrides)
-        fprintf(f, "\nEvery config key below can be set on the command line: --KEY=VALUE or "
-                   "--KEY VALUE\n(--trainer.max_epochs=3, --callbacks.early_stopping.patience 5); "
-                   "a VALUE that\nstarts with [ { \" or ' is YAML flow (--optimizer.betas=[0.8,0.9]).\n");
+        fprintf(
+            f,
+            "\nEvery config key below can be set on the command line: --KEY=VALUE or "
+            "--KEY VALUE\n(--trainer.max_epochs=3, --callbacks.early_stopping.patience 5); "
+            "a VALUE that\nstarts with [ { \" or ' is YAML flow (--optimizer.betas=[0.8,0.9]).\n");
     if (spec->help_more)
         spec->help_more(f);
 }

@@ -44,7 +44,8 @@ typedef struct stats {
 /* Dtypes this command can print (F16, BF16 and F8 are shown by shape only). */
 static int printable(const char *dtype)
 {
-    static const char *const ok[] = {"F32", "F64", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL"};
+    static const char *const ok[] = {"F32", "F64", "I64", "U64", "I32", "U32",
+                                     "I16", "U16", "I8",  "U8",  "BOOL"};
     for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++)
         if (!strcmp(dtype, ok[k]))
             return 1;
@@ -121,7 +122,8 @@ static void shape_text(const lh_safetensors_file *f, int32_t i, char *buf, size_
 {
     size_t k = (size_t)snprintf(buf, cap, "[");
     for (int32_t d = 0; d < lh_safetensors_ndim(f, i) && k < cap; d++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%" PRId64, d ? ", " : "", lh_safetensors_shape(f, i)[d]);
+        k += (size_t)snprintf(buf + k, cap - k, "%s%" PRId64, d ? ", " : "",
+                              lh_safetensors_shape(f, i)[d]);
     if (k < cap)
         snprintf(buf + k, cap - k, "]");
 }
@@ -146,8 +148,8 @@ static void print_text(const lh_safetensors_file *f, const char *path, int verbo
     uint64_t data_size = lh_safetensors_file_size(f) - 8 - lh_safetensors_header_size(f);
     int32_t n = lh_safetensors_count(f);
     printf("checkpoint  %s\n", path);
-    printf("file size   %" PRIu64 " bytes (header 8 + %" PRIu64 ", data %" PRIu64 ")\n", lh_safetensors_file_size(f),
-           lh_safetensors_header_size(f), data_size);
+    printf("file size   %" PRIu64 " bytes (header 8 + %" PRIu64 ", data %" PRIu64 ")\n",
+           lh_safetensors_file_size(f), lh_safetensors_header_size(f), data_size);
     printf("tensors     %" PRId32 "\n", n);
     int w = 4;
     for (int32_t i = 0; i < n; i++) {
@@ -159,8 +161,8 @@ static void print_text(const lh_safetensors_file *f, const char *path, int verbo
     for (int32_t i = 0; i < n; i++) {
         char shape[256];
         shape_text(f, i, shape, sizeof shape);
-        printf("  %-*s  %-5s  %-18s %12" PRIu64, w, lh_safetensors_name(f, i), lh_safetensors_dtype(f, i), shape,
-               lh_safetensors_nbytes(f, i));
+        printf("  %-*s  %-5s  %-18s %12" PRIu64, w, lh_safetensors_name(f, i),
+               lh_safetensors_dtype(f, i), shape, lh_safetensors_nbytes(f, i));
         int64_t ne = lh_safetensors_elems(f, i);
         stats s = value_stats(f, i);
         if (printable(lh_safetensors_dtype(f, i)) && ne > 0 && ne <= VALUES_MAX) {
@@ -218,8 +220,9 @@ static int print_json(const lh_safetensors_file *f, const char *path)
                 char v[40];
                 elem_text(lh_safetensors_dtype(f, i), lh_safetensors_data(f, i), k, v, sizeof v);
                 /* "nan"/"inf" are not JSON numbers: keep them as strings. */
-                cJSON_AddItemToArray(vals, strspn(v, "-0123456789.e+") == strlen(v) ? cJSON_CreateRaw(v)
-                                                                                    : cJSON_CreateString(v));
+                cJSON_AddItemToArray(vals, strspn(v, "-0123456789.e+") == strlen(v)
+                                               ? cJSON_CreateRaw(v)
+                                               : cJSON_CreateString(v));
             }
         }
         stats s = value_stats(f, i);
@@ -233,7 +236,8 @@ static int print_json(const lh_safetensors_file *f, const char *path)
     }
     meta = cJSON_AddObjectToObject(root, "metadata");
     for (int32_t i = 0; meta && i < lh_safetensors_meta_count(f); i++)
-        cJSON_AddStringToObject(meta, lh_safetensors_meta_key(f, i), lh_safetensors_meta_value(f, i));
+        cJSON_AddStringToObject(meta, lh_safetensors_meta_key(f, i),
+                                lh_safetensors_meta_value(f, i));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text)

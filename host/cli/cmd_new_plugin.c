@@ -181,7 +181,8 @@ int lh_cmd_new_plugin_create(const char *template_dir, const char *name, const c
     int k, rc;
 
     if (!lh_cmd_new_plugin_name_ok(name))
-        return lh_error_set(err, "plugin name '%s': expected [a-z][a-z0-9_]*, at most %d characters",
+        return lh_error_set(err,
+                            "plugin name '%s': expected [a-z][a-z0-9_]*, at most %d characters",
                             name ? name : "", LH_NP_MAX_NAME);
     if (!lh_np_kind_ok(kind))
         return lh_error_set(err, "--kind: expected callback or metric, got \"%s\"",

@@ -1,6 +1,6 @@
-/* host/cli/cmd_plugins.c — `lhost plugins`: list every plugin found (id, kind, version, ABI, source
- * directory, status), or describe one with --verbose NAME as gst-inspect-1.0 does, as text or
- * --json. Files are scanned in child processes, so a broken plugin is a row, not a crash; the
+/* host/cli/cmd_plugins.c — `lhost plugins`: list every plugin found (id, kind, version, ABI,
+ * source directory, status), or describe one with --verbose NAME as gst-inspect-1.0 does, as text
+ * or --json. Files are scanned in child processes, so a broken plugin is a row, not a crash; the
  * verbose description (which calls create + state_layout for metrics) runs in a child too. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -134,13 +134,19 @@ struct describe_job {
 
 static const char *dtype_name(int32_t t)
 {
-    return t == LHOST_DTYPE_F64 ? "f64" : t == LHOST_DTYPE_I64 ? "i64" : t == LHOST_DTYPE_F32 ? "f32"
-           : t == LHOST_DTYPE_I32 ? "i32" : "?";
+    return t == LHOST_DTYPE_F64   ? "f64"
+           : t == LHOST_DTYPE_I64 ? "i64"
+           : t == LHOST_DTYPE_F32 ? "f32"
+           : t == LHOST_DTYPE_I32 ? "i32"
+                                  : "?";
 }
 
 static const char *reduce_name(int32_t r)
 {
-    return r == LHOST_REDUCE_SUM ? "sum" : r == LHOST_REDUCE_MAX ? "max" : r == LHOST_REDUCE_MIN ? "min" : "?";
+    return r == LHOST_REDUCE_SUM   ? "sum"
+           : r == LHOST_REDUCE_MAX ? "max"
+           : r == LHOST_REDUCE_MIN ? "min"
+                                   : "?";
 }
 
 static void add_hooks(cJSON *o, const lhost_plugin_desc *d)
@@ -207,7 +213,8 @@ static void add_metric_state(cJSON *o, const lh_plugin_row *row)
         json_str(st, "error", err.msg);
         return;
     }
-    if (!v->state_layout || v->state_layout(lh_instance_self(inst), &decls, &n, &outs) != LHOST_OK) {
+    if (!v->state_layout ||
+        v->state_layout(lh_instance_self(inst), &decls, &n, &outs) != LHOST_OK) {
         json_str(st, "error", "state_layout failed");
     } else {
         cJSON *arr = cJSON_AddArrayToObject(st, "buffers");
@@ -325,20 +332,22 @@ static void print_describe(const cJSON *o)
             printf("  %-18sPart of the state key\n", "");
     }
     printf("\nHooks implemented:\n");
-    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hooks")) printf("  %s\n", h->valuestring);
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hooks"))
+        printf("  %s\n", h->valuestring);
     if (st) {
         printf("\nMetric state:\n");
         printf("  %-18s%s\n", "Higher is better",
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "higher_is_better")) ? "yes" : "no");
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "higher_is_better")) ? "yes"
+                                                                                      : "no");
         if (jstr(st, "error"))
             printf("  %-18s%s\n", "Layout", jtext(st, "error"));
         else {
             printf("  %-18s%d\n", "Outputs",
                    (int)cJSON_GetObjectItemCaseSensitive(st, "outputs")->valuedouble);
-            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers"))
-                printf("  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"), jtext(b, "dtype"),
-                       cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble,
-                       jtext(b, "reduction"), cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) printf(
+                "  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"), jtext(b, "dtype"),
+                cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble, jtext(b, "reduction"),
+                cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
         }
     }
 }

@@ -310,8 +310,8 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
         return rc;
     }
     rc = 1;
-    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) || lh_ckpt_config_read(ckpt, data, &cfg, &err) ||
-        merge(&a, cfg, &o, &printed, &err))
+    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) ||
+        lh_ckpt_config_read(ckpt, data, &cfg, &err) || merge(&a, cfg, &o, &printed, &err))
         goto done;
     if (printed) {
         rc = 0;

@@ -501,9 +501,9 @@ int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
         } else { /* LH_CFG_SEQ */
             int64_t idx = parse_index(part, plen);
             if (idx < 0 || idx > cur->n) {
-                lh_error_set(err, "config %s: %s: expected an index 0..%d into %s (a sequence of %d)",
-                             where, path, (int)cur->n, *cur->path ? cur->path : "the top level",
-                             (int)cur->n);
+                lh_error_set(
+                    err, "config %s: %s: expected an index 0..%d into %s (a sequence of %d)", where,
+                    path, (int)cur->n, *cur->path ? cur->path : "the top level", (int)cur->n);
                 free(pstr);
                 free(path);
                 return -1;
@@ -638,8 +638,8 @@ static int expected(const lh_config_node *n, lh_error *err, const char *what)
     return lh_config_error(n, err, "expected %s, got %s", what, got);
 }
 
-int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, int64_t min, int64_t max,
-                   int64_t *out, lh_error *err)
+int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, int64_t min,
+                      int64_t max, int64_t *out, lh_error *err)
 {
     const lh_config_node *n;
     char what[160];
@@ -667,8 +667,8 @@ int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, 
     return 0;
 }
 
-int lh_config_get_float(const lh_config_node *map, const char *key, double dflt, double min, double max,
-                     double *out, lh_error *err)
+int lh_config_get_float(const lh_config_node *map, const char *key, double dflt, double min,
+                        double max, double *out, lh_error *err)
 {
     const lh_config_node *n;
     char what[160];
@@ -699,7 +699,8 @@ int lh_config_get_float(const lh_config_node *map, const char *key, double dflt,
     return 0;
 }
 
-int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int *out, lh_error *err)
+int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int *out,
+                       lh_error *err)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
@@ -723,8 +724,8 @@ int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int
     return expected(n, err, "true or false");
 }
 
-int lh_config_get_string(const lh_config_node *map, const char *key, const char *dflt, const char **out,
-                      lh_error *err)
+int lh_config_get_string(const lh_config_node *map, const char *key, const char *dflt,
+                         const char **out, lh_error *err)
 {
     const lh_config_node *n;
     if (!value_of(map, key, &n)) {

@@ -1,5 +1,5 @@
-/* host/config/config.h — the run configuration: a YAML file (parsed with libyaml) plus LightningCLI-style
- * dotted overrides from the command line (--trainer.max_epochs=10).
+/* host/config/config.h — the run configuration: a YAML file (parsed with libyaml) plus
+ * LightningCLI-style dotted overrides from the command line (--trainer.max_epochs=10).
  *
  * The config is a tree of nodes (mappings, sequences, scalars), each remembering where it came
  * from ("examples/seed.yaml:12" or "command line (--trainer.max_epochs=10)") and its dotted path
@@ -47,20 +47,22 @@ const lh_config_node *lh_config_at(const lh_config_node *n, int32_t i); /* i-th 
  * lh_config_is_null is true for it. */
 const char *lh_config_scalar(const lh_config_node *n);
 int lh_config_is_null(const lh_config_node *n);
-const char *lh_config_where(const lh_config_node *n); /* "examples/seed.yaml:12", "command line (...)" */
+const char *
+lh_config_where(const lh_config_node *n); /* "examples/seed.yaml:12", "command line (...)" */
 const char *lh_config_path(const lh_config_node *n);  /* "trainer.max_epochs"; "" for the root */
 
 /* Typed getters for key `key` (may be dotted) of `map`. Absent key, a null value or a NULL map
  * give the default. A wrong value fails with "config WHERE: PATH: expected ..., got ...".
  * Integers are decimal; floats accept 1e-3 style; bools are true/false, yes/no, on/off, 1/0
  * (any case). A string getter's result lives as long as the node. */
-int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, int64_t min, int64_t max,
-                   int64_t *out, lh_error *err);
-int lh_config_get_float(const lh_config_node *map, const char *key, double dflt, double min, double max,
-                     double *out, lh_error *err);
-int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int *out, lh_error *err);
-int lh_config_get_string(const lh_config_node *map, const char *key, const char *dflt, const char **out,
-                      lh_error *err);
+int lh_config_get_int(const lh_config_node *map, const char *key, int64_t dflt, int64_t min,
+                      int64_t max, int64_t *out, lh_error *err);
+int lh_config_get_float(const lh_config_node *map, const char *key, double dflt, double min,
+                        double max, double *out, lh_error *err);
+int lh_config_get_bool(const lh_config_node *map, const char *key, int dflt, int *out,
+                       lh_error *err);
+int lh_config_get_string(const lh_config_node *map, const char *key, const char *dflt,
+                         const char **out, lh_error *err);
 /* *out = index of the value in `choices` (NULL-terminated, case-sensitive). */
 int lh_config_get_enum(const lh_config_node *map, const char *key, const char *const *choices,
                     int dflt_index, int *out, lh_error *err);

@@ -79,11 +79,14 @@ static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text
     if (idx_read(f, magic, 4, "a 4-byte IDX magic number", err) < 0)
         return -1;
     if (magic[0] != 0 || magic[1] != 0)
-        return lh_error_set(err, "data %s: not an IDX file: magic at byte 0 is 0x%08x, expected 0x%08x",
+        return lh_error_set(err,
+                            "data %s: not an IDX file: magic at byte 0 is 0x%08x, expected 0x%08x",
                             f->path, (unsigned)be32(magic), 0x800u | (unsigned)rank_lo);
     if (magic[2] != LH_IDX_UBYTE)
-        return lh_error_set(err, "data %s: IDX data type 0x%02x at byte 2 is not supported: expected "
-                            "0x08 (unsigned byte)", f->path, magic[2]);
+        return lh_error_set(err,
+                            "data %s: IDX data type 0x%02x at byte 2 is not supported: expected "
+                            "0x08 (unsigned byte)",
+                            f->path, magic[2]);
     *rank = magic[3];
     if (*rank < rank_lo || *rank > rank_hi)
         return lh_error_set(err, "data %s: IDX rank %d at byte 3: expected %s", f->path, *rank,
@@ -99,8 +102,10 @@ static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text
                                 f->path, i, 4 + 4 * i, (unsigned)d, INT32_MAX);
         dims[i] = d;
         if (bytes > LH_MAX_BYTES / (int64_t)d)
-            return lh_error_set(err, "data %s: the header's dimensions at byte 4 describe more than "
-                                "%lld bytes", f->path, (long long)LH_MAX_BYTES);
+            return lh_error_set(err,
+                                "data %s: the header's dimensions at byte 4 describe more than "
+                                "%lld bytes",
+                                f->path, (long long)LH_MAX_BYTES);
         bytes *= d;
     }
     *payload = bytes;
@@ -348,7 +353,8 @@ int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dat
         char cache[4400];
         uint8_t hdr[4 + 4 * 4];
         int hlen = idx_header(idims, irank, hdr);
-        int use_cache = stat(fi.path, &sst) == 0 && cache_path(fi.path, &sst, cache, sizeof cache) == 0;
+        int use_cache =
+            stat(fi.path, &sst) == 0 && cache_path(fi.path, &sst, cache, sizeof cache) == 0;
         if (!(use_cache && cache_map(cache, hdr, hlen, ibytes, out))) {
             if (idx_payload(&fi, ibytes, &out->images, err) < 0)
                 goto done;

@@ -1,8 +1,9 @@
 /* host/data/data.h — IDX datasets (MNIST / Fashion-MNIST format), gzip or plain.
  *
  * A dataset is loaded whole into memory as uint8: images (count, channels*height*width) and
- * labels (count); a plain image file is memory-mapped rather than read. Normalisation ((p / 255 - mean) / std) happens per batch on the device
- * (backend gather_normalize), so the host keeps one byte per pixel. */
+ * labels (count); a plain image file is memory-mapped rather than read. Normalisation ((p / 255 -
+ * mean) / std) happens per batch on the device (backend gather_normalize), so the host keeps one
+ * byte per pixel. */
 #ifndef LH_DATA_H
 #define LH_DATA_H
 

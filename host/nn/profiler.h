@@ -1,11 +1,11 @@
 /* host/nn/profiler.h — `trainer.profiler: simple`: time every backend op, report at the end.
  *
  * The profiler is itself a backend: lh_profiler_wrap replaces (be, ctx) by a table whose ops
- * call the wrapped op, wait for the device (sync) and add the wall time to that op's row. Waiting at each boundary puts the device's time on the op that queued it (on CUDA the
- * figures include ~10 us of launch and sync latency per call), and makes the run slower than an
- * unprofiled one. The report, like Lightning's SimpleProfiler, lists each op's mean, calls, total
- * and share of the wall time since wrapping; "host" is what is left: data order, metrics,
- * hooks, logging. */
+ * call the wrapped op, wait for the device (sync) and add the wall time to that op's row. Waiting
+ * at each boundary puts the device's time on the op that queued it (on CUDA the figures include ~10
+ * us of launch and sync latency per call), and makes the run slower than an unprofiled one. The
+ * report, like Lightning's SimpleProfiler, lists each op's mean, calls, total and share of the wall
+ * time since wrapping; "host" is what is left: data order, metrics, hooks, logging. */
 #ifndef LH_HOST_PROFILER_H
 #define LH_HOST_PROFILER_H
 

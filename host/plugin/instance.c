@@ -1,5 +1,5 @@
-/* host/plugin/instance.c — plugin instances (struct lhost_ctx): parse parameters, build the state key,
- * call create()/destroy(). */
+/* host/plugin/instance.c — plugin instances (struct lhost_ctx): parse parameters, build the state
+ * key, call create()/destroy(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +85,10 @@ void lh_instance_destroy(lh_instance *inst)
         return;
     if (inst->created) {
         const lhost_plugin_desc *d = inst->desc;
-        destroy = d->kind == LHOST_KIND_CALLBACK ? ((const lhost_callback_vtable *)d->vtable)->destroy
-                  : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->destroy
-                                                 : ((const lhost_logger_vtable *)d->vtable)->destroy;
+        destroy =
+            d->kind == LHOST_KIND_CALLBACK ? ((const lhost_callback_vtable *)d->vtable)->destroy
+            : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->destroy
+                                           : ((const lhost_logger_vtable *)d->vtable)->destroy;
         if (destroy)
             destroy(inst->self);
     }

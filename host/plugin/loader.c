@@ -1,7 +1,7 @@
-/* host/plugin/loader.c — load one plugin file in this process: dlopen(RTLD_NOW|RTLD_LOCAL), call the
- * entry, refuse a different major or a newer minor before touching anything else, then copy every
- * descriptor, parameter and vtable into host-sized zeroed structs (min(struct_size, sizeof)), so
- * a plugin built for an older minor loads with the fields it did not know as zero/NULL. */
+/* host/plugin/loader.c — load one plugin file in this process: dlopen(RTLD_NOW|RTLD_LOCAL), call
+ * the entry, refuse a different major or a newer minor before touching anything else, then copy
+ * every descriptor, parameter and vtable into host-sized zeroed structs (min(struct_size, sizeof)),
+ * so a plugin built for an older minor loads with the fields it did not know as zero/NULL. */
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -74,7 +74,8 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
             snprintf(why, cap, "descriptor has no vtable");
         return NULL;
     }
-    if (src->n_params && (!src->params || !COVERS(src->params[0].struct_size, lhost_param, flags))) {
+    if (src->n_params &&
+        (!src->params || !COVERS(src->params[0].struct_size, lhost_param, flags))) {
         snprintf(why, cap, "parameter table missing or its struct_size is too small");
         return NULL;
     }
@@ -88,8 +89,8 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
     /* The plugin's params array has the plugin's element size as its stride. */
     stride = src->n_params ? src->params[0].struct_size : 0;
     for (k = 0; k < src->n_params; k++)
-        copy_sized(&c->params[k], sizeof c->params[k], (const char *)src->params + (size_t)k * stride,
-                   stride);
+        copy_sized(&c->params[k], sizeof c->params[k],
+                   (const char *)src->params + (size_t)k * stride, stride);
     copy_sized(&c->vt, vtable_host_size(src->kind), src->vtable, *(const uint32_t *)src->vtable);
     c->desc.params = c->params;
     c->desc.vtable = &c->vt;

@@ -1,4 +1,5 @@
-/* host/plugin/params.c — parse user parameters (text) against a plugin's schema, and check the schema.
+/* host/plugin/params.c — parse user parameters (text) against a plugin's schema, and check the
+ * schema.
  *
  * Messages read: plugin early_stopping: parameter 'mode': expected one of min, max; got "maz"
  * (prefixed with "<where>: " when the value says where it came from). Later keys override

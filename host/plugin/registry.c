@@ -1,6 +1,6 @@
-/* host/plugin/registry.c — find plugin directories, list their .so files in name order, load or scan
- * each (loader.c / scan.c), refuse insecure files and directories, and mark later duplicates of
- * an id as shadowed. Search order is documented in registry.h. */
+/* host/plugin/registry.c — find plugin directories, list their .so files in name order, load or
+ * scan each (loader.c / scan.c), refuse insecure files and directories, and mark later duplicates
+ * of an id as shadowed. Search order is documented in registry.h. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -350,9 +350,11 @@ int lh_registry_open(lh_registry **out, const lh_registry_opts *opts, const lhos
         push_dir(&dirs, opts->plugin_dirs[k], 1);
     default_dirs(&dirs, opts ? opts->skip_default_dirs : 0);
     if (dirs.overflow)
-        rc = lh_error_set(err, "plugin search path: %d directories do not fit; at most %d "
-                          "(--plugin-dir, plugin_dirs, LHOST_PLUGIN_PATH and the defaults together)",
-                          dirs.overflow, LH_MAX_SEARCH_DIRS);
+        rc =
+            lh_error_set(err,
+                         "plugin search path: %d directories do not fit; at most %d "
+                         "(--plugin-dir, plugin_dirs, LHOST_PLUGIN_PATH and the defaults together)",
+                         dirs.overflow, LH_MAX_SEARCH_DIRS);
     for (k = 0; k < dirs.n && rc == 0; k++)
         rc = dirs.v[k] ? add_dir(reg, dirs.v[k], dirs.explicit[k], err) : 0;
     for (k = 0; k < dirs.n; k++) {
@@ -415,7 +417,8 @@ const lh_plugin_row *lh_registry_find(const lh_registry *reg, const char *name, 
     if (broken)
         lh_error_set(err, "plugin %s (%s) is broken: %s", name, broken->path, broken->reason);
     else
-        lh_error_set(err, "no %s%splugin named '%s' (available: %s)", kind ? lh_registry_kind_name(kind) : "",
-                     kind ? " " : "", name, used ? avail : "none");
+        lh_error_set(err, "no %s%splugin named '%s' (available: %s)",
+                     kind ? lh_registry_kind_name(kind) : "", kind ? " " : "", name,
+                     used ? avail : "none");
     return NULL;
 }

@@ -52,8 +52,9 @@ typedef struct lh_plugin_row {
 
 typedef struct lh_registry lh_registry;
 
-/* Discover every directory and file. `host` NULL = lh_services_table(). Never fails because of a bad plugin (that is a BROKEN row);
- * fails only for out-of-memory or an unreadable --plugin-dir given explicitly. */
+/* Discover every directory and file. `host` NULL = lh_services_table(). Never fails because of a
+ * bad plugin (that is a BROKEN row); fails only for out-of-memory or an unreadable --plugin-dir
+ * given explicitly. */
 int lh_registry_open(lh_registry **out, const lh_registry_opts *opts, const lhost_host *host,
                      lh_error *err);
 void lh_registry_close(lh_registry *reg);

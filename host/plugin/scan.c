@@ -1,5 +1,5 @@
-/* host/plugin/scan.c — load a plugin file inside a child process (lh_child_run) and send its rows back
- * as JSON, so an entry that crashes or hangs becomes a BROKEN row instead of a dead host.
+/* host/plugin/scan.c — load a plugin file inside a child process (lh_child_run) and send its rows
+ * back as JSON, so an entry that crashes or hangs becomes a BROKEN row instead of a dead host.
  * Child -> parent: {"rows":[{"status":0,"reason":null,"id":"..","name":"..","version":"..",
  *                            "kind":1,"abi":[1,0,0]}, ...]} */
 #include <cjson/cJSON.h>

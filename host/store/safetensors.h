@@ -46,7 +46,8 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
               const int64_t *shape, const void *data, uint64_t nbytes, lh_error *err);
 
 /* Add one "__metadata__" entry (both strings copied). A key may be set once. */
-int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *value, lh_error *err);
+int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *value,
+                        lh_error *err);
 /* The same with `value` a cJSON tree, stored as compact JSON text; the tree is deleted either
  * way. A tree that cannot be printed fails as "<what>: out of memory". */
 int lh_safetensors_meta_json(lh_safetensors_writer *w, const char *key, struct cJSON *value,
@@ -58,7 +59,8 @@ int lh_safetensors_meta_json(lh_safetensors_writer *w, const char *key, struct c
 int lh_safetensors_write_atomic(const lh_safetensors_writer *w, const char *path, lh_error *err);
 
 /* The complete file as one malloc'd buffer (*out, *out_len); for tests and in-memory use. */
-int lh_safetensors_serialize(const lh_safetensors_writer *w, uint8_t **out, uint64_t *out_len, lh_error *err);
+int lh_safetensors_serialize(const lh_safetensors_writer *w, uint8_t **out, uint64_t *out_len,
+                             lh_error *err);
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
@@ -69,15 +71,18 @@ typedef struct lh_safetensors_file lh_safetensors_file;
 int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *err);
 
 /* The same on bytes in memory (copied); `label` names them in errors ("checkpoint LABEL: ..."). */
-int lh_safetensors_parse(const char *label, const void *bytes, uint64_t len, lh_safetensors_file **out, lh_error *err);
+int lh_safetensors_parse(const char *label, const void *bytes, uint64_t len,
+                         lh_safetensors_file **out, lh_error *err);
 
 void lh_safetensors_close(lh_safetensors_file *f);
 
 uint64_t lh_safetensors_file_size(const lh_safetensors_file *f);   /* total bytes */
-uint64_t lh_safetensors_header_size(const lh_safetensors_file *f); /* N, the JSON header's length (with padding) */
+uint64_t lh_safetensors_header_size(
+    const lh_safetensors_file *f); /* N, the JSON header's length (with padding) */
 
-/* Tensors, in header order; i in [0, count). Pointers live until lh_safetensors_close. Data pointers are
- * aligned to the element size (a tensor a foreign writer left misaligned is copied). */
+/* Tensors, in header order; i in [0, count). Pointers live until lh_safetensors_close. Data
+ * pointers are aligned to the element size (a tensor a foreign writer left misaligned is copied).
+ */
 int32_t lh_safetensors_count(const lh_safetensors_file *f);
 const char *lh_safetensors_name(const lh_safetensors_file *f, int32_t i);
 const char *lh_safetensors_dtype(const lh_safetensors_file *f, int32_t i);
@@ -85,8 +90,9 @@ int32_t lh_safetensors_ndim(const lh_safetensors_file *f, int32_t i);
 const int64_t *lh_safetensors_shape(const lh_safetensors_file *f, int32_t i); /* ndim entries */
 int64_t lh_safetensors_elems(const lh_safetensors_file *f, int32_t i);        /* product of shape */
 uint64_t lh_safetensors_nbytes(const lh_safetensors_file *f, int32_t i);
-uint64_t lh_safetensors_offset(const lh_safetensors_file *f, int32_t i);      /* data_offsets begin */
-const void *lh_safetensors_data(const lh_safetensors_file *f, int32_t i);     /* non-NULL even when nbytes is 0 */
+uint64_t lh_safetensors_offset(const lh_safetensors_file *f, int32_t i); /* data_offsets begin */
+const void *lh_safetensors_data(const lh_safetensors_file *f,
+                                int32_t i); /* non-NULL even when nbytes is 0 */
 int32_t lh_safetensors_index(const lh_safetensors_file *f, const char *name); /* -1 when absent */
 
 /* The data of tensor `name`, checking that it exists, has `dtype` and, unless expected_elems is

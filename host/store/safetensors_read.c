@@ -55,7 +55,8 @@ int32_t lh_safetensors_dtype_size(const char *dtype)
 }
 
 /* "checkpoint LABEL: <formatted>". Returns -1. */
-static int fail(lh_error *err, const char *label, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(lh_error *err, const char *label, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(lh_error *err, const char *label, const char *fmt, ...)
 {
     char what[900];
@@ -140,7 +141,8 @@ static int parse_meta(lh_safetensors_file *f, const cJSON *m, lh_error *err)
     if (cJSON_IsNull(m))
         return 0;
     if (!cJSON_IsObject(m))
-        return fail(err, f->label, "__metadata__ is %s (expected an object of strings)", json_kind(m));
+        return fail(err, f->label, "__metadata__ is %s (expected an object of strings)",
+                    json_kind(m));
     const cJSON *kv;
     cJSON_ArrayForEach(kv, m) {
         if (!cJSON_IsString(kv))
@@ -167,12 +169,14 @@ static int parse_tensor(lh_safetensors_file *f, st_tensor *t, const cJSON *o, lh
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(o, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(o, "data_offsets");
     if (!cJSON_IsString(dt))
-        return fail(err, f->label, "tensor \"%s\": dtype is %s (expected a string such as \"F32\")", nm,
-                    dt ? json_kind(dt) : "missing");
+        return fail(err, f->label, "tensor \"%s\": dtype is %s (expected a string such as \"F32\")",
+                    nm, dt ? json_kind(dt) : "missing");
     t->size = lh_safetensors_dtype_size(dt->valuestring);
     if (t->size == 0)
-        return fail(err, f->label, "tensor \"%s\": unknown dtype \"%.40s\" (expected F64, F32, F16, BF16, "
-                    "I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3 or F8_E5M2)", nm, dt->valuestring);
+        return fail(err, f->label,
+                    "tensor \"%s\": unknown dtype \"%.40s\" (expected F64, F32, F16, BF16, "
+                    "I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3 or F8_E5M2)",
+                    nm, dt->valuestring);
     snprintf(t->dtype, sizeof t->dtype, "%s", dt->valuestring);
     if (!cJSON_IsArray(sh))
         return fail(err, f->label, "tensor \"%s\": shape is %s (expected an array of sizes)", nm,
@@ -187,28 +191,37 @@ static int parse_tensor(lh_safetensors_file *f, st_tensor *t, const cJSON *o, lh
     cJSON_ArrayForEach(v, sh) {
         uint64_t x;
         if (json_u64(v, &x))
-            return fail(err, f->label, "tensor \"%s\": shape[%" PRId32 "] is not a size (expected an "
-                        "integer >= 0)", nm, d);
+            return fail(err, f->label,
+                        "tensor \"%s\": shape[%" PRId32 "] is not a size (expected an "
+                        "integer >= 0)",
+                        nm, d);
         if (__builtin_mul_overflow(elems, x, &elems) || elems > (uint64_t)INT64_MAX)
             return fail(err, f->label, "tensor \"%s\": shape has too many elements", nm);
         t->shape[d++] = (int64_t)x;
     }
     t->elems = (int64_t)elems;
-    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || json_u64(cJSON_GetArrayItem(off, 0), &t->begin)
-        || json_u64(cJSON_GetArrayItem(off, 1), &t->end))
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 ||
+        json_u64(cJSON_GetArrayItem(off, 0), &t->begin) ||
+        json_u64(cJSON_GetArrayItem(off, 1), &t->end))
         return fail(err, f->label, "tensor \"%s\": data_offsets is not [begin, end] (expected two "
                     "integers >= 0)", nm);
     if (t->end < t->begin)
-        return fail(err, f->label, "tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64 "] end before "
-                    "they begin (expected begin <= end)", nm, t->begin, t->end);
+        return fail(err, f->label,
+                    "tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64 "] end before "
+                    "they begin (expected begin <= end)",
+                    nm, t->begin, t->end);
     uint64_t nbytes;
     if (__builtin_mul_overflow(elems, (uint64_t)t->size, &nbytes) || nbytes != t->end - t->begin)
-        return fail(err, f->label, "tensor \"%s\": shape holds %" PRIu64 " %s elements = %" PRIu64 " bytes "
-                    "but data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64 " bytes (expected equal)",
-                    nm, elems, t->dtype, elems * (uint64_t)t->size, t->begin, t->end, t->end - t->begin);
+        return fail(
+            err, f->label,
+            "tensor \"%s\": shape holds %" PRIu64 " %s elements = %" PRIu64 " bytes "
+            "but data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64 " bytes (expected equal)",
+            nm, elems, t->dtype, elems * (uint64_t)t->size, t->begin, t->end, t->end - t->begin);
     if (t->end > f->data_len)
-        return fail(err, f->label, "tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end "
-                    "of the %" PRIu64 "-byte data area (expected end <= %" PRIu64 "; truncated file?)",
+        return fail(err, f->label,
+                    "tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64 "] run past the end "
+                    "of the %" PRIu64 "-byte data area (expected end <= %" PRIu64
+                    "; truncated file?)",
                     nm, t->begin, t->end, f->data_len, f->data_len);
     return 0;
 }
@@ -239,24 +252,30 @@ static int check_layout(lh_safetensors_file *f, lh_error *err)
     int rc = 0;
     for (int32_t i = 1; i < f->n && rc == 0; i++)
         if (strcmp(ix[i - 1]->name, ix[i]->name) == 0)
-            rc = fail(err, f->label, "tensor \"%s\" appears twice in the header (expected unique names)",
+            rc = fail(err, f->label,
+                      "tensor \"%s\" appears twice in the header (expected unique names)",
                       ix[i]->name);
     qsort(ix, (size_t)f->n, sizeof *ix, cmp_offsets);
     uint64_t pos = 0;
     for (int32_t i = 0; i < f->n && rc == 0; i++) {
         if (ix[i]->begin < pos)
-            rc = fail(err, f->label, "tensor \"%s\" data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor "
-                      "\"%s\" [%" PRIu64 ", %" PRIu64 "] (expected disjoint ranges)", ix[i]->name,
-                      ix[i]->begin, ix[i]->end, ix[i - 1]->name, ix[i - 1]->begin, ix[i - 1]->end);
+            rc = fail(err, f->label,
+                      "tensor \"%s\" data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor "
+                      "\"%s\" [%" PRIu64 ", %" PRIu64 "] (expected disjoint ranges)",
+                      ix[i]->name, ix[i]->begin, ix[i]->end, ix[i - 1]->name, ix[i - 1]->begin,
+                      ix[i - 1]->end);
         else if (ix[i]->begin > pos)
-            rc = fail(err, f->label, "%" PRIu64 " unused bytes at data offset %" PRIu64 " before tensor "
+            rc = fail(err, f->label,
+                      "%" PRIu64 " unused bytes at data offset %" PRIu64 " before tensor "
                       "\"%s\" (expected tensors to cover the data area without gaps)",
                       ix[i]->begin - pos, pos, ix[i]->name);
         pos = ix[i]->end;
     }
     if (rc == 0 && pos != f->data_len)
-        rc = fail(err, f->label, "%" PRIu64 " unused bytes after the last tensor (expected the data area "
-                  "to end at byte %" PRIu64 " of the data area)", f->data_len - pos, pos);
+        rc = fail(err, f->label,
+                  "%" PRIu64 " unused bytes after the last tensor (expected the data area "
+                  "to end at byte %" PRIu64 " of the data area)",
+                  f->data_len - pos, pos);
     free(ix);
     return rc;
 }
@@ -284,21 +303,27 @@ static int parse_header(lh_safetensors_file *f, const char *header, uint64_t hle
     if (hlen == 0)
         return fail(err, f->label, "header length is 0 (expected at least 2 bytes for \"{}\")");
     if (header[0] != '{')
-        return fail(err, f->label, "not a safetensors file (expected the JSON header to start with '{' "
-                    "at byte 8, found 0x%02x)", (unsigned)(uint8_t)header[0]);
+        return fail(err, f->label,
+                    "not a safetensors file (expected the JSON header to start with '{' "
+                    "at byte 8, found 0x%02x)",
+                    (unsigned)(uint8_t)header[0]);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)hlen, &end, 0);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         uint64_t pos = at && at >= header && at <= header + hlen ? (uint64_t)(at - header) : 0;
-        return fail(err, f->label, "header is not valid JSON (error near header byte %" PRIu64 " of %"
-                    PRIu64 ": \"%.24s\")", pos, hlen, header + pos);
+        return fail(err, f->label,
+                    "header is not valid JSON (error near header byte %" PRIu64 " of %" PRIu64
+                    ": \"%.24s\")",
+                    pos, hlen, header + pos);
     }
     int rc = 0;
     for (const char *p = end; p && p < header + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            rc = fail(err, f->label, "header has bytes after the JSON object at header byte %td (expected "
-                      "only space padding)", p - header);
+            rc = fail(err, f->label,
+                      "header has bytes after the JSON object at header byte %td (expected "
+                      "only space padding)",
+                      p - header);
             break;
         }
     if (rc == 0 && !cJSON_IsObject(root))
@@ -346,8 +371,10 @@ static int check_prefix(const char *label, const uint8_t *p, uint64_t have, uint
         return fail(err, label, "header length %" PRIu64 " is absurd (expected at most %llu bytes; "
                     "not a safetensors file?)", n, LH_ST_MAX_HEADER);
     if (n > file_size - 8)
-        return fail(err, label, "header length %" PRIu64 " runs past the end of the %" PRIu64 "-byte file "
-                    "(expected at most %" PRIu64 "; truncated file?)", n, file_size, file_size - 8);
+        return fail(err, label,
+                    "header length %" PRIu64 " runs past the end of the %" PRIu64 "-byte file "
+                    "(expected at most %" PRIu64 "; truncated file?)",
+                    n, file_size, file_size - 8);
     *hlen = n;
     return 0;
 }
@@ -366,7 +393,8 @@ static lh_safetensors_file *new_file(const char *label, uint64_t file_size, lh_e
     return f;
 }
 
-int lh_safetensors_parse(const char *label, const void *bytes, uint64_t len, lh_safetensors_file **out, lh_error *err)
+int lh_safetensors_parse(const char *label, const void *bytes, uint64_t len,
+                         lh_safetensors_file **out, lh_error *err)
 {
     const uint8_t *b = bytes;
     uint64_t hlen;
@@ -462,9 +490,15 @@ int32_t lh_safetensors_count(const lh_safetensors_file *f) { return f->n; }
 const char *lh_safetensors_name(const lh_safetensors_file *f, int32_t i) { return f->t[i].name; }
 const char *lh_safetensors_dtype(const lh_safetensors_file *f, int32_t i) { return f->t[i].dtype; }
 int32_t lh_safetensors_ndim(const lh_safetensors_file *f, int32_t i) { return f->t[i].ndim; }
-const int64_t *lh_safetensors_shape(const lh_safetensors_file *f, int32_t i) { return f->t[i].shape; }
+const int64_t *lh_safetensors_shape(const lh_safetensors_file *f, int32_t i)
+{
+    return f->t[i].shape;
+}
 int64_t lh_safetensors_elems(const lh_safetensors_file *f, int32_t i) { return f->t[i].elems; }
-uint64_t lh_safetensors_nbytes(const lh_safetensors_file *f, int32_t i) { return f->t[i].end - f->t[i].begin; }
+uint64_t lh_safetensors_nbytes(const lh_safetensors_file *f, int32_t i)
+{
+    return f->t[i].end - f->t[i].begin;
+}
 uint64_t lh_safetensors_offset(const lh_safetensors_file *f, int32_t i) { return f->t[i].begin; }
 const void *lh_safetensors_data(const lh_safetensors_file *f, int32_t i) { return f->t[i].data; }
 int32_t lh_safetensors_meta_count(const lh_safetensors_file *f) { return f->meta.n; }
@@ -493,8 +527,8 @@ const char *lh_safetensors_meta_get(const lh_safetensors_file *f, const char *ke
     return i >= 0 ? f->meta.items[i].value : NULL;
 }
 
-const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, const char *dtype, int64_t expected_elems,
-                       lh_error *err)
+const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, const char *dtype,
+                                int64_t expected_elems, lh_error *err)
 {
     int32_t i = lh_safetensors_index(f, name);
     if (i < 0) {
@@ -510,9 +544,11 @@ const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, 
         char shape[200] = "";
         size_t k = 0;
         for (int32_t d = 0; d < t->ndim && k < sizeof shape - 24; d++)
-            k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%" PRId64, d ? ", " : "", t->shape[d]);
-        fail(err, f->label, "tensor \"%s\" has shape [%s] = %" PRId64 " elements (expected %" PRId64 ")",
-             name, shape, t->elems, expected_elems);
+            k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%" PRId64, d ? ", " : "",
+                                  t->shape[d]);
+        fail(err, f->label,
+             "tensor \"%s\" has shape [%s] = %" PRId64 " elements (expected %" PRId64 ")", name,
+             shape, t->elems, expected_elems);
         return NULL;
     }
     return t->data;

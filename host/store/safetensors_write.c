@@ -55,14 +55,18 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
                             "non-empty name other than __metadata__)", name ? name : "");
     for (int32_t i = 0; i < w->n; i++)
         if (strcmp(w->t[i].name, name) == 0)
-            return lh_error_set(err, "safetensors: tensor \"%s\" added twice (expected unique names)", name);
+            return lh_error_set(
+                err, "safetensors: tensor \"%s\" added twice (expected unique names)", name);
     int32_t size = dtype ? lh_safetensors_dtype_size(dtype) : 0;
     if (size == 0)
-        return lh_error_set(err, "safetensors: tensor \"%s\": unknown dtype \"%s\" (expected F32, F64, "
-                            "F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL)", name, dtype ? dtype : "");
+        return lh_error_set(err,
+                            "safetensors: tensor \"%s\": unknown dtype \"%s\" (expected F32, F64, "
+                            "F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL)",
+                            name, dtype ? dtype : "");
     if (ndim < 0 || (ndim > 0 && !shape))
-        return lh_error_set(err, "safetensors: tensor \"%s\": ndim %" PRId32 " (expected >= 0 with a shape)",
-                            name, ndim);
+        return lh_error_set(
+            err, "safetensors: tensor \"%s\": ndim %" PRId32 " (expected >= 0 with a shape)", name,
+            ndim);
     uint64_t elems = 1;
     for (int32_t d = 0; d < ndim; d++) {
         if (shape[d] < 0)
@@ -77,7 +81,8 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
                             " elements of %s (expected %" PRIu64 ")", name, nbytes, elems, dtype,
                             elems * (uint64_t)size);
     if (nbytes > 0 && !data)
-        return lh_error_set(err, "safetensors: tensor \"%s\": data is NULL (expected %" PRIu64 " bytes)",
+        return lh_error_set(err,
+                            "safetensors: tensor \"%s\": data is NULL (expected %" PRIu64 " bytes)",
                             name, nbytes);
     st_entry *t = lh_array_grow(w->t, w->n, &w->cap, 16, sizeof *t);
     if (!t)
@@ -92,7 +97,8 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
         free(e.name);
         free(e.shape);
         free(e.data);
-        return lh_error_set(err, "safetensors: tensor \"%s\": out of memory (%" PRIu64 " bytes)", name, nbytes);
+        return lh_error_set(err, "safetensors: tensor \"%s\": out of memory (%" PRIu64 " bytes)",
+                            name, nbytes);
     }
     if (ndim)
         memcpy(e.shape, shape, (size_t)ndim * sizeof(int64_t));
@@ -105,8 +111,9 @@ int lh_safetensors_add(lh_safetensors_writer *w, const char *name, const char *d
 int lh_safetensors_meta(lh_safetensors_writer *w, const char *key, const char *value, lh_error *err)
 {
     if (!key || !*key || !value)
-        return lh_error_set(err, "safetensors: metadata key \"%s\": expected a non-empty key and a value",
-                            key ? key : "");
+        return lh_error_set(
+            err, "safetensors: metadata key \"%s\": expected a non-empty key and a value",
+            key ? key : "");
     if (lh_strmap_find(&w->meta, key) >= 0)
         return lh_error_set(err, "safetensors: metadata key \"%s\" set twice (expected unique "
                             "keys)", key);
@@ -166,7 +173,8 @@ static char *make_header(const lh_safetensors_writer *w, const uint64_t *begin, 
     for (int32_t i = 0; i < w->n; i++) {
         const st_entry *e = &w->t[i];
         cJSON *o = cJSON_AddObjectToObject(root, e->name), *shape = NULL;
-        if (!o || !cJSON_AddStringToObject(o, "dtype", e->dtype) || !(shape = cJSON_AddArrayToObject(o, "shape")))
+        if (!o || !cJSON_AddStringToObject(o, "dtype", e->dtype) ||
+            !(shape = cJSON_AddArrayToObject(o, "shape")))
             goto fail;
         for (int32_t d = 0; d < e->ndim; d++) {
             cJSON *v = raw_u64((uint64_t)e->shape[d]);
@@ -200,7 +208,8 @@ fail:
 typedef int (*sink_fn)(void *ctx, const void *p, uint64_t n, lh_error *err);
 
 /* Produce the file's bytes, in order, through `sink`. Errors start with `label`. */
-static int emit(const lh_safetensors_writer *w, const char *label, sink_fn sink, void *ctx, lh_error *err)
+static int emit(const lh_safetensors_writer *w, const char *label, sink_fn sink, void *ctx,
+                lh_error *err)
 {
     uint64_t *begin = calloc((size_t)w->n + 1, sizeof *begin);
     if (!begin)
@@ -273,7 +282,8 @@ static int sink_mem(void *ctx, const void *p, uint64_t n, lh_error *err)
     return 0;
 }
 
-int lh_safetensors_serialize(const lh_safetensors_writer *w, uint8_t **out, uint64_t *out_len, lh_error *err)
+int lh_safetensors_serialize(const lh_safetensors_writer *w, uint8_t **out, uint64_t *out_len,
+                             lh_error *err)
 {
     membuf m = {0};
     if (emit(w, "safetensors", sink_mem, &m, err)) {

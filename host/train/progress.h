@@ -1,5 +1,5 @@
-/* host/train/progress.h — Lightning-style progress output: a live bar on a terminal (epoch, batch i/N,
- * it/s, ETA, prog_bar values), one plain line per epoch otherwise. */
+/* host/train/progress.h — Lightning-style progress output: a live bar on a terminal (epoch, batch
+ * i/N, it/s, ETA, prog_bar values), one plain line per epoch otherwise. */
 #ifndef LH_PROGRESS_H
 #define LH_PROGRESS_H
 

@@ -1,4 +1,5 @@
-/* host/util/atomic.c — atomic file replacement: temp file, fsync, rename, fsync dir (see atomic.h). */
+/* host/util/atomic.c — atomic file replacement: temp file, fsync, rename, fsync dir (see
+ * atomic.h). */
 #include "atomic.h"
 
 #include <errno.h>
@@ -110,7 +111,8 @@ int lh_atomic_commit(lh_atomic_file *f, lh_error *err)
         goto fail;
     }
     if (rename(f->tmp_path, f->path) != 0) {
-        lh_error_set(err, "%s: cannot rename the temporary file over it: %s", f->path, strerror(errno));
+        lh_error_set(err, "%s: cannot rename the temporary file over it: %s", f->path,
+                     strerror(errno));
         goto fail;
     }
     free(f->tmp_path);

@@ -8,8 +8,9 @@
  * Streaming use:
  *   lh_atomic_file f;
  *   if (lh_atomic_open(&f, path, err)) return -1;
- *   if (lh_atomic_put(&f, buf, n, err) || lh_atomic_commit(&f, err)) { lh_atomic_abort(&f); return -1; }
- * lh_atomic_abort is safe after a successful commit (it does nothing) and after a failed one. */
+ *   if (lh_atomic_put(&f, buf, n, err) || lh_atomic_commit(&f, err)) { lh_atomic_abort(&f); return
+ * -1; } lh_atomic_abort is safe after a successful commit (it does nothing) and after a failed one.
+ */
 #ifndef LH_ATOMIC_H
 #define LH_ATOMIC_H
 
@@ -31,7 +32,8 @@ int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err);
 int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err);
 
 /* fsync + close the temporary file, rename it over the target, fsync the directory. On failure
- * the temporary file is removed. Either way `f` needs no further call but may get lh_atomic_abort. */
+ * the temporary file is removed. Either way `f` needs no further call but may get lh_atomic_abort.
+ */
 int lh_atomic_commit(lh_atomic_file *f, lh_error *err);
 
 /* Close and remove the temporary file if it still exists; free what `f` owns. */

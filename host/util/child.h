@@ -1,4 +1,5 @@
-/* host/util/child.h — run a function in a forked child with a time limit and collect what it writes.
+/* host/util/child.h — run a function in a forked child with a time limit and collect what it
+ * writes.
  *
  * Used to scan plugin files (a crash or hang in a plugin's entry must not take down the host),
  * as GStreamer's plugin scanner does. */

@@ -5,7 +5,8 @@
  *
  *     const char lhost_bare_signatures[] =
  *         "on_validation_end: int stop_when(double val_acc, int64 epoch)\n"
- *         "metric top1 max: double top1(const float *logits, const int32 *targets, int64 n, int32 num_classes)\n";
+ *         "metric top1 max: double top1(const float *logits, const int32 *targets, int64 n, int32
+ * num_classes)\n";
  *
  * (or ships the same lines in a sidecar file NAME.lhost next to NAME.so). One declaration per
  * line; '#' starts a comment. Grammar:
