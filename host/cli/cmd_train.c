@@ -16,6 +16,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "cmd.h"
+#include "layer.h"
 #include "trainer.h"
 #include "trainer_keys.h"
 
@@ -130,36 +131,40 @@ static void table_row(FILE *f, const lh_trainer_key *k)
     key_row(f, k->path, type, k->help, k->dflt);
 }
 
-/* The optimizer's keys are read in host/nn/optim.c; their defaults are asked of it. */
+static void optimizer_row(void *user, const char *key, const char *type, const char *help,
+                          const char *dflt)
+{
+    char path[96];
+    snprintf(path, sizeof path, "optimizer.%s", key);
+    key_row(user, path, type, help, dflt);
+}
+
+/* The optimizer's keys, as host/nn/optim.c reads them. */
 static void optimizer_rows(FILE *f)
 {
-    lh_optim o, w;
-    lh_config *adamw = NULL;
     lh_error err;
-    char v[96];
-    if (lh_optim_from_cfg(NULL, &o, &err) ||
-        lh_config_load_string(&adamw, "(help)", "name: adamw", &err) ||
-        lh_optim_from_cfg(lh_config_root(adamw), &w, &err)) {
+    if (lh_optim_describe(optimizer_row, f, &err))
         fprintf(f, "  (optimizer defaults unavailable: %s)\n", err.msg);
-        lh_config_free(adamw);
-        return;
+}
+
+static void layer_row(void *user, const char *name, const char *torch_name, const char *keys)
+{
+    enum { COL = 34, WIDTH = 100 };
+    FILE *f = user;
+    char left[96];
+    int col;
+    snprintf(left, sizeof left, "  - {type: %s, ...}", name);
+    col = fprintf(f, "%-*s%s%s", COL, left, torch_name, keys[0] ? ":" : "");
+    /* The keys, ", "-separated, wrapped under the column. */
+    while (*keys) {
+        const char *end = strstr(keys, ", ");
+        int len = end ? (int)(end - keys) : (int)strlen(keys);
+        if (col + 1 + len > WIDTH && col > COL + 2)
+            col = fprintf(f, "\n%*s", COL + 1, "") - 1;
+        col += fprintf(f, " %.*s%s", len, keys, end ? "," : "");
+        keys += len + (end ? 2 : 0);
     }
-    lh_config_free(adamw);
-    key_row(f, "optimizer.name", "adam|adamw|sgd", "the torch.optim class", lh_optim_name(&o));
-    snprintf(v, sizeof v, "%g", o.lr);
-    key_row(f, "optimizer.lr", "FLOAT", "learning rate", v);
-    snprintf(v, sizeof v, "[%g, %g]", o.beta1, o.beta2);
-    key_row(f, "optimizer.betas", "[B1, B2]", "adam and adamw moment decays", v);
-    snprintf(v, sizeof v, "%g", o.eps);
-    key_row(f, "optimizer.eps", "FLOAT", "adam and adamw denominator term", v);
-    snprintf(v, sizeof v, "%g; adamw: %g", o.weight_decay, w.weight_decay);
-    key_row(f, "optimizer.weight_decay", "FLOAT", "L2 penalty (decoupled for adamw)", v);
-    snprintf(v, sizeof v, "%g", o.momentum);
-    key_row(f, "optimizer.momentum", "FLOAT", "sgd momentum", v);
-    snprintf(v, sizeof v, "%g", o.dampening);
-    key_row(f, "optimizer.dampening", "FLOAT", "sgd dampening", v);
-    key_row(f, "optimizer.nesterov", "BOOL", "sgd Nesterov momentum",
-            o.nesterov ? "true" : "false");
+    fputc('\n', f);
 }
 
 static void config_help(FILE *f)
@@ -181,6 +186,11 @@ static void config_help(FILE *f)
                 table_row(f, &lh_trainer_keys[j]);
         if (strcmp(sec->path, "optimizer") == 0)
             optimizer_rows(f);
+        if (strcmp(sec->path, "model") == 0) {
+            fprintf(f, "  model.layers: each layer's type (its PyTorch class) and keys; every "
+                       "layer also takes\n  name (its state_dict prefix):\n");
+            lh_layer_describe(layer_row, f);
+        }
     }
     fprintf(f, "\n'lhost plugins' lists the plugins; 'lhost plugins --verbose NAME' a plugin's "
                "parameters\nand defaults, which --callbacks.KEY.PARAM=VALUE and the like set.\n");

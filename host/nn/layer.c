@@ -53,6 +53,33 @@ const char *lh_layer_name_list(void)
     return name_list + 2;
 }
 
+void lh_layer_describe(lh_layer_kind_row row, void *user)
+{
+    int32_t t;
+    for (t = 1; lh_layer_kind_of(t); t++) {
+        const lh_layer_kind *k = lh_layer_kind_of(t);
+        const lh_layer_int_key *q;
+        char keys[512] = "";
+        size_t n = 0;
+        for (q = k->ints; q && q->key; q++) {
+            const char *sep = n ? ", " : "";
+            if (q->flags & LH_LAYER_KEY_NEEDED)
+                n += snprintf(keys + n, sizeof keys - n, "%s%s (needed)", sep, q->key);
+            else if (q->flags & LH_LAYER_KEY_INFERRED)
+                n += snprintf(keys + n, sizeof keys - n, "%s%s (from the input)", sep, q->key);
+            else if (q->flags & LH_LAYER_KEY_DEF_PREV)
+                n += snprintf(keys + n, sizeof keys - n, "%s%s=%s", sep, q->key, q[-1].key);
+            else
+                n += snprintf(keys + n, sizeof keys - n, "%s%s=%d", sep, q->key, (int)q->def);
+            if (n >= sizeof keys)
+                n = sizeof keys - 1;
+        }
+        if (k->keys_help)
+            snprintf(keys + n, sizeof keys - n, "%s%s", n ? ", " : "", k->keys_help);
+        row(user, lh_layer_name(t), k->torch_name, keys);
+    }
+}
+
 const lh_layer_fusion *const *lh_layer_fusions(void)
 {
     return fusions;

@@ -46,6 +46,9 @@ typedef struct lh_layer_int_key {
 #define LH_LAYER_KEY_NEEDED 1
 /* The default is the value of the key before it (MaxPool2d's stride is its kernel size). */
 #define LH_LAYER_KEY_DEF_PREV 2
+/* Left out (0), the key is inferred from the input's shape (in_channels, in_features). Only
+ * `--help` reads this flag: the kind's plan infers it. */
+#define LH_LAYER_KEY_INFERRED 4
 
 /* The shape flowing between layers while planning, per sample. `flat` is set once a layer
  * (flatten, linear) has made it a vector of c features; spatial layers refuse it then. */
@@ -87,6 +90,9 @@ typedef struct lh_layer_kind {
     int32_t aux;
     /* 1: the summary shows the output as [C, H, W] even when H = W = 1. */
     int32_t summary_chw;
+    /* `--help`'s text for the keys in .keys (not .ints, which describe themselves), with their
+     * defaults: "p=0.5, the probability of zeroing an element". NULL: no such keys. */
+    const char *keys_help;
 
     /* Read the kind's keys from its config map into l (the kind's union member); the keys were
      * checked against .keys already. map NULL (a bare name): fill in the defaults, never fail.
@@ -124,6 +130,12 @@ int32_t lh_layer_find(const char *name);
 const char *const *lh_layer_names(void);
 /* The same joined for messages: "conv2d, relu, ...". */
 const char *lh_layer_name_list(void);
+/* For `--help`: one call per kind, in table order, with its name, its PyTorch class and its
+ * keys with their defaults as one line ("out_channels (needed), kernel_size=3, ...", "" for
+ * none). */
+typedef void (*lh_layer_kind_row)(void *user, const char *name, const char *torch_name,
+                                  const char *keys);
+void lh_layer_describe(lh_layer_kind_row row, void *user);
 
 /* Layer l's config (l->type set) from its config map (NULL: the defaults), into the checkpoint's
  * JSON object o and back from it: the kind's .ints, then its own from_cfg, to_json or

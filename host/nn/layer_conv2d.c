@@ -4,7 +4,7 @@
 
 #define AT(field) offsetof(lh_layer_spec, conv2d.field)
 static const lh_layer_int_key ints[] = {
-    {"in_channels", AT(in_ch), 0, 1 << 20, 0, 0},
+    {"in_channels", AT(in_ch), 0, 1 << 20, 0, LH_LAYER_KEY_INFERRED},
     {"out_channels", AT(out_ch), 1, 1 << 20, 1, LH_LAYER_KEY_NEEDED},
     {"kernel_size", AT(kernel), 1, 64, 3, 0},
     {"stride", AT(stride), 1, 64, 1, 0},

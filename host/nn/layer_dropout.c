@@ -6,11 +6,15 @@
 #include <cjson/cJSON.h>
 
 static const char *const keys[] = {"p", NULL};
+/* torch.nn.Dropout's default; written once for the reader and for --help. */
+#define P_DEFAULT 0.5
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
 
 static int from_cfg(const lh_config_node *map, lh_layer_spec *l, lh_error *err)
 {
     double p;
-    if (lh_config_get_float(map, "p", 0.5, 0.0, 0.999, &p, err))
+    if (lh_config_get_float(map, "p", P_DEFAULT, 0.0, 0.999, &p, err))
         return -1;
     l->dropout.p = (float)p;
     return 0;
@@ -56,6 +60,7 @@ static int backward(const lh_layer_step *s, lh_dmem *dy, lh_dmem **dx)
 const lh_layer_kind lh_layer_dropout = {
     .torch_name = "Dropout",
     .keys = keys,
+    .keys_help = "p=" TEXT(P_DEFAULT) " (the probability of zeroing)",
     .aux = 1,
     .from_cfg = from_cfg,
     .to_json = to_json,

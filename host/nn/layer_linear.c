@@ -3,7 +3,8 @@
 #include "layer.h"
 
 static const lh_layer_int_key ints[] = {
-    {"in_features", offsetof(lh_layer_spec, linear.in_features), 0, INT32_MAX, 0, 0},
+    {"in_features", offsetof(lh_layer_spec, linear.in_features), 0, INT32_MAX, 0,
+     LH_LAYER_KEY_INFERRED},
     {"out_features", offsetof(lh_layer_spec, linear.out_features), 1, INT32_MAX, 1,
      LH_LAYER_KEY_NEEDED},
     {NULL},

@@ -11,10 +11,22 @@
 
 static const char *const names[] = {"adam", "adamw", "sgd", NULL};
 
+/* X(key, type as --help shows it, help): every key of `optimizer:`, in the config's order. */
+#define LH_OPTIM_KEYS(X)                                                                       \
+    X(name, "adam|adamw|sgd", "the torch.optim class")                                          \
+    X(lr, "FLOAT", "learning rate")                                                            \
+    X(betas, "[B1, B2]", "adam and adamw moment decays")                                       \
+    X(eps, "FLOAT", "adam and adamw denominator term")                                         \
+    X(weight_decay, "FLOAT", "L2 penalty (decoupled for adamw)")                               \
+    X(momentum, "FLOAT", "sgd momentum")                                                       \
+    X(dampening, "FLOAT", "sgd dampening")                                                     \
+    X(nesterov, "BOOL", "sgd Nesterov momentum")
+
 int lh_optim_from_cfg(const lh_config_node *sec, lh_optim *o, lh_error *err)
 {
-    static const char *const keys[] = {"name", "lr", "betas", "eps", "weight_decay", "momentum",
-                                       "dampening", "nesterov", NULL};
+#define KEY_NAME(key, type, help) #key,
+    static const char *const keys[] = {LH_OPTIM_KEYS(KEY_NAME) NULL};
+#undef KEY_NAME
     const lh_config_node *betas;
     int type = 0, nesterov = 0;
     memset(o, 0, sizeof *o);
@@ -50,6 +62,54 @@ int lh_optim_from_cfg(const lh_config_node *sec, lh_optim *o, lh_error *err)
 const char *lh_optim_name(const lh_optim *o)
 {
     return names[o->type];
+}
+
+/* A key's default as a config spells it: `o` holds Adam's defaults, `w` AdamW's. */
+static void default_text(const char *key, const lh_optim *o, const lh_optim *w, char *v,
+                         size_t cap)
+{
+    if (strcmp(key, "name") == 0)
+        snprintf(v, cap, "%s", lh_optim_name(o));
+    else if (strcmp(key, "lr") == 0)
+        snprintf(v, cap, "%g", o->lr);
+    else if (strcmp(key, "betas") == 0)
+        snprintf(v, cap, "[%g, %g]", o->beta1, o->beta2);
+    else if (strcmp(key, "eps") == 0)
+        snprintf(v, cap, "%g", o->eps);
+    else if (strcmp(key, "weight_decay") == 0)
+        snprintf(v, cap, "%g; adamw: %g", o->weight_decay, w->weight_decay);
+    else if (strcmp(key, "momentum") == 0)
+        snprintf(v, cap, "%g", o->momentum);
+    else if (strcmp(key, "dampening") == 0)
+        snprintf(v, cap, "%g", o->dampening);
+    else if (strcmp(key, "nesterov") == 0)
+        snprintf(v, cap, "%s", o->nesterov ? "true" : "false");
+    else
+        snprintf(v, cap, "?");
+}
+
+int lh_optim_describe(lh_optim_key_row row, void *user, lh_error *err)
+{
+#define KEY_ENTRY(key, type, help) {#key, type, help},
+    static const struct {
+        const char *key, *type, *help;
+    } table[] = {LH_OPTIM_KEYS(KEY_ENTRY)};
+#undef KEY_ENTRY
+    lh_optim o, w;
+    lh_config *adamw = NULL;
+    char v[96];
+    size_t i;
+    int rc = lh_optim_from_cfg(NULL, &o, err) ||
+             lh_config_load_string(&adamw, "(defaults)", "name: adamw", err) ||
+             lh_optim_from_cfg(lh_config_root(adamw), &w, err);
+    lh_config_free(adamw);
+    if (rc)
+        return -1;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        default_text(table[i].key, &o, &w, v, sizeof v);
+        row(user, table[i].key, table[i].type, table[i].help, v);
+    }
+    return 0;
 }
 
 int lh_optim_alloc(lh_optim *o, const lh_backend *be, lh_backend_ctx *bctx, int64_t n,

@@ -31,6 +31,14 @@ typedef struct lh_optim {
  * momentum, dampening, nesterov). NULL section = Adam lr 1e-3 (the tutorial). */
 int lh_optim_from_cfg(const lh_config_node *sec, lh_optim *o, lh_error *err);
 const char *lh_optim_name(const lh_optim *o);
+
+/* The keys lh_optim_from_cfg reads, for `--help`: `row` is called once per key, in the order
+ * of the config, with the key ("lr"), its type as help shows it ("FLOAT"), one line of help and
+ * its default as a config spells it (read back from lh_optim_from_cfg, so it cannot drift).
+ * Returns -1 (err set) only if the defaults cannot be computed. */
+typedef void (*lh_optim_key_row)(void *user, const char *key, const char *type,
+                                 const char *help, const char *dflt);
+int lh_optim_describe(lh_optim_key_row row, void *user, lh_error *err);
 int lh_optim_alloc(lh_optim *o, const lh_backend *be, lh_backend_ctx *bctx, int64_t n,
                    lh_error *err);
 void lh_optim_free(lh_optim *o);

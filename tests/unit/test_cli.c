@@ -13,6 +13,8 @@
 #include "cli_run.h"
 #include "config.h"
 #include "config_same.h"
+#include "layer.h"
+#include "optim.h"
 #include "synth_data.h"
 #include "trainer_keys.h"
 
@@ -351,10 +353,23 @@ END_TEST
 
 /* Each of --help's config keys, its type's default and help come from the table the config
  * reader uses (host/train/trainer_keys.c), for every command that reads a config. */
+static void expect_optim_row(void *user, const char *key, const char *type, const char *help,
+                             const char *dflt)
+{
+    char want[256];
+    const char *row;
+    snprintf(want, sizeof want, "  --optimizer.%s %s", key, type);
+    row = strstr(user, want);
+    ck_assert_msg(row != NULL, "no \"%s\" in --help", want);
+    snprintf(want, sizeof want, "%s (default: %s)", help, dflt);
+    ck_assert_msg(strstr(row, want) != NULL, "optimizer.%s: no \"%s\"", key, want);
+}
+
 START_TEST(help_lists_config_keys)
 {
     static const char *const cmds[] = {"train", "fit", "validate", "predict"};
     char args[64], want[600], *out;
+    lh_error err;
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
         snprintf(args, sizeof args, "%s --help", cmds[c]);
         ck_assert_int_eq(cli_run(dir, args, &out), 0);
@@ -381,6 +396,15 @@ START_TEST(help_lists_config_keys)
         }
         ck_assert_msg(strstr(out, "--optimizer.lr FLOAT") && strstr(out, "(default: 0.001)"),
                       "%s", out);
+        /* The optimizer's and the layers' keys, from host/nn's own tables. */
+        lh_optim_describe(expect_optim_row, out, &err);
+        for (const char *const *n = lh_layer_names(); *n; n++) {
+            snprintf(want, sizeof want, "  - {type: %s, ...}", *n);
+            ck_assert_msg(strstr(out, want), "%s: layer kind %s missing:\n%s", args, *n, out);
+        }
+        ck_assert_msg(strstr(out, "out_channels (needed)") && strstr(out, "kernel_size=3") &&
+                          strstr(out, "stride=kernel_size") && strstr(out, "p=0.5"),
+                      "%s: layer keys and defaults:\n%s", args, out);
         ck_assert_ptr_nonnull(strstr(out, "--print_config"));
         ck_assert_ptr_nonnull(strstr(out, "  -h, --help"));
         free(out);
