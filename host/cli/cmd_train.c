@@ -204,15 +204,27 @@ static int fail(const lh_error *err)
     return 1;
 }
 
-/* A command's end: report a failure, then release what it set up (t may be NULL). */
-static int finish(int rc, const lh_error *err, lh_trainer *t, lh_registry *reg, lh_config *cfg)
+/* What a training, validation or prediction command holds; run_end releases it all. */
+typedef struct cmd_run {
+    lh_args args;
+    lh_error err;
+    lh_config *cfg;
+    lh_registry *reg;
+    lh_trainer *t;
+    lh_trainer_opts opts;
+    int printed; /* --print_config did the command's work */
+} cmd_run;
+
+/* A command's end: report a failure (rc 1), then release what it set up. */
+static int run_end(cmd_run *r, int rc)
 {
     if (rc)
-        fail(err);
-    lh_trainer_destroy(t);
-    if (reg)
-        lh_registry_close(reg);
-    lh_config_free(cfg);
+        fail(&r->err);
+    lh_trainer_destroy(r->t);
+    if (r->reg)
+        lh_registry_close(r->reg);
+    lh_config_free(r->cfg);
+    lh_args_free(&r->args);
     return rc;
 }
 
@@ -263,81 +275,61 @@ static int merge(const lh_args *a, lh_config *cfg, lh_trainer_opts *o, int *prin
 
 int lh_cmd_train(int argc, char **argv)
 {
-    lh_args a;
-    lh_error err = {{0}};
-    lh_config *cfg = NULL;
-    lh_registry *reg = NULL;
-    lh_trainer *t = NULL;
-    lh_trainer_opts o;
+    cmd_run r = {0};
     const char *config, *resume;
-    int rc = 1, printed = 0;
     double t0 = lh_clock_now();
-    if ((rc = parse(&a, &train_spec, argc, argv)) != 0)
+    int rc;
+    if ((rc = parse(&r.args, &train_spec, argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
-    rc = 1;
-    config = lh_args_get(&a, "config"), resume = lh_args_get(&a, "resume");
-    if (!config && !lh_args_get(&a, "print_config")) {
-        rc = lh_args_error(&a, "--config FILE is required");
-        lh_args_free(&a);
+    config = lh_args_get(&r.args, "config"), resume = lh_args_get(&r.args, "resume");
+    if (!config && !lh_args_get(&r.args, "print_config")) {
+        rc = lh_args_error(&r.args, "--config FILE is required");
+        lh_args_free(&r.args);
         return rc;
     }
-    if (lh_config_load(&cfg, config, &err) || merge(&a, cfg, &o, &printed, &err))
-        goto done;
-    if (printed) {
-        rc = 0;
-        goto done;
-    }
-    o.t_start = t0;
-    if (open_registry(&a, cfg, &reg, &err) ||
-        lh_trainer_create(&t, &o, cfg, reg, LHOST_STAGE_FIT, NULL, &err) ||
-        lh_trainer_prepare_fit(t, resume, &err) || lh_trainer_fit(t, &err))
-        goto done;
-    rc = 0;
-done:
-    lh_args_free(&a);
-    return finish(rc, &err, t, reg, cfg);
+    if (lh_config_load(&r.cfg, config, &r.err) ||
+        merge(&r.args, r.cfg, &r.opts, &r.printed, &r.err))
+        return run_end(&r, 1);
+    if (r.printed)
+        return run_end(&r, 0);
+    r.opts.t_start = t0;
+    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
+        lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, LHOST_STAGE_FIT, NULL, &r.err) ||
+        lh_trainer_prepare_fit(r.t, resume, &r.err) || lh_trainer_fit(r.t, &r.err))
+        return run_end(&r, 1);
+    return run_end(&r, 0);
 }
 
 static int eval_cmd(int argc, char **argv, int32_t stage)
 {
-    lh_args a;
-    lh_error err = {{0}};
-    lh_config *cfg = NULL;
-    lh_registry *reg = NULL;
-    lh_trainer *t = NULL;
-    lh_trainer_opts o;
+    cmd_run r = {0};
     lh_model_spec spec;
     const char *ckpt, *data, *out;
-    int rc, printed = 0;
-    if ((rc = parse(&a, stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec, argc,
-                    argv)) != 0)
+    int rc;
+    if ((rc = parse(&r.args, stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec,
+                    argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
-    ckpt = lh_args_get(&a, "ckpt"), data = lh_args_get(&a, "data"), out = lh_args_get(&a, "out");
+    ckpt = lh_args_get(&r.args, "ckpt"), data = lh_args_get(&r.args, "data");
+    out = lh_args_get(&r.args, "out");
     if (!ckpt || (stage == LHOST_STAGE_PREDICT && (!out || !data))) {
-        rc = lh_args_error(&a, !ckpt ? "--ckpt CKPT is required"
-                                     : "--data DIR and --out FILE are required");
-        lh_args_free(&a);
+        rc = lh_args_error(&r.args, !ckpt ? "--ckpt CKPT is required"
+                                          : "--data DIR and --out FILE are required");
+        lh_args_free(&r.args);
         return rc;
     }
-    rc = 1;
-    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &err) ||
-        lh_ckpt_config_read(ckpt, data, &cfg, &err) || merge(&a, cfg, &o, &printed, &err))
-        goto done;
-    if (printed) {
-        rc = 0;
-        goto done;
-    }
-    if (open_registry(&a, cfg, &reg, &err) ||
-        lh_trainer_create(&t, &o, cfg, reg, stage, &spec, &err) ||
-        lh_ckpt_load(t, ckpt, 0, &err))
-        goto done;
-    if (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(t, 1, &err)
-                                      : lh_trainer_predict(t, out, &err))
-        goto done;
-    rc = 0;
-done:
-    lh_args_free(&a);
-    return finish(rc, &err, t, reg, cfg);
+    if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &r.err) ||
+        lh_ckpt_config_read(ckpt, data, &r.cfg, &r.err) ||
+        merge(&r.args, r.cfg, &r.opts, &r.printed, &r.err))
+        return run_end(&r, 1);
+    if (r.printed)
+        return run_end(&r, 0);
+    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
+        lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, stage, &spec, &r.err) ||
+        lh_ckpt_load(r.t, ckpt, 0, &r.err) ||
+        (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(r.t, 1, &r.err)
+                                       : lh_trainer_predict(r.t, out, &r.err)))
+        return run_end(&r, 1);
+    return run_end(&r, 0);
 }
 
 int lh_cmd_validate(int argc, char **argv)

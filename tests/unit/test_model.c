@@ -201,6 +201,32 @@ static float loss_of(lh_model *m, int32_t n)
     return loss;
 }
 
+/* Plan, allocate and initialise m from s (rng seeded seed/stream) for batches of n, then one
+ * training forward + loss + backward on inputs uniform in [-1, 1) (x, sized for the model's
+ * input) and targets i % classes (tg). Leaves loss and gradients in m. */
+static void train_step(lh_model *m, lh_model_spec *s, const lh_backend *be, lh_backend_ctx *ctx,
+                       int32_t n, uint64_t seed, uint64_t stream, int32_t classes,
+                       uint64_t dropout_seed, float *x, int32_t *tg)
+{
+    lh_error err;
+    lh_rng rng;
+    int64_t i, numel;
+    ck_assert_msg(lh_model_plan(m, s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_alloc(m, be, ctx, n, &err) == 0, "%s", err.msg);
+    lh_rng_seed(&rng, seed, stream);
+    ck_assert_int_eq(lh_model_init(m, &rng, &err), 0);
+    numel = (int64_t)n * s->in_c * s->in_h * s->in_w;
+    for (i = 0; i < numel; i++)
+        x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
+    for (i = 0; i < n; i++)
+        tg[i] = (int32_t)(i % classes);
+    ck_assert_int_eq(be->upload(ctx, m->input, x, (size_t)numel * sizeof *x), 0);
+    ck_assert_int_eq(be->upload(ctx, m->targets, tg, (size_t)n * sizeof *tg), 0);
+    ck_assert_msg(lh_model_forward(m, n, 1, dropout_seed, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_loss(m, n, 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lh_model_backward(m, n, &err) == 0, "%s", err.msg);
+}
+
 /* Every kind's backward against central differences of the loss (dropout with a fixed seed,
  * so its mask stays put), on the CPU backend; every kind is in some net. */
 START_TEST(each_kind_gradient_matches_finite_differences)
@@ -213,7 +239,6 @@ START_TEST(each_kind_gradient_matches_finite_differences)
         lh_model_spec s;
         lh_model m;
         lh_error err;
-        lh_rng rng;
         char e[256];
         float x[N * 72], *param, *grad;
         int32_t tg[N], i;
@@ -224,19 +249,7 @@ START_TEST(each_kind_gradient_matches_finite_differences)
         s.in_c = 2, s.in_h = s.in_w = 6;
         for (i = 0; i < s.n_layers; i++)
             seen[s.layers[i].type] = 1;
-        ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
-        ck_assert_msg(lh_model_alloc(&m, be, ctx, N, &err) == 0, "%s", err.msg);
-        lh_rng_seed(&rng, 11 + net, 3);
-        ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
-        for (i = 0; i < N * 72; i++)
-            x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
-        for (i = 0; i < N; i++)
-            tg[i] = i % 4;
-        ck_assert_int_eq(be->upload(ctx, m.input, x, sizeof x), 0);
-        ck_assert_int_eq(be->upload(ctx, m.targets, tg, sizeof tg), 0);
-        ck_assert_msg(lh_model_forward(&m, N, 1, 7, &err) == 0, "%s", err.msg);
-        ck_assert_msg(lh_model_loss(&m, N, 1, &err) == 0, "%s", err.msg);
-        ck_assert_msg(lh_model_backward(&m, N, &err) == 0, "%s", err.msg);
+        train_step(&m, &s, be, ctx, N, 11 + net, 3, 4, 7, x, tg);
         param = malloc((size_t)m.total_params * 4), grad = malloc((size_t)m.total_params * 4);
         ck_assert_int_eq(be->download(ctx, param, m.param, (size_t)m.total_params * 4), 0);
         ck_assert_int_eq(be->download(ctx, grad, m.grad, (size_t)m.total_params * 4), 0);
@@ -323,29 +336,15 @@ END_TEST
 static void step(const lh_backend *be, float *logits, float *loss, float *grad, float *params)
 {
     lh_model m;
-    lh_error err;
     lh_model_spec s = tutorial_spec();
-    lh_rng rng;
     lh_backend_ctx *ctx;
     char e[256];
     enum { N = 8 };
     float x[N * 784];
-    int32_t t[N], i;
+    int32_t t[N];
     ctx = be->open(0, 2, e, sizeof e);
     ck_assert_ptr_nonnull(ctx);
-    ck_assert_int_eq(lh_model_plan(&m, &s, &err), 0);
-    ck_assert_msg(lh_model_alloc(&m, be, ctx, N, &err) == 0, "%s", err.msg);
-    lh_rng_seed(&rng, 5, 1);
-    ck_assert_int_eq(lh_model_init(&m, &rng, &err), 0);
-    for (i = 0; i < N * 784; i++)
-        x[i] = (float)lh_rng_uniform(&rng) * 2 - 1;
-    for (i = 0; i < N; i++)
-        t[i] = i % 10;
-    ck_assert_int_eq(be->upload(ctx, m.input, x, sizeof x), 0);
-    ck_assert_int_eq(be->upload(ctx, m.targets, t, sizeof t), 0);
-    ck_assert_msg(lh_model_forward(&m, N, 1, 0, &err) == 0, "%s", err.msg);
-    ck_assert_msg(lh_model_loss(&m, N, 1, &err) == 0, "%s", err.msg);
-    ck_assert_msg(lh_model_backward(&m, N, &err) == 0, "%s", err.msg);
+    train_step(&m, &s, be, ctx, N, 5, 1, 10, 0, x, t);
     ck_assert_int_eq(be->download(ctx, logits, lh_model_logits(&m), N * 10 * 4), 0);
     ck_assert_int_eq(be->download(ctx, loss, m.loss, 4), 0);
     ck_assert_int_eq(be->download(ctx, grad, m.grad, (size_t)m.total_params * 4), 0);
