@@ -277,72 +277,54 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
     return 0;
 }
 
-int lh_trainer_fit(lh_trainer *t, lh_error *err)
+/* Before an epoch's batches: a fresh order and fresh epoch accumulators (unless resuming
+ * mid-epoch, which restored both), and the order on the device, once. */
+static int epoch_begin(lh_trainer *t, lh_error *err)
 {
-    lh_progress pb;
     int32_t i;
-    int rc = -1;
-    char msg[1200];
-    lh_progress_init(&pb, t->out, t->tty);
-    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
-        goto fail;
-    for (t->epoch = t->resume_epoch;
-         t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
-        t->epoch_validated = 0;
-        if (t->resume_batch == 0) {
-            lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
-            lh_logstore_reset_epoch(&t->log);
-            for (i = 0; i < t->n_metrics; i++)
-                lh_metric_run_reset(&t->metrics[i]);
-        }
-        /* This epoch's order (shuffled above, or restored by --resume) goes to the device once. */
-        if (t->be->upload(t->bctx, t->perm_dev, t->perm, (size_t)t->train.count * 4)) {
-            lh_error_set(err, "%s backend: upload: %s", t->be->name, t->be->last_error(t->bctx));
-            goto fail;
-        }
-        lh_progress_epoch_start(&pb, t->epoch, t->num_train_batches, t->resume_batch);
-        if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err))
-            goto fail;
-        t->last_train_s = lh_clock_now() - pb.epoch_t0;
-        /* Epoch-level training values: the loss mean and each metric over the whole epoch. */
+    t->epoch_validated = 0;
+    if (t->resume_batch == 0) {
+        lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
+        lh_logstore_reset_epoch(&t->log);
         for (i = 0; i < t->n_metrics; i++)
-            if (lh_metric_run_compute(&t->metrics[i], err))
-                goto fail;
-        t->batch_idx = -1;
-        {
-            double v0 = lh_clock_now();
-            if (lh_trainer_validate(t, 0, err))
-                goto fail;
-            t->last_val_s = lh_clock_now() - v0;
-        }
-        lh_logstore_row_add(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"));
-        lh_logstore_put(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"), 1.0, 0);
-        log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
-        t->epoch_validated = 1;
-        if (hook(t, LH_HOOK_VALIDATION_END, NULL, err))
-            goto fail;
-        if (hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err))
-            goto fail;
-        if (commit_row(t, err))
-            goto fail;
-        lh_progress_epoch_end(&pb, &t->log, t->last_train_s, t->last_val_s);
-        if (write_csv(t, err))
-            goto fail;
-        if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
-            t->epoch++;
-            break;
-        }
+            lh_metric_run_reset(&t->metrics[i]);
     }
-    if (hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
-        goto fail;
-    if (t->stop_requested)
-        fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
-    else
-        fprintf(t->out, "`Trainer.fit` stopped: `max_epochs=%lld` reached.\n",
-                (long long)t->opts.max_epochs);
-    rc = 0;
-    goto done;
-fail:
+    if (t->be->upload(t->bctx, t->perm_dev, t->perm, (size_t)t->train.count * 4))
+        return lh_error_set(err, "%s backend: upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    return 0;
+}
+
+/* After an epoch's batches, in Lightning's order: the epoch's training metrics, validation,
+ * the epoch values logged, on_validation_end, on_train_epoch_end, then the epoch's row. */
+static int epoch_end(lh_trainer *t, lh_progress *pb, lh_error *err)
+{
+    double v0;
+    int32_t i;
+    t->last_train_s = lh_clock_now() - pb->epoch_t0;
+    for (i = 0; i < t->n_metrics; i++)
+        if (lh_metric_run_compute(&t->metrics[i], err))
+            return -1;
+    t->batch_idx = -1;
+    v0 = lh_clock_now();
+    if (lh_trainer_validate(t, 0, err))
+        return -1;
+    t->last_val_s = lh_clock_now() - v0;
+    lh_logstore_row_add(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"));
+    lh_logstore_put(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"), 1.0, 0);
+    log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    t->epoch_validated = 1;
+    if (hook(t, LH_HOOK_VALIDATION_END, NULL, err) || hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err) ||
+        commit_row(t, err))
+        return -1;
+    lh_progress_epoch_end(pb, &t->log, t->last_train_s, t->last_val_s);
+    return write_csv(t, err);
+}
+
+/* A failed fit: callbacks hear on_exception, what was logged is kept, loggers close "failed". */
+static void fit_failed(lh_trainer *t, const lh_error *err)
+{
+    char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     lh_dispatch_exception(t->dispatch, msg);
     if (t->csv_path[0]) {
@@ -351,7 +333,39 @@ fail:
         write_csv(t, &ignored);
     }
     loggers_finish(t, "failed", NULL);
+}
+
+int lh_trainer_fit(lh_trainer *t, lh_error *err)
+{
+    lh_progress pb;
+    int rc = -1;
+    lh_progress_init(&pb, t->out, t->tty);
+    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
+        goto done;
+    for (t->epoch = t->resume_epoch;
+         t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
+        if (epoch_begin(t, err))
+            goto done;
+        lh_progress_epoch_start(&pb, t->epoch, t->num_train_batches, t->resume_batch);
+        if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err) ||
+            epoch_end(t, &pb, err))
+            goto done;
+        if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
+            t->epoch++;
+            break;
+        }
+    }
+    if (hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
+        goto done;
+    if (t->stop_requested)
+        fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
+    else
+        fprintf(t->out, "`Trainer.fit` stopped: `max_epochs=%lld` reached.\n",
+                (long long)t->opts.max_epochs);
+    rc = 0;
 done:
+    if (rc)
+        fit_failed(t, err);
     lh_progress_done(&pb);
     return rc;
 }
