@@ -121,15 +121,156 @@ static int broken(lh_registry *reg, const char *path, const char *dir, lhost_ver
                : -1;
 }
 
+/* What describe() answers when the loader goes on: *plib is the library the entry returned. */
+#define DESCRIBED 1
+
+/* An SDK-free plugin is named by its file: "foo" for foo.so, so foo.lhost sits beside it. */
+static void bare_stem(const char *path, char *stem, size_t cap)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+        len -= 3;
+    snprintf(stem, cap, "%.*s", (int)len, base);
+}
+
+/* No SDK entry: maybe an SDK-free plugin (exported signatures or a NAME.lhost file). Its
+ * synthesised library goes through the same checks as an SDK one, so it answers like describe. */
+static int describe_bare(lh_registry *reg, void *handle, const char *path, const char *dir,
+                         const lhost_library **plib)
+{
+    const lhost_version none = {0, 0, 0};
+    lh_bare_lib *bare = NULL;
+    lh_error err;
+    char stem[256];
+    bare_stem(path, stem, sizeof stem);
+    switch (lh_bare_load(handle, path, stem, &bare, &err)) {
+    case 1:
+        if (lh_registry_keep_bare(reg, bare)) {
+            dlclose(handle);
+            return -1;
+        }
+        *plib = lh_bare_library(bare);
+        return DESCRIBED;
+    case 0:
+        dlclose(handle);
+        return broken(reg, path, dir, none,
+                      "not an lhost plugin: no symbol " LHOST_ENTRY_SYMBOL
+                      " (nor " LH_BARE_SYMBOL " or a NAME.lhost file)");
+    default:
+        dlclose(handle);
+        return broken(reg, path, dir, none, err.msg);
+    }
+}
+
+/* Ask the plugin for its library: DESCRIBED with *plib set (NULL when the entry failed), or,
+ * when there is nothing to describe, the loader's result (0 or -1) with the handle closed. */
+static int describe(lh_registry *reg, void *handle, const char *path, const char *dir,
+                    const lhost_library **plib)
+{
+    const lhost_version h = reg->host_abi;
+    lhost_entry_fn entry;
+    *(void **)&entry = dlsym(handle, LHOST_ENTRY_SYMBOL);
+    if (!entry)
+        return describe_bare(reg, handle, path, dir, plib);
+    /* Cleared first so a message the entry records is this entry's, not an earlier file's. */
+    lh_services_clear_entry_error();
+    *plib = entry(&h, reg->host);
+    return DESCRIBED;
+}
+
+/* Before reading any field past struct_size, the library must exist and reach its abi field;
+ * these rows carry no ABI since none could be read. 0 with `why` filled when it cannot. */
+static int library_readable(const lhost_library *plib, char *why, size_t cap)
+{
+    if (!plib) {
+        snprintf(why, cap, "entry failed: %s",
+                 *lh_services_entry_error() ? lh_services_entry_error() : "returned NULL");
+        return 0;
+    }
+    if (!COVERS(plib->struct_size, lhost_library, abi)) {
+        snprintf(why, cap, "library struct_size %u is too small", plib->struct_size);
+        return 0;
+    }
+    return 1;
+}
+
+/* Refuse a different major or a newer minor before looking at anything else the plugin says,
+ * then the library's own failure and an empty plugin list. `lib` is the host-sized copy and
+ * `size` the plugin's struct_size. 0 with `why` filled when refused. */
+static int abi_accepted(lhost_version h, const lhost_library *lib, uint32_t size, char *why,
+                        size_t cap)
+{
+    switch (lhost_version_check(h, lib->abi)) {
+    case LHOST_VERSION_MAJOR_MISMATCH:
+        snprintf(why, cap, "built for ABI %u.%u.%u, host has ABI %u.%u.%u (different major)",
+                 lib->abi.major, lib->abi.minor, lib->abi.patch, h.major, h.minor, h.patch);
+        break;
+    case LHOST_VERSION_PLUGIN_NEWER:
+        snprintf(why, cap, "built for ABI %u.%u.%u, newer than the host's ABI %u.%u.%u",
+                 lib->abi.major, lib->abi.minor, lib->abi.patch, h.major, h.minor, h.patch);
+        break;
+    default:
+        why[0] = '\0';
+        if (lib->error)
+            snprintf(why, cap, "entry failed: %s", lib->error);
+        else if (!COVERS(size, lhost_library, plugins))
+            snprintf(why, cap, "library struct_size %u is too small", size);
+        else if (lib->n_plugins == 0 || !lib->plugins)
+            snprintf(why, cap, "library declares no plugins");
+    }
+    return why[0] == '\0';
+}
+
+/* One row for descriptor k: OK with the host-sized copy, or broken with as much of its identity
+ * as is safe to read. 1 when usable, 0 when broken, -1 when the row could not be added. */
+static int add_plugin_row(lh_registry *reg, const char *path, const char *dir,
+                          const lhost_library *lib, uint32_t k, char *why, size_t cap)
+{
+    const lhost_plugin_desc *d = lib->plugins[k];
+    lh_plugin_copy *c = NULL;
+    const lh_plugin_row *row;
+    if (!d)
+        snprintf(why, cap, "plugin %u: NULL descriptor", k);
+    else
+        c = copy_desc(d, why, cap);
+    if (c)
+        row = lh_registry_add_row(reg, LH_PLUGIN_OK, NULL, path, dir, c->desc.id, c->desc.name,
+                                  c->desc.version, c->desc.kind, lib->abi, c);
+    else if (d && COVERS(d->struct_size, lhost_plugin_desc, vtable))
+        row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, d->id, d->name,
+                                  d->version, d->kind, lib->abi, NULL);
+    else
+        row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
+                                  lib->abi, NULL);
+    if (!row)
+        return -1;
+    return c != NULL;
+}
+
+/* Every descriptor gets its own row, so one bad plugin does not hide its siblings. Returns how
+ * many are usable, or -1 when a row could not be added. */
+static int add_rows(lh_registry *reg, const char *path, const char *dir, const lhost_library *lib,
+                    char *why, size_t cap)
+{
+    uint32_t k;
+    int n_ok = 0, r;
+    for (k = 0; k < lib->n_plugins; k++) {
+        if ((r = add_plugin_row(reg, path, dir, lib, k, why, cap)) < 0)
+            return -1;
+        n_ok += r;
+    }
+    return n_ok;
+}
+
 int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
 {
-    const lhost_version none = {0, 0, 0}, h = reg->host_abi;
+    const lhost_version none = {0, 0, 0};
     char why[1200];
     lhost_library lib;
-    lhost_entry_fn entry;
-    const lhost_library *plib;
-    uint32_t k, n_ok = 0;
+    const lhost_library *plib = NULL;
     void *handle;
+    int rc;
 
     dlerror();
     handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -137,98 +278,22 @@ int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
         snprintf(why, sizeof why, "cannot load: %s", strip_path(dlerror(), path));
         return broken(reg, path, dir, none, why);
     }
-    *(void **)&entry = dlsym(handle, LHOST_ENTRY_SYMBOL);
-    if (!entry) {
-        /* No SDK entry: maybe an SDK-free plugin (exported signatures or a NAME.lhost file). */
-        lh_bare_lib *bare = NULL;
-        lh_error err;
-        char stem[256];
-        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        size_t len = strlen(base);
-        if (len > 3 && strcmp(base + len - 3, ".so") == 0)
-            len -= 3;
-        snprintf(stem, sizeof stem, "%.*s", (int)len, base);
-        switch (lh_bare_load(handle, path, stem, &bare, &err)) {
-        case 1:
-            if (lh_registry_keep_bare(reg, bare)) {
-                dlclose(handle);
-                return -1;
-            }
-            plib = lh_bare_library(bare);
-            goto described;
-        case 0:
-            dlclose(handle);
-            return broken(reg, path, dir, none,
-                          "not an lhost plugin: no symbol " LHOST_ENTRY_SYMBOL
-                          " (nor " LH_BARE_SYMBOL " or a NAME.lhost file)");
-        default:
-            dlclose(handle);
-            return broken(reg, path, dir, none, err.msg);
-        }
-    }
-    lh_services_clear_entry_error();
-    plib = entry(&h, reg->host);
-described:
-    if (!plib) {
-        snprintf(why, sizeof why, "entry failed: %s",
-                 *lh_services_entry_error() ? lh_services_entry_error() : "returned NULL");
-        dlclose(handle);
-        return broken(reg, path, dir, none, why);
-    }
-    if (!COVERS(plib->struct_size, lhost_library, abi)) {
-        snprintf(why, sizeof why, "library struct_size %u is too small", plib->struct_size);
+    if ((rc = describe(reg, handle, path, dir, &plib)) != DESCRIBED)
+        return rc;
+    if (!library_readable(plib, why, sizeof why)) {
         dlclose(handle);
         return broken(reg, path, dir, none, why);
     }
     copy_sized(&lib, sizeof lib, plib, plib->struct_size);
-    switch (lhost_version_check(h, lib.abi)) {
-    case LHOST_VERSION_MAJOR_MISMATCH:
-        snprintf(why, sizeof why, "built for ABI %u.%u.%u, host has ABI %u.%u.%u (different major)",
-                 lib.abi.major, lib.abi.minor, lib.abi.patch, h.major, h.minor, h.patch);
-        break;
-    case LHOST_VERSION_PLUGIN_NEWER:
-        snprintf(why, sizeof why, "built for ABI %u.%u.%u, newer than the host's ABI %u.%u.%u",
-                 lib.abi.major, lib.abi.minor, lib.abi.patch, h.major, h.minor, h.patch);
-        break;
-    default:
-        why[0] = '\0';
-        if (lib.error)
-            snprintf(why, sizeof why, "entry failed: %s", lib.error);
-        else if (!COVERS(plib->struct_size, lhost_library, plugins))
-            snprintf(why, sizeof why, "library struct_size %u is too small", plib->struct_size);
-        else if (lib.n_plugins == 0 || !lib.plugins)
-            snprintf(why, sizeof why, "library declares no plugins");
-    }
-    if (why[0]) {
+    if (!abi_accepted(reg->host_abi, &lib, plib->struct_size, why, sizeof why)) {
         dlclose(handle);
         return broken(reg, path, dir, lib.abi, why);
     }
-    for (k = 0; k < lib.n_plugins; k++) {
-        const lhost_plugin_desc *d = lib.plugins[k];
-        lh_plugin_copy *c = NULL;
-        const lh_plugin_row *row;
-        if (!d)
-            snprintf(why, sizeof why, "plugin %u: NULL descriptor", k);
-        else
-            c = copy_desc(d, why, sizeof why);
-        if (c)
-            row = lh_registry_add_row(reg, LH_PLUGIN_OK, NULL, path, dir, c->desc.id, c->desc.name,
-                                      c->desc.version, c->desc.kind, lib.abi, c);
-        else if (d && COVERS(d->struct_size, lhost_plugin_desc, vtable))
-            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, d->id, d->name,
-                                      d->version, d->kind, lib.abi, NULL);
-        else
-            row = lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
-                                      lib.abi, NULL);
-        if (!row) {
-            dlclose(handle);
-            return -1;
-        }
-        n_ok += c != NULL;
-    }
-    if (n_ok == 0) {
+    rc = add_rows(reg, path, dir, &lib, why, sizeof why);
+    if (rc <= 0) {
+        /* Nothing usable (or out of memory): no row points into the code, so unload it. */
         dlclose(handle);
-        return 0;
+        return rc;
     }
     return lh_registry_keep_handle(reg, handle);
 }

@@ -50,17 +50,11 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
     return 0;
 }
 
-int lh_child_run(lh_child_fn fn, void *arg, double timeout_s, char **out, lh_error *err)
+/* Open the pipe and fork; the child runs fn and never returns. fflush first so buffered output
+ * is not written twice. In the parent: the child's pid with only fds[0] open, or -1 (err set). */
+static pid_t start(lh_child_fn fn, void *arg, int fds[2], lh_error *err)
 {
-    int fds[2], status = 0, timed_out = 0, rc;
-    char chunk[4096], *buf = NULL;
-    size_t len = 0, cap = 0;
-    double deadline;
     pid_t pid;
-
-    *out = NULL;
-    if (timeout_s <= 0)
-        timeout_s = 5;
     if (pipe2(fds, O_CLOEXEC) != 0)
         return lh_error_set(err, "pipe: %s", strerror(errno));
     fflush(NULL);
@@ -73,40 +67,49 @@ int lh_child_run(lh_child_fn fn, void *arg, double timeout_s, char **out, lh_err
     if (pid == 0) {
         close(fds[0]);
         default_fatal_signals();
-        rc = fn(fds[1], arg);
-        _exit(rc & 0xff);
+        _exit(fn(fds[1], arg) & 0xff);
     }
     close(fds[1]);
-    if (append(&buf, &len, &cap, "", 0) != 0)
-        goto oom;
+    return pid;
+}
+
+/* Read until EOF (the child closed its end or died) or the deadline, so a hung child costs at
+ * most timeout_s. *buf is always a NUL-terminated string on success. -1 when out of memory. */
+static int read_answer(int fd, double timeout_s, char **buf, int *timed_out)
+{
+    char chunk[4096];
+    size_t len = 0, cap = 0;
+    double deadline;
+    if (append(buf, &len, &cap, "", 0) != 0)
+        return -1;
     deadline = now_s() + timeout_s;
     for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
+        struct pollfd pfd = {fd, POLLIN, 0};
         double left = deadline - now_s();
         ssize_t n;
+        int rc;
         if (left <= 0) {
-            timed_out = 1;
-            break;
+            *timed_out = 1;
+            return 0;
         }
         rc = poll(&pfd, 1, (int)(left * 1000) + 1);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc == 0)
             continue; /* re-check the deadline */
-        n = read(fds[0], chunk, sizeof chunk);
+        n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break;
-        if (append(&buf, &len, &cap, chunk, (size_t)n) != 0)
-            goto oom;
+            return 0;
+        if (append(buf, &len, &cap, chunk, (size_t)n) != 0)
+            return -1;
     }
-    close(fds[0]);
-    if (timed_out)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    *out = buf;
+}
+
+/* Turn how the child ended into the status and message lh_child_run promises (child.h). */
+static int judge(int status, int timed_out, double timeout_s, lh_error *err)
+{
     if (timed_out)
         return lh_error_set(err, "entry timed out after %g s", timeout_s);
     if (WIFSIGNALED(status)) {
@@ -118,10 +121,33 @@ int lh_child_run(lh_child_fn fn, void *arg, double timeout_s, char **out, lh_err
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return lh_error_set(err, "scanner exited with status %d", WEXITSTATUS(status));
     return 0;
-oom:
+}
+
+int lh_child_run(lh_child_fn fn, void *arg, double timeout_s, char **out, lh_error *err)
+{
+    int fds[2], status = 0, timed_out = 0;
+    char *buf = NULL;
+    pid_t pid;
+
+    *out = NULL;
+    if (timeout_s <= 0)
+        timeout_s = 5;
+    if ((pid = start(fn, arg, fds, err)) < 0)
+        return -1;
+    if (read_answer(fds[0], timeout_s, &buf, &timed_out) != 0) {
+        /* No room for the answer: stop the child rather than leave it blocked on a full pipe. */
+        close(fds[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        free(buf);
+        return lh_error_set(err, "out of memory reading the scanner's answer");
+    }
     close(fds[0]);
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    free(buf);
-    return lh_error_set(err, "out of memory reading the scanner's answer");
+    /* A child past its deadline may be hung: kill it so waitpid cannot block. */
+    if (timed_out)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *out = buf;
+    return judge(status, timed_out, timeout_s, err);
 }
