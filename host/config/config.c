@@ -190,14 +190,122 @@ static int is_null_scalar(const yaml_event_t *ev)
            !strcmp(v, "NULL");
 }
 
+/* A scalar node. A plain empty, ~ or null scalar is YAML's null, kept as "" with is_null set so
+ * readers can tell "unset" from the string "null" (which a user would have to quote). */
+static lh_config_node *build_scalar(const yaml_event_t *ev, const char *where, const char *path)
+{
+    lh_config_node *n = node_new(LH_CFG_SCALAR, where, path);
+    if (!n)
+        return NULL;
+    n->is_null = is_null_scalar(ev);
+    n->scalar = strdup(n->is_null ? "" : (const char *)ev->data.scalar.value);
+    if (!n->scalar) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static lh_config_node *build(builder *b, yaml_event_t *ev, const char *where, const char *path,
+                          int depth);
+
+/* Read the next event and build the node it starts, at `where`/`path`. A mapping value uses this
+ * with its key's where, since the key's line is the one a user looks for. */
+static lh_config_node *build_next(builder *b, const char *where, const char *path, int depth)
+{
+    yaml_event_t ev;
+    if (next_event(b, &ev) < 0)
+        return NULL;
+    lh_config_node *n = build(b, &ev, where, path, depth);
+    yaml_event_delete(&ev);
+    return n;
+}
+
+/* Fill sequence n with its items up to the end event. Each item is named by its index
+ * ("callbacks.0") and placed at its own line. -1 leaves err set, or empty for out of memory. */
+static int build_seq_items(builder *b, lh_config_node *n, int depth)
+{
+    yaml_event_t ev;
+    char idx[64];
+    for (;;) {
+        if (next_event(b, &ev) < 0)
+            return -1;
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        snprintf(idx, sizeof idx, "%d", (int)n->n);
+        char *kw = where_of(b, &ev.start_mark), *kp = child_path(n->path, idx);
+        lh_config_node *kid = kw && kp ? build(b, &ev, kw, kp, depth + 1) : NULL;
+        yaml_event_delete(&ev);
+        free(kw);
+        free(kp);
+        if (!kid || node_append(n, NULL, kid) < 0)
+            return -1;
+    }
+}
+
+/* Add one "key: value" entry to mapping n, starting at its key event `kev` (consumed). Keys
+ * must be scalars (lookups are by dotted text) and unique: YAML would let a later duplicate win
+ * silently, hiding a typo or a merge mistake, so both lines are named instead. */
+static int build_map_entry(builder *b, lh_config_node *n, yaml_event_t *kev, int depth)
+{
+    char *kw = where_of(b, &kev->start_mark);
+    if (kev->type != YAML_SCALAR_EVENT) {
+        lh_error_set(b->err, "config %s: %s%smapping keys must be scalars", kw ? kw : "?",
+                     n->path, *n->path ? ": " : "");
+        yaml_event_delete(kev);
+        free(kw);
+        return -1;
+    }
+    char *key = strdup((const char *)kev->data.scalar.value);
+    yaml_event_delete(kev);
+    char *kp = key ? child_path(n->path, key) : NULL;
+    int32_t dup = key ? map_find(n, key, strlen(key)) : -1;
+    if (dup >= 0) {
+        lh_error_set(b->err, "config %s: %s: duplicate key (first at %s)", kw, kp,
+                     n->kids[dup]->where);
+        free(kw);
+        free(kp);
+        free(key);
+        return -1;
+    }
+    lh_config_node *kid = kw && kp ? build_next(b, kw, kp, depth + 1) : NULL;
+    free(kw);
+    free(kp);
+    if (!kid) {
+        free(key);
+        return -1;
+    }
+    return node_append(n, key, kid);
+}
+
+/* Fill mapping n with its entries up to the end event; -1 as for build_seq_items. */
+static int build_map_entries(builder *b, lh_config_node *n, int depth)
+{
+    yaml_event_t kev;
+    for (;;) {
+        if (next_event(b, &kev) < 0)
+            return -1;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        if (build_map_entry(b, n, &kev, depth) < 0)
+            return -1;
+    }
+}
+
 /* Build the node that starts with `ev` (consumed). `where` is the node's where string (owned by
- * the caller), path its dotted path. */
+ * the caller), path its dotted path. Depth is capped so a hostile file cannot exhaust the stack
+ * through recursion; aliases are refused because expanding them lets a small file grow without
+ * bound (and the tree has no shared nodes). A step that fails without a message ran out of
+ * memory, which is reported here, once, at the node being built. */
 static lh_config_node *build(builder *b, yaml_event_t *ev, const char *where, const char *path,
                           int depth)
 {
     lh_config_node *n = NULL;
-    yaml_event_t kev, vev;
-    char tmp[64];
+    int rc = 0;
 
     if (depth > LH_CFG_MAX_DEPTH) {
         lh_error_set(b->err, "config %s: %s: nested deeper than %d levels", where, path,
@@ -206,82 +314,15 @@ static lh_config_node *build(builder *b, yaml_event_t *ev, const char *where, co
     }
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
-        n = node_new(LH_CFG_SCALAR, where, path);
-        if (!n)
-            break;
-        n->is_null = is_null_scalar(ev);
-        n->scalar = strdup(n->is_null ? "" : (const char *)ev->data.scalar.value);
-        if (!n->scalar) {
-            node_free(n);
-            n = NULL;
-        }
+        n = build_scalar(ev, where, path);
         break;
     case YAML_SEQUENCE_START_EVENT:
         n = node_new(LH_CFG_SEQ, where, path);
-        if (!n)
-            break;
-        for (;;) {
-            if (next_event(b, &vev) < 0)
-                goto fail;
-            if (vev.type == YAML_SEQUENCE_END_EVENT) {
-                yaml_event_delete(&vev);
-                break;
-            }
-            snprintf(tmp, sizeof tmp, "%d", (int)n->n);
-            char *kw = where_of(b, &vev.start_mark), *kp = child_path(path, tmp);
-            lh_config_node *kid = kw && kp ? build(b, &vev, kw, kp, depth + 1) : NULL;
-            yaml_event_delete(&vev);
-            free(kw);
-            free(kp);
-            if (!kid || node_append(n, NULL, kid) < 0)
-                goto fail;
-        }
+        rc = n ? build_seq_items(b, n, depth) : 0;
         break;
     case YAML_MAPPING_START_EVENT:
         n = node_new(LH_CFG_MAP, where, path);
-        if (!n)
-            break;
-        for (;;) {
-            if (next_event(b, &kev) < 0)
-                goto fail;
-            if (kev.type == YAML_MAPPING_END_EVENT) {
-                yaml_event_delete(&kev);
-                break;
-            }
-            char *kw = where_of(b, &kev.start_mark);
-            if (kev.type != YAML_SCALAR_EVENT) {
-                lh_error_set(b->err, "config %s: %s%smapping keys must be scalars", kw ? kw : "?",
-                             path, *path ? ": " : "");
-                yaml_event_delete(&kev);
-                free(kw);
-                goto fail;
-            }
-            char *key = strdup((const char *)kev.data.scalar.value);
-            yaml_event_delete(&kev);
-            char *kp = key ? child_path(path, key) : NULL;
-            int32_t dup = key ? map_find(n, key, strlen(key)) : -1;
-            if (dup >= 0) {
-                lh_error_set(b->err, "config %s: %s: duplicate key (first at %s)", kw, kp,
-                             n->kids[dup]->where);
-                free(kw);
-                free(kp);
-                free(key);
-                goto fail;
-            }
-            lh_config_node *kid = NULL;
-            if (kw && kp && next_event(b, &vev) == 0) {
-                kid = build(b, &vev, kw, kp, depth + 1); /* a value's where is its key's line */
-                yaml_event_delete(&vev);
-            }
-            free(kw);
-            free(kp);
-            if (!kid) {
-                free(key);
-                goto fail;
-            }
-            if (node_append(n, key, kid) < 0)
-                goto fail;
-        }
+        rc = n ? build_map_entries(b, n, depth) : 0;
         break;
     case YAML_ALIAS_EVENT:
         lh_error_set(b->err, "config %s: %s%saliases (*%s) are not supported", where, path,
@@ -291,14 +332,13 @@ static lh_config_node *build(builder *b, yaml_event_t *ev, const char *where, co
         lh_error_set(b->err, "config %s: unexpected YAML event", where);
         return NULL;
     }
+    if (rc < 0) {
+        node_free(n);
+        n = NULL;
+    }
     if (!n && !b->err->msg[0])
         lh_error_set(b->err, "config %s: out of memory", where);
     return n;
-fail:
-    node_free(n);
-    if (!b->err->msg[0])
-        lh_error_set(b->err, "config %s: out of memory", where);
-    return NULL;
 }
 
 /* Parse one YAML document from an initialised parser. An empty stream gives a null scalar. */
@@ -466,6 +506,119 @@ static lh_config_node *override_value(const char *value, const char *where, cons
     return n;
 }
 
+/* One --key.path=value argument, split once so each step sees the same pieces. */
+typedef struct override_arg {
+    const char *where; /* "command line (--a.b=1)", for every message */
+    const char *key;   /* "a.b", not NUL-terminated: klen bytes */
+    size_t klen;
+    const char *value; /* "1" */
+    lh_error *err;
+} override_arg;
+
+/* Where `part` goes in `cur`: the index of an existing child, or -1 to add one. A sequence takes
+ * an index up to its length, the length itself appending, so a list can grow one item at a time;
+ * anything further would leave a hole. */
+static int override_slot(const override_arg *ov, const lh_config_node *cur, const char *part,
+                         size_t plen, const char *path, int32_t *slot)
+{
+    if (cur->type == LH_CFG_MAP) {
+        *slot = map_find(cur, part, plen);
+        return 0;
+    }
+    int64_t idx = parse_index(part, plen); /* LH_CFG_SEQ */
+    if (idx < 0 || idx > cur->n)
+        return lh_error_set(
+            ov->err, "config %s: %s: expected an index 0..%d into %s (a sequence of %d)", ov->where,
+            path, (int)cur->n, *cur->path ? cur->path : "the top level", (int)cur->n);
+    *slot = idx < cur->n ? (int32_t)idx : -1;
+    return 0;
+}
+
+/* The node to put at `path` in place of `old` (NULL if nothing is there): the value itself for
+ * the key's last part, whatever it replaces; else a new mapping to go on in, where `old` can only
+ * be a scalar (containers are walked into). Only a null becomes a mapping, since replacing a set
+ * scalar would silently drop a value the file gave. */
+static lh_config_node *override_kid(const override_arg *ov, const lh_config_node *old, int last,
+                                    const char *path)
+{
+    if (last)
+        return override_value(ov->value, ov->where, path, ov->err);
+    if (old && !old->is_null) {
+        lh_error_set(ov->err, "config %s: %s: is a scalar (\"%.200s\" from %s), cannot set "
+                     "%.*s in it", ov->where, path, old->scalar, old->where, (int)ov->klen,
+                     ov->key);
+        return NULL;
+    }
+    lh_config_node *kid = node_new(LH_CFG_MAP, ov->where, path);
+    if (!kid)
+        lh_error_set(ov->err, "config %s: out of memory", ov->where);
+    return kid;
+}
+
+/* Put kid into cur: over the child at slot, or appended under key. Takes both kid and key. */
+static int override_put(const override_arg *ov, lh_config_node *cur, int32_t slot, char *key,
+                        lh_config_node *kid)
+{
+    if (slot >= 0) {
+        node_free(cur->kids[slot]);
+        cur->kids[slot] = kid;
+        free(key);
+        return 0;
+    }
+    if (node_append(cur, key, kid) < 0)
+        return lh_error_set(ov->err, "config %s: out of memory", ov->where);
+    return 0;
+}
+
+/* Apply the key part at *part inside *cur: walk into an existing mapping or sequence, or put a
+ * new node there. Returns 1 with *cur and *part moved to the next part, 0 once the value is set,
+ * -1 on error. */
+static int override_part(const override_arg *ov, lh_config_node **cur, const char **part)
+{
+    size_t rest = ov->klen - (size_t)(*part - ov->key);
+    const char *dot = memchr(*part, '.', rest);
+    size_t plen = dot ? (size_t)(dot - *part) : rest;
+    char *pstr = strndup(*part, plen);
+    if (!pstr)
+        return lh_error_set(ov->err, "config %s: out of memory", ov->where);
+    if (plen == 0) {
+        free(pstr);
+        return lh_error_set(ov->err, "config %s: empty part in key %.*s", ov->where,
+                            (int)ov->klen, ov->key);
+    }
+    char *path = child_path((*cur)->path, pstr);
+    if (!path) {
+        free(pstr);
+        return lh_error_set(ov->err, "config %s: out of memory", ov->where);
+    }
+    int32_t slot = -1;
+    if (override_slot(ov, *cur, *part, plen, path, &slot) < 0) {
+        free(pstr);
+        free(path);
+        return -1;
+    }
+    lh_config_node *old = slot >= 0 ? (*cur)->kids[slot] : NULL, *kid = old;
+    if (dot && old && (old->type == LH_CFG_MAP || old->type == LH_CFG_SEQ)) {
+        free(pstr); /* walk into it */
+    } else {
+        kid = override_kid(ov, old, !dot, path);
+        if (!kid || override_put(ov, *cur, slot, pstr, kid) < 0) {
+            if (!kid)
+                free(pstr);
+            free(path);
+            return -1;
+        }
+    }
+    free(path);
+    if (!dot)
+        return 0;
+    *cur = kid;
+    *part = dot + 1;
+    return 1;
+}
+
+/* Split the argument at its first '=' (a value may hold more), then walk the key one dotted part
+ * at a time. */
 int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
 {
     lh_error local;
@@ -477,81 +630,14 @@ int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
     const char *eq = strchr(s, '=');
     if (!eq || eq == s)
         return lh_error_set(err, "config %s: expected --key.path=value", where);
-    size_t klen = (size_t)(eq - s);
+    override_arg ov = {.where = where, .key = s, .klen = (size_t)(eq - s), .value = eq + 1,
+                       .err = err};
     lh_config_node *cur = cfg->root;
     const char *part = s;
-    for (;;) {
-        const char *dot = memchr(part, '.', klen - (size_t)(part - s));
-        size_t plen = dot ? (size_t)(dot - part) : klen - (size_t)(part - s);
-        char *pstr = strndup(part, plen);
-        if (!pstr)
-            return lh_error_set(err, "config %s: out of memory", where);
-        if (plen == 0) {
-            free(pstr);
-            return lh_error_set(err, "config %s: empty part in key %.*s", where, (int)klen, s);
-        }
-        char *path = child_path(cur->path, pstr);
-        if (!path) {
-            free(pstr);
-            return lh_error_set(err, "config %s: out of memory", where);
-        }
-        int32_t slot = -1;
-        if (cur->type == LH_CFG_MAP) {
-            slot = map_find(cur, part, plen);
-        } else { /* LH_CFG_SEQ */
-            int64_t idx = parse_index(part, plen);
-            if (idx < 0 || idx > cur->n) {
-                lh_error_set(
-                    err, "config %s: %s: expected an index 0..%d into %s (a sequence of %d)", where,
-                    path, (int)cur->n, *cur->path ? cur->path : "the top level", (int)cur->n);
-                free(pstr);
-                free(path);
-                return -1;
-            }
-            slot = idx < cur->n ? (int32_t)idx : -1;
-        }
-        lh_config_node *kid = NULL;
-        if (!dot) {
-            kid = override_value(eq + 1, where, path, err);
-        } else if (slot >= 0) {
-            lh_config_node *old = cur->kids[slot];
-            if (old->type == LH_CFG_MAP || old->type == LH_CFG_SEQ) {
-                free(pstr);
-                free(path);
-                cur = old;
-                part = dot + 1;
-                continue;
-            }
-            if (!old->is_null) {
-                lh_error_set(err, "config %s: %s: is a scalar (\"%.200s\" from %s), cannot set "
-                             "%.*s in it", where, path, old->scalar, old->where, (int)klen, s);
-                free(pstr);
-                free(path);
-                return -1;
-            }
-            kid = node_new(LH_CFG_MAP, where, path); /* null -> mapping */
-        } else {
-            kid = node_new(LH_CFG_MAP, where, path);
-        }
-        free(path);
-        if (!kid) {
-            free(pstr);
-            if (!dot)
-                return -1; /* override_value set err */
-            return lh_error_set(err, "config %s: out of memory", where);
-        }
-        if (slot >= 0) {
-            node_free(cur->kids[slot]);
-            cur->kids[slot] = kid;
-            free(pstr);
-        } else if (node_append(cur, pstr, kid) < 0) {
-            return lh_error_set(err, "config %s: out of memory", where);
-        }
-        if (!dot)
-            return 0;
-        cur = kid;
-        part = dot + 1;
-    }
+    int rc;
+    while ((rc = override_part(&ov, &cur, &part)) > 0)
+        ; /* one dotted part per step */
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
