@@ -60,14 +60,42 @@ static uint32_t be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* Open `path` and read its header. rank_lo..rank_hi are the accepted ranks and magic_hint the
- * magic named in a bad-magic message. On success dims[0..*rank) hold the dimensions and the
- * file is positioned at the payload, whose size is returned in *payload. */
+/* Read the header's `rank` big-endian dimensions. Each must fit an int32 and their product (the
+ * payload's size, returned in *payload) stay under LH_MAX_BYTES, so a corrupt header is refused
+ * before it makes us allocate. */
+static int idx_dims(idx_file *f, int rank, int64_t dims[4], int64_t *payload, lh_error *err)
+{
+    unsigned char raw[16];
+    char expect[128];
+    snprintf(expect, sizeof expect, "a %d-byte IDX header", 4 + 4 * rank);
+    if (idx_read(f, raw, 4 * rank, expect, err) < 0)
+        return -1;
+    int64_t bytes = 1;
+    for (int i = 0; i < rank; i++) {
+        uint32_t d = be32(raw + 4 * i);
+        if (d == 0 || d > INT32_MAX)
+            return lh_error_set(err, "data %s: dimension %d at byte %d is %u: expected 1..%d",
+                                f->path, i, 4 + 4 * i, (unsigned)d, INT32_MAX);
+        dims[i] = d;
+        if (bytes > LH_MAX_BYTES / (int64_t)d)
+            return lh_error_set(err,
+                                "data %s: the header's dimensions at byte 4 describe more than "
+                                "%lld bytes",
+                                f->path, (long long)LH_MAX_BYTES);
+        bytes *= d;
+    }
+    *payload = bytes;
+    return 0;
+}
+
+/* Open f->path and read its header. rank_lo..rank_hi are the accepted ranks, rank_text names
+ * them in a bad-rank message and rank_lo's magic is the one a bad-magic message expects. On
+ * success dims[0..*rank) hold the dimensions and the file is positioned at the payload, whose
+ * size is returned in *payload. */
 static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text,
                     int64_t dims[4], int *rank, int64_t *payload, lh_error *err)
 {
-    unsigned char magic[4], raw[16];
-    char expect[128];
+    unsigned char magic[4];
 
     f->pos = 0;
     errno = 0;
@@ -91,25 +119,9 @@ static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text
     if (*rank < rank_lo || *rank > rank_hi)
         return lh_error_set(err, "data %s: IDX rank %d at byte 3: expected %s", f->path, *rank,
                             rank_text);
-    snprintf(expect, sizeof expect, "a %d-byte IDX header", 4 + 4 * *rank);
-    if (idx_read(f, raw, 4 * *rank, expect, err) < 0)
+    if (idx_dims(f, *rank, dims, payload, err) < 0)
         return -1;
-    int64_t bytes = 1;
-    for (int i = 0; i < *rank; i++) {
-        uint32_t d = be32(raw + 4 * i);
-        if (d == 0 || d > INT32_MAX)
-            return lh_error_set(err, "data %s: dimension %d at byte %d is %u: expected 1..%d",
-                                f->path, i, 4 + 4 * i, (unsigned)d, INT32_MAX);
-        dims[i] = d;
-        if (bytes > LH_MAX_BYTES / (int64_t)d)
-            return lh_error_set(err,
-                                "data %s: the header's dimensions at byte 4 describe more than "
-                                "%lld bytes",
-                                f->path, (long long)LH_MAX_BYTES);
-        bytes *= d;
-    }
-    *payload = bytes;
-    f->total = f->pos + bytes;
+    f->total = f->pos + *payload;
     return 0;
 }
 
@@ -289,13 +301,95 @@ static void cache_write(const char *cache, const uint8_t *hdr, int hlen, const u
         lh_atomic_abort(&f);
 }
 
+/* ---- loading a split ------------------------------------------------------------------------
+ * lh_data_load reads one split in steps: the folder, the two files, their headers, the labels,
+ * then the pixels (mapped, from the cache, or inflated). Each step records its own message. */
+
+/* Copy dir_arg into dir without trailing slashes, so messages and found paths carry no "//",
+ * and check it is a folder we can read before looking for files in it. */
+static int data_dir(const char *dir_arg, char *dir, size_t dir_len, lh_error *err)
+{
+    struct stat st;
+    if (strlen(dir_arg) >= dir_len)
+        return lh_error_set(err, "data %.64s...: path too long", dir_arg);
+    strcpy(dir, dir_arg);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = '\0';
+    if (stat(dir, &st) != 0)
+        return lh_error_set(err, "data %s: cannot open directory: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return lh_error_set(err, "data %s: not a directory", dir);
+    return 0;
+}
+
+/* Find the split's images and labels under the names MNIST and torchvision use ("train" or
+ * "t10k"); the paths are kept in out so the caller can say which files were read. */
+static int find_split(const char *dir, int32_t train, lh_dataset *out, lh_error *err)
+{
+    const char *split = train ? "train" : "t10k";
+    char img_base[64], lbl_base[64];
+    snprintf(img_base, sizeof img_base, "%s-images-idx3-ubyte", split);
+    snprintf(lbl_base, sizeof lbl_base, "%s-labels-idx1-ubyte", split);
+    if (find_file(dir, img_base, out->image_path, sizeof out->image_path, err) < 0 ||
+        find_file(dir, lbl_base, out->label_path, sizeof out->label_path, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Read the labels and check each names one of num_classes: an out-of-range label would index
+ * past the model's outputs, so it is refused here with its byte offset. */
+static int load_labels(idx_file *fl, int64_t count, int64_t bytes, int32_t num_classes,
+                       lh_dataset *out, lh_error *err)
+{
+    if (idx_payload(fl, bytes, &out->labels, err) < 0)
+        return -1;
+    for (int64_t i = 0; i < count; i++) {
+        if (out->labels[i] >= num_classes)
+            return lh_error_set(err, "data %s: label %d at byte %lld (item %lld) is out of "
+                                "range: expected 0..%d for %d classes", fl->path, out->labels[i],
+                                (long long)(fl->total - bytes + i), (long long)i,
+                                (int)num_classes - 1, (int)num_classes);
+    }
+    return 0;
+}
+
+/* Get the pixels the cheapest way: map a plain file, else map the decompressed cache, else
+ * inflate the .gz and leave a copy in the cache for next time. */
+static int load_images(idx_file *fi, const int64_t *dims, int rank, int64_t bytes,
+                       lh_dataset *out, lh_error *err)
+{
+    struct stat sst;
+    char cache[4400];
+    uint8_t hdr[4 + 4 * 4];
+    int mapped = idx_map(fi, bytes, out, err);
+    if (mapped)
+        return mapped < 0 ? -1 : 0;
+    int hlen = idx_header(dims, rank, hdr);
+    int use_cache =
+        stat(fi->path, &sst) == 0 && cache_path(fi->path, &sst, cache, sizeof cache) == 0;
+    if (use_cache && cache_map(cache, hdr, hlen, bytes, out))
+        return 0;
+    if (idx_payload(fi, bytes, &out->images, err) < 0)
+        return -1;
+    if (use_cache)
+        cache_write(cache, hdr, hlen, out->images, bytes);
+    return 0;
+}
+
+/* Images are (count, height, width) or (count, channels, height, width). */
+static void set_shape(lh_dataset *out, const int64_t *dims, int rank, int32_t num_classes)
+{
+    out->count = dims[0];
+    out->channels = rank == 4 ? (int32_t)dims[1] : 1;
+    out->height = (int32_t)dims[rank - 2];
+    out->width = (int32_t)dims[rank - 1];
+    out->num_classes = num_classes;
+}
+
 int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dataset *out,
                  lh_error *err)
 {
     char dir[4096];
-    struct stat st;
-    const char *split = train ? "train" : "t10k";
-    char img_base[64], lbl_base[64];
     idx_file fi = {.what = "pixels"}, fl = {.what = "labels"};
     int64_t idims[4], ldims[4], ibytes, lbytes;
     int irank, lrank;
@@ -307,24 +401,14 @@ int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dat
     if (num_classes < 1 || num_classes > 256)
         return lh_error_set(err, "data %s: num_classes %d: expected 1..256 (labels are bytes)",
                             dir_arg, (int)num_classes);
-    if (strlen(dir_arg) >= sizeof dir)
-        return lh_error_set(err, "data %.64s...: path too long", dir_arg);
-    strcpy(dir, dir_arg);
-    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
-        dir[n - 1] = '\0';
-    if (stat(dir, &st) != 0)
-        return lh_error_set(err, "data %s: cannot open directory: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return lh_error_set(err, "data %s: not a directory", dir);
-
-    snprintf(img_base, sizeof img_base, "%s-images-idx3-ubyte", split);
-    snprintf(lbl_base, sizeof lbl_base, "%s-labels-idx1-ubyte", split);
-    if (find_file(dir, img_base, out->image_path, sizeof out->image_path, err) < 0 ||
-        find_file(dir, lbl_base, out->label_path, sizeof out->label_path, err) < 0)
+    if (data_dir(dir_arg, dir, sizeof dir, err) < 0)
+        return -1;
+    if (find_split(dir, train, out, err) < 0)
         goto done;
     fi.path = out->image_path;
     fl.path = out->label_path;
 
+    /* Both headers before any payload: a count mismatch is found before reading the pixels. */
     if (idx_open(&fi, 3, 4, "3 (count, height, width) or 4 (count, channels, height, width) "
                  "for images", idims, &irank, &ibytes, err) < 0 ||
         idx_open(&fl, 1, 1, "1 (count) for labels", ldims, &lrank, &lbytes, err) < 0)
@@ -334,40 +418,10 @@ int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dat
                      (long long)ldims[0], fi.path, (long long)idims[0]);
         goto done;
     }
-    if (idx_payload(&fl, lbytes, &out->labels, err) < 0)
+    if (load_labels(&fl, ldims[0], lbytes, num_classes, out, err) < 0 ||
+        load_images(&fi, idims, irank, ibytes, out, err) < 0)
         goto done;
-    for (int64_t i = 0; i < ldims[0]; i++) {
-        if (out->labels[i] >= num_classes) {
-            lh_error_set(err, "data %s: label %d at byte %lld (item %lld) is out of range: "
-                         "expected 0..%d for %d classes", fl.path, out->labels[i],
-                         (long long)(fl.total - lbytes + i), (long long)i, (int)num_classes - 1,
-                         (int)num_classes);
-            goto done;
-        }
-    }
-    int mapped = idx_map(&fi, ibytes, out, err);
-    if (mapped < 0)
-        goto done;
-    if (!mapped) {
-        struct stat sst;
-        char cache[4400];
-        uint8_t hdr[4 + 4 * 4];
-        int hlen = idx_header(idims, irank, hdr);
-        int use_cache =
-            stat(fi.path, &sst) == 0 && cache_path(fi.path, &sst, cache, sizeof cache) == 0;
-        if (!(use_cache && cache_map(cache, hdr, hlen, ibytes, out))) {
-            if (idx_payload(&fi, ibytes, &out->images, err) < 0)
-                goto done;
-            if (use_cache)
-                cache_write(cache, hdr, hlen, out->images, ibytes);
-        }
-    }
-
-    out->count = idims[0];
-    out->channels = irank == 4 ? (int32_t)idims[1] : 1;
-    out->height = (int32_t)idims[irank - 2];
-    out->width = (int32_t)idims[irank - 1];
-    out->num_classes = num_classes;
+    set_shape(out, idims, irank, num_classes);
     rc = 0;
 done:
     idx_close(&fi);
