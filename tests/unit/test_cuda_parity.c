@@ -132,6 +132,21 @@ static void check_floats(const char *what, const twin *t, size_t n)
     free(b);
 }
 
+/* A convolution's gradients, named "<op> <case> dx|dw|db"; dx NULL when not asked for. */
+static void check_conv_grads(const char *op, const char *name, const twin *dx, size_t nx,
+                             const twin *dw, size_t nw, const twin *db, size_t nb)
+{
+    char what[160];
+    if (dx) {
+        snprintf(what, sizeof what, "%s %s dx", op, name);
+        check_floats(what, dx, nx);
+    }
+    snprintf(what, sizeof what, "%s %s dw", op, name);
+    check_floats(what, dw, nw);
+    snprintf(what, sizeof what, "%s %s db", op, name);
+    check_floats(what, db, nb);
+}
+
 static void check_same_bytes(const char *what, const twin *t)
 {
     unsigned char *a = malloc(t->bytes), *b = malloc(t->bytes);
@@ -227,14 +242,7 @@ static void conv_case(const char *name, lh_conv_shape s, int with_dx)
     check_floats(what, &y, ny);
     BOTH(G->conv2d_backward(gx, &s, x.g, w.g, dy.g, with_dx ? dx.g : NULL, dw.g, db.g),
          C->conv2d_backward(cx, &s, x.c, w.c, dy.c, with_dx ? dx.c : NULL, dw.c, db.c));
-    if (with_dx) {
-        snprintf(what, sizeof what, "conv2d %s dx", name);
-        check_floats(what, &dx, nx);
-    }
-    snprintf(what, sizeof what, "conv2d %s dw", name);
-    check_floats(what, &dw, nw);
-    snprintf(what, sizeof what, "conv2d %s db", name);
-    check_floats(what, &db, s.k);
+    check_conv_grads("conv2d", name, with_dx ? &dx : NULL, nx, &dw, nw, &db, s.k);
     twin_free(&x), twin_free(&w), twin_free(&b), twin_free(&y);
     twin_free(&dy), twin_free(&dx), twin_free(&dw), twin_free(&db);
 }
@@ -493,14 +501,7 @@ static void fused_case(const char *name, lh_conv_shape s, int size, int stride, 
              G->conv2d_backward(gx, &s, x.g, w.g, dy.g, with_dx ? dx.g : NULL, dw.g, db.g), 0);
     BOTH(0, C->conv2d_relu_maxpool_backward(cx, &s, &ps, x.c, w.c, p.c, arg.c, dp.c,
                                             with_dx ? dx.c : NULL, dw.c, db.c));
-    if (with_dx) {
-        snprintf(what, sizeof what, "fused %s dx", name);
-        check_floats(what, &dx, nx);
-    }
-    snprintf(what, sizeof what, "fused %s dw", name);
-    check_floats(what, &dw, nw);
-    snprintf(what, sizeof what, "fused %s db", name);
-    check_floats(what, &db, s.k);
+    check_conv_grads("fused", name, with_dx ? &dx : NULL, nx, &dw, nw, &db, s.k);
     twin_free(&x), twin_free(&w), twin_free(&b), twin_free(&p), twin_free(&arg);
     twin_free(&dp), twin_free(&y), twin_free(&dy), twin_free(&dx), twin_free(&dw);
     twin_free(&db);
