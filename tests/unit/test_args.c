@@ -250,15 +250,14 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("args");
-    TCase *tc = tcase_create("parse");
-    tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, value_spellings);
-    tcase_add_test(tc, flags_lists_operands);
-    tcase_add_test(tc, overrides);
-    tcase_add_test(tc, usage_errors);
-    tcase_add_test(tc, error_lines);
-    tcase_add_test(tc, help);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        value_spellings,
+        flags_lists_operands,
+        overrides,
+        usage_errors,
+        error_lines,
+        help,
+        NULL,
+    };
+    return check_main("args", 10, NULL, NULL, tests);
 }

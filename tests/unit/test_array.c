@@ -40,10 +40,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("array");
-    TCase *tc = tcase_create("grow");
-    tcase_add_test(tc, test_grows_by_doubling);
-    tcase_add_test(tc, test_room_left_keeps_the_array);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        test_grows_by_doubling,
+        test_room_left_keeps_the_array,
+        NULL,
+    };
+    return check_main("array", 0, NULL, NULL, tests);
 }

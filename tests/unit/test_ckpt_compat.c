@@ -229,14 +229,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("ckpt_compat");
+    const TTest *const tests[] = {
+        sgd_v1_loads,
+        adam_v1_loads,
+        sgd_v1_resumes,
+        adam_v1_resumes,
+        NULL,
+    };
     (void)write_text; /* cli_run.h's helper; the configs here are copied from the fixture */
-    TCase *tc = tcase_create("format_1");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, sgd_v1_loads);
-    tcase_add_test(tc, adam_v1_loads);
-    tcase_add_test(tc, sgd_v1_resumes);
-    tcase_add_test(tc, adam_v1_resumes);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    return check_main("ckpt_compat", 120, NULL, NULL, tests);
 }

@@ -123,12 +123,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("limits");
-    TCase *tc = tcase_create("limits");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, loggers_see_whole_values);
-    tcase_add_test(tc, many_parameters_judged_by_the_schema);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        loggers_see_whole_values,
+        many_parameters_judged_by_the_schema,
+        NULL,
+    };
+    return check_main("limits", 120, setup, teardown, tests);
 }

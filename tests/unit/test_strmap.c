@@ -33,9 +33,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("strmap");
-    TCase *tc = tcase_create("map");
-    tcase_add_test(tc, test_put_find_in_order);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        test_put_find_in_order,
+        NULL,
+    };
+    return check_main("strmap", 0, NULL, NULL, tests);
 }

@@ -408,15 +408,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("trainer");
-    TCase *tc = tcase_create("torch_reference");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, setup_draws_the_reference_init);
-    tcase_add_test(tc, fit_adam_matches_torch);
-    tcase_add_test(tc, fit_sgd_momentum_matches_torch);
-    tcase_add_test(tc, fit_adamw_matches_torch);
-    tcase_add_test(tc, validate_trained_weights_matches_torch);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        setup_draws_the_reference_init,
+        fit_adam_matches_torch,
+        fit_sgd_momentum_matches_torch,
+        fit_adamw_matches_torch,
+        validate_trained_weights_matches_torch,
+        NULL,
+    };
+    return check_main("trainer", 120, setup, teardown, tests);
 }

@@ -173,13 +173,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("trainer_keys");
-    TCase *tc = tcase_create("table");
-    tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, defaults_are_the_tables);
-    tcase_add_test(tc, values_and_ranges);
-    tcase_add_test(tc, unknown_keys_are_named);
-    tcase_add_test(tc, table_is_well_formed);
-    suite_add_tcase(s, tc);
-    return check_run(s);
+    const TTest *const tests[] = {
+        defaults_are_the_tables,
+        values_and_ranges,
+        unknown_keys_are_named,
+        table_is_well_formed,
+        NULL,
+    };
+    return check_main("trainer_keys", 10, NULL, NULL, tests);
 }
