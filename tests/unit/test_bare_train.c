@@ -77,8 +77,6 @@ START_TEST(bare_plugins_in_training)
     char *out, path[512];
     double acc[256], top1[256], vacc[256], vtop1[256];
     int32_t n, i, epochs = 0;
-    FILE *f;
-    long len;
     char *csv;
     int rc;
     write_cfg("  stop_at: {}\n");
@@ -88,14 +86,8 @@ START_TEST(bare_plugins_in_training)
                   "the bare callback did not stop the run:\n%s", out);
     free(out);
     snprintf(path, sizeof path, "%s/lightning_logs/version_0/metrics.csv", dir);
-    f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    csv = calloc(1, (size_t)len + 1);
-    ck_assert_int_eq(fread(csv, 1, (size_t)len, f), len);
-    fclose(f);
+    csv = read_text(path);
+    ck_assert_msg(csv != NULL, "cannot read %s", path);
     n = column(csv, "acc", acc, 256);
     ck_assert_int_gt(n, 0);
     ck_assert_int_eq(column(csv, "top1", top1, 256), n);

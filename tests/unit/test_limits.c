@@ -35,16 +35,8 @@ static void teardown(void)
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    char *s;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    s = calloc(1, (size_t)n + 1);
-    ck_assert_int_eq(fread(s, 1, (size_t)n, f), n);
-    fclose(f);
+    char *s = read_text(path);
+    ck_assert_msg(s != NULL, "cannot read %s", path);
     return s;
 }
 
