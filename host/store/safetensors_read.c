@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic.h"
 #include "strmap.h"
 
 typedef struct st_tensor {
@@ -434,6 +435,10 @@ static int read_exact(FILE *fp, void *p, uint64_t n)
 int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *err)
 {
     *out = NULL;
+    /* A temporary file of host/util/atomic.c may hold half a save: never read one. */
+    if (lh_atomic_is_temp_name(path, NULL))
+        return fail(err, path, "a temporary file left by an unfinished save (.NAME.tmp.PID.N), "
+                               "not a checkpoint; use the file NAME it was to become");
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return fail(err, path, "cannot open: %s", strerror(errno));

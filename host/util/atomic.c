@@ -2,8 +2,10 @@
  * atomic.h). */
 #include "atomic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,62 @@ static char *dir_of(const char *path)
     if (slash == path)
         return strdup("/");
     return strndup(path, (size_t)(slash - path));
+}
+
+/* Parse a run of decimal digits at *p, advancing it; -1 when there is none. */
+static long digits(const char **p)
+{
+    long v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return -1;
+    while (*s >= '0' && *s <= '9' && v < 1000000000L)
+        v = v * 10 + (*s++ - '0');
+    *p = s;
+    return v;
+}
+
+int lh_atomic_is_temp_name(const char *path, long *pid)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path, *tag, *p;
+    long v;
+    if (base[0] != '.')
+        return 0;
+    /* ".<name>.tmp.<pid>.<n>": the last ".tmp." followed by digits, a dot, digits, the end. */
+    for (tag = strstr(base + 1, ".tmp."); tag; tag = strstr(tag + 1, ".tmp.")) {
+        p = tag + 5;
+        if ((v = digits(&p)) > 0 && *p == '.' && (p++, digits(&p)) >= 0 && *p == '\0' &&
+            tag > base + 1) {
+            if (pid)
+                *pid = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int lh_atomic_remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096 + 256];
+    long pid;
+    int n = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!lh_atomic_is_temp_name(e->d_name, &pid) || pid == (long)getpid())
+            continue;
+        /* A pid reused by a live process keeps its file: removing too little is safe. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path &&
+            unlink(path) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
 }
 
 int lh_atomic_fsync_dir(const char *dir, lh_error *err)
@@ -54,6 +112,7 @@ int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err)
         lh_atomic_abort(f);
         return lh_error_set(err, "%s: expected a file name, got a directory path", path);
     }
+    lh_atomic_remove_stale(dir);
     size_t cap = strlen(dir) + 160;
     f->tmp_path = malloc(cap);
     if (!f->tmp_path) {

@@ -3,7 +3,9 @@
  * The bytes go to a temporary file in the same directory (".<name>.tmp.<pid>.<n>", created with
  * O_EXCL and mode 0666 & ~umask), which is fsynced, renamed over the target and followed by an
  * fsync of the directory. On any failure the temporary file is removed and whatever was at the
- * target path before is left untouched. Used for checkpoints, metrics.csv and the like.
+ * target path before is left untouched. Temporary files that dead processes left are removed at
+ * the next save into their folder (lh_atomic_remove_stale); readers refuse them
+ * (lh_atomic_is_temp_name). Used for checkpoints, metrics.csv and the like.
  *
  * Streaming use:
  *   lh_atomic_file f;
@@ -41,6 +43,17 @@ void lh_atomic_abort(lh_atomic_file *f);
 
 /* One call: write `n` bytes of `buf` to `path` atomically. */
 int lh_atomic_write(const char *path, const void *buf, size_t n, lh_error *err);
+
+/* 1 when the last component of `path` has the temporary files' form ".<name>.tmp.<pid>.<n>"
+ * (then *pid, when non-NULL, is <pid>), else 0. Readers refuse such a path: it is a save that
+ * never finished, not a file lhost wrote. */
+int lh_atomic_is_temp_name(const char *path, long *pid);
+
+/* Remove from `dir` the temporary files of processes that no longer run (a save cut short by a
+ * crash or a kill). The pid in the name must belong to no process (kill(pid, 0) fails with
+ * ESRCH); files of this process and of live ones stay. Returns how many were removed.
+ * lh_atomic_open calls it for the target's folder, so the next save into a folder cleans it. */
+int lh_atomic_remove_stale(const char *dir);
 
 /* fsync a directory so that a rename inside it is durable. Filesystems that cannot fsync a
  * directory (EINVAL, ENOTSUP) count as success. */
