@@ -7,7 +7,8 @@
  * All three parse with host/cli/args.c; config keys come from host/train/trainer_keys.c, which
  * --help lists. --print_config prints the merged config as YAML instead of running.
  *
- * Each returns the process exit code: 0 success, 1 failure, 2 usage error. */
+ * Each returns the process exit code: 0 success, 1 failure, 2 usage error; `lhost train` stopped
+ * by SIGINT or SIGTERM returns 128 + the signal (130, 143) once it has wound down. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "layer.h"
+#include "signals.h"
 #include "trainer.h"
 #include "trainer_keys.h"
 
@@ -218,13 +220,17 @@ typedef struct cmd_run {
 /* A command's end: report a failure (rc 1), then release what it set up. */
 static int run_end(cmd_run *r, int rc)
 {
+    int sig = lh_signals_pending();
     if (rc)
         fail(&r->err);
+    if (rc && sig)
+        rc = 128 + sig;
     lh_trainer_destroy(r->t);
     if (r->reg)
         lh_registry_close(r->reg);
     lh_config_free(r->cfg);
     lh_args_free(&r->args);
+    lh_signals_restore();
     return rc;
 }
 
@@ -293,6 +299,11 @@ int lh_cmd_train(int argc, char **argv)
     if (r.printed)
         return run_end(&r, 0);
     r.opts.t_start = t0;
+    /* From here a Ctrl-C stops training at a batch boundary (host/train/trainer.c). */
+    if (lh_signals_install()) {
+        lh_error_set(&r.err, "cannot install the SIGINT/SIGTERM handlers");
+        return run_end(&r, 1);
+    }
     if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
         lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, LHOST_STAGE_FIT, NULL, &r.err) ||
         lh_trainer_prepare_fit(r.t, resume, &r.err) || lh_trainer_fit(r.t, &r.err))

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "progress.h"
+#include "signals.h"
 
 /* ---- batches ------------------------------------------------------------------------------ */
 
@@ -223,6 +224,17 @@ static uint64_t dropout_seed(const lh_trainer *t)
     return t->opts.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->global_step;
 }
 
+/* A SIGINT or SIGTERM caught since the command began (host/util/signals.c) stops fit at the
+ * next batch boundary, as a failure whose message on_exception hears. */
+static int check_interrupt(lh_trainer *t, lh_error *err)
+{
+    int sig = lh_signals_pending();
+    if (!sig)
+        return 0;
+    t->interrupted = sig;
+    return lh_error_set(err, "interrupted by %s", lh_signals_name(sig));
+}
+
 static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
     int32_t B = (int32_t)t->opts.batch_size, i;
@@ -272,6 +284,8 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         if (commit_row(t, err))
             return -1;
         lh_progress_step(pb, &t->log, b + 1);
+        if (check_interrupt(t, err))
+            return -1;
     }
     t->resume_batch = 0;
     return 0;
@@ -321,18 +335,32 @@ static int epoch_end(lh_trainer *t, lh_progress *pb, lh_error *err)
     return write_csv(t, err);
 }
 
-/* A failed fit: callbacks hear on_exception, what was logged is kept, loggers close "failed". */
-static void fit_failed(lh_trainer *t, const lh_error *err)
+/* A failed fit: callbacks hear on_exception, what was logged is kept, loggers close "failed"
+ * ("interrupted" after a signal). An interrupted fit's message then says where it stopped and
+ * what on_exception saved (model_checkpoint writes last.ckpt there), for the CLI to print. */
+static void fit_failed(lh_trainer *t, lh_error *err)
 {
-    char msg[sizeof err->msg];
+    char msg[sizeof err->msg], where[96];
     snprintf(msg, sizeof msg, "%s", err->msg);
+    t->in_exception = 1;
+    t->exception_saves[0] = '\0';
     lh_dispatch_exception(t->dispatch, msg);
+    t->in_exception = 0;
     if (t->csv_path[0]) {
         lh_error ignored;
         commit_row(t, &ignored);
         write_csv(t, &ignored);
     }
-    loggers_finish(t, "failed", NULL);
+    loggers_finish(t, t->interrupted ? "interrupted" : "failed", NULL);
+    if (!t->interrupted)
+        return;
+    if (t->batch_idx >= 0)
+        snprintf(where, sizeof where, "after epoch %lld, batch %lld", (long long)t->epoch,
+                 (long long)t->batch_idx);
+    else
+        snprintf(where, sizeof where, "at the end of epoch %lld", (long long)t->epoch);
+    lh_error_set(err, "%s %s; %s%s", msg, where,
+                 t->exception_saves[0] ? "saved " : "no checkpoint saved", t->exception_saves);
 }
 
 int lh_trainer_fit(lh_trainer *t, lh_error *err)
@@ -348,7 +376,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             goto done;
         lh_progress_epoch_start(&pb, t->epoch, t->num_train_batches, t->resume_batch);
         if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err) ||
-            epoch_end(t, &pb, err))
+            epoch_end(t, &pb, err) || check_interrupt(t, err))
             goto done;
         if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
             t->epoch++;

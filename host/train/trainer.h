@@ -85,6 +85,9 @@ typedef struct lh_trainer {
 
     int32_t stop_requested;
     char stop_reason[512];
+    int32_t interrupted;         /* the signal (SIGINT, SIGTERM) that stopped fit, 0 if none */
+    int32_t in_exception;        /* 1 while on_exception runs: saves are noted in exception_saves */
+    char exception_saves[1024];  /* ", "-separated paths saved by on_exception hooks */
     float *snapshots[LH_MAX_SNAPSHOTS];
 
     char run_dir[4096];

@@ -45,9 +45,17 @@ static int32_t env_request_stop(void *user, const char *who, const char *reason)
     return LHOST_OK;
 }
 
+/* Saves made from on_exception are noted, so the interrupted run can say what it kept. */
 static int32_t env_save_checkpoint(void *user, const char *path, uint32_t flags, lh_error *err)
 {
-    return lh_ckpt_save(user, path, flags, err) ? LHOST_EIO : LHOST_OK;
+    lh_trainer *t = user;
+    size_t n = strlen(t->exception_saves);
+    if (lh_ckpt_save(t, path, flags, err))
+        return LHOST_EIO;
+    if (t->in_exception)
+        snprintf(t->exception_saves + n, sizeof t->exception_saves - n, "%s%s", n ? ", " : "",
+                 path);
+    return LHOST_OK;
 }
 
 static void env_trainer_state(void *user, lhost_trainer_state *out)

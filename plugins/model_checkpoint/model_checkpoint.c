@@ -582,6 +582,37 @@ static int32_t mc_on_train_epoch_end(void *self, lhost_ctx *ctx)
     return s->on_train_epoch_end ? mc_epoch_save(s, ctx) : LHOST_OK;
 }
 
+/* Lightning's OnExceptionCheckpoint for a Ctrl-C: when the host stops fit on a signal (its
+ * message begins "interrupted by", host/train/trainer.c), the run so far is kept as
+ * <dirpath>/last.ckpt, a full save whatever save_last and save_weights_only say, so that
+ * `--resume <dirpath>/last.ckpt` continues it. The host stops only at a batch boundary, so the
+ * state is whole. Other failures save nothing: they may come half-way through a step. */
+static int32_t mc_on_exception(void *self, lhost_ctx *ctx, const char *message)
+{
+    mc *s = (mc *)self;
+    char path[MC_PATH_MAX];
+    char *previous;
+    mc_read_trainer(s, ctx);
+    if (s->ts.stage != LHOST_STAGE_FIT || !s->ts.is_global_zero || !message ||
+        strncmp(message, "interrupted by ", 15) != 0)
+        return LHOST_OK;
+    if (!LHOST_HOST_HAS(s->host, save_checkpoint) ||
+        mc_pick_path(s, ctx, "last", 0, s->last_path, path, sizeof path) != 0)
+        return LHOST_ERROR;
+    /* The checkpoint holds this instance's state: name last.ckpt in it before saving. */
+    previous = s->last_path;
+    if (!(s->last_path = strdup(path))) {
+        s->last_path = previous;
+        return LHOST_ERROR;
+    }
+    free(previous);
+    if (s->host->save_checkpoint(ctx, path, 0) != LHOST_OK) {
+        LHP_LOG(s->host, ctx, LHOST_LOG_WARN, "saving \"%s\" on interrupt failed", path);
+        return LHOST_ERROR;
+    }
+    return LHOST_OK;
+}
+
 static int32_t mc_on_fit_end(void *self, lhost_ctx *ctx)
 {
     mc *s = (mc *)self;
@@ -717,6 +748,7 @@ static const lhost_callback_vtable mc_vtable = {
     .on_validation_end = mc_on_validation_end,
     .on_train_epoch_end = mc_on_train_epoch_end,
     .on_fit_end = mc_on_fit_end,
+    .on_exception = mc_on_exception,
     .state_save = mc_state_save,
     .state_restore = mc_state_restore,
 };

@@ -1,0 +1,68 @@
+/* host/util/signals.c — the stop-request handler for SIGINT and SIGTERM (see signals.h). */
+#include "signals.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t pending;
+static struct sigaction old_int, old_term;
+static int installed;
+
+/* Only async-signal-safe calls here: write(2) and _exit(2). */
+static void on_signal(int sig)
+{
+    static const char first[] =
+        "\nlhost: stopping after the current batch (send the signal again to quit at once)\n";
+    if (pending)
+        _exit(128 + sig);
+    pending = sig;
+    ssize_t ignored = write(STDERR_FILENO, first, sizeof first - 1);
+    (void)ignored;
+}
+
+int lh_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: a read or write in flight when the signal lands carries on; the loop sees
+     * the flag at the next batch boundary. */
+    sa.sa_flags = SA_RESTART;
+    pending = 0;
+    if (sigaction(SIGINT, &sa, &old_int) != 0)
+        return -1;
+    if (sigaction(SIGTERM, &sa, &old_term) != 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        return -1;
+    }
+    installed = 1;
+    return 0;
+}
+
+void lh_signals_restore(void)
+{
+    if (!installed)
+        return;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    installed = 0;
+}
+
+int lh_signals_pending(void)
+{
+    return (int)pending;
+}
+
+const char *lh_signals_name(int sig)
+{
+    static char other[32];
+    if (sig == SIGINT)
+        return "SIGINT";
+    if (sig == SIGTERM)
+        return "SIGTERM";
+    snprintf(other, sizeof other, "signal %d", sig);
+    return other;
+}

@@ -1,0 +1,21 @@
+/* host/util/signals.h — SIGINT/SIGTERM as a request to stop, as Lightning turns a Ctrl-C into a
+ * graceful shutdown.
+ *
+ * lh_signals_install sets an async-signal-safe handler (sigaction) that only records the first
+ * signal; the training loop polls lh_signals_pending at batch boundaries and winds down (hooks,
+ * last.ckpt, metrics.csv, loggers) before the command exits 128 + signal. A second signal while
+ * winding down ends the process at once with _exit(128 + that signal): every file lhost writes
+ * goes through host/util/atomic.c, so no half-written file is ever left under its real name. */
+#ifndef LH_SIGNALS_H
+#define LH_SIGNALS_H
+
+/* Catch SIGINT and SIGTERM until lh_signals_restore. Returns 0, or -1 when sigaction fails. */
+int lh_signals_install(void);
+/* Put back the dispositions lh_signals_install replaced. */
+void lh_signals_restore(void);
+/* The first signal caught since lh_signals_install (SIGINT, SIGTERM), 0 when none. */
+int lh_signals_pending(void);
+/* "SIGINT", "SIGTERM" or "signal N" (static storage). */
+const char *lh_signals_name(int sig);
+
+#endif
