@@ -204,6 +204,34 @@ START_TEST(resume_from_interrupt)
 }
 END_TEST
 
+/* A second signal while the run winds down ends it at once, with the same status; whatever
+ * checkpoint exists is whole (a save cut short leaves only a temporary file). */
+START_TEST(second_signal_exits_at_once)
+{
+    char path[512], *out = NULL, *vout;
+    struct stat st;
+    double deadline = now_s() + 120;
+    pid_t pid = start_train();
+    wait_rows(pid, 3);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    /* The handler's note on stderr says the first signal was seen. */
+    while (!(out = file_in("out.txt")) || !strstr(out, "lhost: stopping after the current batch")) {
+        free(out);
+        out = NULL;
+        ck_assert_msg(now_s() < deadline, "no note after the first SIGINT");
+        usleep(5000);
+    }
+    free(out);
+    kill(pid, SIGINT); /* a zombie by now is fine: the status is 130 either way */
+    ck_assert_int_eq(wait_exit(pid), 130);
+    snprintf(path, sizeof path, "%s/checkpoints/last.ckpt", dir);
+    if (stat(path, &st) == 0) {
+        ck_assert_int_eq(cli_run(dir, "validate --ckpt checkpoints/last.ckpt", &vout), 0);
+        free(vout);
+    }
+}
+END_TEST
+
 static void touch(const char *name)
 {
     char path[512];
@@ -282,6 +310,7 @@ int main(void)
 {
     const TTest *const tests[] = {
         sigint_saves_and_exits_130, sigterm_saves_and_exits_143, resume_from_interrupt,
+        second_signal_exits_at_once,
         temp_names, stale_temp_removed, temp_file_refused, NULL,
     };
     return check_main("signals", 280, setup, teardown, tests);
