@@ -57,7 +57,10 @@ typedef struct lhost_callback_vtable {
     int32_t (*on_validation_end)(void *self, lhost_ctx *ctx);
     int32_t (*on_train_epoch_end)(void *self, lhost_ctx *ctx);
     int32_t (*on_fit_end)(void *self, lhost_ctx *ctx);
-    /* The run failed with `message` (borrowed). The return value is ignored. */
+    /* The run failed with `message` (borrowed). A SIGINT or SIGTERM stops the run at a batch
+     * boundary with a message starting "interrupted by " ("interrupted by SIGINT"): the model
+     * and optimizer are consistent then, so a checkpoint saved here resumes exactly (the
+     * reference model_checkpoint writes last.ckpt). The return value is ignored. */
     int32_t (*on_exception)(void *self, lhost_ctx *ctx, const char *message);
 
     /* [main-thread] Serialise the instance's state. Write a pointer to plugin-owned bytes and
