@@ -138,10 +138,34 @@ int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_
                : 0;
 }
 
+/* The batch gather indexes the training set with perm's values, so each must be a sample
+ * index, and each sample must come once (a repeated one would silently skip others). */
+static int check_perm(const int32_t *perm, int64_t n, lh_error *err)
+{
+    uint8_t *seen = calloc((size_t)n + 1, 1);
+    int64_t i;
+    int rc = 0;
+    if (!seen)
+        return lh_error_set(err, "out of memory checking tensor \"trainer.perm\"");
+    for (i = 0; i < n && rc == 0; i++) {
+        if (perm[i] < 0 || perm[i] >= n)
+            rc = lh_error_set(err, "tensor \"trainer.perm\"[%lld]: %d is not a training sample "
+                              "index (expected 0 to %lld)", (long long)i, perm[i],
+                              (long long)n - 1);
+        else if (seen[perm[i]]++)
+            rc = lh_error_set(err, "tensor \"trainer.perm\"[%lld]: sample %d comes twice; the "
+                              "data order is not a permutation of 0 to %lld", (long long)i,
+                              perm[i], (long long)n - 1);
+    }
+    free(seen);
+    return rc;
+}
+
 int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
     const int32_t *perm = lh_safetensors_find(f, "trainer.perm", "I32", t->train.count, err);
-    if (!perm || load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
+    if (!perm || check_perm(perm, t->train.count, err) ||
+        load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
         meta_int(f, "resume_epoch", &t->resume_epoch, err) ||
         meta_int(f, "resume_batch", &t->resume_batch, err))
         return -1;
