@@ -165,6 +165,24 @@ START_TEST(perm_repeats)
 }
 END_TEST
 
+/* ---- 2. the container's format -------------------------------------------------------- */
+
+START_TEST(foreign_format)
+{
+    change c = {.key = "format", .value = "pt"}; /* what every Hugging Face file says */
+    craft(&c);
+    refused("bad.ckpt: format \"pt\" is not an lhost checkpoint (expected lhost-checkpoint)");
+}
+END_TEST
+
+START_TEST(format_missing)
+{
+    change c = {.key = "format"};
+    craft(&c);
+    refused("bad.ckpt: metadata `format` missing; not an lhost checkpoint");
+}
+END_TEST
+
 /* ---- the control --------------------------------------------------------------------------- */
 
 /* The control: the unchanged copy resumes, so the refusals above come from the change. Last,
@@ -189,6 +207,8 @@ int main(void)
         perm_out_of_range,
         perm_negative,
         perm_repeats,
+        foreign_format,
+        format_missing,
         unchanged_copy_resumes,
         NULL,
     };
