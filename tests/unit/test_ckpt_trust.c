@@ -183,6 +183,41 @@ START_TEST(format_missing)
 }
 END_TEST
 
+/* ---- 3. weight shapes -------------------------------------------------------------------- */
+
+START_TEST(transposed_weight)
+{
+    uint64_t nbytes;
+    void *data = good_tensor("fc.weight", &nbytes);
+    /* The same 10 x 784 floats, claimed to be 784 x 10. */
+    change c = {.tensor = "fc.weight", .dtype = "F32", .ndim = 2, .shape = {784, 10}};
+    ck_assert_int_eq(nbytes, 10 * 784 * 4);
+    c.data = data, c.nbytes = nbytes;
+    craft(&c);
+    free(data);
+    refused("bad.ckpt: model: tensor \"fc.weight\": shape [784, 10] (expected [10, 784], the "
+            "model's)");
+}
+END_TEST
+
+START_TEST(flat_conv_weight)
+{
+    change c = {.tensor = "conv1.0.weight", .dtype = "F32", .ndim = 1, .shape = {36}};
+    craft(&c);
+    refused("tensor \"conv1.0.weight\": shape [36] (expected [4, 1, 3, 3], the model's)");
+}
+END_TEST
+
+START_TEST(flat_optimizer_state)
+{
+    change c = {.tensor = "optimizer.exp_avg.conv1.0.weight", .dtype = "F32", .ndim = 2,
+                .shape = {4, 9}};
+    craft(&c);
+    refused("optimizer: tensor \"optimizer.exp_avg.conv1.0.weight\": shape [4, 9] (expected "
+            "[4, 1, 3, 3]");
+}
+END_TEST
+
 /* ---- the control --------------------------------------------------------------------------- */
 
 /* The control: the unchanged copy resumes, so the refusals above come from the change. Last,
@@ -209,6 +244,9 @@ int main(void)
         perm_repeats,
         foreign_format,
         format_missing,
+        transposed_weight,
+        flat_conv_weight,
+        flat_optimizer_state,
         unchanged_copy_resumes,
         NULL,
     };
