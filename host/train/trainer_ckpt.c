@@ -3,6 +3,8 @@
 #include "trainer_ckpt.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,15 +56,26 @@ static int meta_i64(lh_safetensors_writer *w, const char *key, int64_t v, lh_err
     return lh_safetensors_meta(w, key, buf, err);
 }
 
-static int meta_int(const lh_safetensors_file *f, const char *key, int64_t *out, lh_error *err)
+/* Counters beyond 2^53 are far past any real run and no longer exact as the JSON numbers
+ * the optimizer entry holds; capping there also keeps every `++` on them defined. */
+#define COUNT_MAX (INT64_C(1) << 53)
+
+/* Metadata `key` as a whole decimal integer in [lo, hi]: a sign, digits and nothing else, and
+ * no saturation ("99999999999999999999" is refused, not read as INT64_MAX). */
+static int meta_int(const lh_safetensors_file *f, const char *key, int64_t lo, int64_t hi,
+                    int64_t *out, lh_error *err)
 {
     const char *s = lh_safetensors_meta_get(f, key);
     char *end;
+    long long v;
     if (!s)
         return lh_error_set(err, "metadata `%s` missing", key);
-    *out = strtoll(s, &end, 10);
-    if (*end || !*s)
-        return lh_error_set(err, "metadata `%s`: expected an integer, got \"%s\"", key, s);
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || v < lo || v > hi || isspace((unsigned char)*s))
+        return lh_error_set(err, "metadata `%s`: expected an integer from %lld to %lld, got "
+                            "\"%.64s\"", key, (long long)lo, (long long)hi, s);
+    *out = v;
     return 0;
 }
 
@@ -120,7 +133,7 @@ int lh_trainer_ckpt_save_progress(lh_trainer *t, lh_safetensors_writer *w, lh_er
 
 int lh_trainer_ckpt_load_progress(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
-    return meta_int(f, "global_step", &t->global_step, err);
+    return meta_int(f, "global_step", 0, COUNT_MAX, &t->global_step, err);
 }
 
 /* ---- data order -------------------------------------------------------------------------- */
@@ -166,11 +179,11 @@ int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f,
     const int32_t *perm = lh_safetensors_find(f, "trainer.perm", "I32", t->train.count, err);
     if (!perm || check_perm(perm, t->train.count, err) ||
         load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
-        meta_int(f, "resume_epoch", &t->resume_epoch, err) ||
-        meta_int(f, "resume_batch", &t->resume_batch, err))
+        meta_int(f, "resume_epoch", 0, COUNT_MAX, &t->resume_epoch, err) ||
+        meta_int(f, "resume_batch", 0, COUNT_MAX, &t->resume_batch, err))
         return -1;
     if (t->resume_batch < 0 || t->resume_batch > t->num_train_batches)
-        return lh_error_set(err, "resume_batch %lld outside this run's %lld batches "
+        return lh_error_set(err, "metadata `resume_batch`: %lld outside this run's %lld batches "
                             "(batch size or limit_train_batches changed?)",
                             (long long)t->resume_batch, (long long)t->num_train_batches);
     memcpy(t->perm, perm, (size_t)t->train.count * 4);
@@ -196,7 +209,7 @@ int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_err
     int64_t stop = 0;
     struct stat st;
     if (load_rng(f, "trainer.rng_init", &t->rng_init, err) ||
-        meta_int(f, "stop_requested", &stop, err))
+        meta_int(f, "stop_requested", 0, 1, &stop, err))
         return -1;
     if (stop) {
         s = lh_safetensors_meta_get(f, "stop_reason");

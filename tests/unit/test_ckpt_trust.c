@@ -218,6 +218,64 @@ START_TEST(flat_optimizer_state)
 }
 END_TEST
 
+/* ---- 4. counters and the optimizer's numbers ----------------------------------------------- */
+
+static void meta_refused(const char *key, const char *value, const char *want)
+{
+    change c = {.key = key, .value = value};
+    craft(&c);
+    refused(want);
+}
+
+START_TEST(negative_epoch)
+{
+    meta_refused("resume_epoch", "-5", "bad.ckpt: data order: metadata `resume_epoch`: expected "
+                 "an integer from 0 to 9007199254740992, got \"-5\"");
+}
+END_TEST
+
+START_TEST(saturating_step)
+{
+    meta_refused("global_step", "99999999999999999999",
+                 "progress: metadata `global_step`: expected an integer from 0 to "
+                 "9007199254740992, got \"99999999999999999999\"");
+}
+END_TEST
+
+START_TEST(trailing_garbage_batch)
+{
+    meta_refused("resume_batch", "1x", "metadata `resume_batch`: expected an integer");
+}
+END_TEST
+
+START_TEST(batch_past_the_epoch)
+{
+    meta_refused("resume_batch", "5", "metadata `resume_batch`: 5 outside this run's 4 batches");
+}
+END_TEST
+
+START_TEST(optimizer_step_fraction)
+{
+    meta_refused("optimizer", "{\"name\":\"adam\",\"lr\":0.001,\"step\":2.5}",
+                 "optimizer: metadata `optimizer`: \"step\": expected an integer from 0 to "
+                 "9007199254740992, got 2.5");
+}
+END_TEST
+
+START_TEST(optimizer_lr_negative)
+{
+    meta_refused("optimizer", "{\"name\":\"adam\",\"lr\":-0.1,\"step\":4}",
+                 "\"lr\": expected a finite number >= 0, got -0.1");
+}
+END_TEST
+
+START_TEST(optimizer_lr_infinite)
+{
+    meta_refused("optimizer", "{\"name\":\"adam\",\"lr\":1e999,\"step\":4}",
+                 "\"lr\": expected a finite number >= 0, got inf");
+}
+END_TEST
+
 /* ---- the control --------------------------------------------------------------------------- */
 
 /* The control: the unchanged copy resumes, so the refusals above come from the change. Last,
@@ -247,6 +305,13 @@ int main(void)
         transposed_weight,
         flat_conv_weight,
         flat_optimizer_state,
+        negative_epoch,
+        saturating_step,
+        trailing_garbage_batch,
+        batch_past_the_epoch,
+        optimizer_step_fraction,
+        optimizer_lr_negative,
+        optimizer_lr_infinite,
         unchanged_copy_resumes,
         NULL,
     };
