@@ -276,6 +276,65 @@ START_TEST(optimizer_lr_infinite)
 }
 END_TEST
 
+/* ---- 5. layer sizes that overflow ------------------------------------------------------ */
+
+#define IN_28 "\"in_c\":1,\"in_h\":28,\"in_w\":28" /* synth_data.h's images */
+
+/* `validate` builds the model the checkpoint's spec describes. */
+static void spec_refused(const char *layers, const char *in, const char *want)
+{
+    char spec[1024];
+    change c = {.key = "model_spec", .value = spec};
+    snprintf(spec, sizeof spec, "{%s,\"layers\":[%s]}", in, layers);
+    craft(&c);
+    refused_by("validate --ckpt bad.ckpt", want);
+}
+
+START_TEST(flatten_past_int32)
+{
+    /* 2^20 channels of 156 x 156 (28 padded by 64 each side): 2.6e10 features in an int32. */
+    spec_refused("{\"type\":\"conv2d\",\"name\":\"big\",\"in_channels\":1,"
+                 "\"out_channels\":1048576,\"kernel_size\":1,\"stride\":1,\"padding\":64},"
+                 "{\"type\":\"flatten\",\"name\":\"1\"},"
+                 "{\"type\":\"linear\",\"name\":\"fc\",\"in_features\":0,"
+                 "\"out_features\":10}",
+                 IN_28,
+                 "model.layers.1 (flatten 1): input (1048576, 156, 156) has 25518145536 features "
+                 "(expected at most 2147483647)");
+}
+END_TEST
+
+START_TEST(linear_weight_past_limit)
+{
+    /* 784 features times 2^31 - 1 outputs: 1.7e12 weights. */
+    spec_refused("{\"type\":\"flatten\",\"name\":\"0\"},"
+                 "{\"type\":\"linear\",\"name\":\"wide\",\"in_features\":784,"
+                 "\"out_features\":2147483647},"
+                 "{\"type\":\"linear\",\"name\":\"fc\",\"in_features\":2147483647,"
+                 "\"out_features\":10}",
+                 IN_28, "model.layers.1 (linear wide): wide.weight has more than 1099511627776 "
+                 "elements");
+}
+END_TEST
+
+START_TEST(total_params_past_limit)
+{
+    /* Each tensor fits, the sum does not: 2^32 + 2^20 elements, then a weight of 2^40 (the
+     * first kernel covers the 28 x 28 input padded by 18). */
+    spec_refused("{\"type\":\"conv2d\",\"name\":\"c\",\"in_channels\":1,"
+                 "\"out_channels\":1048576,\"kernel_size\":64,\"stride\":1,"
+                 "\"padding\":18},"
+                 "{\"type\":\"conv2d\",\"name\":\"d\",\"in_channels\":0,"
+                 "\"out_channels\":1048576,\"kernel_size\":1,\"stride\":1,"
+                 "\"padding\":0},{\"type\":\"flatten\",\"name\":\"f\"},"
+                 "{\"type\":\"linear\",\"name\":\"fc\",\"in_features\":0,"
+                 "\"out_features\":10}",
+                 IN_28,
+                 "model.layers.1 (conv2d d): d.weight brings the model's parameters to more than "
+                 "1099511627776 elements");
+}
+END_TEST
+
 /* ---- the control --------------------------------------------------------------------------- */
 
 /* The control: the unchanged copy resumes, so the refusals above come from the change. Last,
@@ -312,6 +371,9 @@ int main(void)
         optimizer_step_fraction,
         optimizer_lr_negative,
         optimizer_lr_infinite,
+        flatten_past_int32,
+        linear_weight_past_limit,
+        total_params_past_limit,
         unchanged_copy_resumes,
         NULL,
     };
