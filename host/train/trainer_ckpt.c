@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,24 @@ int lh_trainer_ckpt_save_run(lh_trainer *t, lh_safetensors_writer *w, lh_error *
                : 0;
 }
 
+/* The checkpoint's run folder is where metrics.csv and every logger's files go on, so a
+ * crafted one could send them anywhere: it must lie inside this run's
+ * <default_root_dir>/lightning_logs, compared as real paths (no "..", no symlink out). */
+static int check_run_dir(const lh_trainer *t, const char *dir, lh_error *err)
+{
+    char logs[4200], real_logs[PATH_MAX], real_dir[PATH_MAX];
+    size_t n;
+    snprintf(logs, sizeof logs, "%s/lightning_logs", t->opts.root_dir);
+    if (realpath(dir, real_dir) && realpath(logs, real_logs)) {
+        n = strlen(real_logs);
+        if (strncmp(real_dir, real_logs, n) == 0 && real_dir[n] == '/' && real_dir[n + 1])
+            return 0;
+    }
+    return lh_error_set(err, "metadata `run_dir`: \"%.512s\" is not inside this run's %.512s "
+                        "(trainer.default_root_dir/lightning_logs); expected a version folder "
+                        "there", dir, logs);
+}
+
 int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
     const char *s;
@@ -217,7 +236,10 @@ int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_err
                 "training continues.\n", s ? s : "");
     }
     s = lh_safetensors_meta_get(f, "run_dir");
-    if (s && s[0] && stat(s, &st) == 0 && S_ISDIR(st.st_mode))
+    if (s && s[0] && stat(s, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (check_run_dir(t, s, err))
+            return -1;
         snprintf(t->run_dir, sizeof t->run_dir, "%s", s);
+    }
     return 0;
 }

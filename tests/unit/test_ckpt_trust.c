@@ -335,6 +335,40 @@ START_TEST(total_params_past_limit)
 }
 END_TEST
 
+/* ---- 6. where the logs go on ------------------------------------------------------------ */
+
+START_TEST(run_dir_elsewhere)
+{
+    char other[600];
+    change c = {.key = "run_dir", .value = other};
+    snprintf(other, sizeof other, "%s/elsewhere", dir);
+    ck_assert_int_eq(mkdir(other, 0755), 0);
+    craft(&c);
+    refused("bad.ckpt: run: metadata `run_dir`: \"");
+    refused("elsewhere\" is not inside this run's ./lightning_logs "
+            "(trainer.default_root_dir/lightning_logs); expected a version folder there");
+}
+END_TEST
+
+START_TEST(run_dir_dot_dot)
+{
+    change c = {.key = "run_dir", .value = "./lightning_logs/version_0/../.."};
+    craft(&c);
+    refused("metadata `run_dir`: \"./lightning_logs/version_0/../..\" is not inside");
+}
+END_TEST
+
+START_TEST(run_dir_symlink_out)
+{
+    char link[600];
+    change c = {.key = "run_dir", .value = "./lightning_logs/out"};
+    snprintf(link, sizeof link, "%s/lightning_logs/out", run);
+    ck_assert_int_eq(symlink(dir, link), 0);
+    craft(&c);
+    refused("metadata `run_dir`: \"./lightning_logs/out\" is not inside");
+}
+END_TEST
+
 /* ---- the control --------------------------------------------------------------------------- */
 
 /* The control: the unchanged copy resumes, so the refusals above come from the change. Last,
@@ -374,6 +408,9 @@ int main(void)
         flatten_past_int32,
         linear_weight_past_limit,
         total_params_past_limit,
+        run_dir_elsewhere,
+        run_dir_dot_dot,
+        run_dir_symlink_out,
         unchanged_copy_resumes,
         NULL,
     };
