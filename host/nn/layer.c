@@ -102,7 +102,17 @@ int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
     p->numel = 1;
     for (d = 0; d < ndim; d++) {
         p->shape[d] = shape[d];
-        p->numel *= shape[d];
+        if (__builtin_mul_overflow(p->numel, shape[d], &p->numel) || p->numel > LH_MAX_NUMEL)
+            break;
+    }
+    /* Sizes come from configs and checkpoints: a product past LH_MAX_NUMEL is refused here,
+     * before it can wrap in the byte counts that allocate and copy the parameters. */
+    if (d < ndim || m->total_params > LH_MAX_NUMEL - p->numel) {
+        m->n_params--;
+        return lh_error_set(err, "model.layers.%d (%s %s): %s %s more than %lld elements",
+                            i, lh_layer_name(m->spec.layers[i].type), m->spec.layers[i].name,
+                            name, d < ndim ? "has" : "brings the model's parameters to",
+                            (long long)LH_MAX_NUMEL);
     }
     p->fan_in = fan_in;
     p->offset = m->total_params;
@@ -117,6 +127,19 @@ int lh_layer_add_weight_bias(lh_model *m, int32_t i, int32_t ndim, const int64_t
                    lh_layer_add_param(m, i, "bias", 1, ws, fan_in, err)
                ? -1
                : 0;
+}
+
+int lh_layer_flat_features(const lh_model *m, int32_t i, const lh_layer_shape *s,
+                           int32_t *out, lh_error *err)
+{
+    int64_t n = (int64_t)s->c * s->h * s->w; /* each at most 2^31: no int64 overflow */
+    const lh_layer_spec *l = &m->spec.layers[i];
+    if (n > INT32_MAX)
+        return lh_error_set(err, "model.layers.%d (%s %s): input (%d, %d, %d) has %lld features "
+                            "(expected at most %d)", i, lh_layer_name(l->type), l->name, s->c,
+                            s->h, s->w, (long long)n, INT32_MAX);
+    *out = (int32_t)n;
+    return 0;
 }
 
 int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *unit,

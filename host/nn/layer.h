@@ -152,6 +152,10 @@ int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
  * from fan_in, as nn.Conv2d and nn.Linear do. */
 int lh_layer_add_weight_bias(lh_model *m, int32_t i, int32_t ndim, const int64_t *ws,
                              int64_t fan_in, lh_error *err);
+/* While planning layer i: the input's C * H * W as *out, refused (naming the layer) past
+ * INT32_MAX, the most a flat shape's c holds. */
+int lh_layer_flat_features(const lh_model *m, int32_t i, const lh_layer_shape *s,
+                           int32_t *out, lh_error *err);
 /* While planning layer i: its `key` (in_channels) *cfg left 0 is filled in from the input's
  * `actual` count of `unit` (channels); one that was given must be that count. */
 int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *unit,

@@ -4,7 +4,9 @@
 
 static int plan(lh_model *m, int32_t i, lh_layer_shape *s, lh_error *err)
 {
-    s->c = s->c * s->h * s->w, s->h = s->w = 1, s->flat = 1;
+    if (lh_layer_flat_features(m, i, s, &s->c, err))
+        return -1;
+    s->h = s->w = 1, s->flat = 1;
     return 0;
 }
 

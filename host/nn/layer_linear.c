@@ -15,11 +15,12 @@ static int plan(lh_model *m, int32_t i, lh_layer_shape *s, lh_error *err)
     lh_layer_spec *l = &m->spec.layers[i];
     lh_layer_linear_cfg *c = &l->linear;
     int64_t ws[2];
-    int32_t features = s->c * s->h * s->w;
-    if (!s->flat && s->h * s->w != 1)
+    int32_t features;
+    if (!s->flat && (s->h != 1 || s->w != 1))
         return lh_error_set(err, "model.layers.%d (linear %s): input is (%d, %d, %d); add a "
                             "flatten layer before it", i, l->name, s->c, s->h, s->w);
-    if (lh_layer_infer(m, i, "in_features", "features", &c->in_features, features, err))
+    if (lh_layer_flat_features(m, i, s, &features, err) ||
+        lh_layer_infer(m, i, "in_features", "features", &c->in_features, features, err))
         return -1;
     s->c = c->out_features, s->h = s->w = 1, s->flat = 1;
     ws[0] = c->out_features, ws[1] = c->in_features;

@@ -33,7 +33,11 @@ int lh_model_plan(lh_model *m, const lh_model_spec *spec, lh_error *err)
             return -1;
         p->n_param = m->n_params - p->param0;
         p->c = s.c, p->h = s.h, p->w = s.w;
-        p->out_numel = (int64_t)s.c * s.h * s.w;
+        p->out_numel = (int64_t)s.c * s.h * s.w; /* each at most 2^31: no int64 overflow */
+        if (p->out_numel > LH_MAX_NUMEL)
+            return lh_error_set(err, "model.layers.%d (%s): output (%d, %d, %d) has more than "
+                                "%lld elements per sample", i, m->spec.layers[i].name, s.c, s.h,
+                                s.w, (long long)LH_MAX_NUMEL);
     }
     if (!s.flat || m->plan[spec->n_layers - 1].out_numel < 2)
         return lh_error_set(err, "model: the last layer must produce flat class scores (a linear "

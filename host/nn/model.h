@@ -18,6 +18,10 @@
 
 #define LH_MAX_LAYERS 64
 #define LH_MAX_PARAMS (2 * LH_MAX_LAYERS)
+/* The most elements one activation (per sample), one parameter tensor or all parameters
+ * together may have: 2^40 floats (4 TiB) is past any device, and keeps every byte count that
+ * multiplies them by the batch size and 4 far from wrapping. */
+#define LH_MAX_NUMEL (INT64_C(1) << 40)
 
 typedef struct lh_layer_spec {
     int32_t type;       /* LH_LAYER_* (layer_kinds.h) */

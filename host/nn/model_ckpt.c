@@ -6,6 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "[d0, d1, ...]" into buf. */
+static void shape_text(char *buf, size_t len, int32_t ndim, const int64_t *shape)
+{
+    size_t at = 0;
+    int32_t i;
+    at += (size_t)snprintf(buf, len, "[");
+    for (i = 0; i < ndim && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (at < len)
+        snprintf(buf + at, len - at, "]");
+}
+
+/* The same element count is not enough: a transposed fc.weight or a flattened conv weight has
+ * it too and would load as scrambled weights. The shape must be the parameter's exactly. */
+static int check_shape(const lh_safetensors_file *f, const char *key, const lh_param_info *p,
+                       lh_error *err)
+{
+    int32_t i = lh_safetensors_index(f, key), nd = lh_safetensors_ndim(f, i), d;
+    const int64_t *shape = lh_safetensors_shape(f, i);
+    char have[160], want[160];
+    int same = nd == p->ndim;
+    for (d = 0; same && d < nd; d++)
+        same = shape[d] == p->shape[d];
+    if (same)
+        return 0;
+    shape_text(have, sizeof have, nd, shape);
+    shape_text(want, sizeof want, p->ndim, p->shape);
+    return lh_error_set(err, "tensor \"%s\": shape %s (expected %s, the model's)", key, have,
+                        want);
+}
+
 /* A save (from set): the model's buffer `from` to w as one tensor "<prefix><param name>" per
  * parameter; a load (from NULL): those tensors of f into `to`. Both go through one host copy
  * of the whole buffer, so save and load cannot disagree on names, order or messages. */
@@ -33,7 +64,8 @@ static int move_buffer(const lh_model *m, const lh_dmem *from, lh_dmem *to, cons
                                    (uint64_t)p->numel * 4, err))
                 goto done;
         } else {
-            if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)))
+            if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)) ||
+                check_shape(f, key, p, err))
                 goto done;
             memcpy(host + p->offset, src, (size_t)p->numel * 4);
         }

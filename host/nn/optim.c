@@ -3,6 +3,7 @@
 #include "optim.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,9 @@ static const char *sgd_prefix(const lh_model *m, const lh_safetensors_file *f)
     return lh_safetensors_index(f, key) >= 0 ? ST_EXP_AVG : ST_MOMENTUM;
 }
 
+/* 2^53: the largest count a JSON number holds exactly. */
+#define OPTIM_STEP_MAX 9007199254740992.0
+
 int lh_optim_ckpt_load(lh_optim *o, const lh_model *m, const lh_safetensors_file *f,
                        lh_error *err)
 {
@@ -232,8 +236,24 @@ int lh_optim_ckpt_load(lh_optim *o, const lh_model *m, const lh_safetensors_file
     } else if (lh_model_ckpt_load_buffer(m, o->m, ST_EXP_AVG, f, err) ||
                lh_model_ckpt_load_buffer(m, o->v, ST_EXP_AVG_SQ, f, err))
         goto done;
+    /* The step feeds Adam's bias correction and the lr every update: a fraction, a huge or a
+     * negative value, or an lr that is not a finite non-negative number would train nonsense. */
+    if (!isfinite(step->valuedouble) || step->valuedouble != floor(step->valuedouble) ||
+        step->valuedouble > OPTIM_STEP_MAX) {
+        lh_error_set(err, "metadata `optimizer`: \"step\": expected an integer from 0 to %.0f, "
+                     "got %g", OPTIM_STEP_MAX, step->valuedouble);
+        goto done;
+    }
+    if (lr && (!cJSON_IsNumber(lr) || !isfinite(lr->valuedouble) || lr->valuedouble < 0)) {
+        if (cJSON_IsNumber(lr))
+            lh_error_set(err, "metadata `optimizer`: \"lr\": expected a finite number >= 0, "
+                         "got %g", lr->valuedouble);
+        else
+            lh_error_set(err, "metadata `optimizer`: \"lr\": expected a finite number >= 0");
+        goto done;
+    }
     o->step = (int64_t)step->valuedouble;
-    if (cJSON_IsNumber(lr))
+    if (lr)
         o->lr = lr->valuedouble; /* schedulers change it */
     rc = 0;
 done:

@@ -168,10 +168,16 @@ static int open_checked(const char *path, lh_safetensors_file **f, lh_error *err
         return -1;
     fmt = lh_safetensors_meta_get(*f, "format");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
+        /* fmt lives in the file: the message is made before the file is closed. */
+        if (fmt)
+            lh_error_set(err, "checkpoint %s: format \"%.64s\" is not an lhost checkpoint "
+                         "(expected " CKPT_FORMAT ")", path, fmt);
+        else
+            lh_error_set(err, "checkpoint %s: metadata `format` missing; not an lhost checkpoint "
+                         "(expected " CKPT_FORMAT ")", path);
         lh_safetensors_close(*f);
-        return lh_error_set(err, "checkpoint %s: not an lhost checkpoint (metadata `format` is "
-                            "%s%s%s; expected \"" CKPT_FORMAT "\")", path, fmt ? "\"" : "",
-                            fmt ? fmt : "missing", fmt ? "\"" : "");
+        *f = NULL;
+        return -1;
     }
     return 0;
 }

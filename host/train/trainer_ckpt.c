@@ -3,7 +3,10 @@
 #include "trainer_ckpt.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +57,26 @@ static int meta_i64(lh_safetensors_writer *w, const char *key, int64_t v, lh_err
     return lh_safetensors_meta(w, key, buf, err);
 }
 
-static int meta_int(const lh_safetensors_file *f, const char *key, int64_t *out, lh_error *err)
+/* Counters beyond 2^53 are far past any real run and no longer exact as the JSON numbers
+ * the optimizer entry holds; capping there also keeps every `++` on them defined. */
+#define COUNT_MAX (INT64_C(1) << 53)
+
+/* Metadata `key` as a whole decimal integer in [lo, hi]: a sign, digits and nothing else, and
+ * no saturation ("99999999999999999999" is refused, not read as INT64_MAX). */
+static int meta_int(const lh_safetensors_file *f, const char *key, int64_t lo, int64_t hi,
+                    int64_t *out, lh_error *err)
 {
     const char *s = lh_safetensors_meta_get(f, key);
     char *end;
+    long long v;
     if (!s)
         return lh_error_set(err, "metadata `%s` missing", key);
-    *out = strtoll(s, &end, 10);
-    if (*end || !*s)
-        return lh_error_set(err, "metadata `%s`: expected an integer, got \"%s\"", key, s);
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*s || *end || errno == ERANGE || v < lo || v > hi || isspace((unsigned char)*s))
+        return lh_error_set(err, "metadata `%s`: expected an integer from %lld to %lld, got "
+                            "\"%.64s\"", key, (long long)lo, (long long)hi, s);
+    *out = v;
     return 0;
 }
 
@@ -120,7 +134,7 @@ int lh_trainer_ckpt_save_progress(lh_trainer *t, lh_safetensors_writer *w, lh_er
 
 int lh_trainer_ckpt_load_progress(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
-    return meta_int(f, "global_step", &t->global_step, err);
+    return meta_int(f, "global_step", 0, COUNT_MAX, &t->global_step, err);
 }
 
 /* ---- data order -------------------------------------------------------------------------- */
@@ -138,15 +152,39 @@ int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_
                : 0;
 }
 
+/* The batch gather indexes the training set with perm's values, so each must be a sample
+ * index, and each sample must come once (a repeated one would silently skip others). */
+static int check_perm(const int32_t *perm, int64_t n, lh_error *err)
+{
+    uint8_t *seen = calloc((size_t)n + 1, 1);
+    int64_t i;
+    int rc = 0;
+    if (!seen)
+        return lh_error_set(err, "out of memory checking tensor \"trainer.perm\"");
+    for (i = 0; i < n && rc == 0; i++) {
+        if (perm[i] < 0 || perm[i] >= n)
+            rc = lh_error_set(err, "tensor \"trainer.perm\"[%lld]: %d is not a training sample "
+                              "index (expected 0 to %lld)", (long long)i, perm[i],
+                              (long long)n - 1);
+        else if (seen[perm[i]]++)
+            rc = lh_error_set(err, "tensor \"trainer.perm\"[%lld]: sample %d comes twice; the "
+                              "data order is not a permutation of 0 to %lld", (long long)i,
+                              perm[i], (long long)n - 1);
+    }
+    free(seen);
+    return rc;
+}
+
 int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
     const int32_t *perm = lh_safetensors_find(f, "trainer.perm", "I32", t->train.count, err);
-    if (!perm || load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
-        meta_int(f, "resume_epoch", &t->resume_epoch, err) ||
-        meta_int(f, "resume_batch", &t->resume_batch, err))
+    if (!perm || check_perm(perm, t->train.count, err) ||
+        load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
+        meta_int(f, "resume_epoch", 0, COUNT_MAX, &t->resume_epoch, err) ||
+        meta_int(f, "resume_batch", 0, COUNT_MAX, &t->resume_batch, err))
         return -1;
     if (t->resume_batch < 0 || t->resume_batch > t->num_train_batches)
-        return lh_error_set(err, "resume_batch %lld outside this run's %lld batches "
+        return lh_error_set(err, "metadata `resume_batch`: %lld outside this run's %lld batches "
                             "(batch size or limit_train_batches changed?)",
                             (long long)t->resume_batch, (long long)t->num_train_batches);
     memcpy(t->perm, perm, (size_t)t->train.count * 4);
@@ -166,13 +204,31 @@ int lh_trainer_ckpt_save_run(lh_trainer *t, lh_safetensors_writer *w, lh_error *
                : 0;
 }
 
+/* The checkpoint's run folder is where metrics.csv and every logger's files go on, so a
+ * crafted one could send them anywhere: it must lie inside this run's
+ * <default_root_dir>/lightning_logs, compared as real paths (no "..", no symlink out). */
+static int check_run_dir(const lh_trainer *t, const char *dir, lh_error *err)
+{
+    char logs[4200], real_logs[PATH_MAX], real_dir[PATH_MAX];
+    size_t n;
+    snprintf(logs, sizeof logs, "%s/lightning_logs", t->opts.root_dir);
+    if (realpath(dir, real_dir) && realpath(logs, real_logs)) {
+        n = strlen(real_logs);
+        if (strncmp(real_dir, real_logs, n) == 0 && real_dir[n] == '/' && real_dir[n + 1])
+            return 0;
+    }
+    return lh_error_set(err, "metadata `run_dir`: \"%.512s\" is not inside this run's %.512s "
+                        "(trainer.default_root_dir/lightning_logs); expected a version folder "
+                        "there", dir, logs);
+}
+
 int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
     const char *s;
     int64_t stop = 0;
     struct stat st;
     if (load_rng(f, "trainer.rng_init", &t->rng_init, err) ||
-        meta_int(f, "stop_requested", &stop, err))
+        meta_int(f, "stop_requested", 0, 1, &stop, err))
         return -1;
     if (stop) {
         s = lh_safetensors_meta_get(f, "stop_reason");
@@ -180,7 +236,10 @@ int lh_trainer_ckpt_load_run(lh_trainer *t, const lh_safetensors_file *f, lh_err
                 "training continues.\n", s ? s : "");
     }
     s = lh_safetensors_meta_get(f, "run_dir");
-    if (s && s[0] && stat(s, &st) == 0 && S_ISDIR(st.st_mode))
+    if (s && s[0] && stat(s, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (check_run_dir(t, s, err))
+            return -1;
         snprintf(t->run_dir, sizeof t->run_dir, "%s", s);
+    }
     return 0;
 }
