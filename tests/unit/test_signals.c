@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "check_run.h"
+#include "clock.h"
 #include "cli_run.h"
 #include "synth_data.h"
 
@@ -42,13 +42,6 @@ static void setup(void)
 static void teardown(void)
 {
     synth_remove(dir);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int32_t count_lines(const char *text)
@@ -80,7 +73,7 @@ static pid_t start_train(void)
 static void wait_rows(pid_t pid, int32_t rows)
 {
     char path[512];
-    double deadline = now_s() + 120;
+    double deadline = lh_clock_now() + 120;
     snprintf(path, sizeof path, "%s/rows.jsonl", dir);
     for (;;) {
         char *text = read_text(path);
@@ -91,7 +84,7 @@ static void wait_rows(pid_t pid, int32_t rows)
             return;
         if (waitpid(pid, &st, WNOHANG) == pid)
             ck_abort_msg("lhost train ended before training started (status %d)", st);
-        if (now_s() > deadline) {
+        if (lh_clock_now() > deadline) {
             kill(pid, SIGKILL);
             ck_abort_msg("no training rows after 120 s");
         }
@@ -101,10 +94,10 @@ static void wait_rows(pid_t pid, int32_t rows)
 
 static int wait_exit(pid_t pid)
 {
-    double deadline = now_s() + 120;
+    double deadline = lh_clock_now() + 120;
     int st;
     while (waitpid(pid, &st, WNOHANG) != pid) {
-        if (now_s() > deadline) {
+        if (lh_clock_now() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             ck_abort_msg("lhost train still running 120 s after the signal");
@@ -210,7 +203,7 @@ START_TEST(second_signal_exits_at_once)
 {
     char path[512], *out = NULL, *vout;
     struct stat st;
-    double deadline = now_s() + 120;
+    double deadline = lh_clock_now() + 120;
     pid_t pid = start_train();
     wait_rows(pid, 3);
     ck_assert_int_eq(kill(pid, SIGINT), 0);
@@ -218,7 +211,7 @@ START_TEST(second_signal_exits_at_once)
     while (!(out = file_in("out.txt")) || !strstr(out, "lhost: stopping after the current batch")) {
         free(out);
         out = NULL;
-        ck_assert_msg(now_s() < deadline, "no note after the first SIGINT");
+        ck_assert_msg(lh_clock_now() < deadline, "no note after the first SIGINT");
         usleep(5000);
     }
     free(out);
