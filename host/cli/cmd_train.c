@@ -230,7 +230,10 @@ static int run_end(cmd_run *r, int rc)
         lh_registry_close(r->reg);
     lh_config_free(r->cfg);
     lh_args_free(&r->args);
-    lh_signals_restore();
+    /* After a signal the handler stays until exit, so a second one ends the process at once
+     * with the same status, however late it comes; otherwise the shell's disposition returns. */
+    if (!sig)
+        lh_signals_restore();
     return rc;
 }
 

@@ -203,6 +203,7 @@ START_TEST(second_signal_exits_at_once)
 {
     char path[512], *out = NULL, *vout;
     struct stat st;
+    int rc;
     double deadline = lh_clock_now() + 120;
     pid_t pid = start_train();
     wait_rows(pid, 3);
@@ -216,7 +217,10 @@ START_TEST(second_signal_exits_at_once)
     }
     free(out);
     kill(pid, SIGINT); /* a zombie by now is fine: the status is 130 either way */
-    ck_assert_int_eq(wait_exit(pid), 130);
+    rc = wait_exit(pid);
+    out = file_in("out.txt");
+    ck_assert_msg(rc == 130, "exit %d, output:\n%s", rc, out ? out : "(none)");
+    free(out);
     snprintf(path, sizeof path, "%s/checkpoints/last.ckpt", dir);
     if (stat(path, &st) == 0) {
         ck_assert_int_eq(cli_run(dir, "validate --ckpt checkpoints/last.ckpt", &vout), 0);
