@@ -52,13 +52,15 @@ static int32_t count_lines(const char *text)
     return n;
 }
 
-/* `lhost train` in the background, stdout+stderr into out.txt; its pid. */
-static pid_t start_train(void)
+/* `lhost train` in the background, stdout+stderr into out.txt, `env` (assignments or "")
+ * before it; its pid. */
+static pid_t start_train(const char *env)
 {
     char cmd[1024];
     pid_t pid;
-    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' train -c cfg.yaml > out.txt 2>&1 < /dev/null",
-             dir, LH_LHOST_EXE);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && %s exec '%s' train -c cfg.yaml > out.txt 2>&1 < /dev/null", dir, env,
+             LH_LHOST_EXE);
     pid = fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -121,7 +123,7 @@ static void interrupt_with(int sig, const char *name, int code)
     const char *last;
     int32_t n_rows, n_csv;
     struct stat st;
-    pid_t pid = start_train();
+    pid_t pid = start_train("");
     wait_rows(pid, 3);
     ck_assert_int_eq(kill(pid, sig), 0);
     ck_assert_int_eq(wait_exit(pid), code);
@@ -175,7 +177,7 @@ START_TEST(resume_from_interrupt)
     char *out, *msg, args[256];
     long long epoch = -1;
     int rc;
-    pid_t pid = start_train();
+    pid_t pid = start_train("");
     wait_rows(pid, 3);
     ck_assert_int_eq(kill(pid, SIGINT), 0);
     ck_assert_int_eq(wait_exit(pid), 130);
@@ -205,7 +207,10 @@ START_TEST(second_signal_exits_at_once)
     struct stat st;
     int rc;
     double deadline = lh_clock_now() + 120;
-    pid_t pid = start_train();
+    /* LeakSanitizer's scan at exit stops every thread with ptrace; a signal landing in it can end
+     * the process with the sanitizer's status 1, so a sanitizer build skips that scan here
+     * (the one-signal cases above keep it). */
+    pid_t pid = start_train("ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\"");
     wait_rows(pid, 3);
     ck_assert_int_eq(kill(pid, SIGINT), 0);
     /* The handler's note on stderr says the first signal was seen. */
