@@ -3,6 +3,7 @@
  * or --json. Files are scanned in child processes, so a broken plugin is a row, not a crash; the
  * verbose description (which calls create + state_layout for metrics) runs in a child too. */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ static const char *reduce_name(int32_t r)
     return r == LHOST_REDUCE_SUM   ? "sum"
            : r == LHOST_REDUCE_MAX ? "max"
            : r == LHOST_REDUCE_MIN ? "min"
+           : r == LHOST_REDUCE_CAT ? "cat"
                                    : "?";
 }
 
@@ -219,13 +221,21 @@ static void add_metric_state(cJSON *o, const lh_plugin_row *row)
     } else {
         cJSON *arr = cJSON_AddArrayToObject(st, "buffers");
         cJSON_AddNumberToObject(st, "outputs", outs);
+        /* the plugin's array has its own stride (its struct_size; 40 bytes in ABI 1.0) */
+        size_t stride = n && decls[0].struct_size >= offsetof(lhost_state_decl, max_rows)
+                            ? decls[0].struct_size
+                            : offsetof(lhost_state_decl, max_rows);
         for (k = 0; k < n; k++) {
+            const lhost_state_decl *d =
+                (const lhost_state_decl *)(const void *)((const char *)decls + k * stride);
             cJSON *b = cJSON_CreateObject();
-            json_str(b, "name", decls[k].name);
-            json_str(b, "dtype", dtype_name(decls[k].dtype));
-            json_str(b, "reduction", reduce_name(decls[k].reduction));
-            cJSON_AddNumberToObject(b, "length", (double)decls[k].length);
-            cJSON_AddNumberToObject(b, "init", decls[k].init);
+            json_str(b, "name", d->name);
+            json_str(b, "dtype", dtype_name(d->dtype));
+            json_str(b, "reduction", reduce_name(d->reduction));
+            cJSON_AddNumberToObject(b, "length", (double)d->length);
+            cJSON_AddNumberToObject(b, "init", d->init);
+            if (d->reduction == LHOST_REDUCE_CAT && stride >= sizeof *d)
+                cJSON_AddNumberToObject(b, "max_rows", (double)d->max_rows);
             cJSON_AddItemToArray(arr, b);
         }
     }
