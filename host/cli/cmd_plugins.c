@@ -354,10 +354,17 @@ static void print_describe(const cJSON *o)
         else {
             printf("  %-18s%d\n", "Outputs",
                    (int)cJSON_GetObjectItemCaseSensitive(st, "outputs")->valuedouble);
-            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) printf(
-                "  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"), jtext(b, "dtype"),
-                cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble, jtext(b, "reduction"),
-                cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) {
+                const cJSON *mr = cJSON_GetObjectItemCaseSensitive(b, "max_rows");
+                double len = cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble;
+                if (mr) /* a cat state: rows of `length`, at most max_rows of them */
+                    printf("  %-18s%s[rows <= %.0f][%.0f], reduce cat\n", jtext(b, "name"),
+                           jtext(b, "dtype"), mr->valuedouble, len);
+                else
+                    printf("  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"),
+                           jtext(b, "dtype"), len, jtext(b, "reduction"),
+                           cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+            }
         }
     }
 }
