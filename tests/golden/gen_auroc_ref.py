@@ -156,7 +156,8 @@ def fmt(v):
 
 def main():
     rng = np.random.default_rng(20240612)
-    lines = ["# tests/golden/auroc_cases.txt — written by tests/golden/gen_auroc_ref.py; do not edit"]
+    lines = ["# tests/golden/auroc_cases.txt — written by tests/golden/gen_auroc_ref.py; "
+             "do not edit"]
     for name, C, scores, y, are_probs in make_datasets(rng):
         n = len(y)
         lines.append(f"dataset {name} {C} {n} {are_probs}")
