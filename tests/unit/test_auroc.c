@@ -60,7 +60,8 @@ static void load_fixture(void)
 {
     FILE *f = fopen(FIXTURE, "r");
     char line[16384];
-    int lineno = 0, cap = 0;
+    int lineno = 0;
+    static int cap;
     ck_assert_msg(f != NULL, "cannot open %s", FIXTURE);
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -126,6 +127,8 @@ static void setup(void)
 {
     lh_registry_opts opts = {0};
     lh_error err;
+    if (reg) /* CK_FORK=no runs every test in this process: set up once */
+        return;
     load_fixture();
     ck_assert_msg(lh_registry_open_file(&reg, PLUGIN, &opts, NULL, &err) == 0, "%s", err.msg);
 }
