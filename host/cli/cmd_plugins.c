@@ -3,6 +3,7 @@
  * or --json. Files are scanned in child processes, so a broken plugin is a row, not a crash; the
  * verbose description (which calls create + state_layout for metrics) runs in a child too. */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ static const char *reduce_name(int32_t r)
     return r == LHOST_REDUCE_SUM   ? "sum"
            : r == LHOST_REDUCE_MAX ? "max"
            : r == LHOST_REDUCE_MIN ? "min"
+           : r == LHOST_REDUCE_CAT ? "cat"
                                    : "?";
 }
 
@@ -219,13 +221,21 @@ static void add_metric_state(cJSON *o, const lh_plugin_row *row)
     } else {
         cJSON *arr = cJSON_AddArrayToObject(st, "buffers");
         cJSON_AddNumberToObject(st, "outputs", outs);
+        /* the plugin's array has its own stride (its struct_size; 40 bytes in ABI 1.0) */
+        size_t stride = n && decls[0].struct_size >= offsetof(lhost_state_decl, max_rows)
+                            ? decls[0].struct_size
+                            : offsetof(lhost_state_decl, max_rows);
         for (k = 0; k < n; k++) {
+            const lhost_state_decl *d =
+                (const lhost_state_decl *)(const void *)((const char *)decls + k * stride);
             cJSON *b = cJSON_CreateObject();
-            json_str(b, "name", decls[k].name);
-            json_str(b, "dtype", dtype_name(decls[k].dtype));
-            json_str(b, "reduction", reduce_name(decls[k].reduction));
-            cJSON_AddNumberToObject(b, "length", (double)decls[k].length);
-            cJSON_AddNumberToObject(b, "init", decls[k].init);
+            json_str(b, "name", d->name);
+            json_str(b, "dtype", dtype_name(d->dtype));
+            json_str(b, "reduction", reduce_name(d->reduction));
+            cJSON_AddNumberToObject(b, "length", (double)d->length);
+            cJSON_AddNumberToObject(b, "init", d->init);
+            if (d->reduction == LHOST_REDUCE_CAT && stride >= sizeof *d)
+                cJSON_AddNumberToObject(b, "max_rows", (double)d->max_rows);
             cJSON_AddItemToArray(arr, b);
         }
     }
@@ -344,10 +354,17 @@ static void print_describe(const cJSON *o)
         else {
             printf("  %-18s%d\n", "Outputs",
                    (int)cJSON_GetObjectItemCaseSensitive(st, "outputs")->valuedouble);
-            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) printf(
-                "  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"), jtext(b, "dtype"),
-                cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble, jtext(b, "reduction"),
-                cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) {
+                const cJSON *mr = cJSON_GetObjectItemCaseSensitive(b, "max_rows");
+                double len = cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble;
+                if (mr) /* a cat state: rows of `length`, at most max_rows of them */
+                    printf("  %-18s%s[rows <= %.0f][%.0f], reduce cat\n", jtext(b, "name"),
+                           jtext(b, "dtype"), mr->valuedouble, len);
+                else
+                    printf("  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"),
+                           jtext(b, "dtype"), len, jtext(b, "reduction"),
+                           cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+            }
         }
     }
 }

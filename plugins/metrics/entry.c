@@ -1,4 +1,4 @@
-/* plugins/metrics/entry.c — the descriptors and parameter schemas of the seven metrics in
+/* plugins/metrics/entry.c — the descriptors and parameter schemas of the nine metrics in
  * metrics.so, and lhost_plugin_entry, its only exported symbol. */
 #include "lhm.h"
 
@@ -6,6 +6,7 @@
 
 static const char *const average_choices[] = {"micro", "macro", "weighted", "none", NULL};
 static const char *const normalize_choices[] = {"none", "true", "pred", "all", NULL};
+static const char *const rank_average_choices[] = {"macro", "weighted", "none", NULL};
 
 #define P_NUM_CLASSES(maxc)                                                                   \
     {sizeof(lhost_param), LHOST_PARAM_INT, "num_classes",                                     \
@@ -45,6 +46,27 @@ static const char *const normalize_choices[] = {"none", "true", "pred", "all", N
      "none (counts, default), true (rows sum to 1), pred (columns sum to 1), all (sums to 1)", \
      "none", normalize_choices, 0, 0, 0}
 
+#define P_RANK_AVERAGE                                                                        \
+    {sizeof(lhost_param), LHOST_PARAM_ENUM, "average",                                        \
+     "how the one-vs-rest per-class scores combine: macro (default, unweighted mean), "       \
+     "weighted (by the number of targets of each class), none (one value per class, logged "  \
+     "<name>_<k>)",                                                                           \
+     "macro", rank_average_choices, 0, 0, 0}
+#define P_THRESHOLDS                                                                          \
+    {sizeof(lhost_param), LHOST_PARAM_STRING, "thresholds",                                   \
+     "None (default; also null): exact, every probability is kept for the epoch (host cat "   \
+     "state, bounded by max_samples); an integer T >= 2: binned at linspace(0, 1, T), fixed " \
+     "memory of T * num_classes * 4 counts (torchmetrics' thresholds)",                       \
+     NULL, NULL, 0, 0, LHOST_PARAM_IDENTITY}
+#define P_MAX_SAMPLES                                                                         \
+    {sizeof(lhost_param), LHOST_PARAM_INT, "max_samples",                                     \
+     "thresholds=None only: the most samples one epoch (or one validation) may hold; more is " \
+     "an error naming this bound (memory: 8 * num_classes + 4 bytes a sample)",               \
+     "4194304", NULL, 1, 0, LHOST_PARAM_HAS_MIN}
+#define RANK_PARAMS(short_name)                                                               \
+    P_NUM_CLASSES(65536), P_RANK_AVERAGE, P_THRESHOLDS, P_IGNORE_INDEX, P_MAX_SAMPLES,         \
+        P_NAME(short_name)
+
 #define STAT_PARAMS(short_name)                                                               \
     P_NUM_CLASSES(65536), P_AVERAGE, P_TOP_K, P_IGNORE_INDEX, P_ZERO_DIVISION, P_NAME(short_name)
 
@@ -54,6 +76,8 @@ static const lhost_param recall_params[] = {STAT_PARAMS("recall")};
 static const lhost_param f1_params[] = {STAT_PARAMS("f1")};
 static const lhost_param fbeta_params[] = {STAT_PARAMS("fbeta"), P_BETA};
 static const lhost_param specificity_params[] = {STAT_PARAMS("specificity")};
+static const lhost_param auroc_params[] = {RANK_PARAMS("auroc")};
+static const lhost_param ap_params[] = {RANK_PARAMS("average_precision")};
 static const lhost_param confmat_params[] = {P_NUM_CLASSES(4096), P_IGNORE_INDEX, P_NORMALIZE,
                                              P_NAME("confusion_matrix")};
 
@@ -71,6 +95,8 @@ CREATE_FN(create_f1, LHM_F1)
 CREATE_FN(create_fbeta, LHM_FBETA)
 CREATE_FN(create_specificity, LHM_SPECIFICITY)
 CREATE_FN(create_confmat, LHM_CONFUSION_MATRIX)
+CREATE_FN(create_auroc, LHM_AUROC)
+CREATE_FN(create_ap, LHM_AVERAGE_PRECISION)
 
 #define STAT_VTABLE(create_fn)                                                                \
     {sizeof(lhost_metric_vtable), 1, create_fn, lhm_destroy, lhm_state_layout,                \
@@ -87,6 +113,12 @@ static const lhost_metric_vtable specificity_vt = STAT_VTABLE(create_specificity
 static const lhost_metric_vtable confmat_vt = {sizeof(lhost_metric_vtable), 0, create_confmat,
                                                lhm_destroy, lhm_state_layout,
                                                lhm_confmat_update, lhm_confmat_compute};
+
+#define RANK_VTABLE(create_fn)                                                                \
+    {sizeof(lhost_metric_vtable), 1, create_fn, lhm_destroy, lhm_state_layout,                \
+     lhm_rank_update, lhm_rank_compute}
+static const lhost_metric_vtable auroc_vt = RANK_VTABLE(create_auroc);
+static const lhost_metric_vtable ap_vt = RANK_VTABLE(create_ap);
 
 #define N(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 #define DESC(var, short_name, text, params, vt)                                               \
@@ -112,12 +144,21 @@ DESC(confmat_desc, "confusion_matrix",
      "multiclass confusion matrix, row = target, column = prediction, logged row-major as "
      "<name>_<target*num_classes+pred> (torchmetrics MulticlassConfusionMatrix)",
      confmat_params, confmat_vt);
+DESC(auroc_desc, "auroc",
+     "multiclass one-vs-rest area under the ROC curve from logits, exact or binned "
+     "(torchmetrics MulticlassAUROC)",
+     auroc_params, auroc_vt);
+DESC(ap_desc, "average_precision",
+     "multiclass one-vs-rest average precision from logits, exact or binned (torchmetrics "
+     "MulticlassAveragePrecision)",
+     ap_params, ap_vt);
 
 const lhost_plugin_desc *const lhm_plugins[LHM_COUNT] = {
     [LHM_ACCURACY] = &accuracy_desc,       [LHM_PRECISION] = &precision_desc,
     [LHM_RECALL] = &recall_desc,           [LHM_F1] = &f1_desc,
     [LHM_FBETA] = &fbeta_desc,             [LHM_SPECIFICITY] = &specificity_desc,
-    [LHM_CONFUSION_MATRIX] = &confmat_desc};
+    [LHM_CONFUSION_MATRIX] = &confmat_desc, [LHM_AUROC] = &auroc_desc,
+    [LHM_AVERAGE_PRECISION] = &ap_desc};
 
 static const lhost_library library = {sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL,
                                       LHM_COUNT, lhm_plugins};

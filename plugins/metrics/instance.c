@@ -1,4 +1,4 @@
-/* plugins/metrics/instance.c — create / destroy / state_layout shared by the seven metrics,
+/* plugins/metrics/instance.c — create / destroy / state_layout shared by the nine metrics,
  * plus the checks and helpers every update() uses. */
 #include <math.h>
 #include <stdarg.h>
@@ -85,7 +85,11 @@ int32_t lhm_create(int32_t kind, const lhost_host *host, lhost_ctx *ctx,
     if (!(tmp.beta > 0.0) || !isfinite(tmp.beta))
         return lhm_fail(&tmp, ctx, "beta=%g: expected a finite number > 0", tmp.beta);
 
-    if (kind == LHM_CONFUSION_MATRIX) {
+    if (kind == LHM_AUROC || kind == LHM_AVERAGE_PRECISION) {
+        int32_t rc = lhm_rank_setup(&tmp, ctx, pv);
+        if (rc != LHOST_OK)
+            return rc;
+    } else if (kind == LHM_CONFUSION_MATRIX) {
         declare(&tmp.decls[0], "confmat", (uint64_t)C * (uint64_t)C);
         tmp.n_decls = 1;
         tmp.n_outputs = (uint32_t)(C * C);

@@ -3,7 +3,8 @@
  * prefixed lhm_.
  *
  * An instance holds its parsed parameters and the state declarations derived from them, never
- * running totals: those live in the host-allocated buffers declared by lhm_state_layout. */
+ * running totals: those live in the host-allocated buffers declared by lhm_state_layout (for
+ * auroc / average_precision with thresholds=None, host-owned cat states). */
 #ifndef LHM_H
 #define LHM_H
 
@@ -19,7 +20,13 @@
 #define LHM_FBETA 4
 #define LHM_SPECIFICITY 5
 #define LHM_CONFUSION_MATRIX 6
-#define LHM_COUNT 7
+#define LHM_AUROC 7
+#define LHM_AVERAGE_PRECISION 8
+#define LHM_COUNT 9
+
+/* Default max_samples of auroc / average_precision with thresholds=None: the most samples an
+ * epoch may hold (the host's bound on their cat states). */
+#define LHM_RANK_MAX_SAMPLES 4194304
 
 /* `average` choices, in schema order (lhost_value.i). */
 #define LHM_AVG_MICRO 0
@@ -53,6 +60,8 @@ typedef struct lhm_metric {
     double zero_division;    /* 0 or 1: the value of a 0/0 score */
     double beta;             /* fbeta (1 for f1) */
     int32_t normalize;       /* LHM_NORM_*; confusion_matrix */
+    int32_t thresholds;      /* auroc / average_precision: 0 = exact (cat states), else bins */
+    int32_t warned;          /* auroc / average_precision: the absent-class warning was given */
     lhost_state_decl decls[LHM_N_STAT_BUFS]; /* derived from num_classes */
     uint32_t n_decls;
     uint32_t n_outputs;
@@ -91,5 +100,13 @@ int32_t lhm_confmat_update(void *self, lhost_ctx *ctx, const lhost_metric_state 
                            const lhost_metric_batch *batch);
 int32_t lhm_confmat_compute(void *self, lhost_ctx *ctx, const lhost_metric_state *state,
                             double *out);
+
+/* ranking.c: auroc and average_precision. lhm_rank_setup reads thresholds / average /
+ * max_samples and declares the state (m->num_classes, has_ignore and ignore_index set). */
+int32_t lhm_rank_setup(lhm_metric *m, lhost_ctx *ctx, const lhost_param_values *pv);
+int32_t lhm_rank_update(void *self, lhost_ctx *ctx, const lhost_metric_state *state,
+                        const lhost_metric_batch *batch);
+int32_t lhm_rank_compute(void *self, lhost_ctx *ctx, const lhost_metric_state *state,
+                         double *out);
 
 #endif

@@ -22,8 +22,10 @@ static const lhost_plugin_desc cb = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLB
                                      "first plugin of two", NULL, 0, 0, &cb_vt};
 
 static const lhost_state_decl decls[] = {
-    {sizeof(lhost_state_decl), "correct", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0},
-    {sizeof(lhost_state_decl), "total", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0},
+    {.struct_size = sizeof(lhost_state_decl), .name = "correct", .dtype = LHOST_DTYPE_I64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
+    {.struct_size = sizeof(lhost_state_decl), .name = "total", .dtype = LHOST_DTYPE_I64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
 };
 
 static int32_t m_create(const lhost_host *h, lhost_ctx *c, const lhost_param_values *p, void **s)

@@ -120,18 +120,21 @@ LH_FIELD(lhost_callback_vtable, state_save, 80, 8);
 LH_FIELD(lhost_callback_vtable, state_restore, 88, 8);
 
 /* metric.h (lhost_state_decl, lhost_metric_batch: 4 bytes of padding after struct_size) */
-LH_SIZE(lhost_state_decl, 40);
+LH_SIZE(lhost_state_decl, 48); /* 40 in 1.0 */
 LH_FIELD(lhost_state_decl, struct_size, 0, 4);
 LH_FIELD(lhost_state_decl, name, 8, 8);
 LH_FIELD(lhost_state_decl, dtype, 16, 4);
 LH_FIELD(lhost_state_decl, reduction, 20, 4);
 LH_FIELD(lhost_state_decl, length, 24, 8);
 LH_FIELD(lhost_state_decl, init, 32, 8);
+LH_FIELD(lhost_state_decl, max_rows, 40, 8); /* since 1.1 */
 
-LH_SIZE(lhost_metric_state, 16);
+LH_SIZE(lhost_metric_state, 32); /* 16 in 1.0 */
 LH_FIELD(lhost_metric_state, struct_size, 0, 4);
 LH_FIELD(lhost_metric_state, count, 4, 4);
 LH_FIELD(lhost_metric_state, buffers, 8, 8);
+LH_FIELD(lhost_metric_state, rows, 16, 8);   /* since 1.1 */
+LH_FIELD(lhost_metric_state, append, 24, 8); /* since 1.1 */
 
 LH_SIZE(lhost_metric_batch, 40);
 LH_FIELD(lhost_metric_batch, struct_size, 0, 4);

@@ -525,7 +525,7 @@ static double run_metric(const lhost_metric_vtable *vt, const int64_t *sizes, in
     uint32_t n_decls = 0, n_out = 0;
     double sum = 0, count = 0, out = -1;
     void *bufs[2] = {&sum, &count};
-    lhost_metric_state st = {sizeof st, 2, bufs};
+    lhost_metric_state st = {.struct_size = sizeof st, .count = 2, .buffers = bufs};
     void *self = NULL;
     int32_t b;
     *correct_out = *total_out = 0;

@@ -392,17 +392,18 @@ static const lhost_param *find_param(const lhost_plugin_desc *d, const char *nam
     return NULL;
 }
 
-START_TEST(library_describes_seven_metrics)
+START_TEST(library_describes_nine_metrics)
 {
-    static const char *const names[] = {"accuracy", "precision", "recall", "f1",
-                                        "fbeta", "specificity", "confusion_matrix"};
+    static const char *const names[] = {"accuracy",         "precision", "recall",
+                                        "f1",               "fbeta",     "specificity",
+                                        "confusion_matrix", "auroc",     "average_precision"};
     const lhost_library *lib = library();
     lhost_version host = LHOST_ABI_VERSION_INIT;
     uint32_t k;
     ck_assert_int_eq(lhost_version_check(host, lib->abi), LHOST_VERSION_COMPATIBLE);
     ck_assert_ptr_null(lib->error);
-    ck_assert_uint_eq(lib->n_plugins, 7);
-    for (k = 0; k < 7; k++) {
+    ck_assert_uint_eq(lib->n_plugins, 9);
+    for (k = 0; k < 9; k++) {
         const lhost_plugin_desc *d = find_desc(names[k]);
         const lhost_metric_vtable *vt = d->vtable;
         const lhost_param *name = find_param(d, "name"), *avg = find_param(d, "average");
@@ -422,8 +423,17 @@ START_TEST(library_describes_seven_metrics)
             ck_assert_ptr_nonnull(strstr(avg->help, "macro (default"));
             ck_assert_ptr_nonnull(strstr(avg->help, "micro, where precision = recall = accuracy"));
             ck_assert_int_eq(vt->higher_is_better, 1);
-        } else {
+        } else if (k == 6) {
             ck_assert_ptr_null(avg);
+        } else {
+            /* auroc, average_precision (tests/unit/test_auroc.c): torchmetrics' choices */
+            ck_assert_str_eq(avg->default_value, "macro");
+            ck_assert_str_eq(avg->choices[0], "macro");
+            ck_assert_str_eq(avg->choices[1], "weighted");
+            ck_assert_str_eq(avg->choices[2], "none");
+            ck_assert_ptr_null(avg->choices[3]);
+            ck_assert_ptr_nonnull(find_param(d, "thresholds"));
+            ck_assert_int_eq(vt->higher_is_better, 1);
         }
         ck_assert((find_param(d, "beta") != NULL) == (k == 4));
     }
@@ -549,7 +559,7 @@ static Suite *metrics_suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, library_describes_seven_metrics);
+    tcase_add_test(tc, library_describes_nine_metrics);
     tcase_add_test(tc, average_none_and_confmat_have_one_output_per_cell);
     tcase_add_test(tc, golden_cases_match_sklearn);
     tcase_add_test(tc, bad_params_are_refused_with_a_message);

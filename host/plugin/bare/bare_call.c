@@ -284,8 +284,10 @@ void lh_bare_fill_callback_vtable(lh_bare_lib *lib, lhost_callback_vtable *vt)
 /* ---- metrics -------------------------------------------------------------------------- */
 
 static const lhost_state_decl metric_state[2] = {
-    {sizeof(lhost_state_decl), "sum", LHOST_DTYPE_F64, LHOST_REDUCE_SUM, 1, 0.0},
-    {sizeof(lhost_state_decl), "count", LHOST_DTYPE_F64, LHOST_REDUCE_SUM, 1, 0.0}};
+    {.struct_size = sizeof(lhost_state_decl), .name = "sum", .dtype = LHOST_DTYPE_F64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
+    {.struct_size = sizeof(lhost_state_decl), .name = "count", .dtype = LHOST_DTYPE_F64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1}};
 
 static int32_t metric_layout(void *self, const lhost_state_decl **decls, uint32_t *n_decls,
                              uint32_t *n_outputs)

@@ -5,13 +5,22 @@
  * ranks (sum / max / min) before compute(), and saves them in checkpoints. So a metric never
  * talks to MPI or NCCL, and resume restores its running totals exactly.
  *
+ * Since ABI 1.1 a buffer may instead be a "cat" state (reduction LHOST_REDUCE_CAT, torchmetrics'
+ * dist_reduce_fx="cat"): a table of rows of `length` elements that update() appends to through
+ * state->append, that reset empties, that ranks reduce by concatenation and that checkpoints
+ * save as a (rows, length) tensor. The host owns and grows it (amortised doubling) up to the
+ * declared max_rows; an append past that fails with a message naming the metric and the bound.
+ * That is what exact AUROC and average precision need: every score seen in the epoch.
+ *
  * Lifecycle: create -> state_layout (once) -> { reset by host; update* ; sync by host; compute }*
  * -> destroy. Every function is [main-thread]. The log key is the value of the metric's `name`
- * parameter when its schema has one, else the plugin's short name; in validation the host
+ * parameter when it is set, else the metric's config key (`auroc: {plugin: auroc}` logs
+ * "auroc"; the host gives `name` the config key as its default); in validation the host
  * prefixes "val_". A metric with n_outputs > 1 logs "<key>_<k>" for k = 0..n_outputs-1. */
 #ifndef LHOST_METRIC_H
 #define LHOST_METRIC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "host.h"
@@ -32,6 +41,8 @@ extern "C" {
 #define LHOST_REDUCE_SUM 1
 #define LHOST_REDUCE_MAX 2
 #define LHOST_REDUCE_MIN 3
+/* since 1.1: a cat state, rows appended by update() and concatenated across ranks (see above) */
+#define LHOST_REDUCE_CAT 4
 
 /* One state buffer. Plugin-owned; valid until destroy. */
 typedef struct lhost_state_decl {
@@ -39,17 +50,41 @@ typedef struct lhost_state_decl {
     const char *name;  /* [a-z0-9_]+, unique within the metric */
     int32_t dtype;     /* LHOST_DTYPE_* */
     int32_t reduction; /* LHOST_REDUCE_* */
-    uint64_t length;   /* elements */
-    double init;       /* value every element takes on reset (0 for sums, -inf for max, ...) */
+    uint64_t length;   /* elements; for LHOST_REDUCE_CAT the width of one row */
+    double init;       /* value every element takes on reset (0 for sums, -inf for max, ...);
+                        * unused by a cat state, which reset empties */
+    /* since 1.1, LHOST_REDUCE_CAT only (ignored otherwise): the most rows the buffer may hold,
+     * >= 1. The host reads it only when struct_size covers it. */
+    uint64_t max_rows;
 } lhost_state_decl;
 
 /* The host-allocated buffers, one per declaration, in declaration order, 64-byte aligned.
  * Host-owned; the pointers are valid for the call. */
-typedef struct lhost_metric_state {
+typedef struct lhost_metric_state lhost_metric_state;
+struct lhost_metric_state {
     uint32_t struct_size;
     uint32_t count;
     void *const *buffers;
-} lhost_metric_state;
+    /* since 1.1: per buffer, the rows a cat buffer holds (0 after reset; its data is
+     * buffers[i], rows[i] * length elements, row-major); 1 for a fixed buffer. Host-owned,
+     * valid for the call. Present when struct_size > offsetof(lhost_metric_state, rows). */
+    const uint64_t *rows;
+    /* since 1.1 [main-thread, from update() only]: append n_rows rows (n_rows * length
+     * elements of the buffer's dtype, row-major, plugin memory, copied) to cat buffer `buffer`
+     * of this state. On LHOST_OK buffers[buffer] and rows[buffer] include them; the block may
+     * have moved, so read buffers[buffer] again after the call. LHOST_ERROR appends nothing
+     * when `buffer` is not a cat buffer or it would then hold more than its max_rows; the host
+     * has recorded the reason (naming the metric, the buffer and the bound) and update()
+     * should return LHOST_ERROR. */
+    int32_t (*append)(const lhost_metric_state *state, uint32_t buffer, const void *data,
+                      uint64_t n_rows);
+};
+
+/* Does `state` have the member `field` (since 1.1: rows, append)? A 1.1 plugin loaded by a 1.1
+ * host always sees them; the check keeps a plugin honest about what it relies on. */
+#define LHOST_METRIC_STATE_HAS(state, field)                                                   \
+    ((state)->struct_size >= offsetof(lhost_metric_state, field) + sizeof((state)->field) &&   \
+     (state)->field)
 
 /* One batch of predictions in host memory, borrowed for the call. */
 typedef struct lhost_metric_batch {

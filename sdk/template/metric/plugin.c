@@ -10,8 +10,10 @@
 enum { CORRECT, TOTAL, N_STATES };
 
 static const lhost_state_decl states[N_STATES] = {
-    {sizeof(lhost_state_decl), "correct", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0.0},
-    {sizeof(lhost_state_decl), "total", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0.0},
+    {.struct_size = sizeof(lhost_state_decl), .name = "correct", .dtype = LHOST_DTYPE_I64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
+    {.struct_size = sizeof(lhost_state_decl), .name = "total", .dtype = LHOST_DTYPE_I64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
 };
 
 /* The metric keeps no running values of its own: everything lives in the host's buffers. */
