@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "cmd.h"
+#include "guard.h"
 #include "layer.h"
 #include "signals.h"
 #include "trainer.h"
@@ -261,7 +262,23 @@ static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **r
     o.plugin_dirs = dirs;
     o.n_plugin_dirs = n;
     o.allow_insecure = lh_args_get(a, "allow-insecure-plugins") != NULL;
-    return lh_registry_open(reg, &o, lh_services_table(), err);
+    /* Every file is judged in a child first; only the plugins the config names are then loaded
+     * here (lh_registry_use), so a crashing or hanging file costs a line, not the run. */
+    o.scan_in_child = 1;
+    if (lh_registry_open(reg, &o, lh_services_table(), err))
+        return -1;
+    for (i = 0; i < lh_registry_count(*reg); i++) {
+        const lh_plugin_row *r = lh_registry_row(*reg, i);
+        if (r->status == LH_PLUGIN_BROKEN && r->id)
+            fprintf(stderr, "lhost: warning: plugin %s (%s) refused: %s\n", r->id, r->path,
+                    r->reason);
+        else if (r->status == LH_PLUGIN_BROKEN)
+            fprintf(stderr, "lhost: warning: plugin file %s refused: %s\n", r->path, r->reason);
+    }
+    /* From here a crash inside a plugin's create or hook is reported with its id (guard.h). */
+    if (lh_guard_install())
+        return lh_error_set(err, "cannot install the handler for plugin crashes");
+    return 0;
 }
 
 /* Overrides, then the checks of the trainer's keys; with --print_config, print the config. */

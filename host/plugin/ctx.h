@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "guard.h"
 #include "instance.h"
 
 struct lhost_ctx {
@@ -18,6 +19,7 @@ struct lhost_ctx {
     int32_t created;               /* create() succeeded: destroy() is owed */
     int32_t stop_requested;        /* request_stop was called since the last dispatch */
     char error[1024];              /* last set_error message */
+    lh_guard_note note;            /* current around create and destroy (guard.h) */
 };
 
 /* Message set by set_error(NULL, msg) inside an entry on this thread ("" if none); clear it

@@ -65,7 +65,11 @@ int lh_instance_create(const lh_plugin_row *row, const char *key, const lh_kv *k
              : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->create
                                             : ((const lhost_logger_vtable *)d->vtable)->create;
     if (create) {
+        const lh_guard_note *was;
+        lh_guard_note_set(&inst->note, d->id, "create");
+        was = lh_guard_enter(&inst->note);
         rc = create(lh_services_table(), inst, &inst->params, &inst->self);
+        lh_guard_leave(was);
         if (rc != LHOST_OK) {
             lh_error_set(err, "plugin %s: create: %s", d->id,
                          inst->error[0] ? inst->error : "failed without a message");
@@ -89,8 +93,13 @@ void lh_instance_destroy(lh_instance *inst)
             d->kind == LHOST_KIND_CALLBACK ? ((const lhost_callback_vtable *)d->vtable)->destroy
             : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->destroy
                                            : ((const lhost_logger_vtable *)d->vtable)->destroy;
-        if (destroy)
+        if (destroy) {
+            const lh_guard_note *was;
+            lh_guard_note_set(&inst->note, d->id, "destroy");
+            was = lh_guard_enter(&inst->note);
             destroy(inst->self);
+            lh_guard_leave(was);
+        }
     }
     lh_params_values_free(&inst->params);
     free(inst->key);
