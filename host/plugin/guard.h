@@ -2,7 +2,8 @@
  *
  * A plugin runs in the host's process, so a SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT inside
  * its create, destroy or a hook would end lhost with no word about who did it. Before each call
- * into a plugin the caller makes a preformatted note current ("lhost: plugin org.x.y crashed in
+ * into a plugin (instance.c: create/destroy; dispatch.c: hooks, on_exception; instance_guard.c:
+ * what the trainer calls directly) the caller makes a preformatted note current ("lhost: plugin org.x.y crashed in
  * on_train_batch_end ("); the handler lh_guard_install sets writes it, the signal's name and
  * ")", and exits with 128 + the signal: only write(2) and _exit(2), which are async-signal-safe.
  * Nothing is written to disk on the way out; every file lhost writes goes through

@@ -50,6 +50,7 @@ int lh_instance_create(const lh_plugin_row *row, const char *key, const lh_kv *k
     inst->row = row;
     inst->desc = d;
     inst->env = env;
+    lh_instance_guard_init(inst);
     if (lh_params_parse(d, kvs, n_kvs, &inst->params, err) != 0) {
         free(inst);
         return -1;
@@ -114,17 +115,18 @@ const lhost_param_values *lh_instance_params(const lh_instance *inst) { return &
 const char *lh_instance_state_key(const lh_instance *inst) { return inst->state_key; }
 const char *lh_instance_error(const lh_instance *inst) { return inst->error; }
 
+/* The guarded copies (instance_guard.c): a crash in a member the trainer calls names it. */
 const lhost_callback_vtable *lh_instance_callback(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_CALLBACK ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_CALLBACK ? &inst->guarded.callback : NULL;
 }
 
 const lhost_metric_vtable *lh_instance_metric(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_METRIC ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_METRIC ? &inst->guarded.metric : NULL;
 }
 
 const lhost_logger_vtable *lh_instance_logger(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_LOGGER ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_LOGGER ? &inst->guarded.logger : NULL;
 }

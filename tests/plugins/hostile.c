@@ -4,6 +4,7 @@
  *   FIX_CRASH_CREATE  callback crash_create: create() stores through NULL
  *   FIX_CRASH_HOOK    callback crash_hook: on_train_batch_end stores through NULL at its
  *                     `at`-th call (parameter, default 3: in the first epoch)
+ *   FIX_CRASH_UPDATE  metric crash_update: update() stores through NULL at its first call
  *   FIX_MANY          a library claiming 2^32-1 plugins
  *   FIX_STRIDE        a parameter table whose element size (its stride) is 2 GiB
  *   FIX_DUP_NAME      org.other.model_checkpoint, a callback that takes the name model_checkpoint
@@ -13,7 +14,7 @@
 
 #include "fixture.h"
 
-#if defined(FIX_CRASH_CREATE) || defined(FIX_CRASH_HOOK)
+#if defined(FIX_CRASH_CREATE) || defined(FIX_CRASH_HOOK) || defined(FIX_CRASH_UPDATE)
 static volatile uintptr_t zero;
 
 static void crash(void) { *(volatile int *)zero = 42; }
@@ -34,6 +35,7 @@ static int32_t create(const lhost_host *host, lhost_ctx *ctx, const lhost_param_
 
 static void destroy(void *self) { (void)self; }
 
+#ifndef FIX_CRASH_UPDATE
 static int32_t batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *b)
 {
 #ifdef FIX_CRASH_HOOK
@@ -49,6 +51,36 @@ static const lhost_callback_vtable vtable = {
     .destroy = destroy,
     .on_train_batch_end = batch_end,
 };
+#else
+/* The metric: one counter, one output; update crashes. */
+static const lhost_state_decl decls[] = {
+    {sizeof(lhost_state_decl), "seen", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0},
+};
+
+static int32_t m_layout(void *self, const lhost_state_decl **d, uint32_t *n, uint32_t *outs)
+{
+    *d = decls;
+    *n = 1;
+    *outs = 1;
+    return LHOST_OK;
+}
+
+static int32_t m_update(void *self, lhost_ctx *ctx, const lhost_metric_state *st,
+                        const lhost_metric_batch *b)
+{
+    crash();
+    return LHOST_OK;
+}
+
+static int32_t m_compute(void *self, lhost_ctx *ctx, const lhost_metric_state *st, double *out)
+{
+    out[0] = 0;
+    return LHOST_OK;
+}
+
+static const lhost_metric_vtable m_vtable = {sizeof(lhost_metric_vtable), 1, create, destroy,
+                                             m_layout, m_update, m_compute};
+#endif
 
 #if defined(FIX_CRASH_CREATE)
 #define FIX_ID "org.lhost.test.crash_create"
@@ -56,6 +88,9 @@ static const lhost_callback_vtable vtable = {
 #elif defined(FIX_CRASH_HOOK)
 #define FIX_ID "org.lhost.test.crash_hook"
 #define FIX_NAME "crash_hook"
+#elif defined(FIX_CRASH_UPDATE)
+#define FIX_ID "org.lhost.test.crash_update"
+#define FIX_NAME "crash_update"
 #elif defined(FIX_DUP_NAME)
 #define FIX_ID "org.other.model_checkpoint"
 #define FIX_NAME "model_checkpoint"
@@ -84,9 +119,17 @@ static const lhost_param params[] = {
 #define FIX_PARAMS NULL, 0
 #endif
 
+#ifdef FIX_CRASH_UPDATE
+#define FIX_KIND LHOST_KIND_METRIC, FIX_ID, FIX_NAME
+#define FIX_VTABLE &m_vtable
+#else
+#define FIX_KIND LHOST_KIND_CALLBACK, FIX_ID, FIX_NAME
+#define FIX_VTABLE &vtable
+#endif
+
 static const lhost_plugin_desc desc = {
-    sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK, FIX_ID, FIX_NAME, "0.1.0",
-    "a fixture the host must not trust", FIX_PARAMS, LHOST_PRIORITY_DEFAULT, &vtable};
+    sizeof(lhost_plugin_desc), FIX_KIND, "0.1.0", "a fixture the host must not trust",
+    FIX_PARAMS, LHOST_PRIORITY_DEFAULT, FIX_VTABLE};
 
 #ifdef FIX_MANY
 static const lhost_plugin_desc *const many_plugins[] = {&desc};

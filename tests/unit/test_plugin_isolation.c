@@ -186,6 +186,18 @@ START_TEST(crash_in_create)
 }
 END_TEST
 
+/* A metric's update is called by the trainer, not by dispatch: named all the same. */
+START_TEST(crash_in_metric_update)
+{
+    char *out;
+    fx_add_case(plugdir, "crash_update");
+    write_cfg(1, "  model_checkpoint: {dirpath: checkpoints}\nmetrics:\n  crash_update: null\n");
+    EXPECT_RUN(train(&out), 139, out,
+               "lhost: plugin org.lhost.test.crash_update crashed in update (SIGSEGV)\n");
+    free(out);
+}
+END_TEST
+
 /* Only complete checkpoints are left under real names (host/util/atomic.c): count them. */
 static int32_t complete_ckpts(const char *sub)
 {
@@ -313,7 +325,7 @@ int main(void)
     const TTest *const tests[] = {
         entry_crash_unused, entry_hang_unused, many_plugins_unused, huge_stride_unused,
         space_in_id_unused, crash_create_unused, space_in_id_used, refused_file_used,
-        refused_dir_used, crash_in_create, crash_in_hook_keeps_checkpoint, duplicate_name,
-        ancestor_writable, foreign_owner, NULL};
+        refused_dir_used, crash_in_create, crash_in_metric_update,
+        crash_in_hook_keeps_checkpoint, duplicate_name, ancestor_writable, foreign_owner, NULL};
     return check_main("plugin_isolation", 90, setup, teardown, tests);
 }
