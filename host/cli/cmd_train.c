@@ -30,7 +30,9 @@
 #define PLUGIN_OPTS                                                                           \
     {"plugin-dir", 0, LH_ARG_LIST, "DIR", MAX_DIRS, "search DIR for plugins first"},          \
     {"allow-insecure-plugins", 0, LH_ARG_FLAG, NULL, 0,                                       \
-     "load plugin files and folders writable by group or others"},                            \
+     "load plugin files and folders writable by group or others or owned by another user"},    \
+    {"plugin-timeout", 0, LH_ARG_VALUE, "SECONDS", 0,                                         \
+     "end the run (status 124) when one call into a plugin lasts this long (default: never)"}, \
     {"print_config", 0, LH_ARG_FLAG, NULL, 0,                                                 \
      "print the merged config (file + overrides) as YAML and exit"}
 
@@ -238,6 +240,21 @@ static int run_end(cmd_run *r, int rc)
     return rc;
 }
 
+/* --plugin-timeout SECONDS: the watchdog for plugin calls that never return (guard.h). */
+static int watchdog(const char *text, lh_error *err)
+{
+    char *end;
+    double s;
+    if (!text)
+        return 0;
+    s = strtod(text, &end);
+    if (end == text || *end || !(s > 0) || s > 1e9)
+        return lh_error_set(err, "--plugin-timeout: expected a number of seconds > 0, got \"%s\"",
+                            text);
+    return lh_guard_watchdog(s) ? lh_error_set(err, "--plugin-timeout: cannot start the watchdog")
+                                : 0;
+}
+
 /* Plugin directories: --plugin-dir first, then the config's plugin_dirs. */
 static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **reg,
                          lh_error *err)
@@ -278,7 +295,7 @@ static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **r
     /* From here a crash inside a plugin's create or hook is reported with its id (guard.h). */
     if (lh_guard_install())
         return lh_error_set(err, "cannot install the handler for plugin crashes");
-    return 0;
+    return watchdog(lh_args_get(a, "plugin-timeout"), err);
 }
 
 /* Overrides, then the checks of the trainer's keys; with --print_config, print the config. */

@@ -3,9 +3,10 @@
  * A plugin runs in the host's process, so a SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT inside
  * its create, destroy or a hook would end lhost with no word about who did it. Before each call
  * into a plugin (instance.c: create/destroy; dispatch.c: hooks, on_exception; instance_guard.c:
- * what the trainer calls directly) the caller makes a preformatted note current ("lhost: plugin org.x.y crashed in
- * on_train_batch_end ("); the handler lh_guard_install sets writes it, the signal's name and
- * ")", and exits with 128 + the signal: only write(2) and _exit(2), which are async-signal-safe.
+ * what the trainer calls directly) the caller makes a preformatted note current
+ * ("lhost: plugin org.x.y crashed in on_train_batch_end ("); the handler lh_guard_install sets
+ * writes it, the signal's name and ")", and exits with 128 + the signal: only write(2) and
+ * _exit(2), which are async-signal-safe.
  * Nothing is written to disk on the way out; every file lhost writes goes through
  * host/util/atomic.c, so the last complete checkpoint stays and no half file has a real name.
  *
@@ -13,9 +14,11 @@
  * that installed the handler, goes to the disposition that was there before (the default, or a
  * sanitizer's handler), as if lh_guard_install had not run.
  *
- * A hook that never returns is not caught here: SIGINT/SIGTERM ask training to stop at the next
- * batch boundary (host/util/signals.c), which a hung hook never reaches, and a second signal
- * ends the process at once (`timeout -s INT -k 10 3600 lhost train ...` does both). */
+ * A hook that never returns: with lh_guard_watchdog (`--plugin-timeout SECONDS`) a thread ends
+ * the process when one call into a plugin has lasted that long, with "lhost: plugin ID hung in
+ * HOOK: no return after N s" and status 124 (as timeout(1)). Without it, SIGINT/SIGTERM ask
+ * training to stop at the next batch boundary (host/util/signals.c), which a hung hook never
+ * reaches, and a second signal ends the process at once. */
 #ifndef LH_GUARD_H
 #define LH_GUARD_H
 
@@ -27,7 +30,11 @@
 typedef struct lh_guard_note {
     uint32_t len; /* 0: not formatted */
     char text[LH_GUARD_NOTE_MAX];
+    const char *id, *hook; /* borrowed (the registry's id, a static hook name): the watchdog's */
 } lh_guard_note;
+
+/* The exit status after the watchdog found a hung plugin. */
+#define LH_GUARD_HUNG_STATUS 124
 
 /* Catch the fatal signals above on this thread's behalf (an alternate stack is set up when the
  * thread has none, so a plugin's stack overflow is reported too). 0, or -1 when sigaction
@@ -35,6 +42,10 @@ typedef struct lh_guard_note {
 int lh_guard_install(void);
 /* Put back the dispositions lh_guard_install replaced. */
 void lh_guard_restore(void);
+
+/* From now on, end the process when one call into a plugin lasts `seconds` (> 0; 0 = never).
+ * Once per process; 0, or -1 when the thread cannot be started. */
+int lh_guard_watchdog(double seconds);
 
 /* Format `note` for plugin `id` in `hook` ("create", "on_fit_start", ...). */
 void lh_guard_note_set(lh_guard_note *note, const char *id, const char *hook);

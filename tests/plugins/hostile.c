@@ -4,6 +4,7 @@
  *   FIX_CRASH_CREATE  callback crash_create: create() stores through NULL
  *   FIX_CRASH_HOOK    callback crash_hook: on_train_batch_end stores through NULL at its
  *                     `at`-th call (parameter, default 3: in the first epoch)
+ *   FIX_HANG_HOOK     callback hang_hook: on_train_batch_end never returns from its `at`-th call
  *   FIX_CRASH_UPDATE  metric crash_update: update() stores through NULL at its first call
  *   FIX_MANY          a library claiming 2^32-1 plugins
  *   FIX_STRIDE        a parameter table whose element size (its stride) is 2 GiB
@@ -11,6 +12,7 @@
  *   FIX_SPACE_ID      a callback whose id has a space in it
  * The crashes read a volatile zero, so no compiler can prove the store away. */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -41,6 +43,11 @@ static int32_t batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *b)
 #ifdef FIX_CRASH_HOOK
     if (--calls_left == 0)
         crash();
+#endif
+#ifdef FIX_HANG_HOOK
+    if (--calls_left == 0)
+        for (;;)
+            pause();
 #endif
     return LHOST_OK;
 }
@@ -88,6 +95,9 @@ static const lhost_metric_vtable m_vtable = {sizeof(lhost_metric_vtable), 1, cre
 #elif defined(FIX_CRASH_HOOK)
 #define FIX_ID "org.lhost.test.crash_hook"
 #define FIX_NAME "crash_hook"
+#elif defined(FIX_HANG_HOOK)
+#define FIX_ID "org.lhost.test.hang_hook"
+#define FIX_NAME "hang_hook"
 #elif defined(FIX_CRASH_UPDATE)
 #define FIX_ID "org.lhost.test.crash_update"
 #define FIX_NAME "crash_update"
@@ -109,9 +119,9 @@ static const lhost_param params[] = {
     {sizeof(lhost_param), LHOST_PARAM_INT, "b", "a number", "2", NULL, 0, 0, 0},
 };
 #define FIX_PARAMS params, 2
-#elif defined(FIX_CRASH_HOOK)
+#elif defined(FIX_CRASH_HOOK) || defined(FIX_HANG_HOOK)
 static const lhost_param params[] = {
-    {sizeof(lhost_param), LHOST_PARAM_INT, "at", "crash at this call of on_train_batch_end",
+    {sizeof(lhost_param), LHOST_PARAM_INT, "at", "misbehave at this call of on_train_batch_end",
      "3", NULL, 1, 0, LHOST_PARAM_HAS_MIN},
 };
 #define FIX_PARAMS params, 1

@@ -2,9 +2,10 @@
  * files whose entry crashes, hangs, claims 2^32-1 plugins, a 2 GiB parameter stride or an id
  * with a space are refused with one line naming the file and why, and training goes on when the
  * config does not use them; a crash in a used plugin's create or hook names the plugin and the
- * hook and exits 128 + the signal, leaving the last complete checkpoint; two ids under one name
- * are an error until the config picks one by id; files and folders must be owned by root or the
- * user, and no folder above them writable by others. Fixtures: tests/plugins/hostile.c.
+ * hook and exits 128 + the signal, leaving the last complete checkpoint, and with
+ * --plugin-timeout a hook that never returns is named and ends the run (124); two ids under one
+ * name are an error until the config picks one by id; files and folders must be owned by root or
+ * the user, and no folder above them writable by others. Fixtures: tests/plugins/hostile.c.
  * Run: ctest --test-dir build -R test_plugin_isolation --output-on-failure */
 #include <check.h>
 #include <dirent.h>
@@ -198,6 +199,26 @@ START_TEST(crash_in_metric_update)
 }
 END_TEST
 
+/* --plugin-timeout: a hook that never returns ends the run, named. */
+START_TEST(hang_in_hook_watchdog)
+{
+    char args[1024], *out;
+    fx_add_case(plugdir, "hang_hook");
+    write_cfg(1, "  model_checkpoint: {dirpath: checkpoints}\n  hang_hook: null\n");
+    snprintf(args, sizeof args, "train -c cfg.yaml --plugin-dir '%s' --plugin-timeout 1",
+             plugdir);
+    EXPECT_RUN(cli_run(work, args, &out), 124, out,
+               "lhost: plugin org.lhost.test.hang_hook hung in on_train_batch_end: no return "
+               "after 1 s (--plugin-timeout)\n");
+    free(out);
+    snprintf(args, sizeof args, "train -c cfg.yaml --plugin-dir '%s' --plugin-timeout -3",
+             plugdir);
+    EXPECT_RUN(cli_run(work, args, &out), 1, out,
+               "lhost: --plugin-timeout: expected a number of seconds > 0, got \"-3\"\n");
+    free(out);
+}
+END_TEST
+
 /* Only complete checkpoints are left under real names (host/util/atomic.c): count them. */
 static int32_t complete_ckpts(const char *sub)
 {
@@ -326,6 +347,6 @@ int main(void)
         entry_crash_unused, entry_hang_unused, many_plugins_unused, huge_stride_unused,
         space_in_id_unused, crash_create_unused, space_in_id_used, refused_file_used,
         refused_dir_used, crash_in_create, crash_in_metric_update,
-        crash_in_hook_keeps_checkpoint, duplicate_name, ancestor_writable, foreign_owner, NULL};
+        crash_in_hook_keeps_checkpoint, hang_in_hook_watchdog, duplicate_name, ancestor_writable, foreign_owner, NULL};
     return check_main("plugin_isolation", 90, setup, teardown, tests);
 }
