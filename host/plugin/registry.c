@@ -234,6 +234,22 @@ static int chain_reason(const char *path, char *why, size_t cap)
     return bad;
 }
 
+/* 1 with `why` filled when the plugin file or directory `path` (`what`, stat'ed in `st`) is
+ * refused by the rules above, unless allow_insecure. */
+static int refused(const lh_registry *reg, const char *what, const char *path,
+                   const struct stat *st, char *why, size_t cap)
+{
+    if (reg->allow_insecure)
+        return 0;
+    if (insecure_mode(st->st_mode)) {
+        snprintf(why, cap, "%s is writable by group or others (mode %04o); " INSECURE_HINT, what,
+                 (unsigned)(st->st_mode & 07777));
+        return 1;
+    }
+    owner_reason(what, NULL, st, why, cap);
+    return why[0] || chain_reason(path, why, cap);
+}
+
 /* ---- one file ------------------------------------------------------------------------------ */
 
 static int add_file(lh_registry *reg, const char *path, const char *dir)
@@ -248,15 +264,7 @@ static int add_file(lh_registry *reg, const char *path, const char *dir)
     }
     if (!S_ISREG(st.st_mode))
         return 0;
-    why[0] = '\0';
-    if (!reg->allow_insecure && insecure_mode(st.st_mode))
-        snprintf(why, sizeof why, "file is writable by group or others (mode %04o); " INSECURE_HINT,
-                 (unsigned)(st.st_mode & 07777));
-    else if (!reg->allow_insecure)
-        owner_reason("file", NULL, &st, why, sizeof why);
-    if (!reg->allow_insecure && !why[0])
-        chain_reason(path, why, sizeof why);
-    if (why[0])
+    if (refused(reg, "file", path, &st, why, sizeof why))
         return lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
                                    none, NULL) ? 0 : -1;
     return reg->scan_in_child ? lh_scan_file(reg, path, dir) : lh_loader_load(reg, path, dir);
@@ -279,16 +287,7 @@ static int add_dir(lh_registry *reg, const char *dir, int explicit, lh_error *er
     e = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
     if (e)
         return explicit ? lh_error_set(err, "plugin directory %s: %s", dir, strerror(e)) : 0;
-    why[0] = '\0';
-    if (!reg->allow_insecure && insecure_mode(st.st_mode))
-        snprintf(why, sizeof why,
-                 "directory is writable by group or others (mode %04o); " INSECURE_HINT,
-                 (unsigned)(st.st_mode & 07777));
-    else if (!reg->allow_insecure)
-        owner_reason("directory", NULL, &st, why, sizeof why);
-    if (!reg->allow_insecure && !why[0])
-        chain_reason(dir, why, sizeof why);
-    if (why[0])
+    if (refused(reg, "directory", dir, &st, why, sizeof why))
         return lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, dir, dir, NULL, NULL, NULL, 0,
                                    none, NULL) ? 0 : lh_error_set(err, "out of memory");
     n = scandir(dir, &names, is_so, alphasort);
