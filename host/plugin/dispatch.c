@@ -1,8 +1,9 @@
 /* host/plugin/dispatch.c — run one callback hook on every instance: ascending priority, then the
  * order the instances were given (config order). For speed each hook keeps a packed list of only
- * the instances that implement it, so a call per plugin is a load and an indirect call. The
- * instances must outlive the lh_dispatch made from them. The hooks, their names, vtable members
- * and signature kinds all come from LH_HOOK_MAP (hooks.h). */
+ * the instances that implement it, so a call per plugin is a load and an indirect call, with the
+ * entry's crash note (guard.h, formatted here once) made current around it. The instances must
+ * outlive the lh_dispatch made from them. The hooks, their names, vtable members and signature
+ * kinds all come from LH_HOOK_MAP (hooks.h). */
 #include <stdlib.h>
 #include <string.h>
 
