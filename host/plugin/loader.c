@@ -3,7 +3,7 @@
  * every descriptor, parameter and vtable into host-sized zeroed structs (min(struct_size, sizeof)),
  * so a plugin built for an older minor loads with the fields it did not know as zero/NULL.
  * Counts and sizes the plugin gives are bounded before anything is read with them (LH_MAX_*),
- * so a library claiming 2^32-1 plugins or a parameter stride of 4 GiB is refused, not followed;
+ * so a library claiming 2^32-1 plugins or a parameter stride of gigabytes is refused, not followed;
  * an id is refused unless it is made of [A-Za-z0-9._-], since it appears in files, state keys and
  * messages. */
 #include <dlfcn.h>
