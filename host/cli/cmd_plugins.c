@@ -20,7 +20,7 @@
 static const lh_arg_opt plugins_opts[] = {
     {"plugin-dir", 0, LH_ARG_LIST, "DIR", MAX_DIRS, "search DIR first"},
     {"allow-insecure-plugins", 0, LH_ARG_FLAG, NULL, 0,
-     "load files and folders writable by group or others"},
+     "load files and folders writable by group or others or owned by another user"},
     {"json", 0, LH_ARG_FLAG, NULL, 0, "machine-readable output"},
     {"verbose", 0, LH_ARG_VALUE, "NAME", 0,
      "describe one plugin (name or id): parameters, hooks, state"},

@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "cmd.h"
+#include "guard.h"
 #include "layer.h"
 #include "signals.h"
 #include "trainer.h"
@@ -29,7 +30,9 @@
 #define PLUGIN_OPTS                                                                           \
     {"plugin-dir", 0, LH_ARG_LIST, "DIR", MAX_DIRS, "search DIR for plugins first"},          \
     {"allow-insecure-plugins", 0, LH_ARG_FLAG, NULL, 0,                                       \
-     "load plugin files and folders writable by group or others"},                            \
+     "load plugin files and folders writable by group or others or owned by another user"},    \
+    {"plugin-timeout", 0, LH_ARG_VALUE, "SECONDS", 0,                                         \
+     "end the run (status 124) when one call into a plugin lasts this long (default: never)"}, \
     {"print_config", 0, LH_ARG_FLAG, NULL, 0,                                                 \
      "print the merged config (file + overrides) as YAML and exit"}
 
@@ -237,6 +240,21 @@ static int run_end(cmd_run *r, int rc)
     return rc;
 }
 
+/* --plugin-timeout SECONDS: the watchdog for plugin calls that never return (guard.h). */
+static int watchdog(const char *text, lh_error *err)
+{
+    char *end;
+    double s;
+    if (!text)
+        return 0;
+    s = strtod(text, &end);
+    if (end == text || *end || !(s > 0) || s > 1e9)
+        return lh_error_set(err, "--plugin-timeout: expected a number of seconds > 0, got \"%s\"",
+                            text);
+    return lh_guard_watchdog(s) ? lh_error_set(err, "--plugin-timeout: cannot start the watchdog")
+                                : 0;
+}
+
 /* Plugin directories: --plugin-dir first, then the config's plugin_dirs. */
 static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **reg,
                          lh_error *err)
@@ -261,7 +279,23 @@ static int open_registry(const lh_args *a, const lh_config *cfg, lh_registry **r
     o.plugin_dirs = dirs;
     o.n_plugin_dirs = n;
     o.allow_insecure = lh_args_get(a, "allow-insecure-plugins") != NULL;
-    return lh_registry_open(reg, &o, lh_services_table(), err);
+    /* Every file is judged in a child first; only the plugins the config names are then loaded
+     * here (lh_registry_use), so a crashing or hanging file costs a line, not the run. */
+    o.scan_in_child = 1;
+    if (lh_registry_open(reg, &o, lh_services_table(), err))
+        return -1;
+    for (i = 0; i < lh_registry_count(*reg); i++) {
+        const lh_plugin_row *r = lh_registry_row(*reg, i);
+        if (r->status == LH_PLUGIN_BROKEN && r->id)
+            fprintf(stderr, "lhost: warning: plugin %s (%s) refused: %s\n", r->id, r->path,
+                    r->reason);
+        else if (r->status == LH_PLUGIN_BROKEN)
+            fprintf(stderr, "lhost: warning: plugin file %s refused: %s\n", r->path, r->reason);
+    }
+    /* From here a crash inside a plugin's create or hook is reported with its id (guard.h). */
+    if (lh_guard_install())
+        return lh_error_set(err, "cannot install the handler for plugin crashes");
+    return watchdog(lh_args_get(a, "plugin-timeout"), err);
 }
 
 /* Overrides, then the checks of the trainer's keys; with --print_config, print the config. */

@@ -1,25 +1,32 @@
 /* host/plugin/dispatch.c — run one callback hook on every instance: ascending priority, then the
  * order the instances were given (config order). For speed each hook keeps a packed list of only
- * the instances that implement it, so a call per plugin is a load and an indirect call. The
- * instances must outlive the lh_dispatch made from them. The hooks, their names, vtable members
- * and signature kinds all come from LH_HOOK_MAP (hooks.h). */
+ * the instances that implement it, so a call per plugin is a load and an indirect call, with the
+ * entry's crash note (guard.h, formatted here once) made current around it. The instances must
+ * outlive the lh_dispatch made from them. The hooks, their names, vtable members and signature
+ * kinds all come from LH_HOOK_MAP (hooks.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctx.h"
 #include "dispatch.h"
+#include "guard.h"
 
 typedef struct hook_entry {
     void (*fn)(void); /* the hook's LH_HOOK_FN_<KIND> */
     void *self;
     lhost_ctx *ctx;
+    const lh_guard_note *note; /* "plugin <id> crashed in <hook>", made current around the call */
 } hook_entry;
+
+/* Notes are formatted once here, so a call costs one store more, not a snprintf. */
+#define N_NOTES (LH_HOOK_COUNT + 1) /* every hook, then on_exception */
 
 struct lh_dispatch {
     lh_instance **order; /* n, in dispatch order */
     int32_t n;
     hook_entry *hooks[LH_HOOK_COUNT];
     int32_t n_hooks[LH_HOOK_COUNT];
+    lh_guard_note *notes; /* n * N_NOTES: instance i's note for hook h at [i * N_NOTES + h] */
 };
 
 /* Each entry's vtable member must have its kind's type; a wrong KIND in LH_HOOK_MAP stops the
@@ -84,7 +91,10 @@ int lh_dispatch_create(lh_dispatch **out, lh_instance *const *callbacks, int32_t
         if (!lh_instance_callback(callbacks[i]))
             return lh_error_set(err, "plugin %s: not a callback (kind %s)", callbacks[i]->desc->id,
                                 lh_registry_kind_name(callbacks[i]->desc->kind));
-    if (!(d = calloc(1, sizeof *d)) || !(d->order = calloc(n ? (size_t)n : 1, sizeof *d->order))) {
+    if (!(d = calloc(1, sizeof *d)) || !(d->order = calloc(n ? (size_t)n : 1, sizeof *d->order)) ||
+        !(d->notes = calloc((size_t)(n ? n : 1) * N_NOTES, sizeof *d->notes))) {
+        if (d)
+            free(d->order);
         free(d);
         return lh_error_set(err, "out of memory");
     }
@@ -96,6 +106,12 @@ int lh_dispatch_create(lh_dispatch **out, lh_instance *const *callbacks, int32_t
         d->order[j] = x;
     }
     d->n = n;
+    for (i = 0; i < n; i++) {
+        for (h = 0; h < LH_HOOK_COUNT; h++)
+            lh_guard_note_set(&d->notes[i * N_NOTES + h], d->order[i]->desc->id, hook_names[h]);
+        lh_guard_note_set(&d->notes[i * N_NOTES + LH_HOOK_COUNT], d->order[i]->desc->id,
+                          "on_exception");
+    }
     for (h = 0; h < LH_HOOK_COUNT; h++) {
         if (!(d->hooks[h] = calloc(n ? (size_t)n : 1, sizeof *d->hooks[h]))) {
             lh_dispatch_destroy(d);
@@ -104,7 +120,8 @@ int lh_dispatch_create(lh_dispatch **out, lh_instance *const *callbacks, int32_t
         for (i = 0; i < n; i++) {
             void (*fn)(void) = hook_of(lh_instance_callback(d->order[i]), h);
             if (fn)
-                d->hooks[h][d->n_hooks[h]++] = (hook_entry){fn, d->order[i]->self, d->order[i]};
+                d->hooks[h][d->n_hooks[h]++] = (hook_entry){fn, d->order[i]->self, d->order[i],
+                                                            &d->notes[i * N_NOTES + h]};
         }
     }
     *out = d;
@@ -118,6 +135,7 @@ void lh_dispatch_destroy(lh_dispatch *d)
         return;
     for (h = 0; h < LH_HOOK_COUNT; h++)
         free(d->hooks[h]);
+    free(d->notes);
     free(d->order);
     free(d);
 }
@@ -143,8 +161,10 @@ static int32_t hook_failed(const hook_entry *e, int32_t hook, int32_t rc, lh_err
 /* The loop over one hook's packed list, with CALL the call of entry e for the hook's kind. */
 #define RUN_ENTRIES(CALL)                                                                      \
     for (; e < end; e++) {                                                                     \
+        const lh_guard_note *was = lh_guard_enter(e->note);                                    \
         e->ctx->error[0] = '\0';                                                               \
         rc = (CALL);                                                                           \
+        lh_guard_leave(was);                                                                   \
         if (rc != LHOST_OK && rc != LHOST_STOP)                                                \
             return hook_failed(e, hook, rc, err);                                              \
         stop |= rc == LHOST_STOP || e->ctx->stop_requested;                                    \
@@ -180,7 +200,10 @@ void lh_dispatch_exception(lh_dispatch *d, const char *message)
     int32_t i;
     for (i = 0; d && i < d->n; i++) {
         const lhost_callback_vtable *vt = lh_instance_callback(d->order[i]);
-        if (vt->on_exception)
+        if (vt->on_exception) {
+            const lh_guard_note *was = lh_guard_enter(&d->notes[i * N_NOTES + LH_HOOK_COUNT]);
             vt->on_exception(d->order[i]->self, d->order[i], message ? message : "");
+            lh_guard_leave(was);
+        }
     }
 }

@@ -50,6 +50,7 @@ int lh_instance_create(const lh_plugin_row *row, const char *key, const lh_kv *k
     inst->row = row;
     inst->desc = d;
     inst->env = env;
+    lh_instance_guard_init(inst);
     if (lh_params_parse(d, kvs, n_kvs, &inst->params, err) != 0) {
         free(inst);
         return -1;
@@ -65,7 +66,11 @@ int lh_instance_create(const lh_plugin_row *row, const char *key, const lh_kv *k
              : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->create
                                             : ((const lhost_logger_vtable *)d->vtable)->create;
     if (create) {
+        const lh_guard_note *was;
+        lh_guard_note_set(&inst->note, d->id, "create");
+        was = lh_guard_enter(&inst->note);
         rc = create(lh_services_table(), inst, &inst->params, &inst->self);
+        lh_guard_leave(was);
         if (rc != LHOST_OK) {
             lh_error_set(err, "plugin %s: create: %s", d->id,
                          inst->error[0] ? inst->error : "failed without a message");
@@ -89,8 +94,13 @@ void lh_instance_destroy(lh_instance *inst)
             d->kind == LHOST_KIND_CALLBACK ? ((const lhost_callback_vtable *)d->vtable)->destroy
             : d->kind == LHOST_KIND_METRIC ? ((const lhost_metric_vtable *)d->vtable)->destroy
                                            : ((const lhost_logger_vtable *)d->vtable)->destroy;
-        if (destroy)
+        if (destroy) {
+            const lh_guard_note *was;
+            lh_guard_note_set(&inst->note, d->id, "destroy");
+            was = lh_guard_enter(&inst->note);
             destroy(inst->self);
+            lh_guard_leave(was);
+        }
     }
     lh_params_values_free(&inst->params);
     free(inst->key);
@@ -105,17 +115,18 @@ const lhost_param_values *lh_instance_params(const lh_instance *inst) { return &
 const char *lh_instance_state_key(const lh_instance *inst) { return inst->state_key; }
 const char *lh_instance_error(const lh_instance *inst) { return inst->error; }
 
+/* The guarded copies (instance_guard.c): a crash in a member the trainer calls names it. */
 const lhost_callback_vtable *lh_instance_callback(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_CALLBACK ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_CALLBACK ? &inst->guarded.callback : NULL;
 }
 
 const lhost_metric_vtable *lh_instance_metric(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_METRIC ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_METRIC ? &inst->guarded.metric : NULL;
 }
 
 const lhost_logger_vtable *lh_instance_logger(const lh_instance *inst)
 {
-    return inst->desc->kind == LHOST_KIND_LOGGER ? inst->desc->vtable : NULL;
+    return inst->desc->kind == LHOST_KIND_LOGGER ? &inst->guarded.logger : NULL;
 }

@@ -1,7 +1,11 @@
 /* host/plugin/loader.c — load one plugin file in this process: dlopen(RTLD_NOW|RTLD_LOCAL), call
  * the entry, refuse a different major or a newer minor before touching anything else, then copy
  * every descriptor, parameter and vtable into host-sized zeroed structs (min(struct_size, sizeof)),
- * so a plugin built for an older minor loads with the fields it did not know as zero/NULL. */
+ * so a plugin built for an older minor loads with the fields it did not know as zero/NULL.
+ * Counts and sizes the plugin gives are bounded before anything is read with them (LH_MAX_*),
+ * so a library claiming 2^32-1 plugins or a parameter stride of gigabytes is refused, not followed;
+ * an id is refused unless it is made of [A-Za-z0-9._-], since it appears in files, state keys and
+ * messages. */
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +16,12 @@
 #include "ctx.h"
 #include "params.h"
 #include "registry_int.h"
+
+/* Far above what any plugin declares; beyond them the numbers are garbage or hostile. */
+#define LH_MAX_PLUGINS_PER_LIBRARY 256
+#define LH_MAX_PARAMS 256
+#define LH_MAX_STRUCT_SIZE 4096 /* an lhost_param of a future minor stays far below */
+#define LH_MAX_ID_LEN 128
 
 /* A struct must at least reach the end of `field` (the fields every 1.0 plugin fills). */
 #define COVERS(size, type, field) ((size) >= offsetof(type, field) + sizeof(((type *)0)->field))
@@ -51,6 +61,27 @@ static size_t vtable_host_size(int32_t kind)
                                        : sizeof(lhost_logger_vtable);
 }
 
+/* 1 when `id` is 1..LH_MAX_ID_LEN characters of [A-Za-z0-9._-]; else 0 with `why` filled. */
+static int id_ok(const char *id, char *why, size_t cap)
+{
+    size_t k;
+    for (k = 0; id[k] && k <= LH_MAX_ID_LEN; k++) {
+        char c = id[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            snprintf(why, cap, "plugin id \"%.*s\": character %u (0x%02x) is not one of "
+                     "[A-Za-z0-9._-]", LH_MAX_ID_LEN, id, (unsigned)k + 1, (unsigned char)c);
+            return 0;
+        }
+    }
+    if (k > LH_MAX_ID_LEN) {
+        snprintf(why, cap, "plugin id \"%.32s...\" is longer than %d characters", id,
+                 LH_MAX_ID_LEN);
+        return 0;
+    }
+    return 1;
+}
+
 /* Copy and check one descriptor. NULL with `why` filled when it is unusable. */
 static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t cap)
 {
@@ -65,6 +96,8 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
         snprintf(why, cap, "descriptor needs an id, a name matching [a-z0-9_]+ and a version");
         return NULL;
     }
+    if (!id_ok(src->id, why, cap))
+        return NULL;
     if (src->kind < LHOST_KIND_CALLBACK || src->kind > LHOST_KIND_LOGGER) {
         snprintf(why, cap, "unknown kind %d", (int)src->kind);
         return NULL;
@@ -74,9 +107,19 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
             snprintf(why, cap, "descriptor has no vtable");
         return NULL;
     }
+    if (src->n_params > LH_MAX_PARAMS) {
+        snprintf(why, cap, "plugin %s declares %u parameters; at most %d", src->id,
+                 src->n_params, LH_MAX_PARAMS);
+        return NULL;
+    }
     if (src->n_params &&
         (!src->params || !COVERS(src->params[0].struct_size, lhost_param, flags))) {
         snprintf(why, cap, "parameter table missing or its struct_size is too small");
+        return NULL;
+    }
+    if (src->n_params && src->params[0].struct_size > LH_MAX_STRUCT_SIZE) {
+        snprintf(why, cap, "plugin %s: parameter struct_size %u is too large (at most %d)",
+                 src->id, src->params[0].struct_size, LH_MAX_STRUCT_SIZE);
         return NULL;
     }
     c = calloc(1, sizeof *c);
@@ -218,6 +261,9 @@ static int abi_accepted(lhost_version h, const lhost_library *lib, uint32_t size
             snprintf(why, cap, "library struct_size %u is too small", size);
         else if (lib->n_plugins == 0 || !lib->plugins)
             snprintf(why, cap, "library declares no plugins");
+        else if (lib->n_plugins > LH_MAX_PLUGINS_PER_LIBRARY)
+            snprintf(why, cap, "library declares %u plugins; at most %d", lib->n_plugins,
+                     LH_MAX_PLUGINS_PER_LIBRARY);
     }
     return why[0] == '\0';
 }

@@ -161,14 +161,101 @@ const char *lh_registry_kind_name(int32_t kind)
     }
 }
 
-/* ---- one file ------------------------------------------------------------------------------ */
+/* ---- who may have written it ----------------------------------------------------------------
+ * As the Vulkan loader and GStreamer decide whether to trust a module: the file and every
+ * directory above it (of the path as given and of the path it resolves to) must be owned by root
+ * or by the user running lhost, and none may be writable by group or others, except a directory
+ * with the sticky bit (/tmp), where others cannot rename or remove what they do not own. The
+ * plugin directory itself and the file keep the stricter rule: no group/world write at all. */
 
 static int insecure_mode(mode_t m) { return (m & (S_IWGRP | S_IWOTH)) != 0; }
+
+static int trusted_owner(uid_t uid) { return uid == 0 || uid == geteuid(); }
+
+/* "" when `st` (of `what` at `path`) may be trusted, else the reason. */
+static void owner_reason(const char *what, const char *path, const struct stat *st, char *why,
+                         size_t cap)
+{
+    if (trusted_owner(st->st_uid))
+        why[0] = '\0';
+    else if (path)
+        snprintf(why, cap, "%s %s is owned by uid %u, not by root or you (uid %u); "
+                 INSECURE_HINT, what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+    else
+        snprintf(why, cap, "%s is owned by uid %u, not by root or you (uid %u); " INSECURE_HINT,
+                 what, (unsigned)st->st_uid, (unsigned)geteuid());
+}
+
+/* Every directory above `path` (not `path` itself). 0 when all may be trusted, else 1 with
+ * `why` filled. A directory that cannot be stat'ed is left to the open that follows. */
+static int ancestors_reason(const char *path, char *why, size_t cap)
+{
+    char buf[PATH_MAX], *slash;
+    struct stat st;
+    if (path[0] == '/')
+        snprintf(buf, sizeof buf, "%s", path);
+    else if (getcwd(buf, sizeof buf - 1)) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "/%s", path);
+    } else
+        return 0;
+    for (;;) {
+        while ((slash = strrchr(buf, '/')) && slash > buf && slash[1] == '\0')
+            *slash = '\0'; /* "a/b/" is "a/b" */
+        if (!(slash = strrchr(buf, '/')))
+            return 0;
+        slash[slash == buf ? 1 : 0] = '\0';
+        if (stat(buf, &st) == 0) {
+            owner_reason("directory", buf, &st, why, cap);
+            if (why[0])
+                return 1;
+            if (insecure_mode(st.st_mode) && !(st.st_mode & S_ISVTX)) {
+                snprintf(why, cap, "directory %s is writable by group or others (mode %04o); "
+                         INSECURE_HINT, buf, (unsigned)(st.st_mode & 07777));
+                return 1;
+            }
+        }
+        if (strcmp(buf, "/") == 0)
+            return 0;
+    }
+}
+
+/* The ancestors of `path` as given, then of what it resolves to. */
+static int chain_reason(const char *path, char *why, size_t cap)
+{
+    char *real;
+    int bad;
+    if (ancestors_reason(path, why, cap))
+        return 1;
+    if (!(real = realpath(path, NULL)))
+        return 0;
+    bad = ancestors_reason(real, why, cap);
+    free(real);
+    return bad;
+}
+
+/* 1 with `why` filled when the plugin file or directory `path` (`what`, stat'ed in `st`) is
+ * refused by the rules above, unless allow_insecure. */
+static int refused(const lh_registry *reg, const char *what, const char *path,
+                   const struct stat *st, char *why, size_t cap)
+{
+    if (reg->allow_insecure)
+        return 0;
+    if (insecure_mode(st->st_mode)) {
+        snprintf(why, cap, "%s is writable by group or others (mode %04o); " INSECURE_HINT, what,
+                 (unsigned)(st->st_mode & 07777));
+        return 1;
+    }
+    owner_reason(what, NULL, st, why, cap);
+    return why[0] || chain_reason(path, why, cap);
+}
+
+/* ---- one file ------------------------------------------------------------------------------ */
 
 static int add_file(lh_registry *reg, const char *path, const char *dir)
 {
     const lhost_version none = {0, 0, 0};
-    char why[256];
+    char why[PATH_MAX + 256];
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(why, sizeof why, "cannot stat: %s", strerror(errno));
@@ -177,12 +264,9 @@ static int add_file(lh_registry *reg, const char *path, const char *dir)
     }
     if (!S_ISREG(st.st_mode))
         return 0;
-    if (!reg->allow_insecure && insecure_mode(st.st_mode)) {
-        snprintf(why, sizeof why, "file is writable by group or others (mode %04o); " INSECURE_HINT,
-                 (unsigned)(st.st_mode & 07777));
+    if (refused(reg, "file", path, &st, why, sizeof why))
         return lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, path, dir, NULL, NULL, NULL, 0,
                                    none, NULL) ? 0 : -1;
-    }
     return reg->scan_in_child ? lh_scan_file(reg, path, dir) : lh_loader_load(reg, path, dir);
 }
 
@@ -198,18 +282,14 @@ static int add_dir(lh_registry *reg, const char *dir, int explicit, lh_error *er
     const lhost_version none = {0, 0, 0};
     struct dirent **names = NULL;
     struct stat st;
-    char why[256], *path;
+    char why[PATH_MAX + 256], *path;
     int n, k, rc = 0, e;
     e = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
     if (e)
         return explicit ? lh_error_set(err, "plugin directory %s: %s", dir, strerror(e)) : 0;
-    if (!reg->allow_insecure && insecure_mode(st.st_mode)) {
-        snprintf(why, sizeof why,
-                 "directory is writable by group or others (mode %04o); " INSECURE_HINT,
-                 (unsigned)(st.st_mode & 07777));
+    if (refused(reg, "directory", dir, &st, why, sizeof why))
         return lh_registry_add_row(reg, LH_PLUGIN_BROKEN, why, dir, dir, NULL, NULL, NULL, 0,
                                    none, NULL) ? 0 : lh_error_set(err, "out of memory");
-    }
     n = scandir(dir, &names, is_so, alphasort);
     if (n < 0) {
         if (!explicit)
@@ -394,31 +474,117 @@ int lh_registry_open_file(lh_registry **out, const char *path, const lh_registry
     return 0;
 }
 
-const lh_plugin_row *lh_registry_find(const lh_registry *reg, const char *name, int32_t kind,
-                                      lh_error *err)
+/* ---- finding a plugin by the name a config gives ------------------------------------------ */
+
+static const char *section_of(int32_t kind)
 {
-    char avail[1024] = "";
+    return kind == LHOST_KIND_CALLBACK ? "callbacks"
+           : kind == LHOST_KIND_METRIC ? "metrics"
+           : kind == LHOST_KIND_LOGGER ? "loggers"
+                                       : "callbacks/metrics/loggers";
+}
+
+/* Does refused row `r` (no identity known) look like where `name` lives: a refused directory
+ * (anything may be in it), or a file named after it (NAME.so, libNAME.so, or the last part of an
+ * id: org.x.NAME)? */
+static int may_hold(const lh_plugin_row *r, const char *name)
+{
+    const char *base = strrchr(r->path, '/') ? strrchr(r->path, '/') + 1 : r->path;
+    const char *last = strrchr(name, '.') ? strrchr(name, '.') + 1 : name;
+    size_t n = strlen(last);
+    if (strcmp(r->path, r->dir) == 0)
+        return 1;
+    if (strncmp(base, "lib", 3) == 0 && strncmp(base + 3, last, n) == 0 &&
+        strcmp(base + 3 + n, ".so") == 0)
+        return 1;
+    return strncmp(base, last, n) == 0 && strcmp(base + n, ".so") == 0;
+}
+
+/* Up to 3 refused rows (likely == may_hold) as "PATH: REASON; ...". How many there were. */
+static int32_t refused_list(const lh_registry *reg, const char *name, int likely, char *buf,
+                            size_t cap)
+{
     size_t used = 0;
-    const lh_plugin_row *broken = NULL;
+    int32_t k, n = 0;
+    buf[0] = '\0';
+    for (k = 0; k < reg->n; k++) {
+        const lh_plugin_row *r = &reg->rows[k];
+        if (r->status != LH_PLUGIN_BROKEN || r->id || may_hold(r, name) != likely)
+            continue;
+        if (n++ < 3 && used < cap)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%s: %s", used ? "; " : "",
+                                     r->path, r->reason);
+    }
+    if (n > 3 && used < cap)
+        snprintf(buf + used, cap - used, "; and %d more ('lhost plugins' lists them)", (int)n - 3);
+    return n;
+}
+
+/* Not found: the names there are, and the files and directories refused before anything in them
+ * was known, with why. When one of them looks like the plugin's (may_hold), the refusal leads:
+ * "no plugin named" would send the user looking for a typo. */
+static void not_found(const lh_registry *reg, const char *name, int32_t kind, lh_error *err)
+{
+    char avail[1024] = "", refused[2048];
+    const char *kname = kind ? lh_registry_kind_name(kind) : "", *sp = kind ? " " : "";
+    size_t used = 0;
     int32_t k;
     for (k = 0; k < reg->n; k++) {
         const lh_plugin_row *r = &reg->rows[k];
-        int match = (r->name && strcmp(r->name, name) == 0) || (r->id && strcmp(r->id, name) == 0);
-        if (kind && r->kind != kind)
+        if ((kind && r->kind != kind) || r->status != LH_PLUGIN_OK || used >= sizeof avail)
             continue;
-        if (match && r->status == LH_PLUGIN_OK)
-            return r;
-        if (match && r->status == LH_PLUGIN_BROKEN && !broken)
-            broken = r;
-        if (r->status == LH_PLUGIN_OK && used < sizeof avail)
-            used += (size_t)snprintf(avail + used, sizeof avail - used, "%s%s", used ? ", " : "",
-                                     r->name);
+        used += (size_t)snprintf(avail + used, sizeof avail - used, "%s%s", used ? ", " : "",
+                                 r->name);
     }
+    if (refused_list(reg, name, 1, refused, sizeof refused))
+        lh_error_set(err, "%s%splugin '%s' was refused: %s (usable: %s)", kname, sp, name,
+                     refused, used ? avail : "none");
+    else if (refused_list(reg, name, 0, refused, sizeof refused))
+        lh_error_set(err, "no %s%splugin named '%s' (available: %s); refused, and maybe holding "
+                     "it: %s", kname, sp, name, used ? avail : "none", refused);
+    else
+        lh_error_set(err, "no %s%splugin named '%s' (available: %s)", kname, sp, name,
+                     used ? avail : "none");
+}
+
+const lh_plugin_row *lh_registry_find(const lh_registry *reg, const char *name, int32_t kind,
+                                      lh_error *err)
+{
+    const lh_plugin_row *broken = NULL, *named = NULL, *other = NULL;
+    int32_t k;
+    /* An id names one plugin (later files with the same id are shadowed), so it wins. */
+    for (k = 0; k < reg->n; k++) {
+        const lh_plugin_row *r = &reg->rows[k];
+        if ((!kind || r->kind == kind) && r->status == LH_PLUGIN_OK && r->id &&
+            strcmp(r->id, name) == 0)
+            return r;
+    }
+    for (k = 0; k < reg->n; k++) {
+        const lh_plugin_row *r = &reg->rows[k];
+        int match = (r->name && strcmp(r->name, name) == 0) || (r->id && strcmp(r->id, name) == 0);
+        if (!match || (kind && r->kind != kind))
+            continue;
+        if (r->status == LH_PLUGIN_OK && !named)
+            named = r;
+        else if (r->status == LH_PLUGIN_OK && !other)
+            other = r;
+        else if (r->status == LH_PLUGIN_BROKEN && !broken)
+            broken = r;
+    }
+    /* Two ids under one name: taking the first would let any file earlier on the search path
+     * replace a plugin silently (a `model_checkpoint` that writes nothing). */
+    if (named && other) {
+        lh_error_set(err, "plugin name '%s' is taken by two plugins: %s (%s) and %s (%s); pick "
+                     "one by id: %s: {%s: {plugin: %s}} or {plugin: %s}", name, named->id,
+                     named->path, other->id, other->path, section_of(kind ? kind : named->kind),
+                     name, named->id, other->id);
+        return NULL;
+    }
+    if (named)
+        return named;
     if (broken)
         lh_error_set(err, "plugin %s (%s) is broken: %s", name, broken->path, broken->reason);
     else
-        lh_error_set(err, "no %s%splugin named '%s' (available: %s)",
-                     kind ? lh_registry_kind_name(kind) : "", kind ? " " : "", name,
-                     used ? avail : "none");
+        not_found(reg, name, kind, err);
     return NULL;
 }

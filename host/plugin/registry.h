@@ -5,13 +5,18 @@
  * the installed plugin directory, and, when the running lhost lives in the build tree, the
  * build's plugins/ folder. The first plugin with an id wins; later ones are "shadowed".
  * In each directory the *.so files are taken in name order. A directory or file writable by group
- * or others is a BROKEN row unless allow_insecure. Reasons (exact text, tests assert them):
+ * or others, or owned by someone else than root or the user, or below such a directory (see
+ * registry.c), is a BROKEN row unless allow_insecure. Reasons (exact text, tests assert them):
  *   cannot load: <dlerror without the path>      not an lhost plugin: no symbol lhost_plugin_entry
  *   entry failed: <the plugin's message>         entry crashed: SIGSEGV / entry timed out after N s
  *   built for ABI 2.0.0, host has ABI 1.0.0 (different major)
  *   built for ABI 1.1.0, newer than the host's ABI 1.0.0
  *   bad parameter schema: plugin NAME: parameter 'KEY': ...
  *   file is writable by group or others (mode 0666); refused without --allow-insecure-plugins
+ *   file is owned by uid 65534, not by root or you (uid 1000); refused without --allow-...
+ *   directory /a/b is writable by group or others (mode 0777); refused without --allow-...
+ *   library declares 4294967295 plugins; at most 256
+ *   plugin id "org.x y": character 6 (0x20) is not one of [A-Za-z0-9._-]
  *   shadowed by <path of the plugin that wins> */
 #ifndef LH_REGISTRY_H
 #define LH_REGISTRY_H
@@ -71,10 +76,20 @@ const char *lh_registry_kind_name(int32_t kind);
 int32_t lh_registry_count(const lh_registry *reg);
 const lh_plugin_row *lh_registry_row(const lh_registry *reg, int32_t i);
 
-/* The usable plugin whose short name or id is `name`, or NULL with a message listing the
- * available names of that kind (kind 0 = any). */
+/* The usable plugin whose id or short name is `name` (kind 0 = any kind), or NULL with a
+ * message: the available names of that kind, and the files refused before their plugins were
+ * known with why; "plugin name 'X' is taken by two plugins: ID1 (PATH1) and ID2 (PATH2); pick
+ * one by id: ..." when two ids share the name (an id always picks exactly one). */
 const lh_plugin_row *lh_registry_find(const lh_registry *reg, const char *name, int32_t kind,
                                       lh_error *err);
+
+/* lh_registry_find, and the plugin loaded in this process: a registry opened with scan_in_child
+ * knows every file only from its scan in a child, so `lhost train` runs in-process the entries
+ * of the files whose plugins the config uses, and only once the scan found them sound. Fails
+ * as lh_registry_find does, or when the file does not load in-process as it did in the scan.
+ * No row is added: rows stay where they are. */
+const lh_plugin_row *lh_registry_use(lh_registry *reg, const char *name, int32_t kind,
+                                     lh_error *err);
 
 /* Plugins whose hooks take arguments by name (SDK-free ones) check, before training starts,
  * that every name binds: to a trainer field or to one of `known_keys` (the values this run will

@@ -60,7 +60,7 @@ static int make_instance(lh_trainer *t, const char *section, int32_t kind, const
         kvs[n].key = k, kvs[n].value = lh_config_scalar(v), kvs[n].where = lh_config_where(v);
         n++;
     }
-    row = lh_registry_find(t->reg, plugin, kind, err);
+    row = lh_registry_use(t->reg, plugin, kind, err); /* loaded now if only scanned */
     if (!row)
         return lh_error_wrap(err, "config %s: %s.%s", lh_config_where(p), section, key);
     /* A metric logs under its config key unless `name` says otherwise. */

@@ -12,7 +12,8 @@
 static const char *const in_process[] = {"good", "two", "dispatch", "no_entry", "wrong_major",
                                          "newer_minor", "older_minor", "entry_error",
                                          "entry_null", "dup_a", "dup_b", "bad_schema",
-                                         "unresolved", "noop"};
+                                         "unresolved", "noop", "many", "huge_stride",
+                                         "dup_name", "space_id"};
 static const char *const in_child[] = {"segv", "hang"};
 
 static int load(const char *base, const char *name, int child)
