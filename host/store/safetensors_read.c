@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "atomic.h"
+#include "paths.h"
 #include "strmap.h"
 
 typedef struct st_tensor {
@@ -439,13 +440,15 @@ int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *e
     if (lh_atomic_is_temp_name(path, NULL))
         return fail(err, path, "a temporary file left by an unfinished save (.NAME.tmp.PID.N), "
                                "not a checkpoint; use the file NAME it was to become");
-    FILE *fp = fopen(path, "rb");
+    char why[300];
+    FILE *fp = lh_paths_fopen_regular(path, why, sizeof why);
     if (!fp)
-        return fail(err, path, "cannot open: %s", strerror(errno));
+        return fail(err, path, "%s%s", why,
+                    strncmp(why, "not a", 5) == 0 ? ", expected a safetensors file" : "");
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(fp), &st) != 0) {
         fclose(fp);
-        return fail(err, path, "not a regular file (expected a safetensors file)");
+        return fail(err, path, "cannot stat: %s", strerror(errno));
     }
     uint64_t size = (uint64_t)st.st_size, hlen;
     uint8_t prefix[8] = {0};

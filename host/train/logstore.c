@@ -160,6 +160,23 @@ static int32_t header_keys(const lh_logstore *s, char (**out)[96])
     return n;
 }
 
+/* A key as Python's csv module writes it (QUOTE_MINIMAL, which Lightning's CSVLogger uses):
+ * in double quotes, inner quotes doubled, when it holds a comma, a quote, \r or \n. */
+static void put_field(FILE *f, const char *key)
+{
+    if (!strpbrk(key, ",\"\r\n")) {
+        fputs(key, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *key; key++) {
+        if (*key == '"')
+            fputc('"', f);
+        fputc(*key, f);
+    }
+    fputc('"', f);
+}
+
 int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
 {
     char tmp[4200], (*keys)[96] = NULL;
@@ -174,8 +191,10 @@ int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
         return lh_error_set(err, "metrics %s: cannot write: %s", tmp, strerror(errno));
     }
     fputs("epoch,step", f);
-    for (k = 0; k < nk; k++)
-        fprintf(f, ",%s", keys[k]);
+    for (k = 0; k < nk; k++) {
+        fputc(',', f);
+        put_field(f, keys[k]);
+    }
     fputc('\n', f);
     for (i = 0; i < s->n_rows; i++) {
         const lh_logrow *r = &s->rows[i];
@@ -202,45 +221,89 @@ int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
     return 0;
 }
 
+/* One CSV field at *p (quoted or not) into out[cap], moving *p past it. Returns the character
+ * that ended it: ',', '\n' or '\0' (end of text). A quoted field may hold commas, doubled
+ * quotes and line breaks. */
+static int get_field(const char **p, char *out, size_t cap)
+{
+    const char *s = *p;
+    size_t n = 0;
+    int quoted = *s == '"';
+    if (quoted)
+        s++;
+    for (; *s; s++) {
+        if (quoted && *s == '"') {
+            if (s[1] != '"') {
+                quoted = 0;
+                continue;
+            }
+            s++;
+        } else if (!quoted && (*s == ',' || *s == '\n' || *s == '\r')) {
+            break;
+        }
+        if (n + 1 < cap)
+            out[n++] = *s;
+    }
+    out[n] = '\0';
+    int end = *s == '\r' && s[1] == '\n' ? (s++, '\n') : *s == '\r' ? '\n' : *s;
+    *p = *s ? s + 1 : s;
+    return end;
+}
+
 int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
 {
     FILE *f = fopen(path, "r");
-    char *line = NULL, (*keys)[96] = NULL;
-    size_t cap = 0;
-    int32_t nk = 0, lineno = 0, rc = -1;
+    char *text = NULL, (*keys)[96] = NULL, cell[96];
+    size_t cap = 0, len = 0;
+    int32_t nk = 0, lineno = 1, rc = -1;
     if (!f)
         return lh_error_set(err, "metrics %s: cannot open: %s", path, strerror(errno));
-    while (getline(&line, &cap, f) > 0) {
-        char *save = NULL, *tok;
-        int32_t col = 0;
-        long long epoch = 0, step = 0;
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        if (lineno == 1) {
-            for (tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), col++) {
-                if (col < 2)
-                    continue;
-                keys = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
-                if (!keys)
-                    goto done;
-                snprintf(keys[nk++], sizeof keys[0], "%s", tok);
+    /* Read whole: a quoted key may span lines. */
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *t = realloc(text, cap = cap ? 2 * cap : 8192);
+            if (!t) {
+                lh_error_set(err, "metrics %s: out of memory", path);
+                goto done;
             }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    text[len] = '\0';
+    const char *p = text;
+    int end = ',';
+    for (int32_t col = 0; *p && end == ','; col++) {
+        end = get_field(&p, cell, sizeof cell);
+        if (col < 2)
             continue;
+        void *k = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
+        if (!k) {
+            lh_error_set(err, "metrics %s: out of memory", path);
+            goto done;
         }
-        /* Cells may be empty: walk by hand. */
-        tok = line;
-        for (col = 0; tok; col++) {
-            char *comma = strchr(tok, ',');
-            if (comma)
-                *comma = 0;
+        keys = k;
+        snprintf(keys[nk++], sizeof keys[0], "%s", cell);
+    }
+    while (*p) {
+        long long epoch = 0, step = 0;
+        int32_t col;
+        lineno++;
+        end = ',';
+        for (col = 0; *p && end == ','; col++) {
+            end = get_field(&p, cell, sizeof cell);
             if (col == 0)
-                epoch = atoll(tok);
+                epoch = atoll(cell);
             else if (col == 1)
-                step = atoll(tok);
-            else if (*tok && col - 2 < nk)
-                lh_logstore_row_add(s, keys[col - 2], strtod(tok, NULL));
-            tok = comma ? comma + 1 : NULL;
+                step = atoll(cell);
+            else if (*cell && col - 2 < nk)
+                lh_logstore_row_add(s, keys[col - 2], strtod(cell, NULL));
         }
+        if (col == 1 && !*cell)
+            continue; /* an empty line */
         if (col < 2) {
             lh_error_set(err, "metrics %s:%d: expected epoch,step,...", path, lineno);
             goto done;
@@ -249,7 +312,7 @@ int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
     }
     rc = 0;
 done:
-    free(line);
+    free(text);
     free(keys);
     fclose(f);
     return rc;
