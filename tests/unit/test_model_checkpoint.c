@@ -432,6 +432,62 @@ START_TEST(test_state_save_restore)
 }
 END_TEST
 
+/* A crafted state naming a file in dirpath that no template of this callback gives: when that
+ * entry leaves the top k the file stays (only names from `filename` or last.ckpt are deleted). */
+START_TEST(test_crafted_state_deletes_nothing_foreign)
+{
+    unsigned char buf[4096];
+    size_t n = 0;
+    char notes[PATH_MAX + 64], own[PATH_MAX + 64];
+    FILE *f;
+    void *self;
+#define PUT(p, len) (memcpy(buf + n, (p), (len)), n += (len))
+#define PUT_STR(str)                                                                          \
+    do {                                                                                      \
+        uint32_t l_ = (uint32_t)strlen(str);                                                  \
+        PUT(&l_, 4);                                                                          \
+        PUT((str), l_);                                                                       \
+    } while (0)
+    int64_t one = 1, zero = 0;
+    uint32_t none = UINT32_MAX;
+    double low = 0.1;
+    mkdir(DIRPATH, 0755);
+    snprintf(notes, sizeof notes, "%s/notes.ckpt", DIRPATH);
+    snprintf(own, sizeof own, "%s/epoch=7.ckpt", DIRPATH);
+    f = fopen(notes, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    f = fopen(own, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    self = mc_new("monitor=val_acc", "save_top_k=2", "filename={epoch}", NULL);
+    PUT_STR(DIRPATH);
+    PUT_STR("val_acc");
+    int64_t two = 2;
+    PUT(&two, 8);
+    PUT(&low, 8);
+    PUT(&zero, 8);
+    PUT_STR(notes); /* a file the template cannot give */
+    PUT(&low, 8);
+    PUT(&one, 8);
+    PUT_STR(own); /* one it can: deleted when evicted */
+    PUT_STR(notes);
+    PUT(&low, 8);
+    PUT(&none, 4);
+    PUT(&none, 4);
+    PUT(&zero, 8);
+    PUT(&two, 8);
+#undef PUT_STR
+#undef PUT
+    ck_assert_int_eq(P.vt->state_restore(self, FH_CTX, 1, buf, n), LHOST_OK);
+    ck_assert_int_eq(mc_val(self, 0, "val_acc", 0.8), LHOST_OK);
+    ck_assert_int_eq(mc_val(self, 1, "val_acc", 0.9), LHOST_OK);
+    ASSERT_FILES("epoch=0.ckpt epoch=1.ckpt notes.ckpt");
+    ck_assert_msg(strstr(fh.log, "not deleting") && strstr(fh.log, "notes.ckpt"), "%s", fh.log);
+    P.vt->destroy(self);
+}
+END_TEST
+
 START_TEST(test_missing_monitor_lists_keys)
 {
     void *self = mc_new("monitor=val_acc", NULL);
@@ -478,6 +534,7 @@ static Suite *mc_suite(void)
     tcase_add_test(tc, test_deletes_only_own_files);
     tcase_add_test(tc, test_default_dirpath_is_relative);
     tcase_add_test(tc, test_state_save_restore);
+    tcase_add_test(tc, test_crafted_state_deletes_nothing_foreign);
     tcase_add_test(tc, test_missing_monitor_lists_keys);
     tcase_add_test(tc, test_weights_only_and_same_step);
     suite_add_tcase(s, tc);
