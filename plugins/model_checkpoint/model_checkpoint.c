@@ -564,6 +564,18 @@ static int32_t mc_on_fit_start(void *self, lhost_ctx *ctx)
         }
         path[k] = k < n ? '/' : '\0';
     }
+    /* mkdir's EEXIST also means "a file of that name": found now, not at the first save. */
+    {
+        struct stat st;
+        if (stat(s->dirpath, &st) != 0) {
+            LHP_ERROR(s->host, ctx, "dirpath \"%s\": %s", s->dirpath, strerror(errno));
+            return LHOST_ERROR;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            LHP_ERROR(s->host, ctx, "dirpath \"%s\": exists and is not a folder", s->dirpath);
+            return LHOST_ERROR;
+        }
+    }
     /* Lightning warns when a fresh run writes into a folder that already holds files. */
     if (s->ts.is_global_zero && s->save_top_k != 0 && s->topk.n == 0 && !s->last_path &&
         (d = opendir(s->dirpath))) {
