@@ -433,6 +433,12 @@ static int read_exact(FILE *fp, void *p, uint64_t n)
     return n == 0 || fread(p, 1, (size_t)n, fp) == n ? 0 : -1;
 }
 
+/* Why read_exact failed: the system's reason (EIO, ...), else `eof` (the end came first). */
+static const char *read_cause(FILE *fp, const char *eof)
+{
+    return ferror(fp) && errno ? strerror(errno) : eof;
+}
+
 int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *err)
 {
     *out = NULL;
@@ -454,8 +460,9 @@ int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *e
     uint8_t prefix[8] = {0};
     uint64_t have = size < 8 ? size : 8;
     if (read_exact(fp, prefix, have)) {
+        fail(err, path, "read failed: %s", read_cause(fp, "unexpected end of file"));
         fclose(fp);
-        return fail(err, path, "read failed");
+        return -1;
     }
     if (check_prefix(path, prefix, have, size, &hlen, err)) {
         fclose(fp);
@@ -474,7 +481,8 @@ int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *e
         goto done;
     }
     if (read_exact(fp, header, hlen) || read_exact(fp, f->data, f->data_len)) {
-        fail(err, path, "read failed (the file changed size while being read?)");
+        fail(err, path, "read failed: %s",
+             read_cause(fp, "unexpected end of file (the file changed size while being read?)"));
         goto done;
     }
     header[hlen] = '\0';
