@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "paths.h"
 
 void lh_logstore_init(lh_logstore *s)
 {
@@ -252,12 +253,13 @@ static int get_field(const char **p, char *out, size_t cap)
 
 int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
 {
-    FILE *f = fopen(path, "r");
+    char why[300];
+    FILE *f = lh_paths_fopen_regular(path, why, sizeof why); /* a FIFO would block the resume */
     char *text = NULL, (*keys)[96] = NULL, cell[96];
     size_t cap = 0, len = 0;
     int32_t nk = 0, lineno = 1, rc = -1;
     if (!f)
-        return lh_error_set(err, "metrics %s: cannot open: %s", path, strerror(errno));
+        return lh_error_set(err, "metrics %s: %s", path, why);
     /* Read whole: a quoted key may span lines. */
     for (;;) {
         if (len + 1 >= cap) {
