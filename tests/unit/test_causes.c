@@ -1,6 +1,6 @@
 /* tests/unit/test_causes.c — every failure names the thing and its cause, and limits are checked
- * when the config is read: a full disk (injected with LHOST_TEST_FULL_DISK, host/util/atomic.c)
- * keeps strerror and the path, a too-long filename template fails before training, FIFOs are
+ * when the config is read: a full disk (injected with LHOST_TEST_FULL_DISK, host/util/atomic.c;
+ * also a real 64 KiB tmpfs where the test may mount one) keeps strerror and the path, a too-long filename template fails before training, FIFOs are
  * refused without blocking, YAML reader errors carry their line:column, overrides are bounded
  * and plugin parameters stay strings, metrics.csv keys are quoted as Python's csv does, and a
  * checkpoint's hparams are type-checked. Each case checks the exit status and the message.
@@ -83,6 +83,32 @@ START_TEST(full_disk_keeps_enospc)
     ck_assert_msg(!strstr(out, "failed (-5)"), "%s", out);
     free(out);
     ck_assert(!exists("checkpoints/epoch=0-step=8.ckpt")); /* no half file under its name */
+}
+END_TEST
+
+/* The same on a real full disk: a 64 KiB tmpfs as dirpath, where mounting one is allowed (root
+ * with CAP_SYS_ADMIN); elsewhere the injected failure above stands for it. */
+START_TEST(full_tmpfs_keeps_enospc)
+{
+    char mnt[600], cmd[800];
+    char *out;
+    snprintf(mnt, sizeof mnt, "%s/small", dir);
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=64k tmpfs '%s' 2>/dev/null", mnt);
+    if (geteuid() != 0 || system(cmd) != 0)
+        return; /* no tmpfs here */
+    out = expect(1, "train -c good.yaml --callbacks.model_checkpoint.dirpath=small",
+                 "small/epoch=0-step=8.ckpt: write failed: No space left on device", NULL);
+    free(out);
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", mnt);
+    FILE *p = popen(cmd, "r");
+    int left = -1;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fscanf(p, "%d", &left), 1);
+    pclose(p);
+    snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(left, 0); /* the temporary file is gone too */
 }
 END_TEST
 
@@ -334,7 +360,7 @@ END_TEST
 int main(void)
 {
     const TTest *const tests[] = {
-        full_disk_keeps_enospc, predict_out_names_errno, long_template_refused_at_setup,
+        full_disk_keeps_enospc, full_tmpfs_keeps_enospc, predict_out_names_errno, long_template_refused_at_setup,
         format_precision_and_width_bounded, fifo_config_refused, fifo_ckpt_refused,
         yaml_nul_at_line_and_column, yaml_bad_utf8_at_line_and_column, override_depth_bounded,
         override_plugin_param_stays_string, csv_keys_quoted_as_python_csv,
