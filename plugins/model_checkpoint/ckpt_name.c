@@ -226,8 +226,11 @@ int mc_name_format(const char *tmpl, int auto_insert, mc_lookup_fn lookup, void 
     return 0;
 }
 
+/* Characters a formatted value can hold: digits, sign, point, exponent, "inf", "nan", padding. */
+static int value_char(char c) { return c && strchr("0123456789+-.eEinfa ", c) != NULL; }
+
 /* Does name[0..n) match the template from t on? A field matches its "key=" (with auto_insert)
- * and then one or more characters, tried shortest first. */
+ * and then one or more characters of a formatted number, tried shortest first. */
 static int match_from(const char *t, int auto_insert, const char *name, size_t n)
 {
     while (*t) {
@@ -252,7 +255,7 @@ static int match_from(const char *t, int auto_insert, const char *name, size_t n
                 return 0;
             name++, n--;
         }
-        for (size_t v = 1; v <= n; v++)
+        for (size_t v = 1; v <= n && value_char(name[v - 1]); v++)
             if (match_from(close + 1, auto_insert, name + v, n - v))
                 return 1;
         return 0;
