@@ -179,12 +179,14 @@ static int reader_error(builder *b)
         else if ((b->text[i] & 0xC0) != 0x80) /* count characters, not UTF-8 continuations */
             col++;
     }
-    const char *where = b->where ? b->where : b->name;
+    char value[32] = ""; /* the octet or code point, when libyaml names one (-1: none) */
+    if (v >= 0)
+        snprintf(value, sizeof value, "0x%02x ", (unsigned)v);
     if (b->where)
-        return lh_error_set(b->err, "config %s: byte %zu: %s (0x%02x): expected UTF-8 text",
-                            where, off, b->parser.problem, (unsigned)v & 0xffu);
-    return lh_error_set(b->err, "config %s:%zu:%zu: %s (0x%02x at byte %zu): expected UTF-8 text",
-                        where, line, col, b->parser.problem, (unsigned)v & 0xffu, off);
+        return lh_error_set(b->err, "config %s: %s (%sat byte %zu): expected UTF-8 text",
+                            b->where, b->parser.problem, value, off);
+    return lh_error_set(b->err, "config %s:%zu:%zu: %s (%sat byte %zu): expected UTF-8 text",
+                        b->name, line, col, b->parser.problem, value, off);
 }
 
 static int next_event(builder *b, yaml_event_t *ev)
