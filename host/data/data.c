@@ -2,6 +2,7 @@
 #include "data.h"
 
 #include "atomic.h"
+#include "crc32c.h"
 #include "paths.h"
 
 #include <errno.h>
@@ -215,7 +216,7 @@ static int find_file(const char *dir, const char *base, char *out, size_t out_le
 
 /* ---- decompressed cache --------------------------------------------------------------------
  * Inflating Fashion-MNIST's 47 MB of training pixels takes ~0.6 s; mapping a decompressed copy
- * and checking its crc32 takes ~20 ms. Copies live in $LHOST_CACHE_DIR, else
+ * and checking its CRC-32C takes ~12 ms. Copies live in $LHOST_CACHE_DIR, else
  * $XDG_CACHE_HOME/lhost/idx, else ~/.cache/lhost/idx, one per source path (named by a hash of
  * it), so a changed source replaces its copy instead of leaving another behind.
  *
@@ -224,18 +225,19 @@ static int find_file(const char *dir, const char *base, char *out, size_t out_le
  * length of the uncompressed data from the gzip trailer. `cp -p` and `rsync -t` give a
  * replacement the old size and mtime, but `cp -p` writes in place (a new ctime) and rsync renames
  * a new file over the old one (a new inode); the trailer's CRC-32 changes with the content
- * either way. The head also holds the crc32 of the payload, checked on every map: a copy whose
+ * either way. The head also holds the CRC-32C of the payload (host/util/crc32c.h), checked on
+ * every map: a copy whose
  * bytes changed on disk is reported in one warning line and inflated again. LHOST_DATA_CACHE=0
  * turns the cache off. A cache that cannot be written is not an error: the data was read
  * correctly anyway.
  *
- * Head (native byte order, 8-byte fields): magic "LHIDXC" 0 1, u64 size, i64 mtime ns,
- * i64 ctime ns, u64 inode, u64 device, u32 gzip CRC-32, u32 gzip length, u32 payload crc32,
+ * Head (native byte order, 8-byte fields): magic "LHIDXC" 0 2, u64 size, i64 mtime ns,
+ * i64 ctime ns, u64 inode, u64 device, u32 gzip CRC-32, u32 gzip length, u32 payload CRC-32C,
  * u32 0; then the IDX header and the pixels. */
 
 #define LH_CACHE_HEAD 64
-#define LH_CACHE_KEY 56 /* the head's bytes up to the payload crc32 */
-static const char lh_cache_magic[8] = {'L', 'H', 'I', 'D', 'X', 'C', 0, 1};
+#define LH_CACHE_KEY 56 /* the head's bytes up to the payload checksum */
+static const char lh_cache_magic[8] = {'L', 'H', 'I', 'D', 'X', 'C', 0, 2};
 
 static int cache_path(const char *src, char *out, size_t len)
 {
@@ -290,18 +292,6 @@ static int cache_key(const char *src, uint8_t key[LH_CACHE_KEY])
     return 0;
 }
 
-/* crc32 `c` continued over n bytes (zlib takes at most 4 GiB a call). */
-static uint32_t crc_more(uLong c, const uint8_t *p, int64_t n)
-{
-    while (n > 0) {
-        unsigned chunk = n > (1 << 30) ? (1u << 30) : (unsigned)n;
-        c = crc32(c, p, chunk);
-        p += chunk;
-        n -= chunk;
-    }
-    return (uint32_t)c;
-}
-
 /* The IDX header bytes for `rank` dims of ubyte data. */
 static int idx_header(const int64_t *dims, int rank, uint8_t *h)
 {
@@ -316,7 +306,7 @@ static int idx_header(const int64_t *dims, int rank, uint8_t *h)
 }
 
 /* Map the cached copy if it was made from this source (key), carries this IDX header and size,
- * and its payload still has the crc32 it was written with. 1 when mapped, else 0 (the caller
+ * and its payload still has the checksum it was written with. 1 when mapped, else 0 (the caller
  * inflates again). */
 static int cache_map(const char *cache, const uint8_t *key, const uint8_t *hdr, int hlen,
                      int64_t bytes, const char *src, lh_dataset *out)
@@ -342,7 +332,7 @@ static int cache_map(const char *cache, const uint8_t *key, const uint8_t *hdr, 
     if (base == MAP_FAILED)
         return 0;
     memcpy(&stored, base + LH_CACHE_KEY, sizeof stored);
-    got = crc_more(crc32(0L, Z_NULL, 0), base + LH_CACHE_HEAD, hlen + bytes);
+    got = lh_crc32c(0, base + LH_CACHE_HEAD, (size_t)(hlen + bytes));
     if (memcmp(base + LH_CACHE_HEAD, hdr, (size_t)hlen) != 0 || got != stored) {
         fprintf(stderr, "lhost: warning: data cache %s: checksum 0x%08x, expected 0x%08x: "
                 "inflating %s again\n", cache, (unsigned)got, (unsigned)stored, src);
@@ -362,7 +352,7 @@ static void cache_write(const char *cache, const uint8_t *key, const uint8_t *hd
     lh_error ignored;
     uint8_t head[LH_CACHE_HEAD] = {0};
     memcpy(head, key, LH_CACHE_KEY);
-    put32(head + LH_CACHE_KEY, crc_more(crc32(0L, hdr, (uInt)hlen), payload, bytes));
+    put32(head + LH_CACHE_KEY, lh_crc32c(lh_crc32c(0, hdr, (size_t)hlen), payload, (size_t)bytes));
     /* The cache is best effort: a folder that cannot be made means no cache, not an error. */
     if (lh_paths_mkdir_p(cache, 1, &ignored) || lh_atomic_open(&f, cache, &ignored))
         return;

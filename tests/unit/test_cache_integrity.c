@@ -1,5 +1,6 @@
 /* tests/unit/test_cache_integrity.c — the decompressed-data cache (host/data/data.c) serves a
- * copy only for the very source it was made from, and only while its payload checksum holds.
+ * copy only for the very source it was made from, and only while its payload checksum (CRC-32C,
+ * host/util/crc32c.c) holds.
  * Run: ctest --test-dir build -R test_cache_integrity --output-on-failure */
 #include <check.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "check_run.h"
 #include "cli_run.h" /* read_text */
+#include "crc32c.h"
 #include "data.h"
 #include "synth_data.h"
 
@@ -202,10 +204,31 @@ START_TEST(test_cache_foreign_file)
 }
 END_TEST
 
+/* The checksum: RFC 3720's check value, and the processor's path equal to the table's at every
+ * length and alignment (a cache written on one machine checks on another). */
+START_TEST(test_crc32c_values)
+{
+    static uint8_t buf[4099];
+    uint64_t s = 7;
+    ck_assert_uint_eq(lh_crc32c(0, "123456789", 9), 0xe3069283u);
+    ck_assert_uint_eq(lh_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+    ck_assert_uint_eq(lh_crc32c(0, buf, 0), 0);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)synth_next(&s);
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n + off <= sizeof buf; n += 1 + n / 3)
+            ck_assert_msg(lh_crc32c(0, buf + off, n) == lh_crc32c_portable(0, buf + off, n),
+                          "offset %zu length %zu", off, n);
+    /* continuing a crc equals one pass */
+    ck_assert_uint_eq(lh_crc32c(lh_crc32c(0, buf, 1000), buf + 1000, 3099),
+                      lh_crc32c(0, buf, 4099));
+}
+END_TEST
+
 int main(void)
 {
     const TTest *const tests[] = {
         test_cache_serves_second_load, test_cache_payload_corruption, test_cache_cp_p_in_place,
-        test_cache_rsync_t_rename, test_cache_foreign_file, NULL};
+        test_cache_rsync_t_rename, test_cache_foreign_file, test_crc32c_values, NULL};
     return check_main("cache_integrity", 60, setup, teardown, tests);
 }
