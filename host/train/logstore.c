@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "array.h"
+#include "atomic.h"
 #include "paths.h"
 
 void lh_logstore_init(lh_logstore *s)
@@ -180,16 +180,17 @@ static void put_field(FILE *f, const char *key)
 
 int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
 {
-    char tmp[4200], (*keys)[96] = NULL;
+    char (*keys)[96] = NULL, *text = NULL;
+    size_t len = 0;
     int32_t nk = header_keys(s, &keys), i, j, k;
     FILE *f;
     if (nk < 0)
         return lh_error_set(err, "metrics %s: out of memory", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (!f) {
+    /* Built in memory, then written atomically (host/util/atomic.h): a crash or a full disk
+     * leaves the previous file whole, and the temporary file the usual name. */
+    if (!(f = open_memstream(&text, &len))) {
         free(keys);
-        return lh_error_set(err, "metrics %s: cannot write: %s", tmp, strerror(errno));
+        return lh_error_set(err, "metrics %s: out of memory", path);
     }
     fputs("epoch,step", f);
     for (k = 0; k < nk; k++) {
@@ -211,15 +212,13 @@ int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
         fputc('\n', f);
     }
     free(keys);
-    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        unlink(tmp);
-        return lh_error_set(err, "metrics %s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return lh_error_set(err, "metrics %s: out of memory", path);
     }
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return lh_error_set(err, "metrics %s: rename failed: %s", path, strerror(errno));
-    }
-    return 0;
+    int rc = lh_atomic_write(path, text, len, err);
+    free(text);
+    return rc ? lh_error_wrap(err, "metrics") : 0;
 }
 
 /* One CSV field at *p (quoted or not) into out[cap], moving *p past it. Returns the character

@@ -83,6 +83,14 @@ START_TEST(full_disk_keeps_enospc)
     ck_assert_msg(!strstr(out, "failed (-5)"), "%s", out);
     free(out);
     ck_assert(!exists("checkpoints/epoch=0-step=8.ckpt")); /* no half file under its name */
+    /* metrics.csv goes through the same atomic writer */
+    setenv("LHOST_TEST_FULL_DISK", "metrics.csv", 1);
+    free(expect(1, "train -c good.yaml",
+                "metrics: ./lightning_logs/version_1/metrics.csv: write failed: No space left on "
+                "device",
+                NULL));
+    unsetenv("LHOST_TEST_FULL_DISK");
+    ck_assert(!exists("lightning_logs/version_1/metrics.csv"));
 }
 END_TEST
 
