@@ -206,8 +206,15 @@ static int find_file(const char *dir, const char *base, char *out, size_t out_le
             int n = snprintf(out, out_len, "%s%s/%s%s", dir, subs[s], base, exts[e]);
             if (n < 0 || (size_t)n >= out_len)
                 return lh_error_set(err, "data %s: path too long", dir);
-            if (stat(out, &st) == 0 && S_ISREG(st.st_mode))
+            if (stat(out, &st) != 0)
+                continue;
+            if (S_ISREG(st.st_mode))
                 return 0;
+            /* A FIFO or a folder under the name would block or mislead the reader: say so
+             * rather than "not found". */
+            return lh_error_set(err, "data %s: not a regular file (%s), expected an IDX file", out,
+                                S_ISDIR(st.st_mode) ? "a directory"
+                                : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
         }
     }
     return lh_error_set(err, "data %s: %s[.gz] not found (looked in %s, %s/MNIST/raw, "

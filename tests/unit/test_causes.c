@@ -183,6 +183,18 @@ START_TEST(fifo_ckpt_refused)
 }
 END_TEST
 
+START_TEST(fifo_data_file_refused)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/data/t10k-images-idx3-ubyte", dir);
+    ck_assert_int_eq(mkfifo(path, 0644), 0); /* found before the .gz of the same name */
+    free(expect(1, "train -c good.yaml",
+                "data data/t10k-images-idx3-ubyte: not a regular file (a FIFO), expected an IDX "
+                "file",
+                NULL));
+}
+END_TEST
+
 /* ---- YAML reader errors at their place ----------------------------------------------------- */
 
 static void write_bytes(const char *name, const char *bytes, size_t n)
@@ -370,6 +382,7 @@ int main(void)
     const TTest *const tests[] = {
         full_disk_keeps_enospc, full_tmpfs_keeps_enospc, predict_out_names_errno, long_template_refused_at_setup,
         format_precision_and_width_bounded, fifo_config_refused, fifo_ckpt_refused,
+        fifo_data_file_refused,
         yaml_nul_at_line_and_column, yaml_bad_utf8_at_line_and_column, override_depth_bounded,
         override_plugin_param_stays_string, csv_keys_quoted_as_python_csv,
         hparams_wrong_type_refused, NULL,
