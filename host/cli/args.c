@@ -6,6 +6,8 @@
 #include <string.h>
 
 #define HELP_COLUMN 30 /* where an option's help starts */
+/* How much of a long key a message shows: the cause must fit in the line (a->msg). */
+#define SHOWN(len) ((int)((len) > 200 ? 200 : (len)))
 
 static const char *cmd_name(const lh_args_spec *spec, const char *argv0)
 {
@@ -151,10 +153,10 @@ static int long_arg(lh_args *a, int argc, char **argv, int *i)
          alias_of(spec, name, len))) {
         v = eq ? eq + 1 : next_value(argc, argv, i);
         if (!v)
-            return fail(a, "--%.*s needs a value", (int)len, name);
+            return fail(a, "--%.*s%s needs a value", SHOWN(len), name, len > 200 ? "..." : "");
         return add_override(a, name, len, v, arg, eq != NULL);
     }
-    return fail(a, "unknown argument '--%.*s'", (int)len, name);
+    return fail(a, "unknown argument '--%.*s%s'", SHOWN(len), name, len > 200 ? "..." : "");
 }
 
 /* One "-x" or "-xVALUE" argument at argv[*i]. */

@@ -9,6 +9,7 @@
  *
  * Each returns the process exit code: 0 success, 1 failure, 2 usage error; `lhost train` stopped
  * by SIGINT or SIGTERM returns 128 + the signal (130, 143) once it has wound down. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,7 +314,9 @@ static int merge(const lh_args *a, lh_config *cfg, lh_trainer_opts *o, int *prin
     fputs(text, stdout);
     free(text);
     *printed = 1;
-    return fflush(stdout) ? lh_error_set(err, "cannot write the config to stdout") : 0;
+    return fflush(stdout) ? lh_error_set(err, "cannot write the config to stdout: %s",
+                                         strerror(errno))
+                          : 0;
 }
 
 int lh_cmd_train(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* host/config/config.c — YAML config tree and dotted overrides (see config.h). */
 #include "config.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -162,12 +163,38 @@ typedef struct builder {
     const char *name;  /* file name for "name:line" */
     const char *where; /* fixed where (command line), or NULL to use name:line */
     lh_error *err;
+    const unsigned char *text; /* the whole input, so a reader error can be placed */
+    size_t len;
 } builder;
+
+/* libyaml places a reader error (a NUL or other control character, bad UTF-8) by byte offset
+ * only, with line 0: turn the offset into the line and column (in characters) it is at. */
+static int reader_error(builder *b)
+{
+    size_t off = b->parser.problem_offset, line = 1, col = 1, i;
+    int v = b->parser.problem_value;
+    for (i = 0; i < off && i < b->len; i++) {
+        if (b->text[i] == '\n')
+            line++, col = 1;
+        else if ((b->text[i] & 0xC0) != 0x80) /* count characters, not UTF-8 continuations */
+            col++;
+    }
+    char value[32] = ""; /* the octet or code point, when libyaml names one (-1: none) */
+    if (v >= 0)
+        snprintf(value, sizeof value, "0x%02x ", (unsigned)v);
+    if (b->where)
+        return lh_error_set(b->err, "config %s: %s (%sat byte %zu): expected UTF-8 text",
+                            b->where, b->parser.problem, value, off);
+    return lh_error_set(b->err, "config %s:%zu:%zu: %s (%sat byte %zu): expected UTF-8 text",
+                        b->name, line, col, b->parser.problem, value, off);
+}
 
 static int next_event(builder *b, yaml_event_t *ev)
 {
     if (yaml_parser_parse(&b->parser, ev))
         return 0;
+    if (b->parser.error == YAML_READER_ERROR && b->parser.problem)
+        return reader_error(b);
     if (b->where)
         return lh_error_set(b->err, "config %s: YAML syntax error: %s", b->where,
                             b->parser.problem ? b->parser.problem : "unknown");
@@ -419,32 +446,68 @@ static int finish_load(lh_config **out, lh_config_node *root, lh_error *err)
     return 0;
 }
 
+/* Parse `len` bytes of YAML named `name` (where: fixed place for messages, or NULL). */
+static lh_config_node *parse_text(const char *name, const char *where, const char *text,
+                                  size_t len, const char *root_path, lh_error *err)
+{
+    builder b = {.name = name, .where = where, .err = err, .text = (const unsigned char *)text,
+                 .len = len};
+    if (!yaml_parser_initialize(&b.parser)) {
+        lh_error_set(err, "config %s: out of memory", name);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&b.parser, b.text, len);
+    lh_config_node *root = parse_doc(&b, root_path);
+    yaml_parser_delete(&b.parser);
+    return root;
+}
+
+#define LH_CFG_MAX_BYTES (16 << 20) /* a config is a page of text; refuse what cannot be one */
+
 int lh_config_load(lh_config **out, const char *path, lh_error *err)
 {
     lh_error local;
+    char why[300], *text = NULL;
+    size_t len = 0, cap = 0;
     if (!err)
         err = &local;
     *out = NULL;
     if (!path)
         return lh_config_load_string(out, "(none)", "", err);
-    FILE *f = fopen(path, "rb");
+    FILE *f = lh_paths_fopen_regular(path, why, sizeof why);
     if (!f)
-        return lh_error_set(err, "config %s: cannot open: %s", path, strerror(errno));
-    builder b = {.name = path, .err = err};
-    if (!yaml_parser_initialize(&b.parser)) {
-        fclose(f);
-        return lh_error_set(err, "config %s: out of memory", path);
+        return lh_error_set(err, "config %s: %s%s", path, why,
+                            strncmp(why, "not a", 5) == 0 ? ", expected a YAML file" : "");
+    /* Read whole: the bytes are needed to place a reader error at its line and column. */
+    for (;;) {
+        if (len == cap) {
+            int too_big = cap >= LH_CFG_MAX_BYTES;
+            char *t = too_big ? NULL : realloc(text, cap ? 2 * cap : 8192);
+            if (!t) {
+                free(text);
+                fclose(f);
+                if (too_big)
+                    return lh_error_set(err, "config %s: larger than %d bytes", path,
+                                        LH_CFG_MAX_BYTES);
+                return lh_error_set(err, "config %s: out of memory", path);
+            }
+            text = t;
+            cap = cap ? 2 * cap : 8192;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
     }
-    yaml_parser_set_input_file(&b.parser, f);
-    lh_config_node *root = parse_doc(&b, "");
-    int read_error = b.parser.error == YAML_READER_ERROR;
-    yaml_parser_delete(&b.parser);
-    if (ferror(f) && !read_error) {
+    if (ferror(f)) {
+        int e = errno;
+        free(text);
         fclose(f);
-        node_free(root);
-        return lh_error_set(err, "config %s: read error", path);
+        return lh_error_set(err, "config %s: read error: %s", path, strerror(e));
     }
     fclose(f);
+    lh_config_node *root = parse_text(path, NULL, text, len, "", err);
+    free(text);
     if (!root)
         return -1;
     return finish_load(out, root, err);
@@ -456,12 +519,7 @@ int lh_config_load_string(lh_config **out, const char *name, const char *yaml, l
     if (!err)
         err = &local;
     *out = NULL;
-    builder b = {.name = name, .err = err};
-    if (!yaml_parser_initialize(&b.parser))
-        return lh_error_set(err, "config %s: out of memory", name);
-    yaml_parser_set_input_string(&b.parser, (const unsigned char *)yaml, strlen(yaml));
-    lh_config_node *root = parse_doc(&b, "");
-    yaml_parser_delete(&b.parser);
+    lh_config_node *root = parse_text(name, NULL, yaml, strlen(yaml), "", err);
     if (!root)
         return -1;
     return finish_load(out, root, err);
@@ -477,20 +535,37 @@ void lh_config_free(lh_config *cfg)
 
 /* ---- overrides ---------------------------------------------------------------------------- */
 
-/* Parse an override value into a node with the given where/path. */
-static lh_config_node *override_value(const char *value, const char *where, const char *path,
-                                   lh_error *err)
+/* A plugin's parameter: <section>.<instance>.<param> under metrics, callbacks or loggers. Every
+ * plugin parameter is a single value (host/train/trainer_setup.c refuses anything else). */
+static int is_plugin_param(const char *path)
 {
-    if (value[0] == '[' || value[0] == '{' || value[0] == '"' || value[0] == '\'') {
-        builder b = {.name = where, .where = where, .err = err};
-        if (!yaml_parser_initialize(&b.parser)) {
-            lh_error_set(err, "config %s: out of memory", where);
-            return NULL;
-        }
-        yaml_parser_set_input_string(&b.parser, (const unsigned char *)value, strlen(value));
-        lh_config_node *n = parse_doc(&b, path);
-        yaml_parser_delete(&b.parser);
-        return n;
+    static const char *const sections[] = {"metrics.", "callbacks.", "loggers."};
+    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++) {
+        size_t n = strlen(sections[i]);
+        const char *dot;
+        if (strncmp(path, sections[i], n) == 0 && (dot = strchr(path + n, '.')) &&
+            dot > path + n && dot[1] && !strchr(dot + 1, '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Parse an override value into a node with the given where/path. A value in brackets or quotes
+ * is YAML (a list, a map, a quoted string), except for a plugin parameter, which only takes a
+ * single value: there "{epoch}-{step}" or "[x]" is the text itself, and quotes are removed only
+ * when they make a valid YAML string. */
+static lh_config_node *override_value(const char *value, const char *where, const char *path,
+                                      lh_error *err)
+{
+    int flow = value[0] == '[' || value[0] == '{', quoted = value[0] == '"' || value[0] == '\'';
+    int plugin = is_plugin_param(path);
+    if ((flow && !plugin) || quoted) {
+        lh_error local = {{0}};
+        lh_config_node *n = parse_text(where, where, value, strlen(value), path,
+                                       plugin ? &local : err);
+        if (!plugin || (n && n->type == LH_CFG_SCALAR))
+            return n;
+        node_free(n); /* not a single quoted string: keep the text as it is */
     }
     lh_config_node *n = node_new(LH_CFG_SCALAR, where, path);
     if (n) {
@@ -630,6 +705,14 @@ int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
     const char *eq = strchr(s, '=');
     if (!eq || eq == s)
         return lh_error_set(err, "config %s: expected --key.path=value", where);
+    /* Each part is one level of the tree, as deep as a file may nest: a 64,000-part key would
+     * build 64,000 nested maps, each with its full dotted path. */
+    size_t parts = 1;
+    for (const char *p = s; p < eq; p++)
+        parts += *p == '.';
+    if (parts > LH_CFG_MAX_DEPTH)
+        return lh_error_set(err, "config command line (%.60s...): the key has %zu dotted parts, "
+                            "at most %d", arg, parts, LH_CFG_MAX_DEPTH);
     override_arg ov = {.where = where, .key = s, .klen = (size_t)(eq - s), .value = eq + 1,
                        .err = err};
     lh_config_node *cur = cfg->root;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "atomic.h"
+#include "paths.h"
 #include "strmap.h"
 
 typedef struct st_tensor {
@@ -432,6 +433,12 @@ static int read_exact(FILE *fp, void *p, uint64_t n)
     return n == 0 || fread(p, 1, (size_t)n, fp) == n ? 0 : -1;
 }
 
+/* Why read_exact failed: the system's reason (EIO, ...), else `eof` (the end came first). */
+static const char *read_cause(FILE *fp, const char *eof)
+{
+    return ferror(fp) && errno ? strerror(errno) : eof;
+}
+
 int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *err)
 {
     *out = NULL;
@@ -439,20 +446,23 @@ int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *e
     if (lh_atomic_is_temp_name(path, NULL))
         return fail(err, path, "a temporary file left by an unfinished save (.NAME.tmp.PID.N), "
                                "not a checkpoint; use the file NAME it was to become");
-    FILE *fp = fopen(path, "rb");
+    char why[300];
+    FILE *fp = lh_paths_fopen_regular(path, why, sizeof why);
     if (!fp)
-        return fail(err, path, "cannot open: %s", strerror(errno));
+        return fail(err, path, "%s%s", why,
+                    strncmp(why, "not a", 5) == 0 ? ", expected a safetensors file" : "");
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(fp), &st) != 0) {
         fclose(fp);
-        return fail(err, path, "not a regular file (expected a safetensors file)");
+        return fail(err, path, "cannot stat: %s", strerror(errno));
     }
     uint64_t size = (uint64_t)st.st_size, hlen;
     uint8_t prefix[8] = {0};
     uint64_t have = size < 8 ? size : 8;
     if (read_exact(fp, prefix, have)) {
+        fail(err, path, "read failed: %s", read_cause(fp, "unexpected end of file"));
         fclose(fp);
-        return fail(err, path, "read failed");
+        return -1;
     }
     if (check_prefix(path, prefix, have, size, &hlen, err)) {
         fclose(fp);
@@ -471,7 +481,8 @@ int lh_safetensors_read(const char *path, lh_safetensors_file **out, lh_error *e
         goto done;
     }
     if (read_exact(fp, header, hlen) || read_exact(fp, f->data, f->data_len)) {
-        fail(err, path, "read failed (the file changed size while being read?)");
+        fail(err, path, "read failed: %s",
+             read_cause(fp, "unexpected end of file (the file changed size while being read?)"));
         goto done;
     }
     header[hlen] = '\0';

@@ -179,6 +179,12 @@ static int open_checked(const char *path, lh_safetensors_file **f, lh_error *err
         *f = NULL;
         return -1;
     }
+    /* Every reader of a checkpoint (validate, predict, resume) refuses wrong-typed hparams. */
+    if (lh_ckpt_hparams_check(path, *f, err)) {
+        lh_safetensors_close(*f);
+        *f = NULL;
+        return -1;
+    }
     return 0;
 }
 

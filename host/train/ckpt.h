@@ -10,6 +10,7 @@
 #include "error.h"
 #include "config.h"
 #include "model.h"
+#include "safetensors.h"
 
 struct lh_trainer;
 
@@ -25,5 +26,10 @@ int lh_ckpt_read_spec(const char *path, lh_model_spec *spec, char *data_dir, siz
  * num_classes, mean, std} from its hparams (data.path replaced by `data_dir` when given) and
  * the metrics it trained with. *cfg is the caller's (lh_config_free). */
 int lh_ckpt_config_read(const char *path, const char *data_dir, lh_config **cfg, lh_error *err);
+
+/* Check the type of every hparam the host reads back (data_path a string; batch_size,
+ * num_classes, mean, std numbers) and that hparams is a JSON object; 0 when there is none.
+ * Their ranges are checked as a config's when they become one (lh_ckpt_config_read). */
+int lh_ckpt_hparams_check(const char *path, const lh_safetensors_file *f, lh_error *err);
 
 #endif

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "array.h"
+#include "atomic.h"
+#include "paths.h"
 
 void lh_logstore_init(lh_logstore *s)
 {
@@ -160,22 +161,42 @@ static int32_t header_keys(const lh_logstore *s, char (**out)[96])
     return n;
 }
 
+/* A key as Python's csv module writes it (QUOTE_MINIMAL, which Lightning's CSVLogger uses):
+ * in double quotes, inner quotes doubled, when it holds a comma, a quote, \r or \n. */
+static void put_field(FILE *f, const char *key)
+{
+    if (!strpbrk(key, ",\"\r\n")) {
+        fputs(key, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *key; key++) {
+        if (*key == '"')
+            fputc('"', f);
+        fputc(*key, f);
+    }
+    fputc('"', f);
+}
+
 int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
 {
-    char tmp[4200], (*keys)[96] = NULL;
+    char (*keys)[96] = NULL, *text = NULL;
+    size_t len = 0;
     int32_t nk = header_keys(s, &keys), i, j, k;
     FILE *f;
     if (nk < 0)
         return lh_error_set(err, "metrics %s: out of memory", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (!f) {
+    /* Built in memory, then written atomically (host/util/atomic.h): a crash or a full disk
+     * leaves the previous file whole, and the temporary file the usual name. */
+    if (!(f = open_memstream(&text, &len))) {
         free(keys);
-        return lh_error_set(err, "metrics %s: cannot write: %s", tmp, strerror(errno));
+        return lh_error_set(err, "metrics %s: out of memory", path);
     }
     fputs("epoch,step", f);
-    for (k = 0; k < nk; k++)
-        fprintf(f, ",%s", keys[k]);
+    for (k = 0; k < nk; k++) {
+        fputc(',', f);
+        put_field(f, keys[k]);
+    }
     fputc('\n', f);
     for (i = 0; i < s->n_rows; i++) {
         const lh_logrow *r = &s->rows[i];
@@ -191,56 +212,99 @@ int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
         fputc('\n', f);
     }
     free(keys);
-    if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        unlink(tmp);
-        return lh_error_set(err, "metrics %s: write failed: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return lh_error_set(err, "metrics %s: out of memory", path);
     }
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return lh_error_set(err, "metrics %s: rename failed: %s", path, strerror(errno));
+    int rc = lh_atomic_write(path, text, len, err);
+    free(text);
+    return rc ? lh_error_wrap(err, "metrics") : 0;
+}
+
+/* One CSV field at *p (quoted or not) into out[cap], moving *p past it. Returns the character
+ * that ended it: ',', '\n' or '\0' (end of text). A quoted field may hold commas, doubled
+ * quotes and line breaks. */
+static int get_field(const char **p, char *out, size_t cap)
+{
+    const char *s = *p;
+    size_t n = 0;
+    int quoted = *s == '"';
+    if (quoted)
+        s++;
+    for (; *s; s++) {
+        if (quoted && *s == '"') {
+            if (s[1] != '"') {
+                quoted = 0;
+                continue;
+            }
+            s++;
+        } else if (!quoted && (*s == ',' || *s == '\n' || *s == '\r')) {
+            break;
+        }
+        if (n + 1 < cap)
+            out[n++] = *s;
     }
-    return 0;
+    out[n] = '\0';
+    int end = *s == '\r' && s[1] == '\n' ? (s++, '\n') : *s == '\r' ? '\n' : *s;
+    *p = *s ? s + 1 : s;
+    return end;
 }
 
 int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
 {
-    FILE *f = fopen(path, "r");
-    char *line = NULL, (*keys)[96] = NULL;
-    size_t cap = 0;
-    int32_t nk = 0, lineno = 0, rc = -1;
+    char why[300];
+    FILE *f = lh_paths_fopen_regular(path, why, sizeof why); /* a FIFO would block the resume */
+    char *text = NULL, (*keys)[96] = NULL, cell[96];
+    size_t cap = 0, len = 0;
+    int32_t nk = 0, lineno = 1, rc = -1;
     if (!f)
-        return lh_error_set(err, "metrics %s: cannot open: %s", path, strerror(errno));
-    while (getline(&line, &cap, f) > 0) {
-        char *save = NULL, *tok;
-        int32_t col = 0;
-        long long epoch = 0, step = 0;
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        if (lineno == 1) {
-            for (tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), col++) {
-                if (col < 2)
-                    continue;
-                keys = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
-                if (!keys)
-                    goto done;
-                snprintf(keys[nk++], sizeof keys[0], "%s", tok);
+        return lh_error_set(err, "metrics %s: %s", path, why);
+    /* Read whole: a quoted key may span lines. */
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *t = realloc(text, cap = cap ? 2 * cap : 8192);
+            if (!t) {
+                lh_error_set(err, "metrics %s: out of memory", path);
+                goto done;
             }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    text[len] = '\0';
+    const char *p = text;
+    int end = ',';
+    for (int32_t col = 0; *p && end == ','; col++) {
+        end = get_field(&p, cell, sizeof cell);
+        if (col < 2)
             continue;
+        void *k = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
+        if (!k) {
+            lh_error_set(err, "metrics %s: out of memory", path);
+            goto done;
         }
-        /* Cells may be empty: walk by hand. */
-        tok = line;
-        for (col = 0; tok; col++) {
-            char *comma = strchr(tok, ',');
-            if (comma)
-                *comma = 0;
+        keys = k;
+        snprintf(keys[nk++], sizeof keys[0], "%s", cell);
+    }
+    while (*p) {
+        long long epoch = 0, step = 0;
+        int32_t col;
+        lineno++;
+        end = ',';
+        for (col = 0; *p && end == ','; col++) {
+            end = get_field(&p, cell, sizeof cell);
             if (col == 0)
-                epoch = atoll(tok);
+                epoch = atoll(cell);
             else if (col == 1)
-                step = atoll(tok);
-            else if (*tok && col - 2 < nk)
-                lh_logstore_row_add(s, keys[col - 2], strtod(tok, NULL));
-            tok = comma ? comma + 1 : NULL;
+                step = atoll(cell);
+            else if (*cell && col - 2 < nk)
+                lh_logstore_row_add(s, keys[col - 2], strtod(cell, NULL));
         }
+        if (col == 1 && !*cell)
+            continue; /* an empty line */
         if (col < 2) {
             lh_error_set(err, "metrics %s:%d: expected epoch,step,...", path, lineno);
             goto done;
@@ -249,7 +313,7 @@ int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
     }
     rc = 0;
 done:
-    free(line);
+    free(text);
     free(keys);
     fclose(f);
     return rc;

@@ -3,6 +3,7 @@
 #include "ckpt.h"
 #include "trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,7 +407,8 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     int64_t b, nb = (t->val.count + B - 1) / B;
     FILE *f = fopen(out_path, "w");
     if (!f)
-        return lh_error_set(err, "predict: cannot write %s", out_path);
+        return lh_error_set(err, "predict: cannot write %s: %s", out_path, strerror(errno));
+    errno = 0; /* a failed write below sets it; ferror alone keeps no cause */
     fputs("index,target,pred", f);
     for (int32_t c = 0; c < C; c++)
         fprintf(f, ",logit_%d", c);
@@ -434,8 +436,9 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
             fputc('\n', f);
         }
     }
-    if (fclose(f))
-        return lh_error_set(err, "predict: write failed: %s", out_path);
+    if (ferror(f) | fclose(f)) /* both: fclose must run either way */
+        return lh_error_set(err, "predict: writing %s failed: %s", out_path,
+                            errno ? strerror(errno) : "I/O error");
     return 0;
 fail:
     fclose(f);

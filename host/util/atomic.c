@@ -141,11 +141,21 @@ int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err)
     return 0;
 }
 
+/* Test hook: with LHOST_TEST_FULL_DISK=<suffix>, writes to targets whose name ends with
+ * <suffix> fail as on a full disk (ENOSPC), so the tests can check what a full disk reports
+ * without one. Unset (always, outside tests) it costs one getenv per write. */
+static int full_disk(const char *path)
+{
+    const char *suffix = getenv("LHOST_TEST_FULL_DISK");
+    size_t n = path ? strlen(path) : 0, k = suffix ? strlen(suffix) : 0;
+    return suffix && *suffix && n >= k && strcmp(path + n - k, suffix) == 0;
+}
+
 int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err)
 {
     const char *p = buf;
     while (n > 0) {
-        ssize_t w = write(f->fd, p, n);
+        ssize_t w = full_disk(f->path) ? (errno = ENOSPC, -1) : write(f->fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

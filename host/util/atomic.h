@@ -7,6 +7,9 @@
  * the next save into their folder (lh_atomic_remove_stale); readers refuse them
  * (lh_atomic_is_temp_name). Used for checkpoints, metrics.csv and the like.
  *
+ * For tests, LHOST_TEST_FULL_DISK=<suffix> makes every write to a target ending with <suffix>
+ * fail with ENOSPC (as a full disk would), e.g. LHOST_TEST_FULL_DISK=.ckpt.
+ *
  * Streaming use:
  *   lh_atomic_file f;
  *   if (lh_atomic_open(&f, path, err)) return -1;

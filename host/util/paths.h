@@ -5,6 +5,7 @@
 #define LH_PATHS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -19,5 +20,11 @@ void lh_paths_installed(const char *reldir, const char *absolute, char *out, siz
  * last component (the folders above a file about to be written). An existing folder is fine.
  * Errors name the folder that could not be made and why. */
 int lh_paths_mkdir_p(const char *path, int parents_only, lh_error *err);
+
+/* Open `path` for reading only when it is a regular file. A FIFO, a device or a socket would
+ * block the open or the read (`--config /dev/stdin` piped, `mkfifo x.ckpt`), so the file is
+ * opened without blocking and its type checked before any read. On failure returns NULL with
+ * the cause in why[why_len]: "cannot open: <strerror>" or "not a regular file (a FIFO)". */
+FILE *lh_paths_fopen_regular(const char *path, char *why, size_t why_len);
 
 #endif

@@ -2,11 +2,15 @@
  * filename template's {key[:spec]} fields from logged values and the trainer's counters. */
 #include "ckpt_name.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MC_SPEC_MAX_WIDTH 64 /* a name component stays well under NAME_MAX */
+#define MC_SPEC_MAX_PREC 30
 
 typedef struct sbuf {
     char *p;
@@ -70,6 +74,19 @@ static void format_shortest(double v, char *out, size_t cap)
     }
 }
 
+/* A width or precision of at most `max`, digits read one by one so that no value wraps
+ * ("{val_acc:.4294967296f}" is refused, not read as ".0f"). -1 when larger. */
+static int spec_number(const char **s, int max)
+{
+    int v = 0;
+    for (; **s >= '0' && **s <= '9'; (*s)++) {
+        v = v * 10 + (**s - '0');
+        if (v > max)
+            return -1;
+    }
+    return v;
+}
+
 /* Format one value with a spec ("", ".5f", "03d", ...). Returns 0 or -1 for a bad spec. */
 static int format_value(const char *spec, int is_int, int64_t i, double d, char *out, size_t cap)
 {
@@ -83,17 +100,16 @@ static int format_value(const char *spec, int is_int, int64_t i, double d, char 
         zero = 1;
         s++;
     }
-    if (*s >= '1' && *s <= '9')
-        width = (int)strtol(s, (char **)&s, 10);
+    if (*s >= '1' && *s <= '9' && (width = spec_number(&s, MC_SPEC_MAX_WIDTH)) < 0)
+        return -1;
     if (*s == '.') {
         s++;
-        if (*s < '0' || *s > '9')
+        if (*s < '0' || *s > '9' || (prec = spec_number(&s, MC_SPEC_MAX_PREC)) < 0)
             return -1;
-        prec = (int)strtol(s, (char **)&s, 10);
     }
     if (*s == 'f' || *s == 'e' || *s == 'g' || *s == 'd')
         type = *s++;
-    if (*s != '\0' || width > 64 || prec > 30 || (type == 'd' && prec >= 0))
+    if (*s != '\0' || (type == 'd' && prec >= 0))
         return -1;
 
     if (type == 'd' || (type == 0 && prec < 0 && is_int)) {
@@ -128,7 +144,7 @@ int mc_name_format(const char *tmpl, int auto_insert, mc_lookup_fn lookup, void 
     out[0] = '\0';
     while (*s) {
         const char *close, *colon, *open2;
-        char key[256], spec[64], val[128];
+        char key[256], spec[64], val[400]; /* %.30f of 1e308: 340 bytes */
         size_t klen;
         int is_int = 1;
         int64_t i = 0;
@@ -181,8 +197,8 @@ int mc_name_format(const char *tmpl, int auto_insert, mc_lookup_fn lookup, void 
         if (format_value(spec, is_int, i, d, val, sizeof val) != 0) {
             seterr(err, errcap,
                    "filename \"%s\": format \"%s\" of {%s}: expected [0][width][.precision]"
-                   "[f|e|g|d]",
-                   tmpl, spec, key);
+                   "[f|e|g|d] with width <= %d and precision <= %d",
+                   tmpl, spec, key, MC_SPEC_MAX_WIDTH, MC_SPEC_MAX_PREC);
             return -1;
         }
         if (auto_insert) {
@@ -196,9 +212,68 @@ int mc_name_format(const char *tmpl, int auto_insert, mc_lookup_fn lookup, void 
         seterr(err, errcap, "filename \"%s\": the name is too long", tmpl);
         return -1;
     }
+    if (b.len + strlen(MC_NAME_SUFFIX) > NAME_MAX) {
+        seterr(err, errcap,
+               "filename \"%s\": the name \"%.40s...%s\" is %zu bytes, more than the %d a file "
+               "name can have",
+               tmpl, out, MC_NAME_SUFFIX, b.len + strlen(MC_NAME_SUFFIX), NAME_MAX);
+        return -1;
+    }
     if (b.len == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0 || strchr(out, '/')) {
         seterr(err, errcap, "filename \"%s\": gives the name \"%s\", not a file name", tmpl, out);
         return -1;
     }
     return 0;
+}
+
+/* Characters a formatted value can hold: digits, sign, point, exponent, "inf", "nan", padding. */
+static int value_char(char c) { return c && strchr("0123456789+-.eEinfa ", c) != NULL; }
+
+/* Does name[0..n) match the template from t on? A field matches its "key=" (with auto_insert)
+ * and then one or more characters of a formatted number, tried shortest first. */
+static int match_from(const char *t, int auto_insert, const char *name, size_t n)
+{
+    while (*t) {
+        if (*t != '{') {
+            if (n == 0 || *name != *t)
+                return 0;
+            t++, name++, n--;
+            continue;
+        }
+        const char *close = strchr(t, '}'), *colon;
+        if (!close)
+            return 0;
+        colon = memchr(t, ':', (size_t)(close - t));
+        if (auto_insert) {
+            const char *k;
+            for (k = t + 1; k < (colon ? colon : close); k++, name++, n--) {
+                char c = *k == '/' || *k == '\\' ? '_' : *k;
+                if (n == 0 || *name != c)
+                    return 0;
+            }
+            if (n == 0 || *name != '=')
+                return 0;
+            name++, n--;
+        }
+        for (size_t v = 1; v <= n && value_char(name[v - 1]); v++)
+            if (match_from(close + 1, auto_insert, name + v, n - v))
+                return 1;
+        return 0;
+    }
+    return n == 0;
+}
+
+int mc_name_matches(const char *tmpl, int auto_insert, const char *file)
+{
+    size_t n = strlen(file), sl = strlen(MC_NAME_SUFFIX), k;
+    if (n <= sl || strcmp(file + n - sl, MC_NAME_SUFFIX) != 0 || strchr(file, '/'))
+        return 0;
+    n -= sl;
+    if (match_from(tmpl, auto_insert, file, n))
+        return 1;
+    /* The version counter's "-v<N>". */
+    for (k = n; k > 0 && file[k - 1] >= '0' && file[k - 1] <= '9'; k--)
+        ;
+    return k < n && k >= 2 && file[k - 1] == 'v' && file[k - 2] == '-' &&
+           match_from(tmpl, auto_insert, file, k - 2);
 }

@@ -6,8 +6,10 @@
  * Saves happen in on_validation_end (or on_train_epoch_end with save_on_train_epoch_end) every
  * every_n_epochs epochs, and in on_train_batch_end every every_n_train_steps optimizer steps.
  * It only ever deletes files listed in its own state, and only when they sit directly inside
- * dirpath. File system changes (delete, symlink) happen on the global-zero rank only. */
+ * dirpath and carry a name its filename template (or last.ckpt) gives. File system changes
+ * (delete, symlink) happen on the global-zero rank only. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,14 +134,15 @@ static void mc_destroy(void *self)
     free(s);
 }
 
-/* Template lookup used at create: every key exists and is the integer 0. */
+/* Template lookup used at create, so that a name the file system cannot hold is refused before
+ * training rather than at the first save: counters take 7 digits (ten million steps) and logged
+ * values a long double (-12345.678901234567), the widest a realistic run renders. */
 static int lookup_dry(void *user, const char *key, int *is_int, int64_t *i, double *d)
 {
     (void)user;
-    (void)key;
-    (void)d;
-    *is_int = 1;
-    *i = 0;
+    *is_int = strcmp(key, "epoch") == 0 || strcmp(key, "step") == 0;
+    *i = 9999999;
+    *d = -12345.678901234567;
     return 0;
 }
 
@@ -212,6 +215,12 @@ static int32_t mc_create(const lhost_host *host, lhost_ctx *ctx, const lhost_par
     if (mc_name_format(s->filename, s->auto_insert, lookup_dry, NULL, name, sizeof name, err,
                        sizeof err) != 0) {
         LHP_ERROR(host, ctx, "%s", err);
+        goto fail;
+    }
+    /* "-v99" leaves room for the version counter. */
+    if (strlen(s->dirpath) + 1 + strlen(name) + strlen("-v99" MC_NAME_SUFFIX) >= MC_PATH_MAX) {
+        LHP_ERROR(host, ctx, "dirpath + filename: \"%.60s.../%.40s...\" is longer than the %d "
+                  "bytes a path can have", s->dirpath, name, MC_PATH_MAX - 1);
         goto fail;
     }
     s->best_score = NAN;
@@ -290,6 +299,12 @@ static int mc_pick_path(mc *s, lhost_ctx *ctx, const char *tmpl, int auto_insert
     for (v = 1; s->version_counter && file_exists(out) && !streq(out, reuse); v++)
         if ((size_t)snprintf(out, cap, "%s/%s-v%lld.ckpt", s->dirpath, name, (long long)v) >= cap)
             goto too_long;
+    if (strlen(out) - strlen(s->dirpath) - 1 > NAME_MAX) {
+        LHP_ERROR(s->host, ctx, "filename \"%s\": \"%.40s...\" is %zu bytes, more than the %d "
+                  "a file name can have", tmpl, out + strlen(s->dirpath) + 1,
+                  strlen(out) - strlen(s->dirpath) - 1, NAME_MAX);
+        return -1;
+    }
     return 0;
 too_long:
     LHP_ERROR(s->host, ctx, "dirpath + filename: the path is longer than %d bytes",
@@ -304,8 +319,8 @@ static int mc_in_use(const mc *s, const char *path)
            streq(path, s->last_path);
 }
 
-/* Delete a file this instance wrote, if it lies directly inside dirpath and nothing of ours
- * still names it. Never fails the run: a failure is a warning. */
+/* Delete a file this instance wrote, if it lies directly inside dirpath, has a name its filename
+ * template (or last.ckpt) gives and nothing of ours still names it. Never fails the run: a failure is a warning. */
 static void mc_remove_own(mc *s, lhost_ctx *ctx, const char *path)
 {
     size_t n = strlen(s->dirpath);
@@ -315,6 +330,13 @@ static void mc_remove_own(mc *s, lhost_ctx *ctx, const char *path)
         strcmp(path + n + 1, "..") == 0 || path[n + 1] == '\0') {
         LHP_LOG(s->host, ctx, LHOST_LOG_WARN, "not deleting \"%s\": outside dirpath \"%s\"", path,
                 s->dirpath);
+        return;
+    }
+    if (!mc_name_matches(s->filename, s->auto_insert, path + n + 1) &&
+        !mc_name_matches("last", 0, path + n + 1)) {
+        LHP_LOG(s->host, ctx, LHOST_LOG_WARN,
+                "not deleting \"%s\": not a name filename \"%s\" or last.ckpt gives", path,
+                s->filename);
         return;
     }
     if (unlink(path) != 0 && errno != ENOENT)
@@ -333,7 +355,8 @@ static int32_t mc_save(mc *s, lhost_ctx *ctx, const char *path)
     }
     rc = s->host->save_checkpoint(ctx, path, s->save_weights_only ? LHOST_CKPT_WEIGHTS_ONLY : 0);
     if (rc != LHOST_OK) {
-        LHP_ERROR(s->host, ctx, "saving \"%s\" failed (%d)", path, (int)rc);
+        /* The host has recorded the cause with the path ("...: write failed: No space left on
+         * device"); a message of our own here would overwrite it. */
         return LHOST_ERROR;
     }
     s->last_step_saved = s->ts.global_step;
@@ -540,6 +563,18 @@ static int32_t mc_on_fit_start(void *self, lhost_ctx *ctx)
             return LHOST_ERROR;
         }
         path[k] = k < n ? '/' : '\0';
+    }
+    /* mkdir's EEXIST also means "a file of that name": found now, not at the first save. */
+    {
+        struct stat st;
+        if (stat(s->dirpath, &st) != 0) {
+            LHP_ERROR(s->host, ctx, "dirpath \"%s\": %s", s->dirpath, strerror(errno));
+            return LHOST_ERROR;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            LHP_ERROR(s->host, ctx, "dirpath \"%s\": exists and is not a folder", s->dirpath);
+            return LHOST_ERROR;
+        }
     }
     /* Lightning warns when a fresh run writes into a folder that already holds files. */
     if (s->ts.is_global_zero && s->save_top_k != 0 && s->topk.n == 0 && !s->last_path &&

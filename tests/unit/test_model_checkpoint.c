@@ -432,6 +432,79 @@ START_TEST(test_state_save_restore)
 }
 END_TEST
 
+/* A model_checkpoint v1 state for monitor val_acc in DIRPATH whose top-k entries are the files
+ * `names` (each scored 0.1, so the first better value evicts them); best is the first. */
+static size_t crafted_state(unsigned char *buf, const char *const *names, int64_t n)
+{
+    size_t len = 0;
+    int64_t zero = 0, seq;
+    uint32_t none = UINT32_MAX;
+    double low = 0.1;
+    char path[PATH_MAX + 64];
+#define PUT(p, size) (memcpy(buf + len, (p), (size)), len += (size))
+#define PUT_STR(str)                                                                          \
+    do {                                                                                      \
+        uint32_t l_ = (uint32_t)strlen(str);                                                  \
+        PUT(&l_, 4);                                                                          \
+        PUT((str), l_);                                                                       \
+    } while (0)
+    PUT_STR(DIRPATH);
+    PUT_STR("val_acc");
+    PUT(&n, 8);
+    for (seq = 0; seq < n; seq++) {
+        snprintf(path, sizeof path, "%s/%s", DIRPATH, names[seq]);
+        PUT(&low, 8);
+        PUT(&seq, 8);
+        PUT_STR(path);
+    }
+    snprintf(path, sizeof path, "%s/%s", DIRPATH, names[0]);
+    PUT_STR(path);
+    PUT(&low, 8);
+    PUT(&none, 4); /* no last_path */
+    PUT(&none, 4); /* no last_saved */
+    PUT(&zero, 8);
+    PUT(&n, 8);
+#undef PUT_STR
+#undef PUT
+    return len;
+}
+
+static void touch_in_dirpath(const char *name)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", DIRPATH, name);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+}
+
+/* A crafted state naming files in dirpath that no template of this callback gives: when those
+ * entries leave the top k the files stay (only names from `filename` or last.ckpt, with values
+ * a number can print, are deleted); the one the template gives is deleted as before. */
+START_TEST(test_crafted_state_deletes_nothing_foreign)
+{
+    static const char *const names[] = {"notes.ckpt", "epoch=important.ckpt", "epoch=7.ckpt"};
+    unsigned char buf[8192];
+    size_t n;
+    void *self;
+    mkdir(DIRPATH, 0755);
+    for (int i = 0; i < 3; i++)
+        touch_in_dirpath(names[i]);
+    self = mc_new("monitor=val_acc", "save_top_k=3", "filename={epoch}", NULL);
+    n = crafted_state(buf, names, 3);
+    ck_assert_int_eq(P.vt->state_restore(self, FH_CTX, 1, buf, n), LHOST_OK);
+    ck_assert_int_eq(mc_val(self, 0, "val_acc", 0.7), LHOST_OK);
+    ck_assert_int_eq(mc_val(self, 1, "val_acc", 0.8), LHOST_OK);
+    ck_assert_int_eq(mc_val(self, 2, "val_acc", 0.9), LHOST_OK);
+    ASSERT_FILES("epoch=0.ckpt epoch=1.ckpt epoch=2.ckpt epoch=important.ckpt notes.ckpt");
+    ck_assert_msg(strstr(fh.log, "not deleting") && strstr(fh.log, "notes.ckpt") &&
+                      strstr(fh.log, "epoch=important.ckpt"),
+                  "%s", fh.log);
+    P.vt->destroy(self);
+}
+END_TEST
+
 START_TEST(test_missing_monitor_lists_keys)
 {
     void *self = mc_new("monitor=val_acc", NULL);
@@ -478,6 +551,7 @@ static Suite *mc_suite(void)
     tcase_add_test(tc, test_deletes_only_own_files);
     tcase_add_test(tc, test_default_dirpath_is_relative);
     tcase_add_test(tc, test_state_save_restore);
+    tcase_add_test(tc, test_crafted_state_deletes_nothing_foreign);
     tcase_add_test(tc, test_missing_monitor_lists_keys);
     tcase_add_test(tc, test_weights_only_and_same_step);
     suite_add_tcase(s, tc);
