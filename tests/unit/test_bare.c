@@ -252,7 +252,7 @@ START_TEST(unknown_hook_lists_every_hook)
     ck_assert_str_eq(err.msg, want);
     for (h = 0; h < 6; h++) {
         char name[64];
-        snprintf(name, sizeof name, " %s%s", abi_1_0[h], h == 5 ? " or" : ",");
+        snprintf(name, sizeof name, " %s,", abi_1_0[h]); /* none is last: ABI 1.1 hooks follow */
         ck_assert_msg(strstr(err.msg, name) != NULL, "'%s' not in %s", name, err.msg);
     }
     free(spec);

@@ -73,7 +73,7 @@ START_TEST(table)
     ck_assert_ptr_nonnull(strstr(out, "org.lhost.test.two_metric"));
     ck_assert_ptr_nonnull(strstr(out, "metric"));
     ck_assert_msg(strstr(out, "broken: entry crashed: SIGSEGV\n") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "broken: built for ABI 2.0.0, host has ABI 1.0.0 (different major)\n"),
+    ck_assert_msg(strstr(out, "broken: built for ABI 2.0.0, host has ABI 1.1.0 (different major)\n"),
                   "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "segv.so"));
 }
@@ -96,7 +96,7 @@ START_TEST(json_list)
         ok += strcmp(st, "ok") == 0;
         broken += strcmp(st, "broken") == 0;
         if (strcmp(st, "ok") == 0)
-            ck_assert_str_eq(cJSON_GetObjectItem(row, "abi")->valuestring, "1.0.0");
+            ck_assert_str_eq(cJSON_GetObjectItem(row, "abi")->valuestring, "1.1.0");
     }
     ck_assert_int_eq(ok, 3);
     ck_assert_int_eq(broken, 2);
