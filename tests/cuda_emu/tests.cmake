@@ -32,3 +32,9 @@ add_dependencies(test_device_ckpt lhost_cuda_emu lhost)
 # sanitizer pass by its label).
 set_tests_properties(e2e_test_gpu_rehearsal PROPERTIES LABELS "slow;rehearsal"
   SKIP_RETURN_CODE 77)
+
+# Gradient norms and clipping against PyTorch on the CUDA backend's code (the emulation).
+add_test(NAME test_grad_clip_emu COMMAND test_grad_clip)
+set_tests_properties(test_grad_clip_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 300
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>")
+add_dependencies(test_grad_clip lhost_cuda_emu)
