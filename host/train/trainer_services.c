@@ -388,12 +388,12 @@ static int32_t env_checkpoint_put(void *user, const char *state_key, const char 
         ;
     if (i == LH_MAX_CKPT_META)
         return refuse(why, cap, LHOST_ENOMEM, "checkpoint_put: at most 64 entries");
-    free(t->ckpt_meta[i][1]);
-    t->ckpt_meta[i][1] = strdup(value);
-    if (i == t->n_ckpt_meta) {
+    if (i == t->n_ckpt_meta) { /* a new entry; the slot is empty (NULLs) */
         t->ckpt_meta[i][0] = strdup(full);
         t->n_ckpt_meta++;
     }
+    free(t->ckpt_meta[i][1]);
+    t->ckpt_meta[i][1] = strdup(value);
     return t->ckpt_meta[i][0] && t->ckpt_meta[i][1] ? LHOST_OK : LHOST_ENOMEM;
 }
 
@@ -421,6 +421,7 @@ void lh_trainer_ckpt_meta_clear(lh_trainer *t)
     for (i = 0; i < t->n_ckpt_meta; i++) {
         free(t->ckpt_meta[i][0]);
         free(t->ckpt_meta[i][1]);
+        t->ckpt_meta[i][0] = t->ckpt_meta[i][1] = NULL;
     }
     t->n_ckpt_meta = 0;
 }
