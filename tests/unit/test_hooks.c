@@ -4,7 +4,8 @@
  * batch's logits only in batch-end hooks); on_save_checkpoint's metadata read back by
  * on_load_checkpoint on resume; a stop asked with LHOST_STOP_NOW inside an epoch, honoured after
  * that batch (validation and the epoch's end still run) and only once min_epochs are done;
- * trainer.gradient_clip_val.
+ * trainer.gradient_clip_val. $LH_TEST_DEVICE (default auto) is passed as trainer.device:
+ * test_hooks_emu sets cuda, the CUDA backend's code on the emulation (tests/cuda_emu).
  * Run: ctest --test-dir build -R test_hooks --output-on-failure */
 #include <check.h>
 #include <stdlib.h>
@@ -44,7 +45,9 @@ static char *run(const char *args, int want_rc)
     char cwd[400], full[1400], *out;
     int rc;
     snprintf(cwd, sizeof cwd, "%s/w", dir);
-    snprintf(full, sizeof full, "%s --plugin-dir '%s/hook_order'", args, LH_FIXTURE_PLUGIN_DIR);
+    const char *device = getenv("LH_TEST_DEVICE");
+    snprintf(full, sizeof full, "%s --plugin-dir '%s/hook_order' --trainer.device=%s", args,
+             LH_FIXTURE_PLUGIN_DIR, device ? device : "auto");
     rc = cli_run(cwd, full, &out);
     ck_assert_msg(rc == want_rc, "lhost %s: exit %d, expected %d\n%s", full, rc, want_rc, out);
     return out;
