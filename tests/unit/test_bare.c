@@ -764,7 +764,7 @@ START_TEST(each_table_hook_binds)
     lh_bare_spec *spec = malloc(sizeof *spec);
     lh_bare_lib *lib = NULL;
     lh_error err = {{0}};
-    lhost_batch_info b = {sizeof b, 1, 64, 0.5};
+    lhost_batch_info b = {.struct_size = sizeof b, .batch_idx = 1, .batch_size = 64, .loss = 0.5};
     const lhost_callback_vtable *vt;
     char text[128];
     void *self = NULL;
