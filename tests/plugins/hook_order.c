@@ -2,9 +2,11 @@
  * appends a line to the file named by `out` ("on_train_batch_end 1"), in fit, validate and
  * predict (stages all three), and probes the 1.1 services in the hooks where each is valid or
  * refused:
- *   on_after_backward     tensor_info / tensor_read GRAD / grad_norm work: logs hk_grad_norm
- *   on_train_batch_end    tensor_read GRAD is refused (LHOST_EUNSUPPORTED): "grad refused"
- *                         once; at global_step == stop_at_step, request_stop_flags(NOW)
+ *   on_after_backward     tensor_info / tensor_read GRAD and EXP_AVG / grad_norm work (logs
+ *                         hk_grad_norm); tensor_write is refused
+ *   on_train_batch_end    a parameter read and written back; tensor_read GRAD and grad_norm
+ *                         are refused (LHOST_EUNSUPPORTED): "grad refused" once; at
+ *                         global_step == stop_at_step, request_stop_flags(NOW)
  *   *_batch_end           batch_logits of batch_size x num_classes; sample_index checked
  *   on_train_epoch_end    save_checkpoint("hooks-e<epoch>.ckpt") when `save` is true
  *   on_save_checkpoint    checkpoint_put("marker", "m<step>")
@@ -139,7 +141,9 @@ static int32_t on_after_backward(void *self, lhost_ctx *ctx)
         h->host->tensor_read(ctx, 0, LHOST_TENSOR_GRAD, g, (uint64_t)ti.numel + 1) !=
             LHOST_EINVAL ||
         h->host->tensor_read(ctx, 0, LHOST_TENSOR_MOMENTUM_BUFFER, g, (uint64_t)ti.numel) !=
-            LHOST_EUNSUPPORTED) { /* the test trains with Adam */
+            LHOST_EUNSUPPORTED || /* the test trains with Adam */
+        h->host->tensor_read(ctx, 0, LHOST_TENSOR_EXP_AVG, g, (uint64_t)ti.numel) != LHOST_OK ||
+        h->host->tensor_write(ctx, 0, g, (uint64_t)ti.numel) != LHOST_EUNSUPPORTED) {
         free(g);
         return fail(h, ctx, "tensor_read in on_after_backward");
     }
@@ -153,14 +157,30 @@ static int32_t on_after_backward(void *self, lhost_ctx *ctx)
 static int32_t on_train_batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *b)
 {
     hk *h = self;
-    float one[1];
+    float bias[10];
     int32_t rc;
     line(h, "on_train_batch_end", b->batch_idx);
     if ((rc = check_batch(h, ctx, b, 1)) != LHOST_OK)
         return rc;
+    /* tensor 1 is fc.bias (10 floats) in the test's model */
     if (h->host->grad_norm(ctx, 2.0, NULL, NULL) != LHOST_EUNSUPPORTED ||
-        h->host->tensor_read(ctx, 0, LHOST_TENSOR_GRAD, one, 1) != LHOST_EINVAL)
+        h->host->tensor_read(ctx, 1, LHOST_TENSOR_GRAD, bias, 10) != LHOST_EUNSUPPORTED ||
+        h->host->tensor_read(ctx, 1, LHOST_TENSOR_PARAM, bias, 10) != LHOST_OK)
         return fail(h, ctx, "gradients were not refused after the optimizer step");
+    /* A parameter read and written back unchanged (as an EMA swap would, twice). */
+    {
+        lhost_tensor_info ti;
+        float *w;
+        memset(&ti, 0, sizeof ti);
+        ti.struct_size = sizeof ti;
+        h->host->tensor_info(ctx, 1, &ti);
+        w = malloc((size_t)ti.numel * 4);
+        rc = h->host->tensor_read(ctx, 1, LHOST_TENSOR_PARAM, w, (uint64_t)ti.numel) ||
+             h->host->tensor_write(ctx, 1, w, (uint64_t)ti.numel);
+        free(w);
+        if (rc)
+            return fail(h, ctx, "tensor_read / tensor_write of a parameter");
+    }
     if (!h->grad_refused_said) {
         h->grad_refused_said = 1;
         fprintf(h->f, "grad refused\n");

@@ -141,6 +141,23 @@ START_TEST(newer_minor_loads_in_a_newer_host)
 }
 END_TEST
 
+/* A plugin built against ABI 1.1 (the hook_order fixture) in a host that is 1.0: refused with
+ * the same message, before anything but the entry runs. */
+START_TEST(abi_1_1_plugin_refused_by_a_1_0_host)
+{
+    const lhost_version v10 = {1, 0, 0};
+    char *dir = fx_stage("hook_order");
+    const char *dirs[] = {dir};
+    lh_registry *reg = open_dirs(dirs, 1, _i, 0, v10);
+    ck_assert_int_eq(lh_registry_count(reg), 1);
+    ck_assert_int_eq(lh_registry_row(reg, 0)->status, LH_PLUGIN_BROKEN);
+    ck_assert_str_eq(lh_registry_row(reg, 0)->reason,
+                     "built for ABI 1.1.0, newer than the host's ABI 1.0.0");
+    lh_registry_close(reg);
+    fx_remove(dir);
+}
+END_TEST
+
 START_TEST(older_minor_small_struct)
 {
     const lhost_version v11 = {1, 1, 0};
@@ -392,6 +409,7 @@ static Suite *registry_suite(void)
     tcase_add_loop_test(both, wrong_major, 0, 2);
     tcase_add_loop_test(both, newer_minor, 0, 2);
     tcase_add_loop_test(both, newer_minor_loads_in_a_newer_host, 0, 2);
+    tcase_add_loop_test(both, abi_1_1_plugin_refused_by_a_1_0_host, 0, 2);
     tcase_add_test(both, older_minor_small_struct);
     tcase_add_loop_test(both, entry_returns_error, 0, 2);
     tcase_add_loop_test(both, entry_returns_null, 0, 2);
