@@ -253,6 +253,10 @@ static int32_t env_tensor_read(void *user, int32_t index, int32_t what, float *d
                                                           : "exp_avg_sq");
             return LHOST_EUNSUPPORTED;
         }
+        /* torch keeps no momentum_buffer for SGD without momentum */
+        if (what == LHOST_TENSOR_MOMENTUM_BUFFER && t->optim.momentum == 0)
+            return refuse(why, cap, LHOST_EUNSUPPORTED,
+                          "tensor_read: optimizer sgd has no momentum_buffer (momentum 0)");
         buf = what == LHOST_TENSOR_EXP_AVG_SQ ? t->optim.v : t->optim.m;
         break;
     default:

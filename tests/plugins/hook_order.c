@@ -2,8 +2,9 @@
  * appends a line to the file named by `out` ("on_train_batch_end 1"), in fit, validate and
  * predict (stages all three), and probes the 1.1 services in the hooks where each is valid or
  * refused:
- *   on_after_backward     tensor_info / tensor_read GRAD and EXP_AVG / grad_norm work (logs
- *                         hk_grad_norm); tensor_write is refused
+ *   on_after_backward     tensor_info / tensor_read GRAD / grad_norm work (logs hk_grad_norm);
+ *                         the optimizer states the run's optimizer (`optim`) has read, the
+ *                         others are refused; tensor_write is refused
  *   on_train_batch_end    a parameter read and written back; tensor_read GRAD and grad_norm
  *                         are refused (LHOST_EUNSUPPORTED): "grad refused" once; at
  *                         global_step == stop_at_step, request_stop_flags(NOW)
@@ -23,6 +24,7 @@ typedef struct hk {
     FILE *f;
     int64_t stop_at_step;
     int32_t save, grad_refused_said;
+    int64_t optim; /* what the run trains with: 0 Adam, 1 SGD with momentum, 2 SGD without */
 } hk;
 
 static int32_t fail(hk *h, lhost_ctx *ctx, const char *msg)
@@ -61,6 +63,7 @@ static int32_t create(const lhost_host *host, lhost_ctx *ctx, const lhost_param_
     h->host = host;
     h->stop_at_step = lhost_param_int(p, "stop_at_step", -1);
     h->save = (int32_t)lhost_param_int(p, "save", 0);
+    h->optim = lhost_param_int(p, "optim", 0);
     *self = h;
     return LHOST_OK;
 }
@@ -141,8 +144,11 @@ static int32_t on_after_backward(void *self, lhost_ctx *ctx)
         h->host->tensor_read(ctx, 0, LHOST_TENSOR_GRAD, g, (uint64_t)ti.numel + 1) !=
             LHOST_EINVAL ||
         h->host->tensor_read(ctx, 0, LHOST_TENSOR_MOMENTUM_BUFFER, g, (uint64_t)ti.numel) !=
-            LHOST_EUNSUPPORTED || /* the test trains with Adam */
-        h->host->tensor_read(ctx, 0, LHOST_TENSOR_EXP_AVG, g, (uint64_t)ti.numel) != LHOST_OK ||
+            (h->optim == 1 ? LHOST_OK : LHOST_EUNSUPPORTED) ||
+        h->host->tensor_read(ctx, 0, LHOST_TENSOR_EXP_AVG, g, (uint64_t)ti.numel) !=
+            (h->optim == 0 ? LHOST_OK : LHOST_EUNSUPPORTED) ||
+        h->host->tensor_read(ctx, 0, LHOST_TENSOR_EXP_AVG_SQ, g, (uint64_t)ti.numel) !=
+            (h->optim == 0 ? LHOST_OK : LHOST_EUNSUPPORTED) ||
         h->host->tensor_write(ctx, 0, g, (uint64_t)ti.numel) != LHOST_EUNSUPPORTED) {
         free(g);
         return fail(h, ctx, "tensor_read in on_after_backward");
@@ -246,6 +252,8 @@ static const lhost_param params[] = {
      "-1", NULL, 0, 0, 0},
     {sizeof(lhost_param), LHOST_PARAM_BOOL, "save", "save a checkpoint at every epoch end",
      "false", NULL, 0, 0, 0},
+    {sizeof(lhost_param), LHOST_PARAM_INT, "optim",
+     "the run's optimizer: 0 Adam, 1 SGD with momentum, 2 SGD without", "0", NULL, 0, 0, 0},
 };
 
 static const lhost_callback_vtable vt = {
@@ -276,7 +284,7 @@ static const lhost_callback_vtable vt = {
 
 static const lhost_plugin_desc desc = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                        "org.lhost.test.hook_order", "hook_order", "1.1.0",
-                                       "logs every hook", params, 3, 0, &vt};
+                                       "logs every hook", params, 4, 0, &vt};
 static const lhost_plugin_desc *const plugins[] = {&desc};
 static const lhost_library library = {sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL, 1,
                                       plugins};

@@ -162,6 +162,19 @@ START_TEST(stop_now_waits_for_min_epochs)
 }
 END_TEST
 
+/* The optimizer states by torch's names: SGD's momentum_buffer only with momentum (the fixture
+ * checks each read in on_after_backward; Adam's are checked by every other test). */
+START_TEST(optimizer_states_by_optimizer)
+{
+    free(run("train --config cfg.yaml --trainer.max_epochs=1 --optimizer.name=sgd "
+             "--optimizer.momentum=0.9 --callbacks.hook_order.optim=1", 0));
+    free(run("train --config cfg.yaml --trainer.max_epochs=1 --optimizer.name=sgd "
+             "--callbacks.hook_order.optim=2", 0));
+    free(run("train --config cfg.yaml --trainer.max_epochs=1 --optimizer.name=sgd "
+             "--callbacks.hook_order.optim=1", 1)); /* no momentum: the fixture's read fails */
+}
+END_TEST
+
 /* trainer.gradient_clip_val changes training (a tiny norm), value as well as norm. */
 START_TEST(gradient_clip_val_key)
 {
@@ -190,6 +203,6 @@ int main(void)
 {
     const TTest *const tests[] = {fit_validate_predict_order, checkpoint_metadata_round_trip,
                                   stop_now_after_the_batch, stop_now_waits_for_min_epochs,
-                                  gradient_clip_val_key, NULL};
+                                  optimizer_states_by_optimizer, gradient_clip_val_key, NULL};
     return check_main("hooks", 240, setup, teardown, tests);
 }

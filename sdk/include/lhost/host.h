@@ -64,7 +64,8 @@ typedef struct lhost_trainer_state {
 #define LHOST_STOP_NOW 0x1u /* stop after the current batch, not at the end of the epoch */
 
 /* What tensor_read reads (since ABI 1.1); optimizer states exist only for the optimizer that
- * has them (exp_avg / exp_avg_sq: Adam, AdamW; momentum_buffer: SGD with momentum). */
+ * has them, as torch's optimizer.state names them (exp_avg / exp_avg_sq: Adam, AdamW;
+ * momentum_buffer: SGD with momentum > 0). */
 #define LHOST_TENSOR_PARAM 0
 #define LHOST_TENSOR_GRAD 1
 #define LHOST_TENSOR_EXP_AVG 2
