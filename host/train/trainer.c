@@ -53,8 +53,18 @@ static void batch_info(const lh_trainer *t, int32_t stage, int64_t b, int32_t n,
     bi->sample_index = idx + first;
 }
 
-
 static int hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err);
+
+/* A batch-end hook: the batch's bi->batch_size rows of logits may be copied by
+ * host->batch_logits while it runs (trainer_services.c). */
+static int batch_end_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err)
+{
+    int rc;
+    t->batch_rows = (int32_t)bi->batch_size;
+    rc = hook(t, h, bi, err);
+    t->batch_rows = 0;
+    return rc;
+}
 
 /* Download logits and the loss; feed the metrics. */
 static int batch_outputs(lh_trainer *t, lh_metric_run *runs, int32_t n, int32_t batch_value,
@@ -204,10 +214,7 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
         loss_sum += (double)loss * n;
         seen += n;
         batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, b * B, loss, &bi);
-        t->batch_rows = n;
-        i = hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err);
-        t->batch_rows = 0;
-        if (i)
+        if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
             return -1;
     }
     lh_logstore_put(&t->log, "val_loss", loss_sum / (double)seen, 1.0,
@@ -342,10 +349,7 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         }
         bi.loss = loss;
         t->resume_batch = b + 1; /* a checkpoint taken in the hook resumes after this batch */
-        t->batch_rows = n;
-        i = hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err);
-        t->batch_rows = 0;
-        if (i || commit_row(t, err))
+        if (batch_end_hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err) || commit_row(t, err))
             return -1;
         lh_progress_step(pb, &t->log, b + 1);
         if (check_interrupt(t, err))
@@ -475,9 +479,9 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs;
     int64_t b, nb = (t->val.count + B - 1) / B;
     FILE *f = fopen(out_path, "w");
+    lhost_batch_info bi;
     if (!f)
         return lh_error_set(err, "predict: cannot write %s", out_path);
-    lhost_batch_info bi;
     fputs("index,target,pred", f);
     for (int32_t c = 0; c < C; c++)
         fprintf(f, ",logit_%d", c);
@@ -507,10 +511,7 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
             fputc('\n', f);
         }
         batch_info(t, LHOST_STAGE_PREDICT, b, n, t->seq, b * B, NAN, &bi);
-        t->batch_rows = n;
-        k = hook(t, LH_HOOK_PREDICT_BATCH_END, &bi, err);
-        t->batch_rows = 0;
-        if (k)
+        if (batch_end_hook(t, LH_HOOK_PREDICT_BATCH_END, &bi, err))
             goto fail;
     }
     if (hook(t, LH_HOOK_PREDICT_END, NULL, err))
