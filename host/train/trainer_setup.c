@@ -467,6 +467,8 @@ void lh_trainer_free(lh_trainer *t)
     lh_data_free(&t->val);
     for (i = 0; i < LH_MAX_SNAPSHOTS; i++)
         free(t->snapshots[i]);
+    lh_trainer_ckpt_meta_clear(t); /* empty after every save already; frees what a freed-mid-save
+                                    * trainer held */
     free(t->perm);
     free(t->seq);
     free(t->targets_host);
