@@ -53,7 +53,7 @@ static int copy_file(const char *from, const char *to)
 /* ns per hook call per plugin for `n` instances: min and median over `reps` runs. */
 static void bench_hooks(lh_instance *const *inst, int n, int reps)
 {
-    lhost_batch_info b = {sizeof b, 0, 64, 0.0};
+    lhost_batch_info b = {.struct_size = sizeof b, .batch_idx = 0, .batch_size = 64, .loss = 0.0};
     lh_dispatch *d;
     lh_error err;
     double t[64];

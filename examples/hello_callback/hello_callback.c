@@ -79,19 +79,15 @@ static const lhost_param params[] = {
 };
 
 static const lhost_callback_vtable vtable = {
-    sizeof(lhost_callback_vtable),
-    1, /* state_version */
-    hello_create,
-    hello_destroy,
-    hello_fit_start,
-    NULL, /* on_train_epoch_start */
-    hello_batch_end,
-    NULL, /* on_validation_end */
-    hello_epoch_end,
-    NULL, /* on_fit_end */
-    NULL, /* on_exception */
-    hello_save,
-    hello_restore,
+    .struct_size = sizeof(lhost_callback_vtable),
+    .state_version = 1,
+    .create = hello_create,
+    .destroy = hello_destroy,
+    .on_fit_start = hello_fit_start,
+    .on_train_batch_end = hello_batch_end,
+    .on_train_epoch_end = hello_epoch_end,
+    .state_save = hello_save,
+    .state_restore = hello_restore,
 };
 
 static const lhost_plugin_desc desc = {

@@ -125,15 +125,14 @@ static const lhost_param params[] = {
 };
 
 static const lhost_callback_vtable vtable = {
-    sizeof(lhost_callback_vtable), 1, pl_create, pl_destroy,
-    NULL,              /* on_fit_start */
-    NULL,              /* on_train_epoch_start */
-    NULL,              /* on_train_batch_end */
-    pl_validation_end, /* on_validation_end */
-    pl_epoch_end,      /* on_train_epoch_end */
-    NULL,              /* on_fit_end */
-    NULL,              /* on_exception */
-    pl_save, pl_restore,
+    .struct_size = sizeof(lhost_callback_vtable),
+    .state_version = 1,
+    .create = pl_create,
+    .destroy = pl_destroy,
+    .on_validation_end = pl_validation_end,
+    .on_train_epoch_end = pl_epoch_end,
+    .state_save = pl_save,
+    .state_restore = pl_restore,
 };
 
 static const lhost_plugin_desc desc = {

@@ -151,6 +151,18 @@ static const char *reduce_name(int32_t r)
                                    : "?";
 }
 
+/* The stages a callback runs in (lhost_callback_vtable.stages, ABI 1.1; 0 is fit only). */
+static void add_stages(cJSON *o, uint32_t stages)
+{
+    cJSON *s = cJSON_AddArrayToObject(o, "stages");
+    if (!stages || (stages & LHOST_STAGEF_FIT))
+        cJSON_AddItemToArray(s, cJSON_CreateString("fit"));
+    if (stages & LHOST_STAGEF_VALIDATE)
+        cJSON_AddItemToArray(s, cJSON_CreateString("validate"));
+    if (stages & LHOST_STAGEF_PREDICT)
+        cJSON_AddItemToArray(s, cJSON_CreateString("predict"));
+}
+
 static void add_hooks(cJSON *o, const lhost_plugin_desc *d)
 {
     cJSON *h = cJSON_AddArrayToObject(o, "hooks");
@@ -164,6 +176,7 @@ static void add_hooks(cJSON *o, const lhost_plugin_desc *d)
             if (lh_dispatch_implements(v, k))
                 cJSON_AddItemToArray(h, cJSON_CreateString(lh_dispatch_hook_name(k)));
         HOOK(v, on_exception); HOOK(v, state_save); HOOK(v, state_restore);
+        add_stages(o, v->stages);
     } else if (d->kind == LHOST_KIND_METRIC) {
         const lhost_metric_vtable *v = d->vtable;
         HOOK(v, state_layout); HOOK(v, update); HOOK(v, compute);
@@ -344,6 +357,12 @@ static void print_describe(const cJSON *o)
     printf("\nHooks implemented:\n");
     cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hooks"))
         printf("  %s\n", h->valuestring);
+    if (cJSON_GetObjectItemCaseSensitive(o, "stages")) {
+        printf("\nStages:\n ");
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "stages"))
+            printf(" %s", h->valuestring);
+        printf("\n");
+    }
     if (st) {
         printf("\nMetric state:\n");
         printf("  %-18s%s\n", "Higher is better",

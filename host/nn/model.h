@@ -110,6 +110,25 @@ int lh_model_loss(lh_model *m, int32_t n, int32_t want_grad, lh_error *err);
 int lh_model_backward(lh_model *m, int32_t n, lh_error *err);
 const lh_dmem *lh_model_logits(const lh_model *m);
 
+/* ---- tensors one at a time (model_tensors.c) ------------------------------------------------
+ * `i` is a parameter index (0..n_params-1, checked by the caller); `buf` is m->param, m->grad
+ * or an optimizer state laid out like them. Host buffers hold params[i].numel floats. */
+int lh_model_tensor_find(const lh_model *m, const char *name); /* index or -1 */
+int lh_model_tensor_read(const lh_model *m, const lh_dmem *buf, int32_t i, float *dst,
+                         lh_error *err);
+int lh_model_tensor_write(lh_model *m, int32_t i, const float *src, lh_error *err);
+/* torch.nn.utils.clip_grad_norm_'s norms: per_tensor (n_params, may be NULL) and the total,
+ * the p-norm of the per-tensor p-norms (p = INFINITY: max |g|). */
+int lh_model_grad_norm(const lh_model *m, double p, double *per_tensor, double *total,
+                       lh_error *err);
+int lh_model_grad_scale(lh_model *m, double factor, lh_error *err);
+/* clip_grad_norm_(max_norm, norm_type=p): gradients times max_norm / (total + 1e-6) when that
+ * is below 1; *total (may be NULL) is the norm before clipping. */
+int lh_model_clip_grad_norm(lh_model *m, double max_norm, double p, double *total,
+                            lh_error *err);
+/* clip_grad_value_: every gradient clamped to [-clip_value, clip_value]. */
+int lh_model_clip_grad_value(lh_model *m, double clip_value, lh_error *err);
+
 /* Print a summary like Lightning's ModelSummary into `out` (FILE *). */
 void lh_model_summary(const lh_model *m, void *out);
 

@@ -13,8 +13,9 @@
  *               messages, in the bare grammar and in `lhost plugins --verbose`
  *       KIND    the member's signature, one of LH_HOOK_KIND_* below
  *
- * Order is the order of a fit (Lightning's), which is the order `--verbose` lists them in and
- * the order of the ids; it need not be the order of the vtable, where members only append.
+ * Order is the order of a fit (Lightning's), then predict's and the checkpoint hooks, which is
+ * the order `--verbose` lists them in and the order of the ids; it need not be the order of the
+ * vtable, where members only append (the hooks after on_fit_end are since ABI 1.1).
  * on_exception, state_save and state_restore are not here: each has its own call site and
  * signature (lh_dispatch_exception, the checkpoint's state section). */
 #ifndef LH_HOOKS_H
@@ -26,11 +27,24 @@
 
 #define LH_HOOK_MAP(X)                                                                         \
     X(FIT_START, on_fit_start, CTX)                                                            \
+    X(TRAIN_START, on_train_start, CTX)                                                        \
     X(TRAIN_EPOCH_START, on_train_epoch_start, CTX)                                            \
+    X(TRAIN_BATCH_START, on_train_batch_start, BATCH)                                          \
+    X(AFTER_BACKWARD, on_after_backward, CTX)                                                  \
+    X(BEFORE_OPTIMIZER_STEP, on_before_optimizer_step, CTX)                                    \
     X(TRAIN_BATCH_END, on_train_batch_end, BATCH)                                              \
+    X(VALIDATION_START, on_validation_start, CTX)                                              \
+    X(VALIDATION_BATCH_END, on_validation_batch_end, BATCH)                                    \
+    X(VALIDATION_EPOCH_END, on_validation_epoch_end, CTX)                                      \
     X(VALIDATION_END, on_validation_end, CTX)                                                  \
     X(TRAIN_EPOCH_END, on_train_epoch_end, CTX)                                                \
-    X(FIT_END, on_fit_end, CTX)
+    X(TRAIN_END, on_train_end, CTX)                                                            \
+    X(FIT_END, on_fit_end, CTX)                                                                \
+    X(PREDICT_START, on_predict_start, CTX)                                                    \
+    X(PREDICT_BATCH_END, on_predict_batch_end, BATCH)                                          \
+    X(PREDICT_END, on_predict_end, CTX)                                                        \
+    X(SAVE_CHECKPOINT, on_save_checkpoint, CTX)                                                \
+    X(LOAD_CHECKPOINT, on_load_checkpoint, CTX)
 
 /* Signature kinds. A hook of kind BATCH gets the lhost_batch_info given to lh_dispatch_hook
  * (and a bare hook's batch_idx argument binds to its batch_idx); CTX hooks get nothing more. */

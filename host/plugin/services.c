@@ -1,6 +1,7 @@
 /* host/plugin/services.c — the lhost_host table handed to plugins. Each service finds the calling
  * instance's lh_host_env through its ctx and forwards; a missing env member answers
  * LHOST_EUNSUPPORTED (LHOST_ENOTFOUND for get_value). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,120 @@ static int32_t svc_value_higher_is_better(lhost_ctx *ctx, const char *key, int32
     return ENV_CALL(ctx, higher_is_better, LHOST_ENOTFOUND, key, out);
 }
 
+/* ---- since ABI 1.1: tensors, the batch, stop flags, checkpoint metadata ------------------ */
+
+/* The env call `fn` for a service that may be refused with a reason: (user, ..., why, cap),
+ * the reason landing in the instance's error text. */
+#define ENV_CALL_WHY(ctx, fn, ...)                                                              \
+    (!(ctx)->env || !(ctx)->env->fn                                                             \
+         ? LHOST_EUNSUPPORTED                                                                  \
+         : (ctx)->env->fn((ctx)->env->user, __VA_ARGS__, (ctx)->error, sizeof (ctx)->error))
+
+static int32_t svc_tensor_count(lhost_ctx *ctx, int32_t *out)
+{
+    if (!ctx || !out)
+        return LHOST_EINVAL;
+    return ENV_CALL(ctx, tensor_count, LHOST_EUNSUPPORTED, out);
+}
+
+static int32_t svc_tensor_info(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out)
+{
+    lhost_tensor_info full;
+    uint32_t n;
+    int32_t rc;
+    if (!ctx || !out || out->struct_size < sizeof(uint32_t))
+        return LHOST_EINVAL;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    if ((rc = ENV_CALL(ctx, tensor_info, LHOST_EUNSUPPORTED, index, &full)) != LHOST_OK)
+        return rc;
+    /* As trainer_state: only what the plugin's struct has room for. */
+    n = out->struct_size < sizeof full ? out->struct_size : (uint32_t)sizeof full;
+    full.struct_size = out->struct_size;
+    memcpy(out, &full, n);
+    return LHOST_OK;
+}
+
+static int32_t svc_tensor_find(lhost_ctx *ctx, const char *name, int32_t *index)
+{
+    if (!ctx || !name || !index)
+        return LHOST_EINVAL;
+    return ENV_CALL(ctx, tensor_find, LHOST_EUNSUPPORTED, name, index);
+}
+
+static int32_t svc_tensor_read(lhost_ctx *ctx, int32_t index, int32_t what, float *dst,
+                               uint64_t numel)
+{
+    if (!ctx || !dst)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, tensor_read, index, what, dst, numel);
+}
+
+static int32_t svc_tensor_write(lhost_ctx *ctx, int32_t index, const float *src, uint64_t numel)
+{
+    if (!ctx || !src)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, tensor_write, index, src, numel);
+}
+
+static int32_t svc_grad_norm(lhost_ctx *ctx, double p, double *per_tensor, double *total)
+{
+    if (!ctx || !(p > 0))
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, grad_norm, p, per_tensor, total);
+}
+
+static int32_t svc_grad_scale(lhost_ctx *ctx, double factor)
+{
+    if (!ctx || !isfinite(factor))
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, grad_scale, factor);
+}
+
+static int32_t svc_clip_grad_norm(lhost_ctx *ctx, double max_norm, double p, double *total)
+{
+    if (!ctx || !(p > 0) || !(max_norm >= 0) || !isfinite(max_norm))
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, clip_grad_norm, max_norm, p, total);
+}
+
+static int32_t svc_clip_grad_value(lhost_ctx *ctx, double clip_value)
+{
+    if (!ctx || !(clip_value >= 0) || !isfinite(clip_value))
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, clip_grad_value, clip_value);
+}
+
+static int32_t svc_batch_logits(lhost_ctx *ctx, float *dst, uint64_t numel)
+{
+    if (!ctx || !dst)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, batch_logits, dst, numel);
+}
+
+static int32_t svc_request_stop_flags(lhost_ctx *ctx, const char *reason, uint32_t flags)
+{
+    if (!ctx || (flags & ~LHOST_STOP_NOW))
+        return LHOST_EINVAL;
+    ctx->stop_requested = 1;
+    return ENV_CALL(ctx, request_stop_flags, LHOST_OK, ctx->desc->id, reason ? reason : "",
+                    flags);
+}
+
+static int32_t svc_checkpoint_put(lhost_ctx *ctx, const char *key, const char *value)
+{
+    if (!ctx || !key || !value)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, checkpoint_put, ctx->state_key, key, value);
+}
+
+static int32_t svc_checkpoint_get(lhost_ctx *ctx, const char *key, char *buf, uint64_t cap)
+{
+    if (!ctx || !key || !buf || !cap)
+        return LHOST_EINVAL;
+    return ENV_CALL(ctx, checkpoint_get, LHOST_EUNSUPPORTED, ctx->state_key, key, buf, cap);
+}
+
 static const lhost_host services = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -164,6 +279,19 @@ static const lhost_host services = {
     .get_hparam = svc_get_hparam,
     .set_hparam = svc_set_hparam,
     .value_higher_is_better = svc_value_higher_is_better,
+    .tensor_count = svc_tensor_count,
+    .tensor_info = svc_tensor_info,
+    .tensor_find = svc_tensor_find,
+    .tensor_read = svc_tensor_read,
+    .tensor_write = svc_tensor_write,
+    .grad_norm = svc_grad_norm,
+    .grad_scale = svc_grad_scale,
+    .clip_grad_norm = svc_clip_grad_norm,
+    .clip_grad_value = svc_clip_grad_value,
+    .batch_logits = svc_batch_logits,
+    .request_stop_flags = svc_request_stop_flags,
+    .checkpoint_put = svc_checkpoint_put,
+    .checkpoint_get = svc_checkpoint_get,
 };
 
 const lhost_host *lh_services_table(void) { return &services; }

@@ -4,6 +4,7 @@
 #ifndef LH_SERVICES_H
 #define LH_SERVICES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -28,6 +29,32 @@ typedef struct lh_host_env {
     int32_t (*get_hparam)(void *user, const char *name, double *out);
     int32_t (*set_hparam)(void *user, const char *name, double value);
     int32_t (*higher_is_better)(void *user, const char *key, int32_t *out);
+
+    /* Since ABI 1.1: the model's tensors and the current batch. Where a call can be refused for
+     * a reason the plugin should see (a gradient outside its window), the reason is written to
+     * `why` (`cap` bytes, the calling instance's error text). */
+    int32_t (*tensor_count)(void *user, int32_t *out);
+    int32_t (*tensor_info)(void *user, int32_t index, lhost_tensor_info *out);
+    int32_t (*tensor_find)(void *user, const char *name, int32_t *index);
+    int32_t (*tensor_read)(void *user, int32_t index, int32_t what, float *dst, uint64_t numel,
+                           char *why, size_t cap);
+    int32_t (*tensor_write)(void *user, int32_t index, const float *src, uint64_t numel,
+                            char *why, size_t cap);
+    int32_t (*grad_norm)(void *user, double p, double *per_tensor, double *total, char *why,
+                         size_t cap);
+    int32_t (*grad_scale)(void *user, double factor, char *why, size_t cap);
+    int32_t (*clip_grad_norm)(void *user, double max_norm, double p, double *total, char *why,
+                              size_t cap);
+    int32_t (*clip_grad_value)(void *user, double clip_value, char *why, size_t cap);
+    int32_t (*batch_logits)(void *user, float *dst, uint64_t numel, char *why, size_t cap);
+    /* request_stop with LHOST_STOP_* flags; request_stop itself calls this with 0 when set. */
+    int32_t (*request_stop_flags)(void *user, const char *who, const char *reason,
+                                  uint32_t flags);
+    /* `state_key` is the calling instance's (lh_instance_state_key). */
+    int32_t (*checkpoint_put)(void *user, const char *state_key, const char *key,
+                              const char *value, char *why, size_t cap);
+    int32_t (*checkpoint_get)(void *user, const char *state_key, const char *key, char *buf,
+                              uint64_t cap);
 } lh_host_env;
 
 /* The host's services table; its functions route through each ctx's env. Static, immortal. */

@@ -102,6 +102,36 @@ typedef struct ckpt_section {
     int (*load)(lh_trainer *t, const lh_safetensors_file *f, lh_error *err);
 } ckpt_section;
 
+/* on_save_checkpoint: the callbacks add metadata entries (host->checkpoint_put), written here
+ * with the rest; on_load_checkpoint (resume) runs after every state is restored and reads
+ * them back (host->checkpoint_get). */
+static int callback_meta_save(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    int32_t i;
+    int rc;
+    if (t->ckpt_hook)
+        return lh_error_set(err, "a checkpoint cannot be saved inside %s",
+                            lh_dispatch_hook_name(t->ckpt_hook));
+    t->ckpt_hook = LH_HOOK_SAVE_CHECKPOINT;
+    rc = lh_trainer_hook(t, LH_HOOK_SAVE_CHECKPOINT, NULL, err);
+    t->ckpt_hook = 0;
+    for (i = 0; i < t->n_ckpt_meta && !rc; i++)
+        rc = lh_safetensors_meta(w, t->ckpt_meta[i][0], t->ckpt_meta[i][1], err);
+    lh_trainer_ckpt_meta_clear(t);
+    return rc;
+}
+
+static int callback_meta_load(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
+{
+    int rc;
+    t->ckpt_hook = LH_HOOK_LOAD_CHECKPOINT;
+    t->ckpt_loading = f;
+    rc = lh_trainer_hook(t, LH_HOOK_LOAD_CHECKPOINT, NULL, err);
+    t->ckpt_hook = 0;
+    t->ckpt_loading = NULL;
+    return rc;
+}
+
 /* Loading in this order matters once: the data order checks its cursor against this run's
  * batches before anything after it is restored, and the notes print in this order. */
 static const ckpt_section sections[] = {
@@ -116,6 +146,7 @@ static const ckpt_section sections[] = {
     {"logged values", RESUMABLE, RESUMABLE, logged_save, logged_load},
     {"metric states", RESUMABLE, RESUMABLE, metric_states_save, metric_states_load},
     {"callbacks", RESUMABLE, RESUMABLE, callbacks_save, callbacks_load},
+    {"callback metadata", EVERY, RESUMABLE, callback_meta_save, callback_meta_load},
 };
 #define N_SECTIONS ((int32_t)(sizeof sections / sizeof sections[0]))
 

@@ -34,6 +34,39 @@ static int load_batch(lh_trainer *t, const lh_dmem *images, const lh_dmem *label
     return 0;
 }
 
+/* The batch hooks' view of the n samples idx[first ..] in t->model.input (nothing copied). */
+static void batch_info(const lh_trainer *t, int32_t stage, int64_t b, int32_t n,
+                       const int32_t *idx, int64_t first, double loss, lhost_batch_info *bi)
+{
+    memset(bi, 0, sizeof *bi);
+    bi->struct_size = sizeof *bi;
+    bi->batch_idx = b;
+    bi->batch_size = n;
+    bi->loss = loss;
+    bi->stage = stage;
+    bi->num_classes = t->model.num_outputs;
+    bi->input_ndim = 4;
+    bi->input_shape[0] = n;
+    bi->input_shape[1] = t->model.spec.in_c;
+    bi->input_shape[2] = t->model.spec.in_h;
+    bi->input_shape[3] = t->model.spec.in_w;
+    bi->targets = t->targets_host;
+    bi->sample_index = idx + first;
+}
+
+static int hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err);
+
+/* A batch-end hook: the batch's bi->batch_size rows of logits may be copied by
+ * host->batch_logits while it runs (trainer_services.c). */
+static int batch_end_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err)
+{
+    int rc;
+    t->batch_rows = (int32_t)bi->batch_size;
+    rc = hook(t, h, bi, err);
+    t->batch_rows = 0;
+    return rc;
+}
+
 /* Download logits and the loss; feed the metrics. */
 static int batch_outputs(lh_trainer *t, lh_metric_run *runs, int32_t n, int32_t batch_value,
                          float *loss, lh_error *err)
@@ -166,8 +199,11 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     int32_t B = (int32_t)t->opts.batch_size, i;
     int64_t b, seen = 0;
     double loss_sum = 0;
+    lhost_batch_info bi;
     for (i = 0; i < t->n_metrics; i++)
         lh_metric_run_reset(&t->val_metrics[i]);
+    if (hook(t, LH_HOOK_VALIDATION_START, NULL, err))
+        return -1;
     for (b = 0; b < t->num_val_batches; b++) {
         int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
         float loss;
@@ -178,6 +214,9 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
             return -1;
         loss_sum += (double)loss * n;
         seen += n;
+        batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, b * B, loss, &bi);
+        if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
+            return -1;
     }
     lh_logstore_put(&t->log, "val_loss", loss_sum / (double)seen, 1.0,
                LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH);
@@ -186,6 +225,12 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
         if (lh_metric_run_compute(&t->val_metrics[i], err))
             return -1;
     log_metric_outputs(t, t->val_metrics, "val_", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    if (hook(t, LH_HOOK_VALIDATION_EPOCH_END, NULL, err))
+        return -1;
+    /* In fit, on_validation_end runs at the epoch's end, after the training values are logged
+     * (epoch_end); `lhost validate` ends here. */
+    if (t->stage != LHOST_STAGE_FIT && hook(t, LH_HOOK_VALIDATION_END, NULL, err))
+        return -1;
     if (print) {
         uint32_t k;
         char key[128];
@@ -204,7 +249,15 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
 
 static int hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err)
 {
-    int32_t rc = lh_dispatch_hook(t->dispatch, h, bi, err);
+    return lh_trainer_hook(t, h, bi, err);
+}
+
+int lh_trainer_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err)
+{
+    int32_t rc;
+    if (!t->dispatch)
+        return 0;
+    rc = lh_dispatch_hook(t->dispatch, h, bi, err);
     if (rc == LHOST_ERROR)
         return -1;
     if (rc == LHOST_STOP && !t->stop_requested) {
@@ -236,6 +289,24 @@ static int check_interrupt(lh_trainer *t, lh_error *err)
     return lh_error_set(err, "interrupted by %s", lh_signals_name(sig));
 }
 
+/* Between backward and the optimizer step, in Lightning's order: on_after_backward,
+ * on_before_optimizer_step, then trainer.gradient_clip_val. Gradients are valid for host
+ * services only inside this window. */
+static int grads_ready(lh_trainer *t, lh_error *err)
+{
+    double clip = t->opts.gradient_clip_val;
+    int rc;
+    t->grads_valid = 1;
+    rc = hook(t, LH_HOOK_AFTER_BACKWARD, NULL, err) ||
+         hook(t, LH_HOOK_BEFORE_OPTIMIZER_STEP, NULL, err);
+    if (!rc && clip > 0)
+        rc = t->opts.gradient_clip_algorithm == LH_CLIP_VALUE
+                 ? lh_model_clip_grad_value(&t->model, clip, err)
+                 : lh_model_clip_grad_norm(&t->model, clip, 2.0, NULL, err);
+    t->grads_valid = 0;
+    return rc ? -1 : 0;
+}
+
 static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
     int32_t B = (int32_t)t->opts.batch_size, i;
@@ -252,10 +323,13 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
             fprintf(t->out, "first batch after %.1f ms\n", (lh_clock_now() - t->t_start) * 1e3);
         }
         if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm, t->perm_dev,
-                       start, n, err) ||
+                       start, n, err))
+            return -1;
+        batch_info(t, LHOST_STAGE_FIT, b, n, t->perm, start, NAN, &bi);
+        if (hook(t, LH_HOOK_TRAIN_BATCH_START, &bi, err) ||
             lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
             lh_model_loss(&t->model, n, 1, err) || lh_model_backward(&t->model, n, err) ||
-            lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
+            grads_ready(t, err) || lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
             return -1;
         t->global_step++;
         log_now = (t->global_step % t->opts.log_every_n_steps) == 0;
@@ -274,19 +348,17 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
                 }
             }
         }
-        memset(&bi, 0, sizeof bi);
-        bi.struct_size = sizeof bi;
-        bi.batch_idx = b;
-        bi.batch_size = n;
         bi.loss = loss;
         t->resume_batch = b + 1; /* a checkpoint taken in the hook resumes after this batch */
-        if (hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err))
-            return -1;
-        if (commit_row(t, err))
+        if (batch_end_hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err) || commit_row(t, err))
             return -1;
         lh_progress_step(pb, &t->log, b + 1);
         if (check_interrupt(t, err))
             return -1;
+        /* Lightning's should_stop from a batch hook: the epoch ends here (its validation and
+         * epoch-end hooks still run), once min_epochs are done. */
+        if (t->stop_now && t->epoch >= t->opts.min_epochs)
+            break;
     }
     t->resume_batch = 0;
     return 0;
@@ -369,7 +441,8 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     lh_progress pb;
     int rc = -1;
     lh_progress_init(&pb, t->out, t->tty);
-    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
+    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err) ||
+        hook(t, LH_HOOK_TRAIN_START, NULL, err))
         goto done;
     for (t->epoch = t->resume_epoch;
          t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
@@ -384,7 +457,8 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             break;
         }
     }
-    if (hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
+    if (hook(t, LH_HOOK_TRAIN_END, NULL, err) || hook(t, LH_HOOK_FIT_END, NULL, err) ||
+        loggers_finish(t, "success", err))
         goto done;
     if (t->stop_requested)
         fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
@@ -406,6 +480,7 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs;
     int64_t b, nb = (t->val.count + B - 1) / B;
     FILE *f = fopen(out_path, "w");
+    lhost_batch_info bi;
     if (!f)
         return lh_error_set(err, "predict: cannot write %s: %s", out_path, strerror(errno));
     errno = 0; /* a failed write below sets it; ferror alone keeps no cause */
@@ -413,6 +488,8 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     for (int32_t c = 0; c < C; c++)
         fprintf(f, ",logit_%d", c);
     fputc('\n', f);
+    if (hook(t, LH_HOOK_PREDICT_START, NULL, err))
+        goto fail;
     for (b = 0; b < nb; b++) {
         int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B), k, c;
         if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
@@ -435,7 +512,12 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
                 fprintf(f, ",%.9g", row[c]);
             fputc('\n', f);
         }
+        batch_info(t, LHOST_STAGE_PREDICT, b, n, t->seq, b * B, NAN, &bi);
+        if (batch_end_hook(t, LH_HOOK_PREDICT_BATCH_END, &bi, err))
+            goto fail;
     }
+    if (hook(t, LH_HOOK_PREDICT_END, NULL, err))
+        goto fail;
     if (ferror(f) | fclose(f)) /* both: fclose must run either way */
         return lh_error_set(err, "predict: writing %s failed: %s", out_path,
                             errno ? strerror(errno) : "I/O error");

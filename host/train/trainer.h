@@ -43,7 +43,13 @@ typedef struct lh_trainer_opts {
     int32_t summary;             /* print the model summary */
     int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
     double t_start;              /* lh_clock_now() when the command started (0: at setup) */
+    double gradient_clip_val;    /* NAN or 0: no clipping */
+    int32_t gradient_clip_algorithm; /* LH_CLIP_NORM or LH_CLIP_VALUE */
 } lh_trainer_opts;
+
+#define LH_CLIP_NORM 0
+#define LH_CLIP_VALUE 1
+#define LH_MAX_CKPT_META 64
 
 typedef struct lh_trainer {
     lh_trainer_opts opts;
@@ -90,6 +96,17 @@ typedef struct lh_trainer {
     char exception_saves[1024];  /* ", "-separated paths saved by on_exception hooks */
     float *snapshots[LH_MAX_SNAPSHOTS];
 
+    /* Windows in which host services may touch the model (trainer_services.c). */
+    int32_t grads_valid;         /* 1 from after backward until the optimizer step */
+    int32_t batch_rows;          /* > 0 in a batch hook after forward: rows of logits to copy */
+    int32_t stop_now;            /* a stop with LHOST_STOP_NOW: end the epoch after the batch */
+    /* Checkpoint metadata from on_save_checkpoint (owned "callback.<state_key>.<key>" and its
+     * value), and the file on_load_checkpoint reads its entries from (borrowed, or NULL). */
+    int32_t ckpt_hook;           /* LH_HOOK_SAVE_CHECKPOINT or _LOAD_ while that hook runs */
+    int32_t n_ckpt_meta;
+    char *ckpt_meta[LH_MAX_CKPT_META][2];
+    const void *ckpt_loading;    /* const lh_safetensors_file * during on_load_checkpoint */
+
     char run_dir[4096];
     char csv_path[4200];
     double t_start;              /* lh_clock_now() when the command started */
@@ -133,6 +150,11 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err);
 
 /* Point t->env at this trainer (host services for its plugin instances). */
 void lh_trainer_env_init(lh_trainer *t);
+/* Run callback hook `h` (LH_HOOK_*): -1 with err on a hook error; a LHOST_STOP answer becomes
+ * a stop request. No-op without a dispatch. */
+int lh_trainer_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_error *err);
+/* Free the metadata entries on_save_checkpoint added (after the checkpoint is written). */
+void lh_trainer_ckpt_meta_clear(lh_trainer *t);
 
 /* The subsystems, for code that works on one of them through its own API (checkpoint sections,
  * ckpt.c) rather than reaching into the trainer (trainer_ckpt.c). */

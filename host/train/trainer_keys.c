@@ -10,6 +10,7 @@
 #define SECTION(p, h) {.path = p, .type = LH_KEY_SECTION, .offset = LH_KEY_ELSEWHERE, .help = h}
 
 static const char *const profilers[] = {"null", "simple", NULL};
+static const char *const clip_algorithms[] = {"norm", "value", NULL};
 
 const lh_trainer_key lh_trainer_keys[] = {
     {"seed", LH_KEY_INT, "0", 0, INT64_MAX, 0, 0, NULL, OPT(seed),
@@ -51,6 +52,11 @@ const lh_trainer_key lh_trainer_keys[] = {
      "print the device, the layers and their parameter counts first"},
     {"trainer.profiler", LH_KEY_ENUM, "null", 0, 0, 0, 0, profilers, OPT(profiler),
      "simple: time every backend op and print a report at the end"},
+    {"trainer.gradient_clip_val", LH_KEY_FLOAT, "null", 0, 0, 0, 1e9, NULL,
+     OPT(gradient_clip_val), "clip gradients before each optimizer step; null or 0: off"},
+    {"trainer.gradient_clip_algorithm", LH_KEY_ENUM, "norm", 0, 0, 0, 0, clip_algorithms,
+     OPT(gradient_clip_algorithm),
+     "norm: clip_grad_norm_ (2-norm over all gradients); value: clip_grad_value_"},
     SECTION("metrics", "metric plugins, KEY: {plugin: NAME, PARAM: VALUE, ...}; plugin "
                        "defaults to KEY"),
     SECTION("callbacks", "callback plugins, as metrics"),

@@ -1,8 +1,11 @@
 /* host/train/trainer_services.c — the host services plugins reach through lhost_host, backed
  * by one trainer: the lh_host_env the plugin room routes every service call to (services.h).
  * Logged values, stop requests, checkpoints on demand, the trainer's counters, weight
- * snapshots and the optimizer's learning rate. */
+ * snapshots and the optimizer's learning rate; since ABI 1.1 the model's tensors (each service
+ * checks the window it is valid in: gradients between backward and the optimizer step), the
+ * batch's logits, stops after the current batch and checkpoint metadata. */
 #include "ckpt.h"
+#include "safetensors.h"
 #include "trainer.h"
 
 #include <math.h>
@@ -76,6 +79,7 @@ static void env_trainer_state(void *user, lhost_trainer_state *out)
     s.world_size = 1;
     s.is_global_zero = 1;
     s.stop_requested = t->stop_requested;
+    s.grads_valid = t->grads_valid;
     memcpy(out, &s, n);
 }
 
@@ -144,6 +148,288 @@ static int32_t env_higher_is_better(void *user, const char *key, int32_t *out)
     return LHOST_ENOTFOUND;
 }
 
+/* ---- since ABI 1.1: the model's tensors, the batch, stop flags, checkpoint metadata ------- */
+
+/* Record `msg` as the reason a service refused (the calling instance's error text). */
+static int32_t refuse(char *why, size_t cap, int32_t rc, const char *msg)
+{
+    snprintf(why, cap, "%s", msg);
+    return rc;
+}
+
+static int32_t no_model(const lh_trainer *t) { return !t->model.be || !t->model.param; }
+
+static int32_t env_tensor_count(void *user, int32_t *out)
+{
+    lh_trainer *t = user;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    *out = t->model.n_params;
+    return LHOST_OK;
+}
+
+static int32_t env_tensor_info(void *user, int32_t index, lhost_tensor_info *out)
+{
+    lh_trainer *t = user;
+    const lh_param_info *p;
+    int32_t d;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (index < 0 || index >= t->model.n_params)
+        return LHOST_EINVAL;
+    p = &t->model.params[index];
+    out->dtype = LHOST_TENSOR_F32;
+    out->name = p->name;
+    out->ndim = p->ndim;
+    out->index = index;
+    for (d = 0; d < 4; d++)
+        out->shape[d] = d < p->ndim ? p->shape[d] : 0;
+    out->numel = p->numel;
+    return LHOST_OK;
+}
+
+static int32_t env_tensor_find(void *user, const char *name, int32_t *index)
+{
+    lh_trainer *t = user;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    *index = lh_model_tensor_find(&t->model, name);
+    return *index < 0 ? LHOST_ENOTFOUND : LHOST_OK;
+}
+
+/* A tensor index and a plugin buffer of `numel` floats that must match it. */
+static int32_t check_tensor(const lh_trainer *t, int32_t index, uint64_t numel, char *why,
+                            size_t cap)
+{
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (index < 0 || index >= t->model.n_params) {
+        snprintf(why, cap, "tensor index %d: the model has %d tensors", (int)index,
+                 (int)t->model.n_params);
+        return LHOST_EINVAL;
+    }
+    if (numel != (uint64_t)t->model.params[index].numel) {
+        snprintf(why, cap, "tensor %s has %lld elements, the buffer %llu",
+                 t->model.params[index].name, (long long)t->model.params[index].numel,
+                 (unsigned long long)numel);
+        return LHOST_EINVAL;
+    }
+    return LHOST_OK;
+}
+
+#define GRADS_WINDOW "gradients are valid only from on_after_backward to on_before_optimizer_step"
+
+static int32_t backend_status(int rc, const lh_error *err, char *why, size_t cap)
+{
+    return rc ? refuse(why, cap, LHOST_EIO, err->msg) : LHOST_OK;
+}
+
+static int32_t env_tensor_read(void *user, int32_t index, int32_t what, float *dst,
+                               uint64_t numel, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    const lh_dmem *buf = NULL;
+    lh_error err;
+    int32_t rc = check_tensor(t, index, numel, why, cap);
+    int32_t adam = t->optim.type != LH_OPTIM_SGD;
+    if (rc != LHOST_OK)
+        return rc;
+    switch (what) {
+    case LHOST_TENSOR_PARAM: buf = t->model.param; break;
+    case LHOST_TENSOR_GRAD:
+        if (!t->grads_valid)
+            return refuse(why, cap, LHOST_EUNSUPPORTED, "tensor_read: " GRADS_WINDOW);
+        buf = t->model.grad;
+        break;
+    case LHOST_TENSOR_EXP_AVG:
+    case LHOST_TENSOR_EXP_AVG_SQ:
+    case LHOST_TENSOR_MOMENTUM_BUFFER:
+        if (!t->optim.be)
+            return refuse(why, cap, LHOST_EUNSUPPORTED, "tensor_read: no optimizer in this stage");
+        if ((what == LHOST_TENSOR_MOMENTUM_BUFFER) == adam) {
+            snprintf(why, cap, "tensor_read: optimizer %s has no %s", lh_optim_name(&t->optim),
+                     what == LHOST_TENSOR_MOMENTUM_BUFFER ? "momentum_buffer"
+                     : what == LHOST_TENSOR_EXP_AVG       ? "exp_avg"
+                                                          : "exp_avg_sq");
+            return LHOST_EUNSUPPORTED;
+        }
+        /* torch keeps no momentum_buffer for SGD without momentum */
+        if (what == LHOST_TENSOR_MOMENTUM_BUFFER && t->optim.momentum == 0)
+            return refuse(why, cap, LHOST_EUNSUPPORTED,
+                          "tensor_read: optimizer sgd has no momentum_buffer (momentum 0)");
+        buf = what == LHOST_TENSOR_EXP_AVG_SQ ? t->optim.v : t->optim.m;
+        break;
+    default:
+        snprintf(why, cap, "tensor_read: unknown tensor kind %d", (int)what);
+        return LHOST_EINVAL;
+    }
+    return backend_status(lh_model_tensor_read(&t->model, buf, index, dst, &err), &err, why,
+                          cap);
+}
+
+static int32_t env_tensor_write(void *user, int32_t index, const float *src, uint64_t numel,
+                                char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    int32_t rc = check_tensor(t, index, numel, why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    if (t->grads_valid)
+        return refuse(why, cap, LHOST_EUNSUPPORTED,
+                      "tensor_write: not between backward and the optimizer step");
+    return backend_status(lh_model_tensor_write(&t->model, index, src, &err), &err, why, cap);
+}
+
+static int32_t grads_window(const lh_trainer *t, const char *what, char *why, size_t cap)
+{
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (!t->grads_valid) {
+        snprintf(why, cap, "%s: " GRADS_WINDOW, what);
+        return LHOST_EUNSUPPORTED;
+    }
+    return LHOST_OK;
+}
+
+static int32_t env_grad_norm(void *user, double p, double *per_tensor, double *total, char *why,
+                             size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    int32_t rc = grads_window(t, "grad_norm", why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    return backend_status(lh_model_grad_norm(&t->model, p, per_tensor, total, &err), &err, why,
+                          cap);
+}
+
+static int32_t env_grad_scale(void *user, double factor, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    int32_t rc = grads_window(t, "grad_scale", why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    return backend_status(lh_model_grad_scale(&t->model, factor, &err), &err, why, cap);
+}
+
+static int32_t env_clip_grad_norm(void *user, double max_norm, double p, double *total,
+                                  char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    int32_t rc = grads_window(t, "clip_grad_norm", why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    return backend_status(lh_model_clip_grad_norm(&t->model, max_norm, p, total, &err), &err,
+                          why, cap);
+}
+
+static int32_t env_clip_grad_value(void *user, double clip_value, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    int32_t rc = grads_window(t, "clip_grad_value", why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    return backend_status(lh_model_clip_grad_value(&t->model, clip_value, &err), &err, why,
+                          cap);
+}
+
+static int32_t env_batch_logits(void *user, float *dst, uint64_t numel, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    uint64_t want = (uint64_t)t->batch_rows * (uint64_t)t->model.num_outputs;
+    if (t->batch_rows <= 0)
+        return refuse(why, cap, LHOST_EUNSUPPORTED,
+                      "batch_logits: only in on_train_batch_end, on_validation_batch_end and "
+                      "on_predict_batch_end");
+    if (numel != want) {
+        snprintf(why, cap, "batch_logits: the batch has %llu logits (%d x %d), the buffer %llu",
+                 (unsigned long long)want, (int)t->batch_rows, (int)t->model.num_outputs,
+                 (unsigned long long)numel);
+        return LHOST_EINVAL;
+    }
+    if (t->be->download(t->bctx, dst, lh_model_logits(&t->model), (size_t)want * 4))
+        return refuse(why, cap, LHOST_EIO, t->be->last_error(t->bctx));
+    return LHOST_OK;
+}
+
+static int32_t env_request_stop_flags(void *user, const char *who, const char *reason,
+                                      uint32_t flags)
+{
+    lh_trainer *t = user;
+    if (flags & LHOST_STOP_NOW)
+        t->stop_now = 1;
+    return env_request_stop(user, who, reason);
+}
+
+static int32_t meta_key(char *out, size_t cap, const char *state_key, const char *key)
+{
+    const char *c;
+    if (!key[0])
+        return -1;
+    for (c = key; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
+            return -1;
+    return snprintf(out, cap, "callback.%s.%s", state_key, key) >= (int)cap ? -1 : 0;
+}
+
+static int32_t env_checkpoint_put(void *user, const char *state_key, const char *key,
+                                  const char *value, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    char full[512];
+    int32_t i;
+    if (t->ckpt_hook != LH_HOOK_SAVE_CHECKPOINT)
+        return refuse(why, cap, LHOST_EUNSUPPORTED, "checkpoint_put: only in on_save_checkpoint");
+    if (meta_key(full, sizeof full, state_key, key)) {
+        snprintf(why, cap, "checkpoint_put: key \"%s\": expected [a-z0-9_.]+", key);
+        return LHOST_EINVAL;
+    }
+    for (i = 0; i < t->n_ckpt_meta && strcmp(t->ckpt_meta[i][0], full) != 0; i++)
+        ;
+    if (i == LH_MAX_CKPT_META)
+        return refuse(why, cap, LHOST_ENOMEM, "checkpoint_put: at most 64 entries");
+    if (i == t->n_ckpt_meta) { /* a new entry; the slot is empty (NULLs) */
+        t->ckpt_meta[i][0] = strdup(full);
+        t->n_ckpt_meta++;
+    }
+    free(t->ckpt_meta[i][1]);
+    t->ckpt_meta[i][1] = strdup(value);
+    return t->ckpt_meta[i][0] && t->ckpt_meta[i][1] ? LHOST_OK : LHOST_ENOMEM;
+}
+
+static int32_t env_checkpoint_get(void *user, const char *state_key, const char *key, char *buf,
+                                  uint64_t cap)
+{
+    lh_trainer *t = user;
+    char full[512];
+    const char *v;
+    if (t->ckpt_hook != LH_HOOK_LOAD_CHECKPOINT || !t->ckpt_loading)
+        return LHOST_EUNSUPPORTED;
+    if (meta_key(full, sizeof full, state_key, key))
+        return LHOST_EINVAL;
+    if (!(v = lh_safetensors_meta_get(t->ckpt_loading, full)))
+        return LHOST_ENOTFOUND;
+    if (strlen(v) >= cap)
+        return LHOST_EINVAL;
+    memcpy(buf, v, strlen(v) + 1);
+    return LHOST_OK;
+}
+
+void lh_trainer_ckpt_meta_clear(lh_trainer *t)
+{
+    int32_t i;
+    for (i = 0; i < t->n_ckpt_meta; i++) {
+        free(t->ckpt_meta[i][0]);
+        free(t->ckpt_meta[i][1]);
+        t->ckpt_meta[i][0] = t->ckpt_meta[i][1] = NULL;
+    }
+    t->n_ckpt_meta = 0;
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
     /* no .log: plugins' log lines go to stderr, as services.c does without one */
@@ -159,6 +445,19 @@ void lh_trainer_env_init(lh_trainer *t)
         .get_hparam = env_get_hparam,
         .set_hparam = env_set_hparam,
         .higher_is_better = env_higher_is_better,
+        .tensor_count = env_tensor_count,
+        .tensor_info = env_tensor_info,
+        .tensor_find = env_tensor_find,
+        .tensor_read = env_tensor_read,
+        .tensor_write = env_tensor_write,
+        .grad_norm = env_grad_norm,
+        .grad_scale = env_grad_scale,
+        .clip_grad_norm = env_clip_grad_norm,
+        .clip_grad_value = env_clip_grad_value,
+        .batch_logits = env_batch_logits,
+        .request_stop_flags = env_request_stop_flags,
+        .checkpoint_put = env_checkpoint_put,
+        .checkpoint_get = env_checkpoint_get,
     };
     t->env = calls;
     t->env.user = t;

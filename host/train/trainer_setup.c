@@ -320,8 +320,18 @@ static int setup_loop(lh_trainer *t, lh_error *err)
     return 0;
 }
 
+/* Does a callback run in `stage`? Its `stages` (ABI 1.1; the host's copy of a 1.0 vtable has
+ * 0 there) name them; 0 means fit only, as every callback before stages existed. */
+static int runs_in_stage(const lhost_callback_vtable *vt, int32_t stage)
+{
+    uint32_t want = stage == LHOST_STAGE_VALIDATE  ? LHOST_STAGEF_VALIDATE
+                    : stage == LHOST_STAGE_PREDICT ? LHOST_STAGEF_PREDICT
+                                                   : LHOST_STAGEF_FIT;
+    return ((vt->stages ? vt->stages : LHOST_STAGEF_FIT) & want) != 0;
+}
+
 /* Metric, callback and logger instances from the config, their name bindings checked, and the
- * callbacks in dispatch order. */
+ * callbacks of this stage in dispatch order. */
 static int setup_plugins(lh_trainer *t, lh_error *err)
 {
     lh_instance *cbs[LH_MAX_PLUGIN_INSTANCES];
@@ -331,7 +341,8 @@ static int setup_plugins(lh_trainer *t, lh_error *err)
         make_instances(t, "loggers", LHOST_KIND_LOGGER, err) || check_bindings(t, err))
         return -1;
     for (i = 0; i < t->n_instances; i++)
-        if (lh_instance_desc(t->instances[i])->kind == LHOST_KIND_CALLBACK)
+        if (lh_instance_desc(t->instances[i])->kind == LHOST_KIND_CALLBACK &&
+            runs_in_stage(lh_instance_callback(t->instances[i]), t->stage))
             cbs[n++] = t->instances[i];
     return lh_dispatch_create(&t->dispatch, cbs, n, err);
 }
@@ -456,6 +467,8 @@ void lh_trainer_free(lh_trainer *t)
     lh_data_free(&t->val);
     for (i = 0; i < LH_MAX_SNAPSHOTS; i++)
         free(t->snapshots[i]);
+    lh_trainer_ckpt_meta_clear(t); /* empty after every save already; frees what a freed-mid-save
+                                    * trainer held */
     free(t->perm);
     free(t->seq);
     free(t->targets_host);

@@ -32,3 +32,15 @@ add_dependencies(test_device_ckpt lhost_cuda_emu lhost)
 # sanitizer pass by its label).
 set_tests_properties(e2e_test_gpu_rehearsal PROPERTIES LABELS "slow;rehearsal"
   SKIP_RETURN_CODE 77)
+
+# Gradient norms and clipping against PyTorch on the CUDA backend's code (the emulation).
+add_test(NAME test_grad_clip_emu COMMAND test_grad_clip)
+set_tests_properties(test_grad_clip_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 300
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>")
+add_dependencies(test_grad_clip lhost_cuda_emu)
+
+# The ABI 1.1 hooks and tensor services through the CUDA backend's code (on the emulation).
+add_test(NAME test_hooks_emu COMMAND test_hooks)
+set_tests_properties(test_hooks_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
+add_dependencies(test_hooks lhost_cuda_emu lhost)

@@ -7,6 +7,8 @@
 #   lr_on_plateau     lowers lr by `factor` when val_loss stops "improving" (mode max here)
 #   balanced_accuracy equals accuracy on Fashion-MNIST's test set (1000 images per class)
 #   bare_c stop_at    stops the run after epoch 3 (its condition: epoch >= 3)
+#   grad_histogram    (ABI 1.1 tensor services) logs grad_hist/<param>/<k> every 20 steps, the
+#                     bins of each parameter summing to 1
 # Env (set by tests/CMakeLists.txt): LHOST, LH_SOURCE_DIR, LH_BUILD_DIR.
 set -euo pipefail
 : "${LH_SOURCE_DIR:?}" "${LH_BUILD_DIR:?}"
@@ -20,7 +22,7 @@ cmake --install "$LH_BUILD_DIR" --prefix "$prefix" > "$tmp/install.log" || { cat
 export PKG_CONFIG_PATH
 PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name lhost.pc | head -1)")
 
-for ex in hello_callback lr_on_plateau balanced_accuracy; do
+for ex in hello_callback lr_on_plateau balanced_accuracy grad_histogram; do
   cp -r "$LH_SOURCE_DIR/examples/$ex" "$tmp/src_$ex"
   cmake -S "$tmp/src_$ex" -B "$tmp/$ex" -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/$ex.log" 2>&1 &&
     cmake --build "$tmp/$ex" >> "$tmp/$ex.log" 2>&1 || { cat "$tmp/$ex.log"; fail "$ex with find_package"; }
@@ -47,7 +49,7 @@ model:
     - {type: flatten}
     - {type: linear, name: fc, out_features: 10}
 trainer: {max_epochs: 8, limit_train_batches: 20, enable_progress_bar: false, default_root_dir: .}
-plugin_dirs: [$tmp/hello_callback, $tmp/lr_on_plateau, $tmp/balanced_accuracy, $tmp/bare_c]
+plugin_dirs: [$tmp/hello_callback, $tmp/lr_on_plateau, $tmp/balanced_accuracy, $tmp/bare_c, $tmp/grad_histogram]
 metrics:
   acc: {plugin: accuracy, average: micro}
   bacc: {plugin: balanced_accuracy}
@@ -55,6 +57,7 @@ callbacks:
   hello_callback: {greeting: hi}
   lr_on_plateau: {monitor: val_loss, mode: max, patience: 0, factor: 0.5}
   stop_at: {}
+  grad_histogram: {bins: 4, lo: -8, hi: 0, every_n_steps: 20}
 YAML
 "$prefix/bin/lhost" train --config cfg.yaml > train.log 2>&1 || { cat train.log; fail "training with the example plugins"; }
 cat train.log
@@ -71,4 +74,9 @@ awk -v l="$lrs" 'BEGIN { n = split(l, v, " "); if (v[1] != 0.001) exit 1;
   for (i = 2; i <= n; i++) { r = v[i-1] / v[i]; if (!(r == 1 || (r > 1.999 && r < 2.001))) exit 1 } }' ||
   fail "lr must start at 0.001 and only halve: $lrs"
 [ "$(col lr | sort -g | head -1)" != "0.001" ] || fail "lr_on_plateau never lowered the lr: $lrs"
+hist=$(paste -d' ' <(col grad_hist/fc.weight/0) <(col grad_hist/fc.weight/1) <(col grad_hist/fc.weight/2) <(col grad_hist/fc.weight/3))
+[ "$(echo "$hist" | grep -c .)" = 4 ] || fail "grad_histogram: expected 4 rows of fc.weight bins: $hist"
+echo "$hist" | awk '{ s = $1 + $2 + $3 + $4; if (s < 0.999999 || s > 1.000001) exit 1 }' ||
+  fail "grad_histogram: bins do not sum to 1: $hist"
+[ -n "$(col grad_absmax/conv1.0.weight | head -1)" ] || fail "grad_histogram: no grad_absmax"
 echo "PASS: example plugins built both ways and trained with their effects visible"

@@ -35,7 +35,7 @@ cflags=$(pkg-config --cflags lhost)
 incdir=$(pkg-config --variable=includedir lhost)
 [ "$(cd "$incdir" && pwd -P)" = "$(cd "$prefix/include" && pwd -P)" ] ||
     fail "pkg-config includedir '$incdir' is not $prefix/include"
-[ "$(pkg-config --variable=abi_version lhost)" = "1.0.0" ] || fail "pkg-config abi_version"
+[ "$(pkg-config --variable=abi_version lhost)" = "1.1.0" ] || fail "pkg-config abi_version"
 
 # Exactly one dynamic symbol defined by the plugin: the entry.
 check_exports() {

@@ -12,7 +12,7 @@ trap 'rm -rf "$D"' EXIT
 chmod 700 "$D"
 for c in good two segv; do install -m 755 "$FIX/$c/$c.so" "$D/" || fail "copy $c"; done
 
-"$LHOST" --version | grep -q '^lhost [0-9.]* (plugin ABI 1\.0\.0)$' || fail "--version"
+"$LHOST" --version | grep -q '^lhost [0-9.]* (plugin ABI 1\.1\.0)$' || fail "--version"
 "$LHOST" --help | grep -q '^  plugins ' || fail "--help lists plugins"
 "$LHOST" >/dev/null 2>&1; [ $? -eq 2 ] || fail "no command: exit 2"
 "$LHOST" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command: exit 2"

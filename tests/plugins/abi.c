@@ -1,5 +1,5 @@
 /* tests/plugins/abi.c — a library claiming ABI FIX_MAJOR.FIX_MINOR.0 (wrong_major: 2.0,
- * newer_minor: 1.1). Its create() aborts: the host must refuse it before calling anything but
+ * newer_minor: 1.2). Its create() aborts: the host must refuse it before calling anything but
  * the entry. */
 #include <stdlib.h>
 

@@ -48,7 +48,8 @@ static int load(const char *base, const char *name, int child)
             return 1;
         }
         if (r->kind == LHOST_KIND_CALLBACK && lh_dispatch_create(&d, &inst, 1, &err) == 0) {
-            lhost_batch_info b = {sizeof b, 0, 1, 0.0};
+            lhost_batch_info b = {.struct_size = sizeof b,
+                                    .batch_idx = 0, .batch_size = 1, .loss = 0.0};
             int32_t h;
             for (h = 0; h < LH_HOOK_COUNT; h++)
                 lh_dispatch_hook(d, h, &b, &err); /* hooks without batch info ignore b */

@@ -1,6 +1,6 @@
-/* tests/plugins/older_minor.c — built "for ABI 1.0" against a host pretending to be 1.1: its
- * callback vtable's struct_size stops after on_train_epoch_start, so the hooks after it must be
- * NULL in the host's copy even though this file's static table has them set. */
+/* tests/plugins/older_minor.c — claims ABI 1.0 to a 1.1 host, with a callback vtable whose
+ * struct_size stops after on_train_epoch_start, so the hooks after it must be NULL in the host's
+ * copy even though this file's static table has them set. */
 #include <stddef.h>
 
 #include "fixture.h"
@@ -22,7 +22,8 @@ static const lhost_plugin_desc desc = {sizeof(lhost_plugin_desc), LHOST_KIND_CAL
                                        "org.lhost.test.older_minor", "older_minor", "1.0.0",
                                        "built for an older minor", NULL, 0, 0, &vt};
 
-FIX_LIBRARY(library, &desc);
+static const lhost_plugin_desc *const plugins[] = {&desc};
+static const lhost_library library = {sizeof(lhost_library), {1, 0, 0}, NULL, 1, plugins};
 
 LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *abi,
                                                      const lhost_host *host)

@@ -2,7 +2,7 @@
  *
  * Every boundary struct's size and every field's offset and size are asserted at compile time,
  * so a change that moves a field fails the build (a field appended in a later minor adds lines
- * here; it never edits one). Compiled as C99, C11 and C++17 (abi_layout.cpp includes this file)
+ * here and changes only its struct's LH_SIZE, noting the older size; it never edits a field). Compiled as C99, C11 and C++17 (abi_layout.cpp includes this file)
  * by tests/sdk/tests.cmake; ctest runs the resulting sdk_header_* executables. */
 #include <stddef.h>
 
@@ -34,7 +34,7 @@ LH_FIELD(lhost_version, minor, 4, 4);
 LH_FIELD(lhost_version, patch, 8, 4);
 
 /* host.h */
-LH_SIZE(lhost_trainer_state, 72);
+LH_SIZE(lhost_trainer_state, 80); /* 72 in ABI 1.0 */
 LH_FIELD(lhost_trainer_state, struct_size, 0, 4);
 LH_FIELD(lhost_trainer_state, stage, 4, 4);
 LH_FIELD(lhost_trainer_state, epoch, 8, 8);
@@ -47,8 +47,20 @@ LH_FIELD(lhost_trainer_state, rank, 56, 4);
 LH_FIELD(lhost_trainer_state, world_size, 60, 4);
 LH_FIELD(lhost_trainer_state, is_global_zero, 64, 4);
 LH_FIELD(lhost_trainer_state, stop_requested, 68, 4);
+/* since ABI 1.1 */
+LH_FIELD(lhost_trainer_state, grads_valid, 72, 4);
+LH_FIELD(lhost_trainer_state, reserved_, 76, 4);
 
-LH_SIZE(lhost_host, 152);
+LH_SIZE(lhost_tensor_info, 64); /* since ABI 1.1 */
+LH_FIELD(lhost_tensor_info, struct_size, 0, 4);
+LH_FIELD(lhost_tensor_info, dtype, 4, 4);
+LH_FIELD(lhost_tensor_info, name, 8, 8);
+LH_FIELD(lhost_tensor_info, ndim, 16, 4);
+LH_FIELD(lhost_tensor_info, index, 20, 4);
+LH_FIELD(lhost_tensor_info, shape, 24, 32);
+LH_FIELD(lhost_tensor_info, numel, 56, 8);
+
+LH_SIZE(lhost_host, 256); /* 152 in ABI 1.0 */
 LH_FIELD(lhost_host, struct_size, 0, 4);
 LH_FIELD(lhost_host, abi, 4, 12);
 LH_FIELD(lhost_host, name, 16, 8);
@@ -68,6 +80,20 @@ LH_FIELD(lhost_host, restore_weights, 120, 8);
 LH_FIELD(lhost_host, get_hparam, 128, 8);
 LH_FIELD(lhost_host, set_hparam, 136, 8);
 LH_FIELD(lhost_host, value_higher_is_better, 144, 8);
+/* since ABI 1.1 */
+LH_FIELD(lhost_host, tensor_count, 152, 8);
+LH_FIELD(lhost_host, tensor_info, 160, 8);
+LH_FIELD(lhost_host, tensor_find, 168, 8);
+LH_FIELD(lhost_host, tensor_read, 176, 8);
+LH_FIELD(lhost_host, tensor_write, 184, 8);
+LH_FIELD(lhost_host, grad_norm, 192, 8);
+LH_FIELD(lhost_host, grad_scale, 200, 8);
+LH_FIELD(lhost_host, clip_grad_norm, 208, 8);
+LH_FIELD(lhost_host, clip_grad_value, 216, 8);
+LH_FIELD(lhost_host, batch_logits, 224, 8);
+LH_FIELD(lhost_host, request_stop_flags, 232, 8);
+LH_FIELD(lhost_host, checkpoint_put, 240, 8);
+LH_FIELD(lhost_host, checkpoint_get, 248, 8);
 
 /* params.h. lhost_param has 4 bytes of tail padding after `flags` (60..63): a field added in
  * a later minor must start at offset 64, or struct_size could not tell it from padding. */
@@ -98,13 +124,21 @@ LH_FIELD(lhost_param_values, count, 4, 4);
 LH_FIELD(lhost_param_values, values, 8, 8);
 
 /* callback.h (lhost_batch_info: 4 bytes of padding after struct_size) */
-LH_SIZE(lhost_batch_info, 32);
+LH_SIZE(lhost_batch_info, 96); /* 32 in ABI 1.0 */
 LH_FIELD(lhost_batch_info, struct_size, 0, 4);
 LH_FIELD(lhost_batch_info, batch_idx, 8, 8);
 LH_FIELD(lhost_batch_info, batch_size, 16, 8);
 LH_FIELD(lhost_batch_info, loss, 24, 8);
+/* since ABI 1.1 */
+LH_FIELD(lhost_batch_info, stage, 32, 4);
+LH_FIELD(lhost_batch_info, num_classes, 36, 4);
+LH_FIELD(lhost_batch_info, input_ndim, 40, 4);
+LH_FIELD(lhost_batch_info, reserved_, 44, 4);
+LH_FIELD(lhost_batch_info, input_shape, 48, 32);
+LH_FIELD(lhost_batch_info, targets, 80, 8);
+LH_FIELD(lhost_batch_info, sample_index, 88, 8);
 
-LH_SIZE(lhost_callback_vtable, 96);
+LH_SIZE(lhost_callback_vtable, 208); /* 96 in ABI 1.0 */
 LH_FIELD(lhost_callback_vtable, struct_size, 0, 4);
 LH_FIELD(lhost_callback_vtable, state_version, 4, 4);
 LH_FIELD(lhost_callback_vtable, create, 8, 8);
@@ -118,6 +152,22 @@ LH_FIELD(lhost_callback_vtable, on_fit_end, 64, 8);
 LH_FIELD(lhost_callback_vtable, on_exception, 72, 8);
 LH_FIELD(lhost_callback_vtable, state_save, 80, 8);
 LH_FIELD(lhost_callback_vtable, state_restore, 88, 8);
+/* since ABI 1.1 */
+LH_FIELD(lhost_callback_vtable, stages, 96, 4);
+LH_FIELD(lhost_callback_vtable, reserved_, 100, 4);
+LH_FIELD(lhost_callback_vtable, on_train_start, 104, 8);
+LH_FIELD(lhost_callback_vtable, on_train_end, 112, 8);
+LH_FIELD(lhost_callback_vtable, on_train_batch_start, 120, 8);
+LH_FIELD(lhost_callback_vtable, on_after_backward, 128, 8);
+LH_FIELD(lhost_callback_vtable, on_before_optimizer_step, 136, 8);
+LH_FIELD(lhost_callback_vtable, on_validation_start, 144, 8);
+LH_FIELD(lhost_callback_vtable, on_validation_batch_end, 152, 8);
+LH_FIELD(lhost_callback_vtable, on_validation_epoch_end, 160, 8);
+LH_FIELD(lhost_callback_vtable, on_predict_start, 168, 8);
+LH_FIELD(lhost_callback_vtable, on_predict_batch_end, 176, 8);
+LH_FIELD(lhost_callback_vtable, on_predict_end, 184, 8);
+LH_FIELD(lhost_callback_vtable, on_save_checkpoint, 192, 8);
+LH_FIELD(lhost_callback_vtable, on_load_checkpoint, 200, 8);
 
 /* metric.h (lhost_state_decl, lhost_metric_batch: 4 bytes of padding after struct_size) */
 LH_SIZE(lhost_state_decl, 48); /* 40 in 1.0 */

@@ -50,6 +50,8 @@ static const lhost_param t_params[] = {
 static const lhost_callback_vtable t_vtable = {
     sizeof(lhost_callback_vtable), 1, t_create, t_destroy, t_on_fit_start,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    /* since ABI 1.1: stages, reserved_, then the 13 hooks */
+    0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
 static const lhost_plugin_desc t_desc = {
@@ -94,8 +96,8 @@ int main(void)
     void *self = &failures;
 
     CHECK(LHOST_ABI_VERSION_MAJOR == 1);
-    CHECK(LHOST_ABI_VERSION_MINOR == 0);
-    CHECK(host_v.major == 1 && host_v.minor == 0 && host_v.patch == 0);
+    CHECK(LHOST_ABI_VERSION_MINOR == 1);
+    CHECK(host_v.major == 1 && host_v.minor == 1 && host_v.patch == 0);
     CHECK(strcmp(LHOST_ENTRY_SYMBOL, "lhost_plugin_entry") == 0);
 
     /* Version rules: different major refused, newer minor refused, older minor and any patch ok. */
@@ -104,8 +106,10 @@ int main(void)
     v.major = 2;
     CHECK(lhost_version_check(host_v, v) == LHOST_VERSION_MAJOR_MISMATCH);
     v = host_v;
-    v.minor = 1;
+    v.minor = 2;
     CHECK(lhost_version_check(host_v, v) == LHOST_VERSION_PLUGIN_NEWER);
+    v.minor = 0; /* a 1.0 plugin in a 1.1 host */
+    CHECK(lhost_version_check(host_v, v) == LHOST_VERSION_COMPATIBLE);
     v = host_v;
     v.patch = 9;
     CHECK(lhost_version_check(host_v, v) == LHOST_VERSION_COMPATIBLE);
@@ -157,6 +161,12 @@ int main(void)
     CHECK(!LHOST_HOST_HAS(&host, set_error));
     host.struct_size = (uint32_t)offsetof(lhost_host, log); /* an older, shorter host */
     CHECK(!LHOST_HOST_HAS(&host, log));
+    /* A 1.0 host's table ends after value_higher_is_better: no 1.1 member, even if set. */
+    host.grad_norm = (int32_t(*)(lhost_ctx *, double, double *, double *))0x1;
+    host.struct_size = (uint32_t)sizeof host;
+    CHECK(LHOST_HOST_HAS(&host, grad_norm));
+    host.struct_size = (uint32_t)(offsetof(lhost_host, value_higher_is_better) + sizeof(void *));
+    CHECK(!LHOST_HOST_HAS(&host, grad_norm));
 
 #if defined(__x86_64__) && defined(__LP64__)
     CHECK(lh_abi_layout_frozen() == 1);

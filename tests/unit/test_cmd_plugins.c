@@ -73,7 +73,7 @@ START_TEST(table)
     ck_assert_ptr_nonnull(strstr(out, "org.lhost.test.two_metric"));
     ck_assert_ptr_nonnull(strstr(out, "metric"));
     ck_assert_msg(strstr(out, "broken: entry crashed: SIGSEGV\n") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "broken: built for ABI 2.0.0, host has ABI 1.0.0 (different major)\n"),
+    ck_assert_msg(strstr(out, "broken: built for ABI 2.0.0, host has ABI 1.1.0 (different major)\n"),
                   "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "segv.so"));
 }
@@ -96,7 +96,7 @@ START_TEST(json_list)
         ok += strcmp(st, "ok") == 0;
         broken += strcmp(st, "broken") == 0;
         if (strcmp(st, "ok") == 0)
-            ck_assert_str_eq(cJSON_GetObjectItem(row, "abi")->valuestring, "1.0.0");
+            ck_assert_str_eq(cJSON_GetObjectItem(row, "abi")->valuestring, "1.1.0");
     }
     ck_assert_int_eq(ok, 3);
     ck_assert_int_eq(broken, 2);
@@ -133,6 +133,29 @@ START_TEST(verbose_lists_hooks_in_fit_order)
                               "  on_train_batch_end\n  on_validation_end\n  on_train_epoch_end\n"
                               "  on_fit_end\n  on_exception\n") != NULL, "%s", out);
     ck_assert_ptr_null(strstr(out, "state_save"));
+    fx_remove(d2);
+}
+END_TEST
+
+/* An ABI 1.1 callback (the hook_order fixture): every hook in fit order, then predict's and the
+ * checkpoint hooks, and the stages it declared; a 1.0 callback is fit only. */
+START_TEST(verbose_lists_abi_1_1_hooks_and_stages)
+{
+    char *d2 = fx_stage("hook_order");
+    char *argv[] = {"plugins", "--plugin-dir", d2, "--verbose", "hook_order", NULL};
+    char *good[] = {"plugins", "--plugin-dir", dir, "--verbose", "good", NULL};
+    ck_assert_int_eq(run(5, argv), 0);
+    ck_assert_msg(strstr(out, "  on_train_batch_start\n  on_after_backward\n"
+                              "  on_before_optimizer_step\n  on_train_batch_end\n"
+                              "  on_validation_start\n  on_validation_batch_end\n"
+                              "  on_validation_epoch_end\n  on_validation_end\n") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "  on_fit_end\n  on_predict_start\n  on_predict_batch_end\n"
+                              "  on_predict_end\n  on_save_checkpoint\n  on_load_checkpoint\n")
+                      != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\nStages:\n  fit validate predict\n") != NULL, "%s", out);
+    ck_assert_int_eq(run(5, good), 0);
+    ck_assert_msg(strstr(out, "\nStages:\n  fit\n") != NULL, "%s", out);
     fx_remove(d2);
 }
 END_TEST
@@ -195,6 +218,7 @@ int main(void)
     tcase_add_test(tc, json_list);
     tcase_add_test(tc, verbose_callback);
     tcase_add_test(tc, verbose_lists_hooks_in_fit_order);
+    tcase_add_test(tc, verbose_lists_abi_1_1_hooks_and_stages);
     tcase_add_test(tc, verbose_metric_json);
     tcase_add_test(tc, exit_codes);
     suite_add_tcase(s, tc);

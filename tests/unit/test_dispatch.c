@@ -91,7 +91,8 @@ START_TEST(order_by_priority_then_config_order)
                               "mid2:on_validation_end late:on_validation_end");
     tr.text[0] = '\0';
     {
-        lhost_batch_info b = {sizeof b, 7, 64, 0.5};
+        lhost_batch_info b = {.struct_size = sizeof b,
+                                .batch_idx = 7, .batch_size = 64, .loss = 0.5};
         ck_assert_int_eq(lh_dispatch_hook(d, LH_HOOK_TRAIN_BATCH_END, &b, &err), LHOST_OK);
     }
     ck_assert_str_eq(tr.text, "early:on_train_batch_end:7 mid1:on_train_batch_end:7 "
@@ -348,7 +349,7 @@ START_TEST(every_hook_reaches_its_member)
 {
     lh_instance *in = make("cb_mid", "mid", "ok");
     const lhost_callback_vtable *vt = lh_instance_callback(in);
-    lhost_batch_info b = {sizeof b, 7, 64, 0.5};
+    lhost_batch_info b = {.struct_size = sizeof b, .batch_idx = 7, .batch_size = 64, .loss = 0.5};
     char want[2048] = "";
     lh_dispatch *d;
     lh_error err;

@@ -335,7 +335,7 @@ END_TEST
 
 START_TEST(test_every_n_train_steps)
 {
-    lhost_batch_info b = {sizeof b, 0, 64, 0.5};
+    lhost_batch_info b = {.struct_size = sizeof b, .batch_idx = 0, .batch_size = 64, .loss = 0.5};
     void *self = mc_new("save_top_k=-1", "every_n_train_steps=2", "filename={step}", NULL);
     for (int64_t step = 1; step <= 5; step++) {
         fh.ts.global_step = step;

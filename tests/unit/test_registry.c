@@ -68,7 +68,7 @@ START_TEST(good_plugin)
     ck_assert_str_eq(r->version, "0.1.0");
     ck_assert_int_eq(r->kind, LHOST_KIND_CALLBACK);
     ck_assert_uint_eq(r->abi.major, 1);
-    ck_assert_uint_eq(r->abi.minor, 0);
+    ck_assert_uint_eq(r->abi.minor, LHOST_ABI_VERSION_MINOR);
     if (_i) {
         ck_assert_ptr_null(r->desc);
     } else {
@@ -114,7 +114,7 @@ START_TEST(wrong_major)
     ck_assert_int_eq(lh_registry_count(reg), 1);
     ck_assert_int_eq(r->status, LH_PLUGIN_BROKEN);
     /* The fixture's create/destroy abort(): reaching this line proves neither ran. */
-    ck_assert_str_eq(r->reason, "built for ABI 2.0.0, host has ABI 1.0.0 (different major)");
+    ck_assert_str_eq(r->reason, "built for ABI 2.0.0, host has ABI 1.1.0 (different major)");
     ck_assert_uint_eq(r->abi.major, 2);
     lh_registry_close(reg);
     fx_remove(dir);
@@ -124,18 +124,35 @@ END_TEST
 START_TEST(newer_minor)
 {
     expect_single("newer_minor", _i, LH_PLUGIN_BROKEN,
-                  "built for ABI 1.1.0, newer than the host's ABI 1.0.0");
+                  "built for ABI 1.2.0, newer than the host's ABI 1.1.0");
 }
 END_TEST
 
 START_TEST(newer_minor_loads_in_a_newer_host)
 {
-    const lhost_version v12 = {1, 2, 0};
+    const lhost_version v13 = {1, 3, 0};
     char *dir = fx_stage("newer_minor");
     const char *dirs[] = {dir};
-    lh_registry *reg = open_dirs(dirs, 1, _i, 0, v12);
+    lh_registry *reg = open_dirs(dirs, 1, _i, 0, v13);
     ck_assert_int_eq(lh_registry_row(reg, 0)->status, LH_PLUGIN_OK);
-    ck_assert_uint_eq(lh_registry_row(reg, 0)->abi.minor, 1);
+    ck_assert_uint_eq(lh_registry_row(reg, 0)->abi.minor, 2);
+    lh_registry_close(reg);
+    fx_remove(dir);
+}
+END_TEST
+
+/* A plugin built against ABI 1.1 (the hook_order fixture) in a host that is 1.0: refused with
+ * the same message, before anything but the entry runs. */
+START_TEST(abi_1_1_plugin_refused_by_a_1_0_host)
+{
+    const lhost_version v10 = {1, 0, 0};
+    char *dir = fx_stage("hook_order");
+    const char *dirs[] = {dir};
+    lh_registry *reg = open_dirs(dirs, 1, _i, 0, v10);
+    ck_assert_int_eq(lh_registry_count(reg), 1);
+    ck_assert_int_eq(lh_registry_row(reg, 0)->status, LH_PLUGIN_BROKEN);
+    ck_assert_str_eq(lh_registry_row(reg, 0)->reason,
+                     "built for ABI 1.1.0, newer than the host's ABI 1.0.0");
     lh_registry_close(reg);
     fx_remove(dir);
 }
@@ -392,6 +409,7 @@ static Suite *registry_suite(void)
     tcase_add_loop_test(both, wrong_major, 0, 2);
     tcase_add_loop_test(both, newer_minor, 0, 2);
     tcase_add_loop_test(both, newer_minor_loads_in_a_newer_host, 0, 2);
+    tcase_add_loop_test(both, abi_1_1_plugin_refused_by_a_1_0_host, 0, 2);
     tcase_add_test(both, older_minor_small_struct);
     tcase_add_loop_test(both, entry_returns_error, 0, 2);
     tcase_add_loop_test(both, entry_returns_null, 0, 2);

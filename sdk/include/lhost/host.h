@@ -2,7 +2,12 @@
  *
  * The host passes one const lhost_host to the entry and to every create(). The table only grows
  * at the end: check `struct_size` (or use LHOST_HOST_HAS) before calling a member added after
- * ABI 1.0, and treat a NULL member as "not in this host". */
+ * ABI 1.0, and treat a NULL member as "not in this host":
+ *
+ *     if (LHOST_HOST_HAS(host, grad_norm)) host->grad_norm(ctx, 2.0, NULL, &total);
+ *
+ * Members since ABI 1.1 are marked so; a 1.1 plugin loaded by a 1.0 host is refused at load,
+ * but a plugin built for 1.1 can still test LHOST_HOST_HAS to run on a trimmed host table. */
 #ifndef LHOST_HOST_H
 #define LHOST_HOST_H
 
@@ -49,7 +54,39 @@ typedef struct lhost_trainer_state {
     int32_t world_size;
     int32_t is_global_zero;  /* 1 on rank 0 */
     int32_t stop_requested;  /* 1 once a callback asked to stop */
+    /* since ABI 1.1: 1 from after backward until the optimizer step (on_after_backward,
+     * on_before_optimizer_step), when gradients can be read, scaled and clipped; else 0. */
+    int32_t grads_valid;
+    int32_t reserved_;       /* since ABI 1.1: 0; keeps the struct 8-byte sized */
 } lhost_trainer_state;
+
+/* Flags for lhost_host.request_stop_flags (since ABI 1.1). */
+#define LHOST_STOP_NOW 0x1u /* stop after the current batch, not at the end of the epoch */
+
+/* What tensor_read reads (since ABI 1.1); optimizer states exist only for the optimizer that
+ * has them, as torch's optimizer.state names them (exp_avg / exp_avg_sq: Adam, AdamW;
+ * momentum_buffer: SGD with momentum > 0). */
+#define LHOST_TENSOR_PARAM 0
+#define LHOST_TENSOR_GRAD 1
+#define LHOST_TENSOR_EXP_AVG 2
+#define LHOST_TENSOR_EXP_AVG_SQ 3
+#define LHOST_TENSOR_MOMENTUM_BUFFER 4
+
+/* Element type of a model tensor (since ABI 1.1): the same value as metric.h's
+ * LHOST_DTYPE_F32. */
+#define LHOST_TENSOR_F32 3
+
+/* One named model tensor, filled by lhost_host.tensor_info (since ABI 1.1). */
+typedef struct lhost_tensor_info {
+    uint32_t struct_size; /* set by the caller to sizeof(lhost_tensor_info) */
+    int32_t dtype;        /* LHOST_TENSOR_F32 */
+    const char *name;     /* PyTorch state_dict name, as checkpoints use it: "conv1.0.weight";
+                           * host-owned, valid until the run ends */
+    int32_t ndim;         /* 1..4 */
+    int32_t index;        /* the index passed to tensor_info */
+    int64_t shape[4];     /* the first ndim are used; PyTorch's layout (out, in), (K, C, R, S) */
+    int64_t numel;        /* product of the shape */
+} lhost_tensor_info;
 
 /* Called by list_values once per logged value; return non-zero to stop early. */
 typedef int32_t (*lhost_value_visitor)(void *user, const char *key, double value);
@@ -114,6 +151,66 @@ typedef struct lhost_host {
      * metric's higher_is_better, losses ("loss", "train_loss", "val_loss") answer 0. Keys the
      * host knows nothing about answer LHOST_ENOTFOUND. Lets a callback default its `mode`. */
     int32_t (*value_higher_is_better)(lhost_ctx *ctx, const char *key, int32_t *out);
+
+    /* ---- since ABI 1.1: the model's tensors ------------------------------------------------
+     * Nothing is copied unless a plugin calls these; each read or write is one device transfer
+     * of that tensor (bench/README.md gives the cost). Tensors are numbered 0..count-1 in the
+     * model's order (layer order, weight before bias), the order of the checkpoint. All answer
+     * LHOST_EUNSUPPORTED when there is no model (unit tests) and LHOST_EINVAL for an index out
+     * of range or a `numel` that is not the tensor's. */
+
+    /* [main-thread] Number of named tensors (parameters) of the model. Valid in every hook. */
+    int32_t (*tensor_count)(lhost_ctx *ctx, int32_t *out);
+    /* [main-thread] Describe tensor `index` into *out (the caller sets out->struct_size). */
+    int32_t (*tensor_info)(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out);
+    /* [main-thread] The index of the tensor named `name` ("fc.bias"), or LHOST_ENOTFOUND. */
+    int32_t (*tensor_find)(lhost_ctx *ctx, const char *name, int32_t *index);
+    /* [main-thread] Copy tensor `index`'s `what` (LHOST_TENSOR_*) into `dst` (plugin memory,
+     * `numel` floats, row-major). LHOST_TENSOR_GRAD only while grads are valid (from
+     * on_after_backward to on_before_optimizer_step): outside that window, or for an optimizer
+     * state this optimizer lacks, LHOST_EUNSUPPORTED with the reason recorded (shown if the
+     * plugin then fails). */
+    int32_t (*tensor_read)(lhost_ctx *ctx, int32_t index, int32_t what, float *dst,
+                           uint64_t numel);
+    /* [main-thread] Overwrite parameter `index` with `numel` floats from `src` (borrowed), for
+     * EMA / SWA swaps. Not during the batch between on_after_backward and the optimizer step
+     * (LHOST_EUNSUPPORTED): the gradients would no longer match the weights. */
+    int32_t (*tensor_write)(lhost_ctx *ctx, int32_t index, const float *src, uint64_t numel);
+
+    /* [main-thread] Gradient norms as torch.nn.utils.clip_grad_norm_ computes them: the p-norm
+     * of each parameter's gradient into per_tensor[i] (may be NULL; else tensor_count entries)
+     * and the p-norm of those norms into *total (may be NULL). p > 0 or INFINITY (max |g|).
+     * Only while grads are valid (LHOST_EUNSUPPORTED otherwise). */
+    int32_t (*grad_norm)(lhost_ctx *ctx, double p, double *per_tensor, double *total);
+    /* [main-thread] Multiply every gradient by `factor` (finite) in place. Grads valid only. */
+    int32_t (*grad_scale)(lhost_ctx *ctx, double factor);
+    /* [main-thread] torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=p): total norm
+     * over all gradients, clip_coef = max_norm / (total + 1e-6), gradients scaled by clip_coef
+     * when it is below 1. Writes the total norm before clipping to *total (may be NULL). */
+    int32_t (*clip_grad_norm)(lhost_ctx *ctx, double max_norm, double p, double *total);
+    /* [main-thread] torch.nn.utils.clip_grad_value_: every gradient clamped to
+     * [-clip_value, clip_value]. Grads valid only. */
+    int32_t (*clip_grad_value)(lhost_ctx *ctx, double clip_value);
+
+    /* [main-thread] Inside a batch hook (on_train_batch_end, on_validation_batch_end,
+     * on_predict_batch_end): copy the batch's logits, (batch_size, num_classes) row-major
+     * floats, into `dst` (`numel` must be exactly that). LHOST_EUNSUPPORTED outside those
+     * hooks (and in on_train_batch_start, before the forward pass). */
+    int32_t (*batch_logits)(lhost_ctx *ctx, float *dst, uint64_t numel);
+
+    /* [main-thread] request_stop with LHOST_STOP_* flags: LHOST_STOP_NOW (from a batch hook,
+     * Lightning's trainer.should_stop = True) ends the epoch after the current batch — its
+     * validation and epoch-end hooks still run — once min_epochs are done; without the flag it
+     * is request_stop. `reason` is copied. */
+    int32_t (*request_stop_flags)(lhost_ctx *ctx, const char *reason, uint32_t flags);
+
+    /* [main-thread] In on_save_checkpoint: add the text entry `key` = `value` (both copied;
+     * key [a-z0-9_.]+) to the checkpoint's metadata, stored as "callback.<instance>.<key>".
+     * In on_load_checkpoint: read an entry this instance added into `buf` (`cap` bytes,
+     * NUL-terminated; LHOST_ENOTFOUND when absent, LHOST_EINVAL when it does not fit).
+     * LHOST_EUNSUPPORTED in any other hook. */
+    int32_t (*checkpoint_put)(lhost_ctx *ctx, const char *key, const char *value);
+    int32_t (*checkpoint_get)(lhost_ctx *ctx, const char *key, char *buf, uint64_t cap);
 } lhost_host;
 
 /* Does `host` have the member `field` (added in some minor version)? */

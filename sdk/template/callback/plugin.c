@@ -87,20 +87,16 @@ static const lhost_param params[] = {
      1, 0, LHOST_PARAM_HAS_MIN},
 };
 
+/* Designated initializers: hooks you leave out are NULL (absent), and members a later ABI
+ * minor appends (on_after_backward, stages, ... in 1.1) need no edit here. */
 static const lhost_callback_vtable vtable = {
-    sizeof(lhost_callback_vtable),
-    STATE_VERSION,
-    cb_create,
-    cb_destroy,
-    NULL,                  /* on_fit_start */
-    NULL,                  /* on_train_epoch_start */
-    NULL,                  /* on_train_batch_end */
-    NULL,                  /* on_validation_end */
-    cb_on_train_epoch_end, /* on_train_epoch_end */
-    NULL,                  /* on_fit_end */
-    NULL,                  /* on_exception */
-    cb_state_save,
-    cb_state_restore,
+    .struct_size = sizeof(lhost_callback_vtable),
+    .state_version = STATE_VERSION,
+    .create = cb_create,
+    .destroy = cb_destroy,
+    .on_train_epoch_end = cb_on_train_epoch_end,
+    .state_save = cb_state_save,
+    .state_restore = cb_state_restore,
 };
 
 static const lhost_plugin_desc desc = {
