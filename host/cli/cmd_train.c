@@ -374,6 +374,11 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
         return run_end(&r, 1);
     if (r.printed)
         return run_end(&r, 0);
+    /* Ctrl-C stops at a batch boundary; predict's output file is then left as it was. */
+    if (lh_signals_install()) {
+        lh_error_set(&r.err, "cannot install the SIGINT/SIGTERM handlers");
+        return run_end(&r, 1);
+    }
     if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
         lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, stage, &spec, &r.err) ||
         lh_ckpt_load(r.t, ckpt, 0, &r.err) ||

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "atomic.h"
 #include "clock.h"
 #include "progress.h"
 #include "signals.h"
@@ -194,6 +195,17 @@ static int loggers_finish(lh_trainer *t, const char *status, lh_error *err)
 
 /* ---- validation --------------------------------------------------------------------------- */
 
+/* A SIGINT or SIGTERM caught since the command began (host/util/signals.c) stops fit at the
+ * next batch boundary, as a failure whose message on_exception hears. */
+static int check_interrupt(lh_trainer *t, lh_error *err)
+{
+    int sig = lh_signals_pending();
+    if (!sig)
+        return 0;
+    t->interrupted = sig;
+    return lh_error_set(err, "interrupted by %s", lh_signals_name(sig));
+}
+
 int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
 {
     int32_t B = (int32_t)t->opts.batch_size, i;
@@ -207,7 +219,10 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     for (b = 0; b < t->num_val_batches; b++) {
         int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
         float loss;
-        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+        /* `lhost validate` stops at a batch on Ctrl-C; fit looks after the epoch's validation,
+         * so that a checkpoint saved then holds a whole epoch. */
+        if ((t->stage != LHOST_STAGE_FIT && check_interrupt(t, err)) ||
+            load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
                        n, err) ||
             lh_model_forward(&t->model, n, 0, 0, err) || lh_model_loss(&t->model, n, 0, err) ||
             batch_outputs(t, t->val_metrics, n, 0, &loss, err))
@@ -278,16 +293,6 @@ static uint64_t dropout_seed(const lh_trainer *t)
     return t->opts.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->global_step;
 }
 
-/* A SIGINT or SIGTERM caught since the command began (host/util/signals.c) stops fit at the
- * next batch boundary, as a failure whose message on_exception hears. */
-static int check_interrupt(lh_trainer *t, lh_error *err)
-{
-    int sig = lh_signals_pending();
-    if (!sig)
-        return 0;
-    t->interrupted = sig;
-    return lh_error_set(err, "interrupted by %s", lh_signals_name(sig));
-}
 
 /* Between backward and the optimizer step, in Lightning's order: on_after_backward,
  * on_before_optimizer_step, then trainer.gradient_clip_val. Gradients are valid for host
@@ -475,24 +480,59 @@ done:
 
 /* ---- predict ------------------------------------------------------------------------------ */
 
+/* One batch's rows of the predictions CSV: index, target, predicted class, the logits. */
+static int predict_rows(lh_trainer *t, lh_atomic_file *f, int64_t first, int32_t n,
+                        lh_error *err)
+{
+    int32_t C = t->model.num_outputs, k, c;
+    size_t cap = 64 + 24 * (size_t)C; /* three integers, then C numbers of at most 16 bytes */
+    char *line = malloc(cap);
+    if (!line)
+        return lh_error_set(err, "predict: out of memory");
+    for (k = 0; k < n; k++) {
+        const float *row = t->logits_host + (size_t)k * C;
+        int32_t best = 0, len;
+        for (c = 1; c < C; c++)
+            if (row[c] > row[best])
+                best = c;
+        len = snprintf(line, cap, "%lld,%d,%d", (long long)(first + k), t->targets_host[k],
+                       best);
+        for (c = 0; c < C; c++)
+            len += snprintf(line + len, cap - (size_t)len, ",%.9g", row[c]);
+        line[len++] = '\n';
+        if (lh_atomic_put(f, line, (size_t)len, err)) {
+            free(line);
+            return -1;
+        }
+    }
+    free(line);
+    return 0;
+}
+
+/* The CSV goes through the atomic writer: a failure or a Ctrl-C leaves whatever file was at
+ * out_path before, never half of a new one. */
 int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
 {
-    int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs;
+    int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs, c;
     int64_t b, nb = (t->val.count + B - 1) / B;
-    FILE *f = fopen(out_path, "w");
+    char name[32];
+    lh_atomic_file f;
     lhost_batch_info bi;
-    if (!f)
-        return lh_error_set(err, "predict: cannot write %s: %s", out_path, strerror(errno));
-    errno = 0; /* a failed write below sets it; ferror alone keeps no cause */
-    fputs("index,target,pred", f);
-    for (int32_t c = 0; c < C; c++)
-        fprintf(f, ",logit_%d", c);
-    fputc('\n', f);
-    if (hook(t, LH_HOOK_PREDICT_START, NULL, err))
+    if (lh_atomic_open_output(&f, out_path, err))
+        return lh_error_set(err, "predict: cannot write %s: %s", out_path, strerror(f.errnum));
+    if (lh_atomic_put(&f, "index,target,pred", 17, err))
+        goto fail;
+    for (c = 0; c < C; c++) {
+        int len = snprintf(name, sizeof name, ",logit_%d", c);
+        if (lh_atomic_put(&f, name, (size_t)len, err))
+            goto fail;
+    }
+    if (lh_atomic_put(&f, "\n", 1, err) || hook(t, LH_HOOK_PREDICT_START, NULL, err))
         goto fail;
     for (b = 0; b < nb; b++) {
-        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B), k, c;
-        if (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
+        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
+        if (check_interrupt(t, err) ||
+            load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
                        n, err) ||
             lh_model_forward(&t->model, n, 0, 0, err))
             goto fail;
@@ -501,28 +541,18 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
             lh_error_set(err, "%s backend: download: %s", t->be->name, t->be->last_error(t->bctx));
             goto fail;
         }
-        for (k = 0; k < n; k++) {
-            const float *row = t->logits_host + (size_t)k * C;
-            int32_t best = 0;
-            for (c = 1; c < C; c++)
-                if (row[c] > row[best])
-                    best = c;
-            fprintf(f, "%lld,%d,%d", (long long)(b * B + k), t->targets_host[k], best);
-            for (c = 0; c < C; c++)
-                fprintf(f, ",%.9g", row[c]);
-            fputc('\n', f);
-        }
+        if (predict_rows(t, &f, b * B, n, err))
+            goto fail;
         batch_info(t, LHOST_STAGE_PREDICT, b, n, t->seq, b * B, NAN, &bi);
         if (batch_end_hook(t, LH_HOOK_PREDICT_BATCH_END, &bi, err))
             goto fail;
     }
-    if (hook(t, LH_HOOK_PREDICT_END, NULL, err))
+    if (hook(t, LH_HOOK_PREDICT_END, NULL, err) || lh_atomic_commit(&f, err))
         goto fail;
-    if (ferror(f) | fclose(f)) /* both: fclose must run either way */
-        return lh_error_set(err, "predict: writing %s failed: %s", out_path,
-                            errno ? strerror(errno) : "I/O error");
     return 0;
 fail:
-    fclose(f);
+    if (f.errnum) /* an I/O failure, in the words the other commands use */
+        lh_error_set(err, "predict: writing %s failed: %s", out_path, strerror(f.errnum));
+    lh_atomic_abort(&f);
     return -1;
 }

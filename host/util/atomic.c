@@ -98,6 +98,8 @@ int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err)
     static unsigned counter;
     f->fd = -1;
     f->tmp_path = NULL;
+    f->direct = 0;
+    f->errnum = 0;
     f->path = strdup(path);
     char *dir = dir_of(path);
     if (!f->path || !dir) {
@@ -133,11 +135,35 @@ int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err)
         free(f->tmp_path);
         f->tmp_path = NULL;
         lh_atomic_abort(f);
+        f->errnum = e;
         lh_error_set(err, "%s: cannot create a temporary file in %s: %s", path, dir, strerror(e));
         free(dir);
         return -1;
     }
     free(dir);
+    return 0;
+}
+
+int lh_atomic_open_output(lh_atomic_file *f, const char *path, lh_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return lh_atomic_open(f, path, err);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (S_ISDIR(st.st_mode)) {
+        f->errnum = EISDIR;
+        return lh_error_set(err, "%s: %s", path, strerror(EISDIR));
+    }
+    f->direct = 1;
+    if (!(f->path = strdup(path)))
+        return lh_error_set(err, "%s: out of memory", path);
+    f->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (f->fd < 0) {
+        f->errnum = errno;
+        lh_atomic_abort(f);
+        return lh_error_set(err, "%s: cannot open: %s", path, strerror(f->errnum));
+    }
     return 0;
 }
 
@@ -159,6 +185,7 @@ int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            f->errnum = errno;
             return lh_error_set(err, "%s: write failed: %s", f->path, strerror(errno));
         }
         p += w;
@@ -169,17 +196,29 @@ int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err)
 
 int lh_atomic_commit(lh_atomic_file *f, lh_error *err)
 {
+    if (f->direct) { /* a device or FIFO: nothing to rename, only the close to check */
+        int rc = close(f->fd);
+        f->fd = -1;
+        f->errnum = rc ? errno : 0;
+        if (rc)
+            lh_error_set(err, "%s: close failed: %s", f->path, strerror(f->errnum));
+        lh_atomic_abort(f);
+        return rc ? -1 : 0;
+    }
     if (fsync(f->fd) != 0) {
+        f->errnum = errno;
         lh_error_set(err, "%s: fsync failed: %s", f->path, strerror(errno));
         goto fail;
     }
     int rc = close(f->fd);
     f->fd = -1;
     if (rc != 0) {
+        f->errnum = errno;
         lh_error_set(err, "%s: close failed: %s", f->path, strerror(errno));
         goto fail;
     }
     if (rename(f->tmp_path, f->path) != 0) {
+        f->errnum = errno;
         lh_error_set(err, "%s: cannot rename the temporary file over it: %s", f->path,
                      strerror(errno));
         goto fail;

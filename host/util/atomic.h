@@ -26,12 +26,19 @@
 typedef struct lh_atomic_file {
     int fd;         /* the temporary file, -1 once closed */
     char *path;     /* target path (owned) */
-    char *tmp_path; /* temporary path (owned); NULL once renamed or removed */
+    char *tmp_path; /* temporary path (owned); NULL once renamed or removed, or when direct */
+    int direct;     /* lh_atomic_open_output on a device or FIFO: written in place */
+    int errnum;     /* errno of the last failure, 0 when none (for callers' own wording) */
 } lh_atomic_file;
 
 /* Create the temporary file next to `path`. Fails (with the path and strerror) when the directory
  * does not exist or cannot be written. */
 int lh_atomic_open(lh_atomic_file *f, const char *path, lh_error *err);
+
+/* For a command's output file (`predict --out`): a regular file, or one not there yet, is
+ * written as lh_atomic_open does; a character device or FIFO (/dev/stdout, a pipe) is written
+ * in place, since renaming over it would replace the device; a directory is refused (EISDIR). */
+int lh_atomic_open_output(lh_atomic_file *f, const char *path, lh_error *err);
 
 /* Append `n` bytes (retries short writes and EINTR). */
 int lh_atomic_put(lh_atomic_file *f, const void *buf, size_t n, lh_error *err);

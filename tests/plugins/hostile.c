@@ -61,7 +61,8 @@ static const lhost_callback_vtable vtable = {
 #else
 /* The metric: one counter, one output; update crashes. */
 static const lhost_state_decl decls[] = {
-    {sizeof(lhost_state_decl), "seen", LHOST_DTYPE_I64, LHOST_REDUCE_SUM, 1, 0},
+    {.struct_size = sizeof(lhost_state_decl), .name = "seen", .dtype = LHOST_DTYPE_I64,
+     .reduction = LHOST_REDUCE_SUM, .length = 1},
 };
 
 static int32_t m_layout(void *self, const lhost_state_decl **d, uint32_t *n, uint32_t *outs)

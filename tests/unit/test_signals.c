@@ -94,6 +94,13 @@ static void wait_rows(pid_t pid, int32_t rows)
     }
 }
 
+static char *file_in(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return read_text(path);
+}
+
 static int wait_exit(pid_t pid)
 {
     double deadline = lh_clock_now() + 120;
@@ -106,15 +113,12 @@ static int wait_exit(pid_t pid)
         }
         usleep(20000);
     }
-    ck_assert_msg(WIFEXITED(st), "lhost train did not exit normally (status %d)", st);
+    if (!WIFEXITED(st)) {
+        char *out = file_in("out.txt");
+        ck_abort_msg("lhost train did not exit normally (status %d); output:\n%s", st,
+                     out ? out : "(none)");
+    }
     return WEXITSTATUS(st);
-}
-
-static char *file_in(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return read_text(path);
 }
 
 static void interrupt_with(int sig, const char *name, int code)
