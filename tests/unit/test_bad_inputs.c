@@ -1,6 +1,6 @@
-/* tests/unit/test_bad_inputs.c — the catalogue of bad inputs (every tests/bad_inputs/<area>.cases;
- * the format in tests/bad_inputs/README.md) run against the real binary: every case gets its expected exit
- * status, its message fragment, no crash, no sanitizer report, and at most 60 s.
+/* tests/unit/test_bad_inputs.c — the catalogue of bad inputs (tests/bad_inputs/<area>.cases, the
+ * format in tests/bad_inputs/README.md) run against the real binary: every case gets its
+ * expected exit status, its message fragment, no crash, no sanitizer report, at most 60 s.
  *
  * One Check test case per .cases file (named after it), one forked loop iteration per case; a
  * failure names the case and its file:line. main makes a base work dir once — data/ (the
