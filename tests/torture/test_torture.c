@@ -314,20 +314,41 @@ static long first_epoch(const char *dir, char **good)
     return file_size(last);
 }
 
-/* The run in `dir` failed cleanly naming a file in checkpoints/; its output. */
-static char *failed_naming_checkpoint(const char *dir, int st)
+/* The line of `out` that starts with "lhost: " and names a file in checkpoints/ as failing;
+ * NULL when there is none. */
+static const char *failure_line(const char *out, int *len)
+{
+    const char *p;
+    for (p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        int n = (int)strcspn(p, "\n");
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", n, p);
+        if (!strncmp(line, "lhost: ", 7) && strstr(line, "checkpoints/") &&
+            (strstr(line, "fail") || strstr(line, "cannot"))) {
+            *len = n;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* The run in `dir` failed cleanly (exit 1) with a line naming a file in checkpoints/ and
+ * `cause` (the host's strerror text; reported when missing, not asserted: see the issue on
+ * causes kept); its output. */
+static char *failed_naming_checkpoint(const char *dir, int st, const char *cause)
 {
     char path[600], *out;
     const char *line;
+    int len = 0;
     snprintf(path, sizeof path, "%s/out.txt", dir);
     out = read_text(path);
     ck_assert_ptr_nonnull(out);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d (expected exit 1)\n%s", st,
                   out);
-    ck_assert_msg(strstr(out, "saving \"checkpoints/epoch=") || strstr(out, "checkpoints/last"),
-                  "no line naming the checkpoint in:\n%s", out);
-    line = strstr(out, "lhost: ") ? strstr(out, "lhost: ") : out;
-    fprintf(stderr, "%s: %.*s\n", dir, (int)strcspn(line, "\n"), line);
+    line = failure_line(out, &len);
+    ck_assert_msg(line, "no line naming the checkpoint that failed in:\n%s", out);
+    fprintf(stderr, "%s: %.*s%s\n", strrchr(dir, '/') + 1, len, line,
+            memmem(line, (size_t)len, cause, strlen(cause)) ? "" : "  [the cause is missing]");
     return out;
 }
 
@@ -340,7 +361,7 @@ START_TEST(write_failure)
     size = first_epoch(dir, &good);
     /* Half a checkpoint fits; the logs (a few KB) do. */
     st = wait_for(start_train(dir, 1, "--trainer.max_epochs=2", (rlim_t)size / 2));
-    out = failed_naming_checkpoint(dir, st);
+    out = failed_naming_checkpoint(dir, st, strerror(EFBIG));
     snprintf(last, sizeof last, "%s/checkpoints/last.ckpt", dir);
     ck_assert_int_eq(file_size(last), size);
     now = read_text(last);
@@ -372,7 +393,7 @@ START_TEST(full_disk)
     /* 256 KB holds two checkpoints of ~100 KB and not a third's temporary file: the first
      * save (step 3) and last.ckpt fit, the one at step 6 does not. */
     st = wait_for(start_train(dir, 0, "", 0));
-    out = failed_naming_checkpoint(dir, st);
+    out = failed_naming_checkpoint(dir, st, strerror(ENOSPC));
     snprintf(last, sizeof last, "%s/last.ckpt", sub);
     step = ckpt_step(last);
     ck_assert_msg(step > 0 && step < TOTAL_STEPS, "last.ckpt at step %lld after a full disk:\n%s",

@@ -575,12 +575,13 @@ int main(int argc, char **argv)
     set_env();
     s = suite_create("bad_inputs");
     for (i = 0; i < n_files; i++) {
-        char tname[64];
+        static char tnames[MAX_FILES][64]; /* Check keeps the pointer */
         TCase *tc;
         if (!file_count[i])
             continue;
-        snprintf(tname, sizeof tname, "%.*s", (int)(strlen(file_names[i]) - 6), file_names[i]);
-        tc = tcase_create(strdup(tname));
+        snprintf(tnames[i], sizeof tnames[i], "%.*s", (int)(strlen(file_names[i]) - 6),
+                 file_names[i]);
+        tc = tcase_create(tnames[i]);
         tcase_set_timeout(tc, CASE_LIMIT_S + 30);
         tcase_add_loop_test(tc, run_case, file_first[i], file_first[i] + file_count[i]);
         suite_add_tcase(s, tc);
