@@ -11,7 +11,8 @@
  *   CASES     the absolute path of tests/bad_inputs (committed fixtures under files/),
  *   FIXTURES  the folder of the fixture plugins built by tests/plugins (one folder per fixture:
  *             $FIXTURES/<name>/<name>.so), for plugin cases to copy,
- *   HOME      the work dir; XDG_DATA_HOME and LHOST_PLUGIN_PATH unset, so no user plugin loads.
+ *   HOME      the work dir; XDG_DATA_HOME and LHOST_PLUGIN_PATH unset, so no user plugin loads;
+ *             XDG_CACHE_HOME and LHOST_CACHE_DIR unset, so a data cache is the case's own.
  * `ckpt-edit IN OUT OP...` writes a crafted copy of checkpoint IN (this program, re-entered):
  *   meta KEY VALUE          metadata KEY set to VALUE (added when absent)
  *   drop KEY                metadata KEY removed
@@ -495,6 +496,23 @@ static int gunzip_in(const char *dir, const char *name)
     return rc || unlink(gz) ? -1 : 0;
 }
 
+static void set_env(void)
+{
+    char path[8192];
+    const char *old = getenv("PATH");
+    snprintf(path, sizeof path, "%s:%s", bin, old ? old : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    setenv("CASES", cases_dir, 1);
+    setenv("FIXTURES", LH_FIXTURE_PLUGIN_DIR, 1);
+    setenv("HOME", top, 1); /* each case's own work dir, once it runs */
+    unsetenv("XDG_DATA_HOME");
+    unsetenv("LHOST_PLUGIN_PATH");
+    /* A case that turns the data cache on (ctest runs with LHOST_DATA_CACHE=0) gets its own,
+     * under the work dir's .cache. */
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("LHOST_CACHE_DIR");
+}
+
 static int make_base(void)
 {
     static const char *const files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -528,6 +546,7 @@ static int make_base(void)
     if (chmod(path, 0755))
         return -1;
     /* good.ckpt, then a base without the training's outputs. */
+    set_env();
     rc = cli_run(base, "train -c good.yaml", &out);
     if (rc != 0) {
         fprintf(stderr, "lhost train -c good.yaml (for good.ckpt): exit %d\n%s", rc, out);
@@ -539,18 +558,6 @@ static int make_base(void)
              "cd '%s' && cp checkpoints/last.ckpt good.ckpt && rm -rf checkpoints lightning_logs "
              ".cli_out.txt", base);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-static void set_env(void)
-{
-    char path[8192];
-    const char *old = getenv("PATH");
-    snprintf(path, sizeof path, "%s:%s", bin, old ? old : "/usr/bin:/bin");
-    setenv("PATH", path, 1);
-    setenv("CASES", cases_dir, 1);
-    setenv("FIXTURES", LH_FIXTURE_PLUGIN_DIR, 1);
-    unsetenv("XDG_DATA_HOME");
-    unsetenv("LHOST_PLUGIN_PATH");
 }
 
 int main(int argc, char **argv)
@@ -572,7 +579,6 @@ int main(int argc, char **argv)
             synth_remove(top);
         return EXIT_FAILURE;
     }
-    set_env();
     s = suite_create("bad_inputs");
     for (i = 0; i < n_files; i++) {
         static char tnames[MAX_FILES][64]; /* Check keeps the pointer */
