@@ -3,8 +3,8 @@
  *
  * main trains once straight through (3 epochs of synth_data.h's 1024 images, batch 16: 192
  * steps, model_checkpoint saving every 3 steps plus last.ckpt). Then:
- *   kill9_rounds   20 runs killed with SIGKILL at seeded random moments (during start-up, or
- *                  at a random step plus a random fraction of a step, so saves are hit too),
+ *   kill9_rounds   20 runs killed with SIGKILL at seeded random moments (during start-up, in
+ *                  the middle of a save, or at a random step plus a random fraction of one),
  *                  each resumed from checkpoints/last.ckpt; after every kill each checkpoint
  *                  under a real name is whole; the finished run's tensors equal the straight
  *                  run's byte for byte.
@@ -154,6 +154,31 @@ static int wait_step(pid_t pid, const char *dir, long from, long long target)
     return 1;
 }
 
+/* Wait, polling without a pause, until `pid` has a temporary file in dir/checkpoints: a save
+ * is under way (older ones, of killed runs, carry other pids). */
+static void wait_save(pid_t pid, const char *dir)
+{
+    char sub[600];
+    double deadline = lh_clock_now() + 300;
+    snprintf(sub, sizeof sub, "%s/checkpoints", dir);
+    for (;;) {
+        DIR *d = opendir(sub);
+        struct dirent *e;
+        long owner;
+        int st;
+        while (d && (e = readdir(d)) != NULL)
+            if (lh_atomic_is_temp_name(e->d_name, &owner) && owner == (long)pid) {
+                closedir(d);
+                return;
+            }
+        if (d)
+            closedir(d);
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            ck_abort_msg("%s: lhost train ended (status %d) before a save", dir, st);
+        ck_assert_msg(lh_clock_now() < deadline, "%s: no save after 300 s", dir);
+    }
+}
+
 /* global_step of a checkpoint; -1 when it cannot be read. */
 static long long ckpt_step(const char *path)
 {
@@ -171,8 +196,8 @@ static long long ckpt_step(const char *path)
 
 /* Every file under a real name in dir/checkpoints is a whole checkpoint; the number of them.
  * Temporary files (.NAME.tmp.PID.N) may stay behind a kill (a save cut short): the next save
- * removes them; `temps` (when not NULL) counts them. */
-static int all_whole(const char *dir, int round, int *temps)
+ * removes them; `temps` (when not NULL) counts those of process `pid` (-1: of any). */
+static int all_whole(const char *dir, int round, pid_t pid, int *temps)
 {
     char sub[600], path[1200];
     DIR *d;
@@ -184,8 +209,9 @@ static int all_whole(const char *dir, int round, int *temps)
     while ((e = readdir(d)) != NULL) {
         lh_safetensors_file *f;
         lh_error err = {{0}};
-        if (lh_atomic_is_temp_name(e->d_name, NULL)) {
-            if (temps)
+        long owner;
+        if (lh_atomic_is_temp_name(e->d_name, &owner)) {
+            if (temps && (owner == (long)pid || pid < 0))
                 ++*temps;
             continue;
         }
@@ -228,12 +254,14 @@ static void same_tensors(const char *a, const char *b)
 }
 
 /* Interrupt the run in <top>/<name> `rounds` times with `sig`, resuming each time, finish it,
- * compare with the straight run. SIGKILL also lands during start-up; SIGINT only once a step
- * was logged (the handler is installed by then) and must end with status 130. */
+ * compare with the straight run. A round's moment is drawn from: during a save (1 in 5), during
+ * start-up (1 in 5, SIGKILL only: SIGINT waits for a logged step, when the handler is surely
+ * installed, and must end with status 130), else a random step plus up to 8 ms. */
 static void torture(const char *name, int sig)
 {
     char dir[512], last[600], ref[600], *out;
-    int round, rounds = (int)env_long("LH_TORTURE_ROUNDS", 20), st, saved = 0, cut = 0;
+    int round, rounds = (int)env_long("LH_TORTURE_ROUNDS", 20), st, saved = 0, cut = 0,
+        mid_save = 0;
     rng_state = (uint64_t)env_long("LH_TORTURE_SEED", 20261202) * 2654435761u + (uint64_t)sig;
     run_dir(dir, sizeof dir, name);
     snprintf(last, sizeof last, "%s/checkpoints/last.ckpt", dir);
@@ -242,6 +270,7 @@ static void torture(const char *name, int sig)
         char rows[600];
         long from;
         pid_t pid;
+        uint32_t mode;
         ck_assert_msg(g0 >= 0, "round %d: last.ckpt unreadable", round);
         /* A kill costs at most the steps since the last save: 20 rounds of up to 6 steps
          * stay well before the end of the 192. */
@@ -250,29 +279,42 @@ static void torture(const char *name, int sig)
         snprintf(rows, sizeof rows, "%s/rows.jsonl", dir);
         from = file_size(rows) > 0 ? file_size(rows) : 0;
         pid = start_train(dir, file_size(last) > 0, "", 0);
-        if (sig == SIGKILL && rnd(5) == 0) {
+        mode = rnd(5);
+        if (sig == SIGKILL && mode == 0) {
             usleep(rnd(150) * 1000); /* during start-up: reading, planning, loading */
+        } else if (mode == 1) {
+            wait_save(pid, dir); /* in the middle of writing a checkpoint */
+            mid_save++;
         } else {
             wait_step(pid, dir, from, target);
             usleep(rnd(8000)); /* a step takes a few ms; a save more */
         }
         ck_assert_int_eq(kill(pid, sig), 0);
         st = wait_for(pid);
-        if (sig == SIGKILL)
-            ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-                          "round %d: status %d (expected killed by SIGKILL)", round, st);
-        else
-            ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 130,
-                          "round %d: status %d (expected exit 130)", round, st);
+        if (sig == SIGKILL ? !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+                           : !(WIFEXITED(st) && WEXITSTATUS(st) == 130)) {
+            char log[600], *text;
+            size_t n;
+            snprintf(log, sizeof log, "%s/out.txt", dir);
+            text = read_text(log);
+            n = text ? strlen(text) : 0;
+            ck_abort_msg("round %d (moment %u, step %lld): status %d (expected %s); the end of "
+                         "out.txt:\n%s", round, mode, target, st,
+                         sig == SIGKILL ? "killed by SIGKILL" : "exit 130",
+                         text ? text + (n > 3000 ? n - 3000 : 0) : "(none)");
+        }
         {
             int temps = 0;
-            all_whole(dir, round, &temps);
+            all_whole(dir, round, pid, &temps);
             cut += temps > 0;
         }
         if (sig != SIGKILL) {
+            /* After a logged step the run has moved on; a save can come before the first
+             * step of a resumed run (at an epoch's end). */
             long long g1 = ckpt_step(last);
-            ck_assert_msg(g1 > g0, "round %d: last.ckpt at step %lld after SIGINT (was %lld)",
-                          round, g1, g0);
+            ck_assert_msg(g1 > g0 || (mode == 1 && g1 == g0),
+                          "round %d (moment %u): last.ckpt at step %lld after SIGINT (was %lld)",
+                          round, mode, g1, g0);
         }
         saved += file_size(last) > 0;
     }
@@ -285,8 +327,8 @@ static void torture(const char *name, int sig)
     ck_assert_int_eq(ckpt_step(last), TOTAL_STEPS);
     snprintf(ref, sizeof ref, "%s/straight/checkpoints/last.ckpt", top);
     same_tensors(ref, last);
-    fprintf(stderr, "%s: %d rounds survived (%d left a last.ckpt, %d found a temporary file of a save cut short), "
-            "final tensors equal\n", name, rounds, saved, cut);
+    fprintf(stderr, "%s: %d rounds survived (%d during a save, %d left a temporary file, %d a "
+            "last.ckpt), final tensors equal\n", name, rounds, mid_save, cut, saved);
 }
 
 START_TEST(kill9_rounds)
@@ -356,7 +398,7 @@ START_TEST(write_failure)
 {
     char dir[512], last[600], *good, *now, *out;
     long size;
-    int st;
+    int st, temps = 0;
     run_dir(dir, sizeof dir, "write_failure");
     size = first_epoch(dir, &good);
     /* Half a checkpoint fits; the logs (a few KB) do. */
@@ -366,7 +408,9 @@ START_TEST(write_failure)
     ck_assert_int_eq(file_size(last), size);
     now = read_text(last);
     ck_assert_msg(now && memcmp(now, good, (size_t)size) == 0, "last.ckpt changed:\n%s", out);
-    ck_assert_int_eq(all_whole(dir, 1, NULL), 2); /* last.ckpt and epoch=0-step=63.ckpt */
+    /* last.ckpt and epoch=0-step=63.ckpt, and no temporary file: the failed save removed its. */
+    ck_assert_int_eq(all_whole(dir, 1, -1, &temps), 2);
+    ck_assert_int_eq(temps, 0);
     free(now);
     free(good);
     free(out);
@@ -377,7 +421,7 @@ START_TEST(full_disk)
 {
     char dir[512], sub[600], last[700], *out;
     long long step;
-    int st;
+    int st, temps = 0;
     run_dir(dir, sizeof dir, "full_disk");
     snprintf(sub, sizeof sub, "%s/checkpoints", dir);
     ck_assert_int_eq(mkdir(sub, 0755), 0);
@@ -398,7 +442,8 @@ START_TEST(full_disk)
     step = ckpt_step(last);
     ck_assert_msg(step > 0 && step < TOTAL_STEPS, "last.ckpt at step %lld after a full disk:\n%s",
                   step, out);
-    all_whole(dir, 1, NULL);
+    all_whole(dir, 1, -1, &temps);
+    ck_assert_int_eq(temps, 0);
     free(out);
 }
 END_TEST
