@@ -11,7 +11,7 @@
 
 /* The .npy bytes (malloc'ed, *len) of an array: descr "<f4", shape (rank), data (nbytes). The
  * header is padded to a multiple of 64 bytes, as np.save does. */
-static uint8_t *npy_bytes(const char *descr, const int64_t *shape, int rank, int fortran,
+static inline uint8_t *npy_bytes(const char *descr, const int64_t *shape, int rank, int fortran,
                           const void *data, size_t nbytes, size_t *len)
 {
     char dict[256], sh[128] = "";
@@ -36,7 +36,7 @@ static uint8_t *npy_bytes(const char *descr, const int64_t *shape, int rank, int
     return b;
 }
 
-static int write_bytes(const char *path, const void *b, size_t n)
+static inline int write_bytes(const char *path, const void *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -45,7 +45,7 @@ static int write_bytes(const char *path, const void *b, size_t n)
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
-static int npy_write(const char *path, const char *descr, const int64_t *shape, int rank,
+static inline int npy_write(const char *path, const char *descr, const int64_t *shape, int rank,
                      const void *data, size_t nbytes)
 {
     size_t n;
@@ -55,18 +55,18 @@ static int npy_write(const char *path, const char *descr, const int64_t *shape, 
     return rc;
 }
 
-static void put16(FILE *f, uint32_t v)
+static inline void put16(FILE *f, uint32_t v)
 {
     fputc((int)(v & 0xff), f), fputc((int)((v >> 8) & 0xff), f);
 }
 
-static void put32(FILE *f, uint32_t v)
+static inline void put32(FILE *f, uint32_t v)
 {
     put16(f, v & 0xffff), put16(f, v >> 16);
 }
 
 /* A zip of n members names[i] holding blobs[i] (sizes[i]); use_deflate: 1 = method 8. */
-static int npz_write(const char *path, int n, const char *const *names,
+static inline int npz_write(const char *path, int n, const char *const *names,
                      uint8_t *const *blobs, const size_t *sizes, int use_deflate)
 {
     FILE *f = fopen(path, "wb");
