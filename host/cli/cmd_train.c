@@ -46,7 +46,9 @@ static const lh_arg_opt train_opts[] = {
 
 static const lh_arg_opt validate_opts[] = {
     {"ckpt", 0, LH_ARG_VALUE, "CKPT", 0, "the checkpoint (required)"},
-    {"data", 0, LH_ARG_VALUE, "DIR", 0, "the dataset folder (default: the checkpoint's)"},
+    {"data", 0, LH_ARG_VALUE, "PATH", 0,
+     "the data to validate on: an IDX folder (its t10k-* files) or a data file (default: the "
+     "checkpoint's)"},
     PLUGIN_OPTS,
     {NULL, 0, 0, NULL, 0, NULL},
 };

@@ -4,8 +4,9 @@
  *   train       data.train, else data.path (an IDX folder's train-* files, or a data file)
  *   validation  data.val; else data.val_split's held-out rows of the train file; else the
  *               test split (today's behaviour: validating on an IDX folder's t10k-* files)
- *   test        data.test; else an IDX folder's t10k-*, an .npz's x_test / y_test, or (when
- *               evaluating, not fitting) the data.path file itself
+ *   test        data.test; else (evaluating, not fitting, without data.train) data.path
+ *               itself: an IDX folder's t10k-*, an .npz's x / y or x_test / y_test, a file;
+ *               else an IDX folder's t10k-* or an .npz's x_test / y_test
  * uint8 splits go to the backend whole and are normalised there per batch; float splits stay
  * on the host (mapped where the file allows) and each batch is standardised here and uploaded.
  * A val_split's rows are saved in every checkpoint ("data.val_index"), and a run that resumes
@@ -94,13 +95,13 @@ static int test_source(const lh_trainer *t, const sources *ss, lh_data_source *s
         src_init(t, ss, s, o->data_test, o->test_labels, PART_OWN);
         return 0;
     }
+    if (t->stage != LHOST_STAGE_FIT && !o->data_train[0]) { /* data.path (--data) itself */
+        src_init(t, ss, s, base, o->test_labels[0] ? o->test_labels : o->val_labels, PART_OWN);
+        return 0;
+    }
     fmt = o->data_format ? o->data_format : lh_data_sniff(base, &ignored);
     if (is_dir(base) || fmt == LH_DATA_FMT_NPZ) {
         src_init(t, ss, s, base, NULL, PART_TEST);
-        return 0;
-    }
-    if (t->stage != LHOST_STAGE_FIT && !o->data_train[0]) {
-        src_init(t, ss, s, base, o->test_labels[0] ? o->test_labels : o->val_labels, PART_OWN);
         return 0;
     }
     return lh_error_set(err, "data %s: no %s split: set data.%s%s", base,
