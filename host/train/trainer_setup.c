@@ -30,6 +30,11 @@ int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error 
                             "(exclusive), got %g",
                             lh_config_where(lh_config_get(lh_config_root(cfg), "data.val_split")),
                             o->val_split);
+    if (!isnan(o->val_split) && o->data_val[0])
+        return lh_error_set(err, "config %s: data.val_split: data.val (%s) is the validation "
+                            "split already; expected one of the two",
+                            lh_config_where(lh_config_get(lh_config_root(cfg), "data.val_split")),
+                            o->data_val);
     return 0;
 }
 
