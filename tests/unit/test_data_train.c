@@ -2,7 +2,7 @@
  * binary: scikit-learn's breast-cancer table as CSV (examples/tabular.yaml, val_split 0.2) and
  * its 8x8 digits as float32 .npy with a small CNN, both to val_acc >= 0.95; the same
  * Fashion-MNIST arrays as IDX and as .npy to byte-identical checkpoints; validate and test
- * seeing the checkpoint's split; `lhost test` on an IDX folder. The sklearn files (Debian's
+ * seeing the checkpoint's split; `lhost test` on an IDX folder; the data keys' refusals. The sklearn files (Debian's
  * python3-sklearn) are converted here in C: no Python at run time.
  * Run: ctest --test-dir build -R test_data_train --output-on-failure */
 #ifndef _GNU_SOURCE
@@ -312,11 +312,76 @@ START_TEST(test_stage_on_idx_folder)
 }
 END_TEST
 
+/* The data keys' refusals through the binary: exit status 1 and one line naming the key, file,
+ * row or column (the same cases as tests/bad_inputs/formats.cases, checked here on their own). */
+START_TEST(bad_data_inputs_one_line)
+{
+    static const char cfg[] =
+        "data: {path: data, batch_size: 32}\n"
+        "model:\n"
+        "  layers:\n"
+        "    - {type: flatten}\n"
+        "    - {type: linear, name: fc, out_features: 10}\n"
+        "trainer: {max_epochs: 1, default_root_dir: .}\n"
+        "callbacks:\n"
+        "  model_checkpoint: {dirpath: ck, filename: m}\n";
+    static const char *const cases[][2] = {
+        {"train -c c.yaml --data.val_split=1.5",
+         "data.val_split: expected a fraction between 0 and 1 (exclusive), got 1.5"},
+        {"train -c c.yaml --data.val_split=0",
+         "data.val_split: expected a fraction between 0 and 1 (exclusive), got 0"},
+        {"train -c c.yaml --data.val=data --data.val_split=0.1",
+         "data.val (data) is the validation split already; expected one of the two"},
+        {"train -c c.yaml --data.normalize=imagenet",
+         "data.normalize: expected auto, train, fashion_mnist, mnist or {mean: M, std: S}"},
+        {"train -c c.yaml --data.normalize='{mean: [0.1, 0.2], std: 0.3}'",
+         "uint8 images take one number (per-feature lists are for float data)"},
+        {"train -c c.yaml --data.train=r.csv --data.val_split=0.5",
+         "data r.csv:3: 2 fields but the header has 3 (a ragged row)"},
+        {"train -c c.yaml --data.train=n.csv --data.val_split=0.5",
+         "data n.csv:2: column 'y' (2): \"1.5.3\" is not a number"},
+        {"train -c c.yaml --data.train=f.npy --data.train_labels=y.npy",
+         "data f.npy: dtype '<f8' is not supported for images"},
+        {"validate --ckpt ck/m.ckpt --data s.npz",
+         "model expects (1, 28, 28) inputs but s.npz:x.npy has (1, 2, 2)"},
+    };
+    char *out;
+    float x[8] = {0};
+    double f8[4] = {0};
+    int64_t y[2] = {0, 1}, sx[4] = {2, 1, 2, 2}, sy[1] = {2}, s22[2] = {2, 2};
+    size_t nx, ny;
+    ck_assert_int_eq(mkdir(P("data"), 0755), 0);
+    ck_assert_int_eq(synth_dataset(P("data"), 64, 32, 10), 0);
+    write_text(P("c.yaml"), cfg);
+    write_text(P("r.csv"), "x,y,label\n1,2,0\n1,2\n");
+    write_text(P("n.csv"), "x,y,label\n1,1.5.3,0\n");
+    ck_assert_int_eq(npy_write(P("f.npy"), "<f8", s22, 2, f8, sizeof f8), 0);
+    ck_assert_int_eq(npy_write(P("y.npy"), "<i8", sy, 1, y, sizeof y), 0);
+    uint8_t *bx = npy_bytes("<f4", sx, 4, 0, x, sizeof x, &nx);
+    uint8_t *by = npy_bytes("<i8", sy, 1, 0, y, sizeof y, &ny);
+    const char *names[] = {"x.npy", "y.npy"};
+    uint8_t *blobs[] = {bx, by};
+    size_t sizes[] = {nx, ny};
+    ck_assert_int_eq(npz_write(P("s.npz"), 2, names, blobs, sizes, 1), 0);
+    free(bx), free(by);
+    ck_assert_msg(cli_run(dir, "train -c c.yaml" RUN_FLAGS, &out) == 0, "%s", out);
+    free(out);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = cli_run(dir, cases[i][0], &out);
+        ck_assert_msg(rc == 1 && strstr(out, cases[i][1]) && strchr(out, '\n') &&
+                          !strchr(out, '\n')[1],
+                      "lhost %s: rc %d, expected 1 and one line with \"%s\":\n%s", cases[i][0],
+                      rc, cases[i][1], out);
+        free(out);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const TTest *const tests[] = {tabular_example_on_breast_cancer, digits_cnn_on_npy,
                                   idx_and_npy_train_identically, test_stage_on_idx_folder,
-                                  NULL};
+                                  bad_data_inputs_one_line, NULL};
     (void)synth_workdir;
     return check_main("data_train", 240, setup, teardown, tests);
 }
