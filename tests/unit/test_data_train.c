@@ -20,6 +20,7 @@
 #include "cli_run.h"
 #include "data.h"
 #include "npy_write.h"
+#include "safetensors.h"
 #include "synth_data.h"
 
 #define SKDATA "/usr/lib/python3/dist-packages/sklearn/datasets/data"
@@ -377,11 +378,74 @@ START_TEST(bad_data_inputs_one_line)
 }
 END_TEST
 
+/* Copy checkpoint `in` to `out` with element `at` of the I32 tensor `name` set to `v`. */
+static void edit_i32(const char *in, const char *out, const char *name, int64_t at, int32_t v)
+{
+    lh_safetensors_file *f;
+    lh_safetensors_writer *w = lh_safetensors_writer_new();
+    lh_error err = {{0}};
+    ck_assert_msg(lh_safetensors_read(in, &f, &err) == 0, "%s", err.msg);
+    for (int32_t i = 0; i < lh_safetensors_meta_count(f); i++)
+        ck_assert_int_eq(lh_safetensors_meta(w, lh_safetensors_meta_key(f, i),
+                                             lh_safetensors_meta_value(f, i), &err), 0);
+    for (int32_t i = 0; i < lh_safetensors_count(f); i++) {
+        uint64_t n = lh_safetensors_nbytes(f, i);
+        uint8_t *copy = malloc(n + 1);
+        memcpy(copy, lh_safetensors_data(f, i), n);
+        if (strcmp(lh_safetensors_name(f, i), name) == 0)
+            ((int32_t *)copy)[at] = v;
+        ck_assert_int_eq(lh_safetensors_add(w, lh_safetensors_name(f, i),
+                                            lh_safetensors_dtype(f, i), lh_safetensors_ndim(f, i),
+                                            lh_safetensors_shape(f, i), copy, n, &err), 0);
+        free(copy);
+    }
+    ck_assert_msg(lh_safetensors_write_atomic(w, out, &err) == 0, "%s", err.msg);
+    lh_safetensors_writer_free(w);
+    lh_safetensors_close(f);
+}
+
+/* The split lives in the checkpoint: a run that evaluates it reads those rows, and refuses
+ * rows that are not rows of the file. */
+START_TEST(split_is_read_from_the_checkpoint)
+{
+    static const char cfg[] =
+        "data: {train: t.csv, val_split: 0.5, num_classes: 2, batch_size: 2}\n"
+        "model:\n"
+        "  layers:\n"
+        "    - {type: flatten}\n"
+        "    - {type: linear, name: fc, out_features: 2}\n"
+        "trainer: {max_epochs: 1, default_root_dir: .}\n"
+        "callbacks:\n"
+        "  model_checkpoint: {dirpath: ck, filename: m}\n";
+    char *out, a[1024], b[1024];
+    write_text(P("t.csv"), "x,y,label\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n5,6,0\n6,7,1\n");
+    write_text(P("c.yaml"), cfg);
+    ck_assert_msg(cli_run(dir, "train -c c.yaml" RUN_FLAGS, &out) == 0, "%s", out);
+    free(out);
+    snprintf(a, sizeof a, "%s/ck/m.ckpt", dir);
+    snprintf(b, sizeof b, "%s/bad.ckpt", dir);
+    edit_i32(a, b, "data.val_index", 0, 99);
+    ck_assert_int_eq(cli_run(dir, "validate --ckpt bad.ckpt", &out), 1);
+    ck_assert_msg(strstr(out, "checkpoint bad.ckpt: tensor \"data.val_index\"[0] = 99: expected "
+                              "ascending rows below 6"), "%s", out);
+    free(out);
+    /* Rows 0 and 1 (one per class) held out instead: validate follows the checkpoint. */
+    edit_i32(a, b, "data.val_index", 0, 0);
+    snprintf(a, sizeof a, "%s/bad.ckpt", dir);
+    snprintf(b, sizeof b, "%s/ok.ckpt", dir);
+    edit_i32(a, b, "data.val_index", 1, 1);
+    edit_i32(b, a, "data.val_index", 2, 2);
+    ck_assert_msg(cli_run(dir, "validate --ckpt bad.ckpt", &out) == 0, "%s", out);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *const tests[] = {tabular_example_on_breast_cancer, digits_cnn_on_npy,
                                   idx_and_npy_train_identically, test_stage_on_idx_folder,
-                                  bad_data_inputs_one_line, NULL};
+                                  bad_data_inputs_one_line, split_is_read_from_the_checkpoint,
+                                  NULL};
     (void)synth_workdir;
     return check_main("data_train", 240, setup, teardown, tests);
 }
