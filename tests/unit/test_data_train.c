@@ -2,8 +2,8 @@
  * binary: scikit-learn's breast-cancer table as CSV (examples/tabular.yaml, val_split 0.2) and
  * its 8x8 digits as float32 .npy with a small CNN, both to val_acc >= 0.95; the same
  * Fashion-MNIST arrays as IDX and as .npy to byte-identical checkpoints; validate and test
- * seeing the checkpoint's split; `lhost test` on an IDX folder; the data keys' refusals. The sklearn files (Debian's
- * python3-sklearn) are converted here in C: no Python at run time.
+ * seeing the checkpoint's split; `lhost test` on an IDX folder; the data keys' refusals. The
+ * sklearn files (Debian's python3-sklearn) are converted here in C: no Python at run time.
  * Run: ctest --test-dir build -R test_data_train --output-on-failure */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* getline */
