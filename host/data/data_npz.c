@@ -4,8 +4,9 @@
  * The zip reading is our own, about a hundred lines over zlib: no zip library is among the
  * build's dependencies, and an .npz needs only the central directory (with its zip64 extra
  * field, which np.savez writes), stored members and deflated ones (np.savez_compressed). A
- * stored member is used in place in the mapped file; a deflated one is inflated once, its CRC
- * checked. Encrypted, multi-disk and other compression methods are refused by name. */
+ * stored member is used in place in the mapped file when its data is aligned for its type
+ * (always for uint8; zip headers rarely leave float32 data 4-byte aligned, so that is copied
+ * once); a deflated one is inflated once, its CRC checked. Encrypted, multi-disk and other compression methods are refused by name. */
 #include "data_npy.h"
 
 #include <stdio.h>
@@ -174,7 +175,7 @@ static int zip_get(const zip_dir *z, const zip_member *m, const uint8_t **data, 
                             "%lld bytes (%s)", z->path, m->name, (long long)out_done,
                             (long long)m->usize, zr == Z_DATA_ERROR ? "bad deflate data"
                                                                     : "input ended");
-    if (crc32(0L, *owned, (uInt)m->usize) != m->crc && m->usize < (1u << 30))
+    if (crc32_z(0L, *owned, (z_size_t)m->usize) != m->crc)
         return lh_error_set(err, "data %s: member '%s': CRC mismatch (corrupt archive)",
                             z->path, m->name);
     *data = *owned;
