@@ -6,6 +6,7 @@
 int lh_cmd_plugins(int argc, char **argv);
 int lh_cmd_train(int argc, char **argv);
 int lh_cmd_validate(int argc, char **argv);
+int lh_cmd_test(int argc, char **argv);
 int lh_cmd_predict(int argc, char **argv);
 int lh_cmd_ckpt(int argc, char **argv);
 int lh_cmd_new_plugin(int argc, char **argv);

@@ -1,8 +1,9 @@
-/* host/cli/cmd_train.c — `lhost train`, `lhost validate` and `lhost predict`.
+/* host/cli/cmd_train.c — `lhost train`, `lhost validate`, `lhost test` and `lhost predict`.
  *
  *   lhost train|fit -c FILE.yaml [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]...
  *   lhost validate --ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...
  *   lhost predict --ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...
+ *   lhost test --ckpt CKPT [--data PATH] [--plugin-dir DIR]... [--KEY=VALUE]...
  *
  * All three parse with host/cli/args.c; config keys come from host/train/trainer_keys.c, which
  * --help lists. --print_config prints the merged config as YAML instead of running.
@@ -46,7 +47,18 @@ static const lh_arg_opt train_opts[] = {
 
 static const lh_arg_opt validate_opts[] = {
     {"ckpt", 0, LH_ARG_VALUE, "CKPT", 0, "the checkpoint (required)"},
-    {"data", 0, LH_ARG_VALUE, "DIR", 0, "the dataset folder (default: the checkpoint's)"},
+    {"data", 0, LH_ARG_VALUE, "PATH", 0,
+     "the data to validate on: an IDX folder (its t10k-* files) or a data file (default: the "
+     "checkpoint's)"},
+    PLUGIN_OPTS,
+    {NULL, 0, 0, NULL, 0, NULL},
+};
+
+static const lh_arg_opt test_opts[] = {
+    {"ckpt", 0, LH_ARG_VALUE, "CKPT", 0, "the checkpoint (required)"},
+    {"data", 0, LH_ARG_VALUE, "PATH", 0,
+     "the test data: an IDX folder (its t10k-* files) or a file (default: the checkpoint's "
+     "data.test)"},
     PLUGIN_OPTS,
     {NULL, 0, 0, NULL, 0, NULL},
 };
@@ -84,6 +96,15 @@ static const lh_args_spec validate_spec = {
              "and print the validation loss and the metrics it was trained with, on DIR's test\n"
              "split (default: the data the checkpoint was trained on).\n",
     .opts = validate_opts,
+    CONFIG_SPEC,
+};
+
+static const lh_args_spec test_spec = {
+    .usage = "--ckpt CKPT [--data PATH] [--plugin-dir DIR]... [--KEY=VALUE]...",
+    .about = "Lightning's test stage: rebuild the model from the checkpoint and print test_loss\n"
+             "and test_<metric> on the test split: data.test, else an .npz's x_test / y_test or\n"
+             "the IDX folder's t10k-* files (--data replaces the checkpoint's data).\n",
+    .opts = test_opts,
     CONFIG_SPEC,
 };
 
@@ -126,7 +147,8 @@ static void key_row(FILE *f, const char *path, const char *type, const char *hel
 
 static void table_row(FILE *f, const lh_trainer_key *k)
 {
-    static const char *const types[] = {"", "", "INT", "FLOAT", "BOOL", "STR", "", "LIST"};
+    static const char *const types[] = {"", "", "INT", "FLOAT", "BOOL", "STR", "", "LIST",
+                                         "MAP|STR"};
     char type[128] = "";
     if (k->type == LH_KEY_ENUM)
         for (int32_t c = 0; k->choices[c]; c++)
@@ -339,6 +361,8 @@ int lh_cmd_train(int argc, char **argv)
     if (r.printed)
         return run_end(&r, 0);
     r.opts.t_start = t0;
+    if (resume) /* a val_split is taken from the checkpoint, not drawn again */
+        snprintf(r.opts.split_ckpt, sizeof r.opts.split_ckpt, "%s", resume);
     /* From here a Ctrl-C stops training at a batch boundary (host/train/trainer.c). */
     if (lh_signals_install()) {
         lh_error_set(&r.err, "cannot install the SIGINT/SIGTERM handlers");
@@ -351,13 +375,15 @@ int lh_cmd_train(int argc, char **argv)
     return run_end(&r, 0);
 }
 
-static int eval_cmd(int argc, char **argv, int32_t stage)
+/* validate, test (test = 1: the validation pass on the test split) and predict. */
+static int eval_cmd(int argc, char **argv, int32_t stage, int32_t test)
 {
     cmd_run r = {0};
     lh_model_spec spec;
     const char *ckpt, *data, *out;
     int rc;
-    if ((rc = parse(&r.args, stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec,
+    if ((rc = parse(&r.args, test ? &test_spec
+                             : stage == LHOST_STAGE_VALIDATE ? &validate_spec : &predict_spec,
                     argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
     ckpt = lh_args_get(&r.args, "ckpt"), data = lh_args_get(&r.args, "data");
@@ -379,6 +405,8 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
         lh_error_set(&r.err, "cannot install the SIGINT/SIGTERM handlers");
         return run_end(&r, 1);
     }
+    r.opts.eval_test = test;
+    snprintf(r.opts.split_ckpt, sizeof r.opts.split_ckpt, "%s", ckpt);
     if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
         lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, stage, &spec, &r.err) ||
         lh_ckpt_load(r.t, ckpt, 0, &r.err) ||
@@ -390,10 +418,16 @@ static int eval_cmd(int argc, char **argv, int32_t stage)
 
 int lh_cmd_validate(int argc, char **argv)
 {
-    return eval_cmd(argc, argv, LHOST_STAGE_VALIDATE);
+    return eval_cmd(argc, argv, LHOST_STAGE_VALIDATE, 0);
+}
+
+/* The ABI has no test stage yet: plugins see a validation run; the keys are test_*. */
+int lh_cmd_test(int argc, char **argv)
+{
+    return eval_cmd(argc, argv, LHOST_STAGE_VALIDATE, 1);
 }
 
 int lh_cmd_predict(int argc, char **argv)
 {
-    return eval_cmd(argc, argv, LHOST_STAGE_PREDICT);
+    return eval_cmd(argc, argv, LHOST_STAGE_PREDICT, 0);
 }

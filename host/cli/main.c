@@ -17,6 +17,7 @@ static const subcommand commands[] = {
     {"train", lh_cmd_train, "train a model from a YAML config (-c FILE [--resume CKPT])"},
     {"fit", lh_cmd_train, "the same as train (LightningCLI's name)"},
     {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
+    {"test", lh_cmd_test, "test a checkpoint on the test split (--ckpt CKPT [--data PATH])"},
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
     {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},
     {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},

@@ -452,27 +452,14 @@ static void set_shape(lh_dataset *out, const int64_t *dims, int rank, int32_t nu
     out->num_classes = num_classes;
 }
 
-int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dataset *out,
-                 lh_error *err)
+/* Read the IDX pair whose paths are already in out->image_path / out->label_path. */
+static int load_pair(int32_t num_classes, lh_dataset *out, lh_error *err)
 {
-    char dir[4096];
-    idx_file fi = {.what = "pixels"}, fl = {.what = "labels"};
+    idx_file fi = {.what = "pixels", .path = out->image_path};
+    idx_file fl = {.what = "labels", .path = out->label_path};
     int64_t idims[4], ldims[4], ibytes, lbytes;
     int irank, lrank;
     int rc = -1;
-
-    memset(out, 0, sizeof *out);
-    if (!dir_arg || !*dir_arg)
-        dir_arg = LH_DATA_DEFAULT_DIR;
-    if (num_classes < 1 || num_classes > 256)
-        return lh_error_set(err, "data %s: num_classes %d: expected 1..256 (labels are bytes)",
-                            dir_arg, (int)num_classes);
-    if (data_dir(dir_arg, dir, sizeof dir, err) < 0)
-        return -1;
-    if (find_split(dir, train, out, err) < 0)
-        goto done;
-    fi.path = out->image_path;
-    fl.path = out->label_path;
 
     /* Both headers before any payload: a count mismatch is found before reading the pixels. */
     if (idx_open(&fi, 3, 4, "3 (count, height, width) or 4 (count, channels, height, width) "
@@ -492,9 +479,52 @@ int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dat
 done:
     idx_close(&fi);
     idx_close(&fl);
-    if (rc < 0)
-        lh_data_free(out);
     return rc;
+}
+
+static int check_classes(const char *what, int32_t num_classes, lh_error *err)
+{
+    if (num_classes < 1 || num_classes > 256)
+        return lh_error_set(err, "data %s: num_classes %d: expected 1..256 (labels are bytes)",
+                            what, (int)num_classes);
+    return 0;
+}
+
+int lh_data_load(const char *dir_arg, int32_t train, int32_t num_classes, lh_dataset *out,
+                 lh_error *err)
+{
+    char dir[4096];
+
+    memset(out, 0, sizeof *out);
+    if (!dir_arg || !*dir_arg)
+        dir_arg = LH_DATA_DEFAULT_DIR;
+    if (check_classes(dir_arg, num_classes, err) || data_dir(dir_arg, dir, sizeof dir, err) < 0)
+        return -1;
+    if (find_split(dir, train, out, err) < 0 || load_pair(num_classes, out, err) < 0) {
+        lh_data_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int lh_data_load_idx(const char *images, const char *labels, int32_t num_classes,
+                     lh_dataset *out, lh_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_classes(images, num_classes, err))
+        return -1;
+    if (!labels || !*labels)
+        return lh_error_set(err, "data %s: IDX images need their labels file (data.train_labels, "
+                            "val_labels or test_labels)", images);
+    if (strlen(images) >= sizeof out->image_path || strlen(labels) >= sizeof out->label_path)
+        return lh_error_set(err, "data %.64s...: path too long", images);
+    strcpy(out->image_path, images);
+    strcpy(out->label_path, labels);
+    if (load_pair(num_classes, out, err) < 0) {
+        lh_data_free(out);
+        return -1;
+    }
+    return 0;
 }
 
 void lh_data_release_pages(lh_dataset *d, int64_t offset, int64_t len)
@@ -562,6 +592,11 @@ void lh_data_default_norm(const char *dir, const lh_dataset *train, float *mean,
         *std = 0.3081f;
         return;
     }
+    lh_data_pixel_stats(train, mean, std);
+}
+
+void lh_data_pixel_stats(const lh_dataset *train, float *mean, float *std)
+{
     /* Exact integer sums, so the result does not depend on summation order. */
     uint64_t hist[256] = {0};
     int64_t n = train ? train->count * train->channels * train->height * train->width : 0;

@@ -4,7 +4,8 @@
  * (safetensors.h): the model its weights under PyTorch state_dict names (model_ckpt.h), the
  * optimizer its state under PyTorch's names (optim.h), the logged values (logstore.h), the
  * metrics and callbacks their states (metric_run.h, callback_ckpt.h), the trainer its counters,
- * generators and data order (trainer_ckpt.h). Every section is one row of `sections` below, with
+ * generators and data order (trainer_ckpt.h), the data its validation split and feature
+ * statistics (trainer_data.h). Every section is one row of `sections` below, with
  * the checkpoints it goes into: EVERY one (weights-only ones too, and what validate/predict
  * read back) or only RESUMABLE ones (written during fit unless save_weights_only, read by
  * --resume). Adding a section is one row and its two functions.
@@ -137,6 +138,7 @@ static int callback_meta_load(lh_trainer *t, const lh_safetensors_file *f, lh_er
 static const ckpt_section sections[] = {
     {"model", EVERY, EVERY, model_save, model_load},
     {"hparams", EVERY, EVERY, lh_trainer_ckpt_save_hparams, NULL},
+    {"data", EVERY, EVERY, lh_trainer_ckpt_save_data, lh_trainer_ckpt_load_data},
     {"metric specs", EVERY, EVERY, metric_specs_save, NULL},
     {"progress", EVERY, RESUMABLE, lh_trainer_ckpt_save_progress, lh_trainer_ckpt_load_progress},
     {"optimizer", RESUMABLE, RESUMABLE, optim_save, optim_load},

@@ -11,13 +11,23 @@
 
 /* The hparams validate and predict take, the config key each becomes and the JSON type it must
  * have. The config then checks each value's range as it checks a file's. */
+enum { HP_NUMBER, HP_STRING, HP_ARRAY };
 static const struct {
     const char *name, *key;
-    int string; /* 1: a JSON string, 0: a JSON number */
+    int type; /* HP_* */
 } hparam_keys[] = {
-    {"data_path", "path", 1}, {"batch_size", "batch_size", 0}, {"num_classes", "num_classes", 0},
-    {"mean", "mean", 0},      {"std", "std", 0},
+    {"data_path", "path", HP_STRING}, {"batch_size", "batch_size", HP_NUMBER},
+    {"num_classes", "num_classes", HP_NUMBER}, {"mean", "mean", HP_NUMBER},
+    {"std", "std", HP_NUMBER},
+    /* The data files and how they were read (saved since data.train and the others exist;
+     * absent in older checkpoints, which read data.path's IDX folder). */
+    {"format", "format", HP_STRING}, {"train", "train", HP_STRING}, {"val", "val", HP_STRING},
+    {"test", "test", HP_STRING}, {"train_labels", "train_labels", HP_STRING},
+    {"val_labels", "val_labels", HP_STRING}, {"test_labels", "test_labels", HP_STRING},
+    {"label_column", "label_column", HP_STRING}, {"val_split", "val_split", HP_NUMBER},
+    {"feature_columns", "feature_columns", HP_ARRAY},
 };
+static const char *const hparam_type_names[] = {"number", "string", "list"};
 
 /* Parse the hparams and check each known one's type: a checkpoint is untrusted input, and a
  * skipped value would run on the default data instead of the checkpoint's. */
@@ -32,12 +42,13 @@ static int hparams_parse(const char *path, const char *text, cJSON **out, lh_err
     }
     for (k = 0; k < sizeof hparam_keys / sizeof hparam_keys[0]; k++) {
         const cJSON *v = cJSON_GetObjectItem(hp, hparam_keys[k].name);
-        if (!v || cJSON_IsNull(v) ||
-            (hparam_keys[k].string ? cJSON_IsString(v) : cJSON_IsNumber(v)))
+        int t = hparam_keys[k].type;
+        if (!v || cJSON_IsNull(v) || (t == HP_STRING && cJSON_IsString(v)) ||
+            (t == HP_NUMBER && cJSON_IsNumber(v)) || (t == HP_ARRAY && cJSON_IsArray(v)))
             continue;
         char *shown = cJSON_PrintUnformatted(v);
         lh_error_set(err, "checkpoint %s: metadata hparams.%s: expected a %s, got %.80s", path,
-                     hparam_keys[k].name, hparam_keys[k].string ? "string" : "number",
+                     hparam_keys[k].name, hparam_type_names[hparam_keys[k].type],
                      shown ? shown : "?");
         free(shown);
         cJSON_Delete(hp);
@@ -69,7 +80,7 @@ static int copy_hparams(const char *path, const char *text, cJSON *data, lh_erro
     for (k = 0; k < sizeof hparam_keys / sizeof hparam_keys[0]; k++) {
         const cJSON *v = cJSON_GetObjectItem(hp, hparam_keys[k].name);
         if (v && !cJSON_IsNull(v))
-            cJSON_AddItemToObject(data, hparam_keys[k].key, cJSON_Duplicate(v, 0));
+            cJSON_AddItemToObject(data, hparam_keys[k].key, cJSON_Duplicate(v, 1));
     }
     cJSON_Delete(hp);
     return 0;
@@ -92,7 +103,11 @@ int lh_ckpt_config_read(const char *path, const char *data_dir, lh_config **cfg,
     if (s && copy_hparams(path, s, data, err))
         goto done;
     if (data_dir) {
-        cJSON_DeleteItemFromObject(data, "path");
+        /* --data names the data to evaluate: the checkpoint's own files no longer apply. */
+        static const char *const files[] = {"path", "train", "val", "test", "train_labels",
+                                            "val_labels", "test_labels", "val_split"};
+        for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+            cJSON_DeleteItemFromObject(data, files[k]);
         cJSON_AddStringToObject(data, "path", data_dir);
     }
     s = lh_safetensors_meta_get(f, "metrics");

@@ -25,6 +25,9 @@ static int load_batch(lh_trainer *t, const lh_dmem *images, const lh_dmem *label
 {
     int64_t sample = (int64_t)t->model.spec.in_c * t->model.spec.in_h * t->model.spec.in_w;
     int32_t i;
+    if (!images) /* float features: gathered and standardised on the host (trainer_data.c) */
+        return lh_trainer_data_batch(t, host_labels == t->train.labels ? &t->train : &t->val,
+                                     idx + first, n, err);
     for (i = 0; i < n; i++)
         t->targets_host[i] = host_labels[idx[first + i]];
     if (t->be->gather_normalize(t->bctx, images, labels,
@@ -212,6 +215,10 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     int64_t b, seen = 0;
     double loss_sum = 0;
     lhost_batch_info bi;
+    /* `lhost test` runs this pass on the test split and logs Lightning's test_* keys. */
+    const char *pre = t->opts.eval_test ? "test_" : "val_";
+    char loss_key[16];
+    snprintf(loss_key, sizeof loss_key, "%sloss", pre);
     for (i = 0; i < t->n_metrics; i++)
         lh_metric_run_reset(&t->val_metrics[i]);
     if (hook(t, LH_HOOK_VALIDATION_START, NULL, err))
@@ -233,13 +240,13 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
         if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
             return -1;
     }
-    lh_logstore_put(&t->log, "val_loss", loss_sum / (double)seen, 1.0,
+    lh_logstore_put(&t->log, loss_key, loss_sum / (double)seen, 1.0,
                LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH);
-    lh_logstore_row_add(&t->log, "val_loss", loss_sum / (double)seen);
+    lh_logstore_row_add(&t->log, loss_key, loss_sum / (double)seen);
     for (i = 0; i < t->n_metrics; i++)
         if (lh_metric_run_compute(&t->val_metrics[i], err))
             return -1;
-    log_metric_outputs(t, t->val_metrics, "val_", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    log_metric_outputs(t, t->val_metrics, pre, LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
     if (hook(t, LH_HOOK_VALIDATION_EPOCH_END, NULL, err))
         return -1;
     /* In fit, on_validation_end runs at the epoch's end, after the training values are logged
@@ -249,11 +256,12 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     if (print) {
         uint32_t k;
         char key[128];
-        fprintf(t->out, "%-24s %s\n", "Validate metric", "value");
-        fprintf(t->out, "%-24s %.6f\n", "val_loss", loss_sum / (double)seen);
+        fprintf(t->out, "%-24s %s\n", t->opts.eval_test ? "Test metric" : "Validate metric",
+                "value");
+        fprintf(t->out, "%-24s %.6f\n", loss_key, loss_sum / (double)seen);
         for (i = 0; i < t->n_metrics; i++)
             for (k = 0; k < t->val_metrics[i].n_outputs; k++) {
-                lh_metric_run_name(&t->val_metrics[i], "val_", k, key, sizeof key);
+                lh_metric_run_name(&t->val_metrics[i], pre, k, key, sizeof key);
                 fprintf(t->out, "%-24s %.6f\n", key, t->val_metrics[i].out[k]);
             }
     }

@@ -21,6 +21,7 @@
 #include "optim.h"
 #include "registry.h"
 #include "rng.h"
+#include "trainer_data.h"
 
 #define LH_MAX_PLUGIN_INSTANCES 64
 #define LH_MAX_SNAPSHOTS 4
@@ -45,6 +46,14 @@ typedef struct lh_trainer_opts {
     double t_start;              /* lh_clock_now() when the command started (0: at setup) */
     double gradient_clip_val;    /* NAN or 0: no clipping */
     int32_t gradient_clip_algorithm; /* LH_CLIP_NORM or LH_CLIP_VALUE */
+    /* Data files (trainer_data.h); "" = not given. */
+    int32_t data_format;         /* LH_DATA_FMT_* (data.format) */
+    char data_train[4096], data_val[4096], data_test[4096];
+    char train_labels[4096], val_labels[4096], test_labels[4096];
+    char label_column[256];      /* CSV */
+    double val_split;            /* NAN = none, else in (0, 1) */
+    char split_ckpt[4096];       /* a checkpoint whose saved val split to reuse ("" = none) */
+    int32_t eval_test;           /* 1: evaluate the test split and log test_* (lhost test) */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0
@@ -57,8 +66,9 @@ typedef struct lh_trainer {
     lh_registry *reg;
     const lh_backend *be;
     lh_backend_ctx *bctx;
-    lh_dataset train, val;
-    float mean, std;
+    lh_dataset train, val;       /* val: the split validate / test / predict evaluate */
+    float mean, std;             /* uint8 pixels' normalisation (0 / 1 for float data) */
+    lh_trainer_data data;
     lh_dmem *train_images, *train_labels, *val_images, *val_labels;
     /* Sample indices on the device, so a batch is gathered there from an offset into them:
      * perm_dev (train.count) is `perm`, uploaded once per epoch; seq_dev (val.count) is `seq`,

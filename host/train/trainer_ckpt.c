@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,33 @@ int lh_trainer_ckpt_save_hparams(lh_trainer *t, lh_safetensors_writer *w, lh_err
     cJSON_AddNumberToObject(o, "num_classes", (double)t->opts.num_classes);
     cJSON_AddNumberToObject(o, "mean", t->mean);
     cJSON_AddNumberToObject(o, "std", t->std);
+    /* The data keys a validate or test from this checkpoint alone needs (ckpt_config.c). */
+    {
+        static const char *const fmts[] = {"auto", "idx", "npy", "npz", "csv"};
+        const lh_trainer_opts *p = &t->opts;
+        const char *const files[][2] = {
+            {"train", p->data_train},         {"val", p->data_val},
+            {"test", p->data_test},           {"train_labels", p->train_labels},
+            {"val_labels", p->val_labels},    {"test_labels", p->test_labels},
+            {"label_column", p->label_column},
+        };
+        const lh_config_node *fc =
+            t->cfg ? lh_config_get(lh_config_root(t->cfg), "data.feature_columns") : NULL;
+        if (p->data_format > 0 && p->data_format < 5)
+            cJSON_AddStringToObject(o, "format", fmts[p->data_format]);
+        for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+            if (files[k][1][0] && strcmp(files[k][0], "label_column") != 0)
+                cJSON_AddStringToObject(o, files[k][0], files[k][1]);
+        if (strcmp(p->label_column, "label") != 0)
+            cJSON_AddStringToObject(o, "label_column", p->label_column);
+        if (!isnan(p->val_split))
+            cJSON_AddNumberToObject(o, "val_split", p->val_split);
+        if (fc && lh_config_type(fc) == LH_CFG_SEQ && lh_config_len(fc) > 0) {
+            cJSON *a = cJSON_AddArrayToObject(o, "feature_columns");
+            for (int32_t i = 0; i < lh_config_len(fc); i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(lh_config_scalar(lh_config_at(fc, i))));
+        }
+    }
     cJSON_AddNumberToObject(o, "max_epochs", (double)t->opts.max_epochs);
     cJSON_AddNumberToObject(o, "min_epochs", (double)t->opts.min_epochs);
     return lh_safetensors_meta_json(w, "hparams", o, "hparams", err);

@@ -11,13 +11,21 @@
 
 static const char *const profilers[] = {"null", "simple", NULL};
 static const char *const clip_algorithms[] = {"norm", "value", NULL};
+/* In LH_DATA_FMT_* order. */
+static const char *const formats[] = {"auto", "idx", "npy", "npz", "csv", NULL};
+
+/* Continuation lines of a long help text start under the help column of --help. */
+#define MORE "\n                                  "
 
 const lh_trainer_key lh_trainer_keys[] = {
     {"seed", LH_KEY_INT, "0", 0, INT64_MAX, 0, 0, NULL, OPT(seed),
      "seeds weight init, shuffling and dropout"},
-    SECTION("data", "the dataset: a folder of IDX files, as Fashion-MNIST's"),
+    SECTION("data", "the dataset: a folder of IDX files (as Fashion-MNIST's), or .npy, .npz and "
+                    ".csv files"),
     {"data.path", LH_KEY_STRING, LH_DATA_DEFAULT_DIR, 0, 0, 0, 0, NULL, OPT(data_dir),
-     "folder with train-* and t10k-* images and labels (.gz or not)"},
+     "folder with train-* and t10k-* IDX images and labels (.gz or"
+     MORE "not), or a data file read as data.train (and evaluated by"
+     MORE "validate, test and predict)"},
     {"data.batch_size", LH_KEY_INT, "64", 1, 1 << 20, 0, 0, NULL, OPT(batch_size),
      "samples per batch, training and validation"},
     {"data.num_classes", LH_KEY_INT, "10", 2, 1 << 16, 0, 0, NULL, OPT(num_classes),
@@ -26,6 +34,41 @@ const lh_trainer_key lh_trainer_keys[] = {
      "normalisation mean of the pixels in [0, 1]; null: the dataset's"},
     {"data.std", LH_KEY_FLOAT, "null", 0, 0, 1e-12, 1e9, NULL, OPT(std),
      "normalisation std; null: the dataset's"},
+    {"data.format", LH_KEY_ENUM, "auto", 0, 0, 0, 0, formats, OPT(data_format),
+     "how files are read; auto: by their first bytes (IDX, .npy, .npz),"
+     MORE "else as CSV"},
+    {"data.train", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(data_train),
+     "the training split: a .csv, an .npz (x, y or Keras' x_train,"
+     MORE "y_train, x_test, y_test), a .npy or IDX images file (with"
+     MORE "train_labels) or an IDX folder; \"\": data.path"},
+    {"data.val", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(data_val),
+     "the validation split, as data.train; \"\": data.val_split, else the"
+     MORE "test split"},
+    {"data.test", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(data_test),
+     "the split `lhost test` evaluates; \"\": an .npz's x_test / y_test or"
+     MORE "the IDX"
+     MORE "folder's t10k-* files"},
+    {"data.train_labels", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(train_labels),
+     "labels (.npy of integers, or IDX) of data.train's images file"},
+    {"data.val_labels", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(val_labels),
+     "labels of data.val's images file"},
+    {"data.test_labels", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(test_labels),
+     "labels of data.test's images file"},
+    {"data.label_column", LH_KEY_STRING, "label", 0, 0, 0, 0, NULL, OPT(label_column),
+     "CSV: the column of class indices 0..num_classes-1"},
+    {"data.feature_columns", LH_KEY_LIST, "[]", 0, 0, 0, 0, NULL, ELSEWHERE,
+     "CSV: the feature columns, in order; []: every column but the label"},
+    {"data.val_split", LH_KEY_FLOAT, "null", 0, 0, -1e300, 1e300, NULL, OPT(val_split),
+     "hold out this fraction (0 < f < 1) of data.train per class for"
+     MORE "validation, chosen by the seed and kept in checkpoints; null: none"},
+    {"data.normalize", LH_KEY_MAP, "auto", 0, 0, 0, 0, NULL, ELSEWHERE,
+     "auto, train, fashion_mnist, mnist or {mean: M, std: S}."
+     MORE "auto: uint8 images use data.mean / data.std if set, else"
+     MORE "Fashion-MNIST's 0.2860 / 0.3530 when a path contains 'fashion',"
+     MORE "MNIST's 0.1307 / 0.3081 when a path component starts with"
+     MORE "'mnist', else the training pixels' mean / std (as train does);"
+     MORE "float data (.csv, float32 .npy) uses each feature's mean / std"
+     MORE "over the training split, or lists M, S (one value per feature)"},
     SECTION("model", "the network: layers, a list of {type: ..., name: ..., ...} as in "
                      "examples/seed.yaml"),
     SECTION("optimizer", "the optimizer, as torch.optim's"),

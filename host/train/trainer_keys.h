@@ -20,6 +20,7 @@
 #define LH_KEY_STRING 5  /* char[size] field */
 #define LH_KEY_ENUM 6    /* int32_t field: the index of the value in `choices` */
 #define LH_KEY_LIST 7    /* a sequence, read elsewhere */
+#define LH_KEY_MAP 8     /* a mapping or a name, read elsewhere */
 
 #define LH_KEY_ELSEWHERE ((size_t)-1) /* offset of a key lh_trainer_opts does not hold */
 

@@ -25,6 +25,16 @@ int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error 
         return lh_error_set(err, "config %s: trainer.max_epochs: expected -1 (unlimited) or >= 1",
                             lh_config_where(lh_config_get(lh_config_root(cfg),
                                                           "trainer.max_epochs")));
+    if (!isnan(o->val_split) && !(o->val_split > 0 && o->val_split < 1))
+        return lh_error_set(err, "config %s: data.val_split: expected a fraction between 0 and 1 "
+                            "(exclusive), got %g",
+                            lh_config_where(lh_config_get(lh_config_root(cfg), "data.val_split")),
+                            o->val_split);
+    if (!isnan(o->val_split) && o->data_val[0])
+        return lh_error_set(err, "config %s: data.val_split: data.val (%s) is the validation "
+                            "split already; expected one of the two",
+                            lh_config_where(lh_config_get(lh_config_root(cfg), "data.val_split")),
+                            o->data_val);
     return 0;
 }
 
@@ -185,72 +195,6 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
     return 0;
 }
 
-/* Copy a split's pixels and labels to the backend in 4 MiB pieces, giving each piece's host
- * memory back as it goes, then drop the host pixels: never two full copies at once. */
-static int upload_split(lh_trainer *t, lh_dataset *d, lh_dmem **img, lh_dmem **lab,
-                        lh_error *err)
-{
-    const int64_t piece = 4 << 20;
-    int64_t total = d->count * (int64_t)d->channels * d->height * d->width, off;
-    if (t->be->wrap_host) { /* used in place: the pixels stay alive until lh_trainer_free */
-        *img = t->be->wrap_host(t->bctx, d->images, (size_t)total);
-        *lab = t->be->wrap_host(t->bctx, d->labels, (size_t)d->count);
-        return *img && *lab ? 0 : lh_error_set(err, "%s backend: cannot use the dataset in place",
-                                               t->be->name);
-    }
-    *img = t->be->alloc(t->bctx, (size_t)total);
-    *lab = t->be->alloc(t->bctx, (size_t)d->count);
-    if (!*img || !*lab)
-        return lh_error_set(err, "%s backend: out of memory for the dataset", t->be->name);
-    for (off = 0; off < total; off += piece) {
-        int64_t n = total - off < piece ? total - off : piece;
-        if (t->be->upload(t->bctx, lh_dmem_at(*img, (size_t)off), d->images + off, (size_t)n))
-            return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
-                                t->be->last_error(t->bctx));
-        lh_data_release_pages(d, off, n);
-    }
-    if (t->be->upload(t->bctx, *lab, d->labels, (size_t)d->count))
-        return lh_error_set(err, "%s backend: dataset upload: %s", t->be->name,
-                            t->be->last_error(t->bctx));
-    lh_data_free_images(d);
-    return 0;
-}
-
-/* mean/std: the config's, else the dataset's default (computed from `d` for unknown data). */
-static int set_norm(lh_trainer *t, const lh_trainer_opts *o, const lh_dataset *d)
-{
-    float m = 0, s = 1;
-    if (isnan(o->mean) || isnan(o->std))
-        lh_data_default_norm(o->data_dir, d, &m, &s);
-    t->mean = isnan(o->mean) ? m : (float)o->mean;
-    t->std = isnan(o->std) ? s : (float)o->std;
-    return 0;
-}
-
-/* The splits the stage needs, read and on the backend: training (fit only) and validation. */
-static int setup_data(lh_trainer *t, lh_error *err)
-{
-    const lh_trainer_opts *o = &t->opts;
-    /* Each split goes to the backend right after it is read (see upload_split); the default
-     * normalisation is taken from the first split read (training when fitting), before. */
-    if (t->stage == LHOST_STAGE_FIT &&
-        (lh_data_load(o->data_dir, 1, (int32_t)o->num_classes, &t->train, err) ||
-         set_norm(t, o, &t->train) ||
-         upload_split(t, &t->train, &t->train_images, &t->train_labels, err)))
-        return -1;
-    if (lh_data_load(o->data_dir, 0, (int32_t)o->num_classes, &t->val, err) ||
-        (t->stage != LHOST_STAGE_FIT && set_norm(t, o, &t->val)) ||
-        upload_split(t, &t->val, &t->val_images, &t->val_labels, err))
-        return -1;
-    if (t->stage == LHOST_STAGE_FIT &&
-        (t->train.channels != t->val.channels || t->train.height != t->val.height ||
-         t->train.width != t->val.width))
-        return lh_error_set(err, "data %s: test images are %dx%dx%d but training images %dx%dx%d",
-                            o->data_dir, t->val.channels, t->val.height, t->val.width,
-                            t->train.channels, t->train.height, t->train.width);
-    return 0;
-}
-
 /* The model: `model_spec` (from a checkpoint) or the config's, planned for the data's image
  * shape, allocated for batches of B and initialised from rng_init. */
 static int setup_model(lh_trainer *t, const lh_model_spec *model_spec, lh_error *err)
@@ -367,7 +311,7 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     }
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;
-    return setup_data(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
+    return lh_trainer_data_setup(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
                    setup_plugins(t, err)
                ? -1
                : 0;
@@ -465,6 +409,7 @@ void lh_trainer_free(lh_trainer *t)
     }
     lh_data_free(&t->train);
     lh_data_free(&t->val);
+    lh_trainer_data_free(&t->data);
     for (i = 0; i < LH_MAX_SNAPSHOTS; i++)
         free(t->snapshots[i]);
     lh_trainer_ckpt_meta_clear(t); /* empty after every save already; frees what a freed-mid-save

@@ -140,7 +140,9 @@ START_TEST(unknown_keys_are_named)
                               "plugin_dirs");
     ck_assert_int_ne(opts_of("data: {bath_size: 3}\n", &o, &err), 0);
     ck_assert_str_eq(err.msg, "config k.yaml:1: data.bath_size: unknown key; expected one of "
-                              "path, batch_size, num_classes, mean, std");
+                              "path, batch_size, num_classes, mean, std, format, train, val, test, "
+                     "train_labels, val_labels, test_labels, label_column, feature_columns, "
+                     "val_split, normalize");
     ck_assert_int_ne(opts_of("trainer: {epochs: 3}\n", &o, &err), 0);
     ck_assert_msg(strstr(err.msg, "trainer.epochs: unknown key; expected one of max_epochs, "
                                   "min_epochs, device"), "%s", err.msg);
