@@ -6,8 +6,9 @@
  *   grad_<p>_norm_total
  *
  * where <p> is Python's str(float(norm_type)) ("2.0", "1.5", "inf") and "/" the
- * group_separator. The norms come from host->grad_norm, computed on the device as torch does
- * (one call per step; no gradient is copied to the plugin). Config:
+ * group_separator, on the steps Lightning's logger connector writes (every
+ * trainer.log_every_n_steps). The norms come from host->grad_norm, computed as torch does (one
+ * call per logged step; no gradient is copied to the plugin). Config:
  *   callbacks: {grad_norm: {norm_type: 2}} */
 #include <math.h>
 #include <stdio.h>
@@ -131,8 +132,17 @@ static int32_t make_keys(gnorm *g, lhost_ctx *ctx)
 static int32_t gn_before_optimizer_step(void *self, lhost_ctx *ctx)
 {
     gnorm *g = self;
-    double total = 0;
+    lhost_trainer_state st;
+    double total = 0, every = 1;
     int32_t i, rc;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    g->host->trainer_state(ctx, &st);
+    g->host->get_hparam(ctx, "log_every_n_steps", &every);
+    /* Lightning writes on-step values every log_every_n_steps (this is step global_step + 1):
+     * on the other steps nothing would be written, so nothing is computed */
+    if (every >= 1 && (st.global_step + 1) % (int64_t)every != 0)
+        return LHOST_OK;
     if (!g->keys && (rc = make_keys(g, ctx)) != LHOST_OK)
         return rc;
     if ((rc = g->host->grad_norm(ctx, g->p, g->per, &total)) != LHOST_OK)

@@ -60,9 +60,9 @@ static int32_t sw_create(const lhost_host *host, lhost_ctx *ctx, const lhost_par
     s->anneal_epochs = lhost_param_int(p, "annealing_epochs", 10);
     s->linear = lhost_param_int(p, "annealing_strategy", 0) == 1;
     s->latest_epoch = -1;
-    if (!(s->swa_lr > 0) ||
-        (s->start_is_fraction ? !(s->start_value >= 0 && s->start_value <= 1)
-                              : !(s->start_value >= 1 && s->start_value == floor(s->start_value)))) {
+    double v = s->start_value;
+    int32_t start_ok = s->start_is_fraction ? v >= 0 && v <= 1 : v >= 1 && v == floor(v);
+    if (!(s->swa_lr > 0) || !start_ok) {
         host->set_error(ctx, !(s->swa_lr > 0)
                                  ? "swa_lrs: expected a positive float"
                                  : "swa_epoch_start: expected an integer >= 1 or a float "

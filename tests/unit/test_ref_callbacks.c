@@ -508,6 +508,23 @@ START_TEST(grad_norm_key_spelling)
 }
 END_TEST
 
+/* Only the steps the trainer writes a row for (log_every_n_steps 3: steps 3, 6: global_step
+ * 2 and 5 before the optimizer step). */
+START_TEST(grad_norm_on_logged_steps_only)
+{
+    const char *kv[] = {NULL};
+    void *s = make("grad_norm.so", kv);
+    int64_t gs;
+    th.log_every = 3;
+    for (gs = 0; gs < 6; gs++) {
+        fh.ts.global_step = gs;
+        ok(P.vt->on_before_optimizer_step(s, FH_CTX), "on_before_optimizer_step");
+        ck_assert_int_eq(th.n_logged, gs < 2 ? 0 : gs < 5 ? 3 : 6);
+    }
+    P.vt->destroy(s);
+}
+END_TEST
+
 static void lm_run(void *m, int64_t steps)
 {
     lhost_batch_info b;
@@ -671,6 +688,7 @@ int main(void)
                                   swa_refuses_bad_starts,
                                   grad_norm_keys_and_values,
                                   grad_norm_key_spelling,
+                                  grad_norm_on_logged_steps_only,
                                   lr_monitor_keys_and_intervals,
                                   timer_durations,
                                   timer_stops_at_the_first_batch_past_the_limit,
