@@ -259,6 +259,13 @@ static int32_t svc_checkpoint_get(lhost_ctx *ctx, const char *key, char *buf, ui
     return ENV_CALL(ctx, checkpoint_get, LHOST_EUNSUPPORTED, ctx->state_key, key, buf, cap);
 }
 
+static int32_t svc_optimizer_name(lhost_ctx *ctx, char *buf, uint64_t cap)
+{
+    if (!ctx || !buf || !cap)
+        return LHOST_EINVAL;
+    return ENV_CALL(ctx, optimizer_name, LHOST_EUNSUPPORTED, buf, cap);
+}
+
 static const lhost_host services = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -292,6 +299,7 @@ static const lhost_host services = {
     .request_stop_flags = svc_request_stop_flags,
     .checkpoint_put = svc_checkpoint_put,
     .checkpoint_get = svc_checkpoint_get,
+    .optimizer_name = svc_optimizer_name,
 };
 
 const lhost_host *lh_services_table(void) { return &services; }

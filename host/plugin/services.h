@@ -55,6 +55,8 @@ typedef struct lh_host_env {
                               const char *value, char *why, size_t cap);
     int32_t (*checkpoint_get)(void *user, const char *state_key, const char *key, char *buf,
                               uint64_t cap);
+    /* The optimizer's torch class name ("Adam"), NUL-terminated within `cap`. */
+    int32_t (*optimizer_name)(void *user, char *buf, uint64_t cap);
 } lh_host_env;
 
 /* The host's services table; its functions route through each ctx's env. Static, immortal. */

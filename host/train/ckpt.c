@@ -103,12 +103,13 @@ typedef struct ckpt_section {
     int (*load)(lh_trainer *t, const lh_safetensors_file *f, lh_error *err);
 } ckpt_section;
 
-/* on_save_checkpoint: the callbacks add metadata entries (host->checkpoint_put), written here
- * with the rest; on_load_checkpoint (resume) runs after every state is restored and reads
- * them back (host->checkpoint_get). */
-static int callback_meta_save(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+/* on_save_checkpoint runs before any section is written (lh_ckpt_save), as callback.h says:
+ * a callback may change what the sections hold (ema puts its averaged weights in the model, as
+ * Lightning's WeightAveraging does for the checkpoint's state_dict) and adds metadata entries
+ * (host->checkpoint_put), written here with the rest; on_load_checkpoint (resume) runs after
+ * every state is restored and reads them back (host->checkpoint_get). */
+static int save_hook(lh_trainer *t, lh_error *err)
 {
-    int32_t i;
     int rc;
     if (t->ckpt_hook)
         return lh_error_set(err, "a checkpoint cannot be saved inside %s",
@@ -116,6 +117,13 @@ static int callback_meta_save(lh_trainer *t, lh_safetensors_writer *w, lh_error 
     t->ckpt_hook = LH_HOOK_SAVE_CHECKPOINT;
     rc = lh_trainer_hook(t, LH_HOOK_SAVE_CHECKPOINT, NULL, err);
     t->ckpt_hook = 0;
+    return rc;
+}
+
+static int callback_meta_save(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
+{
+    int32_t i;
+    int rc = 0;
     for (i = 0; i < t->n_ckpt_meta && !rc; i++)
         rc = lh_safetensors_meta(w, t->ckpt_meta[i][0], t->ckpt_meta[i][1], err);
     lh_trainer_ckpt_meta_clear(t);
@@ -172,6 +180,8 @@ int lh_ckpt_save(lh_trainer *t, const char *path, uint32_t flags, lh_error *err)
     int rc = -1;
     if (!w)
         return lh_error_set(err, "checkpoint %s: out of memory", path);
+    if (save_hook(t, err))
+        goto done;
     if (lh_safetensors_meta(w, "format", CKPT_FORMAT, err) ||
         lh_safetensors_meta(w, "format_version", CKPT_FORMAT_VERSION, err) ||
         lh_safetensors_meta(w, "lhost_version", LH_VERSION, err) ||
@@ -190,6 +200,7 @@ int lh_ckpt_save(lh_trainer *t, const char *path, uint32_t flags, lh_error *err)
         goto done;
     rc = 0;
 done:
+    lh_trainer_ckpt_meta_clear(t); /* entries a failed save did not write */
     lh_safetensors_writer_free(w);
     return rc;
 }

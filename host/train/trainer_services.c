@@ -3,7 +3,8 @@
  * Logged values, stop requests, checkpoints on demand, the trainer's counters, weight
  * snapshots and the optimizer's learning rate; since ABI 1.1 the model's tensors (each service
  * checks the window it is valid in: gradients between backward and the optimizer step), the
- * batch's logits, stops after the current batch and checkpoint metadata. */
+ * batch's logits, stops after the current batch, checkpoint metadata, and the optimizer's name
+ * and momentum. */
 #include "ckpt.h"
 #include "safetensors.h"
 #include "trainer.h"
@@ -106,12 +107,42 @@ static int32_t env_restore(void *user, int32_t slot)
                : LHOST_OK;
 }
 
+/* "momentum" as LearningRateMonitor reads it: betas[0] where the optimizer has betas;
+ * "log_every_n_steps" for callbacks that log per step as Lightning's logger connector does. */
 static int32_t env_get_hparam(void *user, const char *name, double *out)
 {
     lh_trainer *t = user;
-    if (strcmp(name, "lr") != 0 || !t->optim.be)
+    if (strcmp(name, "log_every_n_steps") == 0) {
+        *out = (double)t->opts.log_every_n_steps;
+        return LHOST_OK;
+    }
+    if (!t->optim.be)
         return LHOST_ENOTFOUND;
-    *out = t->optim.lr;
+    if (strcmp(name, "lr") == 0)
+        *out = t->optim.lr;
+    else if (strcmp(name, "momentum") == 0)
+        *out = t->optim.type == LH_OPTIM_SGD ? t->optim.momentum : t->optim.beta1;
+    else
+        return LHOST_ENOTFOUND;
+    return LHOST_OK;
+}
+
+/* The torch class a config's optimizer name stands for. */
+static int32_t env_optimizer_name(void *user, char *buf, uint64_t cap)
+{
+    static const char *const names[][2] = {{"adam", "Adam"}, {"adamw", "AdamW"}, {"sgd", "SGD"}};
+    lh_trainer *t = user;
+    const char *n;
+    size_t i;
+    if (!t->optim.be)
+        return LHOST_ENOTFOUND;
+    n = lh_optim_name(&t->optim);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(n, names[i][0]) == 0)
+            n = names[i][1];
+    if (strlen(n) >= cap)
+        return LHOST_EINVAL;
+    memcpy(buf, n, strlen(n) + 1);
     return LHOST_OK;
 }
 
@@ -458,6 +489,7 @@ void lh_trainer_env_init(lh_trainer *t)
         .request_stop_flags = env_request_stop_flags,
         .checkpoint_put = env_checkpoint_put,
         .checkpoint_get = env_checkpoint_get,
+        .optimizer_name = env_optimizer_name,
     };
     t->env = calls;
     t->env.user = t;

@@ -44,3 +44,10 @@ add_test(NAME test_hooks_emu COMMAND test_hooks)
 set_tests_properties(test_hooks_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
 add_dependencies(test_hooks lhost_cuda_emu lhost)
+
+# The reference callbacks (grad_norm, lr_monitor, ema, swa, timer, prediction_writer) in runs
+# on the CUDA backend's code (the emulation).
+add_test(NAME test_ref_callbacks_run_emu COMMAND test_ref_callbacks_run)
+set_tests_properties(test_ref_callbacks_run_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 900
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
+add_dependencies(test_ref_callbacks_run lhost_cuda_emu lhost)

@@ -140,7 +140,9 @@ typedef struct lhost_host {
     int32_t (*restore_weights)(lhost_ctx *ctx, int32_t slot);
 
     /* [main-thread] Read or change a trainer hyper-parameter by name. Names in ABI 1.0: "lr"
-     * (the optimizer's learning rate; a change applies from the next optimizer step). Unknown
+     * (the optimizer's learning rate; a change applies from the next optimizer step); since ABI
+     * 1.1 also, read only, "momentum" as LearningRateMonitor reads it (betas[0] for Adam and
+     * AdamW, momentum for SGD) and "log_every_n_steps" (the trainer's). Unknown
      * names answer LHOST_ENOTFOUND; set_hparam refuses non-finite or out-of-range values with
      * LHOST_EINVAL. For learning-rate schedulers and the like. */
     int32_t (*get_hparam)(lhost_ctx *ctx, const char *name, double *out);
@@ -211,6 +213,12 @@ typedef struct lhost_host {
      * LHOST_EUNSUPPORTED in any other hook. */
     int32_t (*checkpoint_put)(lhost_ctx *ctx, const char *key, const char *value);
     int32_t (*checkpoint_get)(lhost_ctx *ctx, const char *key, char *buf, uint64_t cap);
+
+    /* [main-thread] since ABI 1.1: the optimizer's torch class name ("Adam", "AdamW", "SGD"),
+     * NUL-terminated, into `buf` (`cap` bytes; LHOST_EINVAL when it does not fit), for keys
+     * such as LearningRateMonitor's "lr-Adam". LHOST_ENOTFOUND when the run has no optimizer
+     * (validate, predict). Its momentum is get_hparam "momentum". */
+    int32_t (*optimizer_name)(lhost_ctx *ctx, char *buf, uint64_t cap);
 } lhost_host;
 
 /* Does `host` have the member `field` (added in some minor version)? */
