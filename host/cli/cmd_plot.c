@@ -118,8 +118,14 @@ static int collect(const lh_logstore *ls, plot_data *pd)
                     return -1;
                 for (k = 0; k < pd->n_bases && strcmp(pd->bases[k], base); k++)
                     ;
-                if (k == pd->n_bases && pd->n_bases < MAX_PANELS)
-                    snprintf(pd->bases[pd->n_bases++], sizeof pd->bases[0], "%s", base);
+                if (k == pd->n_bases && pd->n_bases < MAX_PANELS) {
+                    /* loss first, then the metrics in the header's (sorted) order */
+                    int32_t at = strcmp(base, "loss") == 0 ? 0 : pd->n_bases;
+                    memmove(pd->bases[at + 1], pd->bases[at],
+                            (size_t)(pd->n_bases - at) * sizeof pd->bases[0]);
+                    snprintf(pd->bases[at], sizeof pd->bases[0], "%s", base);
+                    pd->n_bases++;
+                }
             }
             if (s->n && s->x[s->n - 1] == (double)r->epoch)
                 s->y[s->n - 1] = r->values[j];
@@ -427,7 +433,7 @@ int lh_cmd_plot(int argc, char **argv)
         if (best >= 0)
             snprintf(label, sizeof label, "best %s=%.4g (epoch %lld)", monitor, bv,
                      (long long)best);
-        if (render(&pd, out, W, H, dir, best, base, best >= 0 ? label : NULL)) {
+        if (render(&pd, out, W, H, in, best, base, best >= 0 ? label : NULL)) {
             fprintf(stderr, "lhost: plot: cannot write %s\n", out);
             rc = 1;
             goto done;

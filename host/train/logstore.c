@@ -179,7 +179,7 @@ static int32_t header_keys(const lh_logstore *s, char (**out)[96])
 
 void lh_logstore_format_value(double v, char *buf, size_t cap)
 {
-    int prec;
+    int prec, exp;
     if (isnan(v)) {
         snprintf(buf, cap, "nan");
         return;
@@ -188,16 +188,20 @@ void lh_logstore_format_value(double v, char *buf, size_t cap)
         snprintf(buf, cap, v > 0 ? "inf" : "-inf");
         return;
     }
+    /* the fewest significant digits that read back to v */
     for (prec = 1; prec < 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
+        snprintf(buf, cap, "%.*e", prec - 1, v);
         if (strtod(buf, NULL) == v)
             break;
     }
-    if (prec == 17)
-        snprintf(buf, cap, "%.17g", v);
-    /* repr writes a float with a point: 1.0, not 1 */
-    if (!strpbrk(buf, ".e") && strlen(buf) + 3 < cap)
-        strcat(buf, ".0");
+    snprintf(buf, cap, "%.*e", prec - 1, v);
+    exp = atoi(strchr(buf, 'e') + 1);
+    /* repr writes them positionally for exponents in [-4, 16), with a point ("20.0") */
+    if (exp >= -4 && exp < 16) {
+        snprintf(buf, cap, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
+        if (!strchr(buf, '.') && strlen(buf) + 3 < cap)
+            strcat(buf, ".0");
+    }
 }
 
 /* A key as Python's csv module writes it (QUOTE_MINIMAL, which Lightning's CSVLogger uses):

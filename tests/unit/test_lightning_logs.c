@@ -17,6 +17,7 @@
 
 #include "check_run.h"
 #include "cli_run.h"
+#include "logstore.h"
 #include "synth_data.h"
 
 static char dir[256], run[512];
@@ -172,6 +173,25 @@ START_TEST(csv_values_round_trip)
             snprintf(back, sizeof back, "%.17g", strtod(s, NULL));
             ck_assert_msg(strtod(back, NULL) == strtod(s, NULL), "%s", s);
         }
+}
+END_TEST
+
+/* What Python's repr gives for each (checked with /usr/bin/python3). */
+START_TEST(values_as_python_repr)
+{
+    static const struct {
+        double v;
+        const char *repr;
+    } cases[] = {{20, "20.0"}, {0.1, "0.1"}, {0.30000000000000004, "0.30000000000000004"},
+                 {1234567, "1234567.0"}, {1e15, "1000000000000000.0"}, {1e16, "1e+16"},
+                 {1e-5, "1e-05"}, {0.0001, "0.0001"}, {2.3025851249694824, "2.3025851249694824"},
+                 {-0.5, "-0.5"}, {1.5e300, "1.5e+300"}, {0, "0.0"}, {NAN, "nan"},
+                 {-INFINITY, "-inf"}};
+    char buf[40];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lh_logstore_format_value(cases[i].v, buf, sizeof buf);
+        ck_assert_str_eq(buf, cases[i].repr);
+    }
 }
 END_TEST
 
@@ -481,6 +501,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, csv_matches_lightning_rules);
     tcase_add_test(tc, csv_values_round_trip);
+    tcase_add_test(tc, values_as_python_repr);
     tcase_add_test(tc, version_is_max_plus_one);
     tcase_add_test(tc, hparams_yaml_is_the_merged_config);
     tcase_add_test(tc, tensorboard_events_hold_every_csv_value);
