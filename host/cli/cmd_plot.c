@@ -202,7 +202,9 @@ static void draw_panel(cairo_t *cr, const plot_data *pd, const char *base, doubl
                        double w, double h, double fs, int64_t best_epoch, const char *best_label)
 {
     static const double colors[2][3] = {{0.12, 0.47, 0.71}, {1.0, 0.50, 0.05}};
-    double lo = INFINITY, hi = -INFINITY, xmax = pd->max_epoch > 0 ? (double)pd->max_epoch : 1;
+    /* epochs span [-pad, max + pad], so the first and last points sit clear of the frame */
+    double lo = INFINITY, hi = -INFINITY, pad = fmax(0.25, 0.03 * (double)pd->max_epoch);
+    double xmin = -pad, xmax = (double)pd->max_epoch + pad, lx;
     double L = x0 + fs * 5.0, R = x0 + w - fs * 1.2, T = y0 + fs * 2.2, B = y0 + h - fs * 3.0;
     char buf[64];
     int32_t i, k, ticks = 5;
@@ -232,7 +234,7 @@ static void draw_panel(cairo_t *cr, const plot_data *pd, const char *base, doubl
     {
         int64_t step = pd->max_epoch > 10 ? (pd->max_epoch + 9) / 10 : 1;
         for (int64_t e = 0; e <= pd->max_epoch; e += step) {
-            double x = L + (R - L) * (double)e / xmax;
+            double x = L + (R - L) * ((double)e - xmin) / (xmax - xmin);
             cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
             snprintf(buf, sizeof buf, "%lld", (long long)e);
             text_at(cr, x, B + fs * 0.5, buf, 0.5, 0.0);
@@ -244,11 +246,12 @@ static void draw_panel(cairo_t *cr, const plot_data *pd, const char *base, doubl
     text_at(cr, (L + R) / 2, y0 + h - fs * 0.2, "epoch", 0.5, 1.0);
     cairo_set_font_size(cr, fs * 1.25);
     cairo_set_source_rgb(cr, 0, 0, 0);
-    text_at(cr, (L + R) / 2, y0 + fs * 0.4, base, 0.5, 0.0);
+    text_at(cr, L, y0 + fs * 0.4, base, 0.0, 0.0);
     cairo_set_font_size(cr, fs);
+    lx = R; /* the legend goes right to left along the title's line */
     /* the best epoch: a dashed line (width 1.5) */
     if (best_epoch >= 0) {
-        double x = L + (R - L) * (double)best_epoch / xmax, dash[] = {6, 4};
+        double x = L + (R - L) * ((double)best_epoch - xmin) / (xmax - xmin), dash[] = {6, 4};
         cairo_set_source_rgb(cr, 0.17, 0.63, 0.17);
         cairo_set_line_width(cr, 1.5);
         cairo_set_dash(cr, dash, 2, 0);
@@ -271,7 +274,8 @@ static void draw_panel(cairo_t *cr, const plot_data *pd, const char *base, doubl
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
         for (k = 0; k < s->n; k++) {
-            double x = L + (R - L) * s->x[k] / xmax, y = B - (B - T) * (s->y[k] - lo) / (hi - lo);
+            double x = L + (R - L) * (s->x[k] - xmin) / (xmax - xmin);
+            double y = B - (B - T) * (s->y[k] - lo) / (hi - lo);
             if (k == 0)
                 cairo_move_to(cr, x, y);
             else
@@ -281,16 +285,21 @@ static void draw_panel(cairo_t *cr, const plot_data *pd, const char *base, doubl
             cairo_rel_line_to(cr, 0.01, 0);
         cairo_stroke(cr);
         for (k = 0; k < s->n; k++) {
-            double x = L + (R - L) * s->x[k] / xmax, y = B - (B - T) * (s->y[k] - lo) / (hi - lo);
+            double x = L + (R - L) * (s->x[k] - xmin) / (xmax - xmin);
+            double y = B - (B - T) * (s->y[k] - lo) / (hi - lo);
             cairo_arc(cr, x, y, CURVE_WIDTH * 1.4, 0, 2 * M_PI);
             cairo_fill(cr);
         }
         {
-            double ly = T + fs * (s->val ? 2.6 : 1.2) + (best_label ? fs * 1.6 : 0);
-            cairo_rectangle(cr, R - fs * 9.5, ly - fs * 0.15, fs * 1.4, fs * 0.3);
+            cairo_text_extents_t te;
+            double ly = y0 + fs * 1.1;
+            cairo_text_extents(cr, s->key, &te);
+            lx -= te.x_advance;
+            cairo_rectangle(cr, lx - fs * 1.9, ly - fs * 0.15, fs * 1.4, fs * 0.3);
             cairo_fill(cr);
             cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-            text_at(cr, R - fs * 7.8, ly, s->key, 0.0, 0.5);
+            text_at(cr, lx, ly, s->key, 0.0, 0.5);
+            lx -= fs * 3.0;
         }
     }
 }
