@@ -10,5 +10,6 @@ int lh_cmd_test(int argc, char **argv);
 int lh_cmd_predict(int argc, char **argv);
 int lh_cmd_ckpt(int argc, char **argv);
 int lh_cmd_new_plugin(int argc, char **argv);
+int lh_cmd_plot(int argc, char **argv);
 
 #endif

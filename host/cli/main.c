@@ -21,6 +21,7 @@ static const subcommand commands[] = {
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
     {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},
     {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},
+    {"plot", lh_cmd_plot, "draw a run's learning curves (RUN_DIR -o curves.png|.svg)"},
     {"new-plugin", lh_cmd_new_plugin, "start a plugin from the SDK template (NAME [--kind])"},
 };
 

@@ -3,11 +3,14 @@
 #include "logstore.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "array.h"
 #include "atomic.h"
@@ -138,11 +141,21 @@ int lh_logstore_commit_row(lh_logstore *s, int64_t epoch, int64_t step)
     return 0;
 }
 
-/* Union of keys in first-seen order. */
+/* Lightning's CSVLogger header: the union of every row's keys and "epoch", "step", sorted as
+ * Python sorts strings (by code point, which strcmp gives for UTF-8). */
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
 static int32_t header_keys(const lh_logstore *s, char (**out)[96])
 {
-    int32_t n = 0, cap = 0, i, j, k;
-    char(*keys)[96] = NULL;
+    int32_t n = 2, cap = 16, i, j, k;
+    char(*keys)[96] = malloc((size_t)cap * sizeof *keys);
+    if (!keys)
+        return -1;
+    snprintf(keys[0], sizeof keys[0], "epoch");
+    snprintf(keys[1], sizeof keys[1], "step");
     for (i = 0; i < s->n_rows; i++)
         for (j = 0; j < s->rows[i].count; j++) {
             for (k = 0; k < n && strcmp(keys[k], s->rows[i].keys[j]); k++)
@@ -150,15 +163,45 @@ static int32_t header_keys(const lh_logstore *s, char (**out)[96])
             if (k < n)
                 continue;
             if (n == cap) {
-                cap = cap ? 2 * cap : 16;
-                keys = realloc(keys, (size_t)cap * sizeof *keys);
-                if (!keys)
+                void *nk = realloc(keys, (size_t)(cap *= 2) * sizeof *keys);
+                if (!nk) {
+                    free(keys);
                     return -1;
+                }
+                keys = nk;
             }
             memcpy(keys[n++], s->rows[i].keys[j], sizeof keys[0]);
         }
+    qsort(keys, (size_t)n, sizeof *keys, key_cmp);
     *out = keys;
     return n;
+}
+
+void lh_logstore_format_value(double v, char *buf, size_t cap)
+{
+    int prec, exp;
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    /* the fewest significant digits that read back to v */
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(buf, cap, "%.*e", prec - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    snprintf(buf, cap, "%.*e", prec - 1, v);
+    exp = atoi(strchr(buf, 'e') + 1);
+    /* repr writes them positionally for exponents in [-4, 16), with a point ("20.0") */
+    if (exp >= -4 && exp < 16) {
+        snprintf(buf, cap, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
+        if (!strchr(buf, '.') && strlen(buf) + 3 < cap)
+            strcat(buf, ".0");
+    }
 }
 
 /* A key as Python's csv module writes it (QUOTE_MINIMAL, which Lightning's CSVLogger uses):
@@ -192,20 +235,30 @@ int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err)
         free(keys);
         return lh_error_set(err, "metrics %s: out of memory", path);
     }
-    fputs("epoch,step", f);
     for (k = 0; k < nk; k++) {
-        fputc(',', f);
+        if (k)
+            fputc(',', f);
         put_field(f, keys[k]);
     }
     fputc('\n', f);
     for (i = 0; i < s->n_rows; i++) {
         const lh_logrow *r = &s->rows[i];
-        fprintf(f, "%lld,%lld", (long long)r->epoch, (long long)r->step);
         for (k = 0; k < nk; k++) {
-            fputc(',', f);
+            char num[40];
+            if (k)
+                fputc(',', f);
+            if (strcmp(keys[k], "epoch") == 0) {
+                fprintf(f, "%lld", (long long)r->epoch);
+                continue;
+            }
+            if (strcmp(keys[k], "step") == 0) {
+                fprintf(f, "%lld", (long long)r->step);
+                continue;
+            }
             for (j = 0; j < r->count; j++)
                 if (strcmp(r->keys[j], keys[k]) == 0) {
-                    fprintf(f, "%.9g", r->values[j]);
+                    lh_logstore_format_value(r->values[j], num, sizeof num);
+                    fputs(num, f);
                     break;
                 }
         }
@@ -277,10 +330,13 @@ int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
     text[len] = '\0';
     const char *p = text;
     int end = ',';
+    int32_t epoch_col = -1, step_col = -1;
     for (int32_t col = 0; *p && end == ','; col++) {
         end = get_field(&p, cell, sizeof cell);
-        if (col < 2)
-            continue;
+        if (strcmp(cell, "epoch") == 0)
+            epoch_col = col;
+        else if (strcmp(cell, "step") == 0)
+            step_col = col;
         void *k = realloc(keys, (size_t)(nk + 1) * sizeof *keys);
         if (!k) {
             lh_error_set(err, "metrics %s: out of memory", path);
@@ -289,6 +345,10 @@ int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
         keys = k;
         snprintf(keys[nk++], sizeof keys[0], "%s", cell);
     }
+    if (epoch_col < 0 || step_col < 0) {
+        lh_error_set(err, "metrics %s:1: expected a header with `epoch` and `step` columns", path);
+        goto done;
+    }
     while (*p) {
         long long epoch = 0, step = 0;
         int32_t col;
@@ -296,17 +356,17 @@ int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err)
         end = ',';
         for (col = 0; *p && end == ','; col++) {
             end = get_field(&p, cell, sizeof cell);
-            if (col == 0)
+            if (col == epoch_col)
                 epoch = atoll(cell);
-            else if (col == 1)
+            else if (col == step_col)
                 step = atoll(cell);
-            else if (*cell && col - 2 < nk)
-                lh_logstore_row_add(s, keys[col - 2], strtod(cell, NULL));
+            else if (*cell && col < nk)
+                lh_logstore_row_add(s, keys[col], strtod(cell, NULL));
         }
         if (col == 1 && !*cell)
             continue; /* an empty line */
         if (col < 2) {
-            lh_error_set(err, "metrics %s:%d: expected epoch,step,...", path, lineno);
+            lh_error_set(err, "metrics %s:%d: expected epoch, step and values", path, lineno);
             goto done;
         }
         lh_logstore_commit_row(s, epoch, step);
@@ -370,4 +430,31 @@ int lh_logstore_ckpt_load(lh_logstore *s, const lh_safetensors_file *f, lh_error
     }
     cJSON_Delete(arr);
     return 0;
+}
+
+/* ---- run folders ------------------------------------------------------------------------- */
+
+int lh_logstore_next_version(const char *base)
+{
+    DIR *d = opendir(base);
+    struct dirent *e;
+    long best = -1;
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char *end, path[4400];
+        struct stat st;
+        long n;
+        if (strncmp(e->d_name, "version_", 8) != 0 || !isdigit((unsigned char)e->d_name[8]))
+            continue;
+        n = strtol(e->d_name + 8, &end, 10);
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        /* Lightning counts folders whose suffix is all digits */
+        if (*end || n > 1000000000L || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (n > best)
+            best = n;
+    }
+    closedir(d);
+    return (int)(best + 1);
 }

@@ -4,6 +4,7 @@
 #ifndef LH_LOGSTORE_H
 #define LH_LOGSTORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -47,10 +48,19 @@ int lh_logstore_commit_row(lh_logstore *s, int64_t epoch, int64_t step);
 /* Drop all values (not rows), e.g. before validation-only runs. */
 void lh_logstore_clear_values(lh_logstore *s);
 
-/* metrics.csv: header "epoch,step,<keys in first-seen order>", empty cells for missing keys.
- * Written whole, atomically. lh_logstore_read_csv loads an existing file's rows (for resume). */
+/* metrics.csv by Lightning's CSVLogger rules: the header is every key and "epoch", "step",
+ * sorted; a row leaves the keys it lacks empty; keys are quoted as Python's csv module quotes
+ * them; values are written as Python's repr writes a float. Written whole, atomically, so a new
+ * key rewrites the header. lh_logstore_read_csv loads an existing file's rows (for resume),
+ * finding epoch and step by name. */
 int lh_logstore_write_csv(const lh_logstore *s, const char *path, lh_error *err);
 int lh_logstore_read_csv(lh_logstore *s, const char *path, lh_error *err);
+/* v as Python's repr writes a float: the shortest text that reads back the same ("1.0",
+ * "0.30000000000000004", "nan", "inf"). */
+void lh_logstore_format_value(double v, char *buf, size_t cap);
+/* The version Lightning's loggers take in `base` (lightning_logs): one more than the largest N
+ * of the version_N folders there, 0 if none (so version_0 and version_7 give 8). */
+int lh_logstore_next_version(const char *base);
 
 /* Checkpoint section: every value with its epoch accumulator and flags, as the JSON array
  * [{"key", "value", "sum", "weight" (numbers as %.17g text, exact), "flags"}] in the "logged"

@@ -94,19 +94,24 @@ static int batch_outputs(lh_trainer *t, lh_metric_run *runs, int32_t n, int32_t 
     return 0;
 }
 
-/* Log every output of every metric run under prefix, from r->out. */
+/* Log every output of every metric run under prefix, from r->out; to the row too when
+ * row_suffix is non-NULL, under the key + row_suffix. Training metrics are logged on step and
+ * on epoch, so their rows name them as Lightning's logger connector does: `acc_step` in step
+ * rows, `acc_epoch` in epoch rows (callbacks still read `acc`). */
 static void log_metric_outputs(lh_trainer *t, lh_metric_run *runs, const char *prefix,
-                               uint32_t flags, int32_t to_row)
+                               uint32_t flags, const char *row_suffix)
 {
     int32_t i;
     uint32_t k;
-    char key[128];
+    char key[128], row_key[140];
     for (i = 0; i < t->n_metrics; i++)
         for (k = 0; k < runs[i].n_outputs; k++) {
             lh_metric_run_name(&runs[i], prefix, k, key, sizeof key);
             lh_logstore_put(&t->log, key, runs[i].out[k], 1.0, flags);
-            if (to_row)
-                lh_logstore_row_add(&t->log, key, runs[i].out[k]);
+            if (row_suffix) {
+                snprintf(row_key, sizeof row_key, "%s%s", key, row_suffix);
+                lh_logstore_row_add(&t->log, row_key, runs[i].out[k]);
+            }
         }
 }
 
@@ -150,6 +155,25 @@ static int commit_row(lh_trainer *t, lh_error *err)
             rc = logger_failed(t, t->loggers[i], "log_row", err);
     }
     free(keys);
+    return rc;
+}
+
+/* The merged config beside metrics.csv, under both names Lightning uses there: hparams.yaml
+ * (CSVLogger's save_hparams_to_yaml) and config.yaml (LightningCLI's SaveConfigCallback). */
+static int save_config(lh_trainer *t, lh_error *err)
+{
+    static const char *const names[] = {"hparams.yaml", "config.yaml"};
+    char path[sizeof t->run_dir + 16], *text;
+    int32_t i, rc = 0;
+    if (!t->cfg || !t->run_dir[0])
+        return 0;
+    if (!(text = lh_config_to_yaml(lh_config_root(t->cfg), err)))
+        return lh_error_wrap(err, "hparams.yaml");
+    for (i = 0; i < 2 && !rc; i++) {
+        snprintf(path, sizeof path, "%s/%s", t->run_dir, names[i]);
+        rc = lh_atomic_write(path, text, strlen(text), err);
+    }
+    free(text);
     return rc;
 }
 
@@ -246,7 +270,7 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     for (i = 0; i < t->n_metrics; i++)
         if (lh_metric_run_compute(&t->val_metrics[i], err))
             return -1;
-    log_metric_outputs(t, t->val_metrics, pre, LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    log_metric_outputs(t, t->val_metrics, pre, LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, "");
     if (hook(t, LH_HOOK_VALIDATION_EPOCH_END, NULL, err))
         return -1;
     /* In fit, on_validation_end runs at the epoch's end, after the training values are logged
@@ -322,7 +346,7 @@ static int grads_ready(lh_trainer *t, lh_error *err)
 
 static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
-    int32_t B = (int32_t)t->opts.batch_size, i;
+    int32_t B = (int32_t)t->opts.batch_size;
     int64_t b;
     for (b = t->resume_batch; b < t->num_train_batches; b++) {
         int64_t start = b * B;
@@ -349,18 +373,10 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         if (batch_outputs(t, t->metrics, n, 1, &loss, err))
             return -1;
         lh_logstore_put(&t->log, "loss", loss, n, LHOST_LOGF_ON_STEP | LHOST_LOGF_ON_EPOCH);
-        log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_STEP, 0);
-        if (log_now) {
+        log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_STEP,
+                           log_now ? "_step" : NULL);
+        if (log_now)
             lh_logstore_row_add(&t->log, "loss", loss);
-            for (i = 0; i < t->n_metrics; i++) {
-                uint32_t k;
-                char key[128];
-                for (k = 0; k < t->metrics[i].n_outputs; k++) {
-                    lh_metric_run_name(&t->metrics[i], "", k, key, sizeof key);
-                    lh_logstore_row_add(&t->log, key, t->metrics[i].out[k]);
-                }
-            }
-        }
         bi.loss = loss;
         t->resume_batch = b + 1; /* a checkpoint taken in the hook resumes after this batch */
         if (batch_end_hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err) || commit_row(t, err))
@@ -410,9 +426,12 @@ static int epoch_end(lh_trainer *t, lh_progress *pb, lh_error *err)
     if (lh_trainer_validate(t, 0, err))
         return -1;
     t->last_val_s = lh_clock_now() - v0;
+    /* Lightning logs validation's values and the training epoch's as two rows at one step */
+    if (commit_row(t, err))
+        return -1;
     lh_logstore_row_add(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"));
     lh_logstore_put(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"), 1.0, 0);
-    log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, 1);
+    log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, "_epoch");
     t->epoch_validated = 1;
     if (hook(t, LH_HOOK_VALIDATION_END, NULL, err) || hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err) ||
         commit_row(t, err))
@@ -454,7 +473,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     lh_progress pb;
     int rc = -1;
     lh_progress_init(&pb, t->out, t->tty);
-    if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err) ||
+    if (save_config(t, err) || loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err) ||
         hook(t, LH_HOOK_TRAIN_START, NULL, err))
         goto done;
     for (t->epoch = t->resume_epoch;

@@ -182,7 +182,9 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
     snprintf(base, sizeof base, "%s/lightning_logs", t->opts.root_dir);
     if (lh_paths_mkdir_p(base, 0, err))
         return lh_error_wrap(err, "trainer.default_root_dir");
-    for (n = 0; n < 100000; n++) {
+    /* max existing + 1, as Lightning does; mkdir then takes the next free one if another run
+     * created it meanwhile */
+    for (n = lh_logstore_next_version(base); n < 1000100000; n++) {
         if (snprintf(t->run_dir, sizeof t->run_dir, "%s/version_%d", base, n) >=
             (int)sizeof t->run_dir)
             return lh_error_set(err, "trainer.default_root_dir: path too long");

@@ -3,7 +3,7 @@
 # prefix (SDK examples with find_package(lhost) and with pkg-config; the SDK-free one with plain
 # CMake), then the installed lhost trains a few steps with all of them loaded from their own
 # build folders, and each one's effect shows in metrics.csv:
-#   hello_callback    logs hello_batches = batches seen so far (20, 40, ...)
+#   hello_callback    logs hello_batches = batches seen so far (20.0, 40.0, ...)
 #   lr_on_plateau     lowers lr by `factor` when val_loss stops "improving" (mode max here)
 #   balanced_accuracy equals accuracy on Fashion-MNIST's test set (1000 images per class)
 #   bare_c stop_at    stops the run after epoch 3 (its condition: epoch >= 3)
@@ -64,7 +64,8 @@ cat train.log
 grep -q "hi from an out-of-tree plugin" train.log || fail "hello_callback did not greet"
 csv=lightning_logs/version_0/metrics.csv
 col() { awk -F, -v k="$1" 'NR==1 {for (i=1;i<=NF;i++) if ($i==k) c=i; next} c && $c != "" {print $c}' "$csv"; }
-[ "$(col hello_batches | tr '\n' ' ')" = "20 40 60 80 " ] || fail "hello_batches: $(col hello_batches | tr '\n' ' ')"
+# (floats as CSVLogger writes them: Python's repr)
+[ "$(col hello_batches | tr '\n' ' ')" = "20.0 40.0 60.0 80.0 " ] || fail "hello_batches: $(col hello_batches | tr '\n' ' ')"
 [ "$(col val_acc | wc -l)" = 4 ] || fail "stop_at should stop after epoch 3; epochs run: $(col val_acc | wc -l)"
 paste -d' ' <(col val_acc) <(col val_bacc) | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) exit 1 }' ||
   fail "balanced accuracy differs from accuracy on a balanced test set: $(paste -d' ' <(col val_acc) <(col val_bacc) | tr '\n' ';')"

@@ -16,7 +16,9 @@ cd "$work"
 
 csv=$(ls "$work"/lightning_logs/version_*/metrics.csv)
 head -1 "$csv"
-for key in loss acc precision recall val_loss val_acc val_precision val_recall; do
+# CSVLogger's names: a metric logged on step and on epoch is m_step / m_epoch
+for key in loss train_loss acc_step acc_epoch precision_step precision_epoch recall_step \
+  recall_epoch val_loss val_acc val_precision val_recall epoch step; do
   head -1 "$csv" | tr ',' '\n' | grep -qx "$key" || { echo "FAIL: metrics.csv lacks $key"; exit 1; }
 done
 # val_acc per epoch row (rows where val_acc is set)

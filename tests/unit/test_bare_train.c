@@ -88,9 +88,9 @@ START_TEST(bare_plugins_in_training)
     snprintf(path, sizeof path, "%s/lightning_logs/version_0/metrics.csv", dir);
     csv = read_text(path);
     ck_assert_msg(csv != NULL, "cannot read %s", path);
-    n = column(csv, "acc", acc, 256);
+    n = column(csv, "acc_epoch", acc, 256);
     ck_assert_int_gt(n, 0);
-    ck_assert_int_eq(column(csv, "top1", top1, 256), n);
+    ck_assert_int_eq(column(csv, "top1_epoch", top1, 256), n);
     ck_assert_int_eq(column(csv, "val_acc", vacc, 256), n);
     ck_assert_int_eq(column(csv, "val_top1", vtop1, 256), n);
     for (i = 0; i < n; i++) {

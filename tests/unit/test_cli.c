@@ -131,8 +131,9 @@ START_TEST(logger_plugin_gets_rows)
     fclose(f);
     ck_assert_int_eq(hp, 1);
     ck_assert_int_eq(status, 1);
-    ck_assert_int_eq(rows, csv_rows); /* 2 epochs x (2 step rows + 1 epoch row) */
-    ck_assert_int_eq(rows, 6);
+    /* 2 epochs x (2 step rows + the validation row + the training epoch row) */
+    ck_assert_int_eq(rows, csv_rows);
+    ck_assert_int_eq(rows, 8);
 }
 END_TEST
 

@@ -51,7 +51,7 @@ static double printed(const char *out, const char *key)
 static double logged(const char *sub, const char *key, int epoch_row)
 {
     char path[600], line[4096], *cols[64];
-    int ncol = 0, want = -1, i;
+    int ncol = 0, want = -1, epoch_col = -1, i;
     double v = NAN;
     FILE *f;
     snprintf(path, sizeof path, "%s/%s/lightning_logs/version_0/metrics.csv", dir, sub);
@@ -64,10 +64,16 @@ static double logged(const char *sub, const char *key, int epoch_row)
     for (i = 0; i < ncol; i++)
         if (strcmp(cols[i], key) == 0)
             want = i;
-    ck_assert_msg(want >= 0, "metrics.csv of %s has no column %s", sub, key);
+        else if (strcmp(cols[i], "epoch") == 0)
+            epoch_col = i;
+    ck_assert_msg(want >= 0 && epoch_col >= 0, "metrics.csv of %s has no column %s or epoch",
+                  sub, key);
     while (fgets(line, sizeof line, f)) {
-        char *p = line;
-        int row_epoch = atoi(line);
+        char *p = line, *e = line;
+        int row_epoch;
+        for (i = 0; i < epoch_col && e; i++) /* the header is sorted: epoch is anywhere */
+            e = strchr(e, ',') ? strchr(e, ',') + 1 : NULL;
+        row_epoch = e ? atoi(e) : -1;
         for (i = 0; i < want && p; i++)
             p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
         if (p && *p && *p != ',' && *p != '\n' && (epoch_row < 0 || row_epoch == epoch_row))
