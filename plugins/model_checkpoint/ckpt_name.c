@@ -70,6 +70,16 @@ static void format_shortest(double v, char *out, size_t cap)
     }
 }
 
+/* A decimal number of the spec, saturated at 1000 (past every limit), so ".4294967296f" is
+ * too big rather than wrapping to 0 the way (int)strtol does. */
+static int spec_number(const char **s)
+{
+    int v = 0;
+    for (; **s >= '0' && **s <= '9'; (*s)++)
+        v = v >= 1000 ? 1000 : v * 10 + (**s - '0');
+    return v;
+}
+
 /* Format one value with a spec ("", ".5f", "03d", ...). Returns 0 or -1 for a bad spec. */
 static int format_value(const char *spec, int is_int, int64_t i, double d, char *out, size_t cap)
 {
@@ -84,12 +94,12 @@ static int format_value(const char *spec, int is_int, int64_t i, double d, char 
         s++;
     }
     if (*s >= '1' && *s <= '9')
-        width = (int)strtol(s, (char **)&s, 10);
+        width = spec_number(&s);
     if (*s == '.') {
         s++;
         if (*s < '0' || *s > '9')
             return -1;
-        prec = (int)strtol(s, (char **)&s, 10);
+        prec = spec_number(&s);
     }
     if (*s == 'f' || *s == 'e' || *s == 'g' || *s == 'd')
         type = *s++;
