@@ -10,8 +10,9 @@
  *   null                                        a NULL entry in the plugin list
  *   kv KEY VALUE                                a user parameter (fuzz_params.c)
  * Words are separated by spaces; "-" is NULL, "''" the empty string; CHOICES is a
- * comma-separated list ("-": none, so a NULL choices pointer). SIZE and STRIDE: a number or
- * "=" for the host's sizeof (a STRIDE under 4 counts as 4). Up to FD_MAX_PLUGINS plugins of FD_MAX_PARAMS parameters. */
+ * comma-separated list ("-": none, so a NULL choices pointer). SIZE, VTSIZE and STRIDE: a
+ * number, or "=" (or nothing) for the host's sizeof (a STRIDE under 4 counts as 4). Up to
+ * FD_MAX_PLUGINS plugins of FD_MAX_PARAMS parameters. */
 #ifndef FUZZ_DESC_H
 #define FUZZ_DESC_H
 
@@ -25,8 +26,8 @@
 #define FD_MAX_PLUGINS 8
 #define FD_MAX_PARAMS 16
 #define FD_MAX_KVS 32
-#define FD_MAX_SIZE 4096
-#define FD_FAKE_FN UINT64_C(0xa5a5a5a5a5a5a5a5) /* largest struct_size or stride honoured (bigger ones are clamped) */
+#define FD_MAX_SIZE 4096 /* largest struct_size or stride honoured (bigger ones are clamped) */
+#define FD_FAKE_FN UINT64_C(0xa5a5a5a5a5a5a5a5) /* what fake vtables hold in every pointer */
 
 typedef struct fd_param {
     lhost_param p;
@@ -158,7 +159,10 @@ static void fd_line(fd_world *w, char **word, int n)
         pl->d.description = "fuzzed";
         pl->d.priority = (int32_t)(n > 6 ? fd_int(word[6]) : 0);
         pl->has_vt = !(n > 7 && strcmp(word[7], "-") == 0);
-        pl->vt_size = fd_size(n > 7 && pl->has_vt ? word[7] : "4096", 0);
+        pl->vt_size = fd_size(n > 7 ? word[7] : NULL,
+                              pl->d.kind == LHOST_KIND_METRIC ? sizeof(lhost_metric_vtable)
+                              : pl->d.kind == LHOST_KIND_LOGGER ? sizeof(lhost_logger_vtable)
+                                                                : sizeof(lhost_callback_vtable));
         /* Each element starts with its struct_size: a stride under 4 would overlap them. */
         pl->stride = fd_size(n > 8 ? word[8] : NULL, sizeof(lhost_param));
         if (pl->stride < 4)
