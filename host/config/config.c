@@ -162,6 +162,7 @@ typedef struct builder {
     const char *name;  /* file name for "name:line" */
     const char *where; /* fixed where (command line), or NULL to use name:line */
     lh_error *err;
+    int depth0;        /* the document's depth in the tree: an override's value sits at its key's */
 } builder;
 
 static int next_event(builder *b, yaml_event_t *ev)
@@ -368,7 +369,7 @@ static lh_config_node *parse_doc(builder *b, const char *root_path)
             continue;
         }
         char *w = where_of(b, &ev.start_mark);
-        root = w ? build(b, &ev, w, root_path, 0) : NULL;
+        root = w ? build(b, &ev, w, root_path, b->depth0) : NULL;
         free(w);
         yaml_event_delete(&ev);
         if (!root)
@@ -477,12 +478,13 @@ void lh_config_free(lh_config *cfg)
 
 /* ---- overrides ---------------------------------------------------------------------------- */
 
-/* Parse an override value into a node with the given where/path. */
+/* Parse an override value into a node with the given where/path, `depth` deep in the tree (so
+ * key and value together nest no deeper than a file may). */
 static lh_config_node *override_value(const char *value, const char *where, const char *path,
-                                   lh_error *err)
+                                      int depth, lh_error *err)
 {
     if (value[0] == '[' || value[0] == '{' || value[0] == '"' || value[0] == '\'') {
-        builder b = {.name = where, .where = where, .err = err};
+        builder b = {.name = where, .where = where, .err = err, .depth0 = depth};
         if (!yaml_parser_initialize(&b.parser)) {
             lh_error_set(err, "config %s: out of memory", where);
             return NULL;
@@ -512,6 +514,7 @@ typedef struct override_arg {
     const char *key;   /* "a.b", not NUL-terminated: klen bytes */
     size_t klen;
     const char *value; /* "1" */
+    int depth;         /* the key's dotted parts: how deep the value sits */
     lh_error *err;
 } override_arg;
 
@@ -542,7 +545,7 @@ static lh_config_node *override_kid(const override_arg *ov, const lh_config_node
                                     const char *path)
 {
     if (last)
-        return override_value(ov->value, ov->where, path, ov->err);
+        return override_value(ov->value, ov->where, path, ov->depth, ov->err);
     if (old && !old->is_null) {
         lh_error_set(ov->err, "config %s: %s: is a scalar (\"%.200s\" from %s), cannot set "
                      "%.*s in it", ov->where, path, old->scalar, old->where, (int)ov->klen,
@@ -630,8 +633,16 @@ int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
     const char *eq = strchr(s, '=');
     if (!eq || eq == s)
         return lh_error_set(err, "config %s: expected --key.path=value", where);
+    /* As deep as a file may nest: each part's node holds its whole dotted path, so 64,000 parts
+     * would cost gigabytes (and every walk of the tree a deep recursion). */
+    size_t parts = 1;
+    for (const char *c = s; c < eq; c++)
+        parts += *c == '.';
+    if (parts > LH_CFG_MAX_DEPTH)
+        return lh_error_set(err, "config command line (--%.60s...): key has %zu dotted parts, "
+                            "at most %d", s, parts, LH_CFG_MAX_DEPTH);
     override_arg ov = {.where = where, .key = s, .klen = (size_t)(eq - s), .value = eq + 1,
-                       .err = err};
+                       .depth = (int)parts, .err = err};
     lh_config_node *cur = cfg->root;
     const char *part = s;
     int rc;
