@@ -112,8 +112,19 @@ static void plan_and_load(const lh_model_spec *spec, const uint8_t *data, size_t
         return;
     }
     if (lh_safetensors_parse("fuzz.ckpt", data, size, &f, &err) == 0) {
-        if (lh_model_ckpt_load(&m, f, &err) != 0)
+        if (lh_model_ckpt_load(&m, f, &err) != 0) {
             check_error(&err);
+        } else { /* every weight was there as F32 with exactly the model's shape */
+            int32_t k, d;
+            for (k = 0; k < m.n_params; k++) {
+                const lh_param_info *p = &m.params[k];
+                int32_t i = lh_safetensors_index(f, p->name);
+                CHECK(i >= 0 && strcmp(lh_safetensors_dtype(f, i), "F32") == 0);
+                CHECK(lh_safetensors_ndim(f, i) == p->ndim);
+                for (d = 0; d < p->ndim; d++)
+                    CHECK(lh_safetensors_shape(f, i)[d] == p->shape[d]);
+            }
+        }
         lh_safetensors_close(f);
     }
     lh_model_free(&m);
