@@ -165,6 +165,7 @@ typedef struct builder {
     lh_error *err;
     const unsigned char *text; /* the whole input, so a reader error can be placed */
     size_t len;
+    int depth0;        /* the document's depth in the tree: an override's value sits at its key's */
 } builder;
 
 /* libyaml places a reader error (a NUL or other control character, bad UTF-8) by byte offset
@@ -395,7 +396,7 @@ static lh_config_node *parse_doc(builder *b, const char *root_path)
             continue;
         }
         char *w = where_of(b, &ev.start_mark);
-        root = w ? build(b, &ev, w, root_path, 0) : NULL;
+        root = w ? build(b, &ev, w, root_path, b->depth0) : NULL;
         free(w);
         yaml_event_delete(&ev);
         if (!root)
@@ -448,10 +449,10 @@ static int finish_load(lh_config **out, lh_config_node *root, lh_error *err)
 
 /* Parse `len` bytes of YAML named `name` (where: fixed place for messages, or NULL). */
 static lh_config_node *parse_text(const char *name, const char *where, const char *text,
-                                  size_t len, const char *root_path, lh_error *err)
+                                  size_t len, const char *root_path, int depth0, lh_error *err)
 {
     builder b = {.name = name, .where = where, .err = err, .text = (const unsigned char *)text,
-                 .len = len};
+                 .len = len, .depth0 = depth0};
     if (!yaml_parser_initialize(&b.parser)) {
         lh_error_set(err, "config %s: out of memory", name);
         return NULL;
@@ -506,7 +507,7 @@ int lh_config_load(lh_config **out, const char *path, lh_error *err)
         return lh_error_set(err, "config %s: read error: %s", path, strerror(e));
     }
     fclose(f);
-    lh_config_node *root = parse_text(path, NULL, text, len, "", err);
+    lh_config_node *root = parse_text(path, NULL, text, len, "", 0, err);
     free(text);
     if (!root)
         return -1;
@@ -519,7 +520,7 @@ int lh_config_load_string(lh_config **out, const char *name, const char *yaml, l
     if (!err)
         err = &local;
     *out = NULL;
-    lh_config_node *root = parse_text(name, NULL, yaml, strlen(yaml), "", err);
+    lh_config_node *root = parse_text(name, NULL, yaml, strlen(yaml), "", 0, err);
     if (!root)
         return -1;
     return finish_load(out, root, err);
@@ -553,15 +554,16 @@ static int is_plugin_param(const char *path)
 /* Parse an override value into a node with the given where/path. A value in brackets or quotes
  * is YAML (a list, a map, a quoted string), except for a plugin parameter, which only takes a
  * single value: there "{epoch}-{step}" or "[x]" is the text itself, and quotes are removed only
- * when they make a valid YAML string. */
+ * when they make a valid YAML string. The value sits `depth` deep in the tree (so key and value
+ * together nest no deeper than a file may). */
 static lh_config_node *override_value(const char *value, const char *where, const char *path,
-                                      lh_error *err)
+                                      int depth, lh_error *err)
 {
     int flow = value[0] == '[' || value[0] == '{', quoted = value[0] == '"' || value[0] == '\'';
     int plugin = is_plugin_param(path);
     if ((flow && !plugin) || quoted) {
         lh_error local = {{0}};
-        lh_config_node *n = parse_text(where, where, value, strlen(value), path,
+        lh_config_node *n = parse_text(where, where, value, strlen(value), path, depth,
                                        plugin ? &local : err);
         if (!plugin || (n && n->type == LH_CFG_SCALAR))
             return n;
@@ -587,6 +589,7 @@ typedef struct override_arg {
     const char *key;   /* "a.b", not NUL-terminated: klen bytes */
     size_t klen;
     const char *value; /* "1" */
+    int depth;         /* the key's dotted parts: how deep the value sits */
     lh_error *err;
 } override_arg;
 
@@ -617,7 +620,7 @@ static lh_config_node *override_kid(const override_arg *ov, const lh_config_node
                                     const char *path)
 {
     if (last)
-        return override_value(ov->value, ov->where, path, ov->err);
+        return override_value(ov->value, ov->where, path, ov->depth, ov->err);
     if (old && !old->is_null) {
         lh_error_set(ov->err, "config %s: %s: is a scalar (\"%.200s\" from %s), cannot set "
                      "%.*s in it", ov->where, path, old->scalar, old->where, (int)ov->klen,
@@ -714,7 +717,7 @@ int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
         return lh_error_set(err, "config command line (%.60s...): the key has %zu dotted parts, "
                             "at most %d", arg, parts, LH_CFG_MAX_DEPTH);
     override_arg ov = {.where = where, .key = s, .klen = (size_t)(eq - s), .value = eq + 1,
-                       .err = err};
+                       .depth = (int)parts, .err = err};
     lh_config_node *cur = cfg->root;
     const char *part = s;
     int rc;

@@ -126,19 +126,30 @@ static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text
     return 0;
 }
 
-/* Read the payload into a new buffer and check nothing follows it. */
+/* Read the payload into a new buffer (*out, freed by the caller either way) and check nothing
+ * follows it. The buffer grows with what the file really holds, doubling from 1 MiB, so a .gz
+ * whose header promises gigabytes but holds a few bytes fails as truncated, not at malloc. */
 static int idx_payload(idx_file *f, int64_t bytes, uint8_t **out, lh_error *err)
 {
     char expect[128];
     unsigned char extra;
+    int64_t cap = bytes < (1 << 20) ? bytes : (1 << 20), have = 0;
 
-    *out = malloc(bytes > 0 ? (size_t)bytes : 1);
-    if (!*out)
-        return lh_error_set(err, "data %s: out of memory for %lld bytes of %s", f->path,
-                            (long long)bytes, f->what);
     snprintf(expect, sizeof expect, "%lld bytes of %s", (long long)f->total, f->what);
-    if (idx_read(f, *out, bytes, expect, err) < 0)
-        return -1;
+    *out = malloc(cap > 0 ? (size_t)cap : 1);
+    for (;;) {
+        if (!*out)
+            return lh_error_set(err, "data %s: out of memory for %lld bytes of %s", f->path,
+                                (long long)bytes, f->what);
+        if (idx_read(f, *out + have, cap - have, expect, err) < 0)
+            return -1;
+        if ((have = cap) == bytes)
+            break;
+        uint8_t *grown = realloc(*out, (size_t)(cap = cap > bytes / 2 ? bytes : 2 * cap));
+        if (!grown)
+            free(*out);
+        *out = grown;
+    }
     int got = gzread(f->gz, &extra, 1);
     int zerr = Z_OK;
     const char *zmsg = gzerror(f->gz, &zerr);

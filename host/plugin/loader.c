@@ -134,7 +134,10 @@ static lh_plugin_copy *copy_desc(const lhost_plugin_desc *src, char *why, size_t
     for (k = 0; k < src->n_params; k++)
         copy_sized(&c->params[k], sizeof c->params[k],
                    (const char *)src->params + (size_t)k * stride, stride);
-    copy_sized(&c->vt, vtable_host_size(src->kind), src->vtable, *(const uint32_t *)src->vtable);
+    /* A vtable is function pointers after an 8-byte head: whole pointers only, so a struct_size
+     * ending inside one leaves it NULL rather than half a pointer. */
+    copy_sized(&c->vt, vtable_host_size(src->kind), src->vtable,
+               *(const uint32_t *)src->vtable & ~7u);
     c->desc.params = c->params;
     c->desc.vtable = &c->vt;
     if (lh_params_check_schema(&c->desc, &err) != 0) {
@@ -255,7 +258,8 @@ static int abi_accepted(lhost_version h, const lhost_library *lib, uint32_t size
         break;
     default:
         why[0] = '\0';
-        if (lib->error)
+        /* A struct_size ending inside `error` leaves half a pointer in the copy. */
+        if (COVERS(size, lhost_library, error) && lib->error)
             snprintf(why, cap, "entry failed: %s", lib->error);
         else if (!COVERS(size, lhost_library, plugins))
             snprintf(why, cap, "library struct_size %u is too small", size);
@@ -313,7 +317,6 @@ int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
 {
     const lhost_version none = {0, 0, 0};
     char why[1200];
-    lhost_library lib;
     const lhost_library *plib = NULL;
     void *handle;
     int rc;
@@ -326,20 +329,25 @@ int lh_loader_load(lh_registry *reg, const char *path, const char *dir)
     }
     if ((rc = describe(reg, handle, path, dir, &plib)) != DESCRIBED)
         return rc;
-    if (!library_readable(plib, why, sizeof why)) {
-        dlclose(handle);
-        return broken(reg, path, dir, none, why);
-    }
-    copy_sized(&lib, sizeof lib, plib, plib->struct_size);
-    if (!abi_accepted(reg->host_abi, &lib, plib->struct_size, why, sizeof why)) {
-        dlclose(handle);
-        return broken(reg, path, dir, lib.abi, why);
-    }
-    rc = add_rows(reg, path, dir, &lib, why, sizeof why);
+    rc = lh_loader_add_library(reg, plib, path, dir);
     if (rc <= 0) {
         /* Nothing usable (or out of memory): no row points into the code, so unload it. */
         dlclose(handle);
         return rc;
     }
     return lh_registry_keep_handle(reg, handle);
+}
+
+int lh_loader_add_library(lh_registry *reg, const lhost_library *plib, const char *path,
+                          const char *dir)
+{
+    const lhost_version none = {0, 0, 0};
+    char why[1200];
+    lhost_library lib;
+    if (!library_readable(plib, why, sizeof why))
+        return broken(reg, path, dir, none, why);
+    copy_sized(&lib, sizeof lib, plib, plib->struct_size);
+    if (!abi_accepted(reg->host_abi, &lib, plib->struct_size, why, sizeof why))
+        return broken(reg, path, dir, lib.abi, why);
+    return add_rows(reg, path, dir, &lib, why, sizeof why);
 }

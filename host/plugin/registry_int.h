@@ -46,6 +46,12 @@ void lh_registry_clear(lh_registry *reg);
  * per plugin (or one BROKEN row for the file). -1 only when out of memory. */
 int lh_loader_load(lh_registry *reg, const char *path, const char *dir);
 
+/* What lh_loader_load does with the library an entry returned (plib may be NULL): check the
+ * ABI, copy and check every descriptor, add the rows. Returns how many plugins are usable (0:
+ * a BROKEN row says why), -1 when out of memory. Also the descriptor fuzz target's way in. */
+int lh_loader_add_library(lh_registry *reg, const lhost_library *plib, const char *path,
+                          const char *dir);
+
 /* The same, with the entry run in a child process (rows carry no desc). */
 int lh_scan_file(lh_registry *reg, const char *path, const char *dir);
 

@@ -1,18 +1,10 @@
 /* tests/fuzz/fuzz_bare_parse.c — fuzz target for the bare-plugin signature parser
- * (host/bare_parse.c). On any input the parser must either fail with a one-line message that
- * names the plugin, or succeed with declarations that format within bounds and parse back to
- * the same declarations.
+ * (host/plugin/bare/bare_parse.c). On any input the parser must either fail with a one-line
+ * message that names the plugin, or succeed with declarations that format within bounds and
+ * parse back to the same declarations.
  *
- * Two ways to run it:
- *   - the standalone driver (tests/fuzz/fuzz_main.c; ctest -R fuzz_bare_parse): seed corpus
- *     plus deterministic random mutations for a bounded time;
- *   - libFuzzer, built when the C compiler is clang or with -DLHOST_FUZZ=ON and clang installed:
- *       cmake --build build --target fuzz_bare_parse_libfuzzer
- *       cp -r tests/fuzz/corpus_bare /tmp/bare_corpus     # libFuzzer adds to it
- *       build/tests/fuzz_bare_parse_libfuzzer /tmp/bare_corpus -max_total_time=300 \
- *           -dict=tests/fuzz/bare.dict
- *     A crash leaves crash-<sha1> in the working directory; rerun the binary on that file to
- *     reproduce, and add the input to corpus_bare/ once fixed. */
+ * Run: ctest -L fuzz (the standalone driver, fuzz_main.c), or the libFuzzer build as
+ * tests/fuzz/README.md says; once a finding is fixed, add its input to corpus_bare_parse/. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,10 +4,12 @@
  * until a time budget runs out. The random sequence is fixed by the seed, so a failure at
  * iteration N comes back with the same seed.
  *
- * Usage: fuzz_bare_parse [-t SECONDS] [-s SEED] [PATH...]
- *   PATH: a directory (its *.txt files) or a file; default: the committed corpus.
+ * Usage: fuzz_TARGET [-t SECONDS] [-s SEED] [-d DICT] [PATH...]
+ *   PATH: a directory (every file in it not starting with '.') or a file; default: the
+ *   target's committed corpus (LH_FUZZ_CORPUS_DIR).
  *   SECONDS: default $LH_FUZZ_SECONDS, else 20. SEED: default $LH_FUZZ_SEED, else 1.
- * When an input aborts or crashes, it is written to ./fuzz-crash.txt first (rerun the driver
+ *   DICT: a libFuzzer dictionary ("token" per line, \xNN escapes); default LH_FUZZ_DICT.
+ * When an input aborts or crashes, it is written to ./fuzz-crash.bin first (rerun the driver
  * with that file as PATH to reproduce). */
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,8 +23,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_MAX_INPUT 8192
+#define FUZZ_MAX_INPUT 65536
 #define MAX_SEEDS 256
+#define MAX_DICT 512
 
 typedef struct input {
     uint8_t *data;
@@ -34,18 +37,58 @@ static int n_seeds;
 static const uint8_t *cur_data; /* what is running now, for the crash handler */
 static size_t cur_size;
 
-/* Tokens of the signature grammar, so mutations reach past the lexer. */
-static const char *const dict[] = {
-    "on_fit_start", "on_train_epoch_start", "on_train_batch_end", "on_validation_end",
-    "on_train_epoch_end", "on_fit_end", "metric", "max", "min", ":", "(", ")", ",", ";", "*",
-    "#", "\n", " ", "int", "int32", "int32_t", "int64", "int64_t", "long", "double", "float",
-    "bool", "_Bool", "void", "const", "char", "const char *", "const float *", "const int32 *",
-    "stage", "epoch", "val_acc", "logits", "targets", "n", "num_classes", "\t", "\r\n", "\x01",
-    "\xff", "0", "_"};
+/* Tokens of the target's grammar (its .dict file), so mutations reach past the lexer. */
+static char *dict[MAX_DICT];
+static size_t dict_len[MAX_DICT];
+static int n_dict;
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : c >= 'A' && c <= 'F'     ? c - 'A' + 10
+                                                             : -1;
+}
+
+/* Read a libFuzzer dictionary: one "token" per line (name= prefixes and # comments allowed). */
+static int load_dict(const char *path)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "fuzz: cannot open dictionary %s\n", path);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) && n_dict < MAX_DICT) {
+        char *a = strchr(line, '"'), *b = strrchr(line, '"'), *tok;
+        size_t n = 0;
+        if (line[0] == '#' || !a || b == a)
+            continue;
+        tok = malloc((size_t)(b - a));
+        for (a++; tok && a < b; a++) {
+            if (*a == '\\' && a + 1 < b && a[1] == 'x' && a + 3 < b && hexval(a[2]) >= 0 &&
+                hexval(a[3]) >= 0) {
+                tok[n++] = (char)(hexval(a[2]) * 16 + hexval(a[3]));
+                a += 3;
+            } else if (*a == '\\' && a + 1 < b) {
+                tok[n++] = *++a;
+            } else {
+                tok[n++] = *a;
+            }
+        }
+        if (tok && n) {
+            dict[n_dict] = tok;
+            dict_len[n_dict++] = n;
+        } else {
+            free(tok);
+        }
+    }
+    fclose(f);
+    return 0;
+}
 
 static void on_crash(int sig)
 {
-    int fd = open("fuzz-crash.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open("fuzz-crash.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         ssize_t w = write(fd, cur_data, cur_size);
         (void)w;
@@ -102,7 +145,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A directory's *.txt files, in name order (so runs are reproducible). */
+/* A directory's files (not those starting with '.'), in name order (so runs are reproducible). */
 static int add_seed_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -112,8 +155,7 @@ static int add_seed_dir(const char *dir)
     if (!d)
         return add_seed_file(dir);
     while ((e = readdir(d)) && n < MAX_SEEDS) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && strcmp(e->d_name + l - 4, ".txt") == 0)
+        if (e->d_name[0] != '.')
             names[n++] = strdup(e->d_name);
     }
     closedir(d);
@@ -143,10 +185,12 @@ static void mutate(uint8_t *buf, size_t *n)
             if (*n)
                 buf[below(*n)] = (uint8_t)rnd();
             break;
-        case 2: /* insert a dictionary token */
+        case 2: /* insert a dictionary token (or a random byte without a dictionary) */
         {
-            const char *t = dict[below(sizeof dict / sizeof dict[0])];
-            len = strlen(t);
+            uint8_t byte = (uint8_t)rnd();
+            size_t w = below((size_t)n_dict);
+            const char *t = n_dict ? dict[w] : (const char *)&byte;
+            len = n_dict ? dict_len[w] : 1;
             if (*n + len <= FUZZ_MAX_INPUT) {
                 memmove(buf + at + len, buf + at, *n - at);
                 memcpy(buf + at, t, len);
@@ -196,17 +240,25 @@ int main(int argc, char **argv)
     uint8_t *buf = malloc(FUZZ_MAX_INPUT);
     struct timespec t0, t;
     unsigned long long iters = 0;
+    const char *dict_path = NULL;
     int i, opt, n_paths = 0;
-    while ((opt = getopt(argc, argv, "t:s:")) != -1) {
+#ifdef LH_FUZZ_DICT
+    dict_path = LH_FUZZ_DICT;
+#endif
+    while ((opt = getopt(argc, argv, "t:s:d:")) != -1) {
         if (opt == 't')
             seconds = atof(optarg);
         else if (opt == 's')
             seed = strtoull(optarg, NULL, 0);
+        else if (opt == 'd')
+            dict_path = optarg;
         else {
-            fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED] [PATH...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED] [-d DICT] [PATH...]\n", argv[0]);
             return 2;
         }
     }
+    if (dict_path && *dict_path && load_dict(dict_path))
+        return 2;
     signal(SIGABRT, on_crash);
     signal(SIGSEGV, on_crash);
     signal(SIGBUS, on_crash);
@@ -243,6 +295,8 @@ int main(int argc, char **argv)
            iters, seconds, (unsigned long long)seed);
     for (i = 0; i < n_seeds; i++)
         free(seeds[i].data);
+    for (i = 0; i < n_dict; i++)
+        free(dict[i]);
     free(buf);
     return 0;
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh — run every libFuzzer target of a -DLHOST_FUZZ=ON build, one after another.
+#   tests/fuzz/run.sh BUILD_DIR [-max_total_time=60 | -runs=10000000 ...] [-- TARGET...]
+# Each target starts from its committed corpus (read only) plus BUILD_DIR/tests/fuzz_work/TARGET
+# (where libFuzzer keeps what it finds new), with its dictionary, a 1 s timeout and a 2 GB memory
+# limit. A finding is written to BUILD_DIR/tests/fuzz_work/TARGET-crash-* (or -timeout-, -oom-,
+# -leak-) and makes the script exit 1 after the other targets ran. Prints one line per target:
+#   fuzz TARGET: N executions in S s (E exec/s), 0 findings
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$1"; shift
+opts=(); targets=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = -- ]; then shift; targets=("$@"); break; fi
+  opts+=("$1"); shift
+done
+[ ${#opts[@]} -gt 0 ] || opts=(-max_total_time=60)
+[ ${#targets[@]} -gt 0 ] || targets=(bare_parse idx ckpt config params ckpt_name plugin_desc)
+export LHOST_DATA_CACHE=0
+status=0
+for t in "${targets[@]}"; do
+  exe="$build/tests/fuzz_$t"
+  work="$build/tests/fuzz_work/$t"
+  log="$build/tests/fuzz_work/$t.log"
+  mkdir -p "$work"
+  dict=(); [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+  start=$(date +%s)
+  "$exe" "${opts[@]}" "${dict[@]}" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$build/tests/fuzz_work/$t-" \
+    "$work" "$here/corpus_$t" >"$log" 2>&1
+  rc=$?
+  secs=$(( $(date +%s) - start ))
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  if [ $rc -eq 0 ]; then
+    echo "fuzz $t: ${runs:-?} executions in $secs s (${rate:-?} exec/s), 0 findings"
+  else
+    echo "fuzz $t: FAILED (rc $rc) after ${runs:-?} executions in $secs s; log: $log"
+    grep -E 'ERROR|invariant|SUMMARY' "$log" | head -5
+    status=1
+  fi
+done
+exit $status
