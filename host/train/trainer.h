@@ -45,6 +45,7 @@ typedef struct lh_trainer_opts {
     double t_start;              /* lh_clock_now() when the command started (0: at setup) */
     double gradient_clip_val;    /* NAN or 0: no clipping */
     int32_t gradient_clip_algorithm; /* LH_CLIP_NORM or LH_CLIP_VALUE */
+    double dist_timeout;         /* seconds a collective may wait for other ranks; 0: forever */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0

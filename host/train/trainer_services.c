@@ -5,6 +5,7 @@
  * checks the window it is valid in: gradients between backward and the optimizer step), the
  * batch's logits, stops after the current batch and checkpoint metadata. */
 #include "ckpt.h"
+#include "dist.h"
 #include "safetensors.h"
 #include "trainer.h"
 
@@ -53,6 +54,8 @@ static int32_t env_save_checkpoint(void *user, const char *path, uint32_t flags,
 {
     lh_trainer *t = user;
     size_t n = strlen(t->exception_saves);
+    if (lh_dist_rank() != 0) /* every rank holds the same state: rank 0 writes it */
+        return LHOST_OK;
     if (lh_ckpt_save(t, path, flags, err))
         return LHOST_EIO;
     if (t->in_exception)
@@ -75,9 +78,9 @@ static void env_trainer_state(void *user, lhost_trainer_state *out)
     s.num_train_batches = t->num_train_batches;
     s.max_epochs = t->opts.max_epochs;
     s.min_epochs = t->opts.min_epochs;
-    s.rank = 0;
-    s.world_size = 1;
-    s.is_global_zero = 1;
+    s.rank = lh_dist_rank();
+    s.world_size = lh_dist_world();
+    s.is_global_zero = s.rank == 0;
     s.stop_requested = t->stop_requested;
     s.grads_valid = t->grads_valid;
     memcpy(out, &s, n);

@@ -13,6 +13,7 @@
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
+#include "trainer_dist.h"
 #include "trainer_keys.h"
 
 /* The keys, their defaults and ranges are the table in trainer_keys.c (also --help's). */
@@ -368,7 +369,7 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;
     return setup_data(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
-                   setup_plugins(t, err)
+                   setup_plugins(t, err) || lh_trainer_dist_setup(t, err)
                ? -1
                : 0;
 }
@@ -402,7 +403,7 @@ int lh_trainer_prepare_fit(lh_trainer *t, const char *resume, lh_error *err)
 {
     if (resume && lh_ckpt_load(t, resume, 1, err))
         return -1;
-    if (lh_trainer_make_run_dir(t, err) || (resume && lh_trainer_reload_csv(t, err)))
+    if (lh_trainer_dist_run_dir(t, err) || (resume && lh_trainer_reload_csv(t, err)))
         return -1;
     if (t->opts.summary) {
         fprintf(t->out, "Device: %s\n", t->be->describe(t->bctx));
