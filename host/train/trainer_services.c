@@ -433,10 +433,19 @@ void lh_trainer_ckpt_meta_clear(lh_trainer *t)
     t->n_ckpt_meta = 0;
 }
 
+/* Plugins' log lines on stderr as services.c prints them, with the rank under mpirun. */
+static void env_log(void *user, const char *who, int32_t level, const char *msg)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    if (level >= LHOST_LOG_INFO)
+        fprintf(stderr, "lhost: %s%s: %s: %s\n", lh_dist_prefix(), who,
+                level <= 3 ? names[level] : "info", msg);
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
-    /* no .log: plugins' log lines go to stderr, as services.c does without one */
     static const lh_host_env calls = {
+        .log = env_log,
         .get_value = env_get_value,
         .log_value = env_log_value,
         .list_values = env_list_values,

@@ -22,3 +22,13 @@ fail() {
     echo "FAIL: $*"
     exit 1
 }
+# The logged value `key` a checkpoint holds, as its metadata writes it (%.17g).
+logged() {
+    "$LHOST" ckpt inspect --verbose "$1" | grep -o "\"key\":\"$2\",\"value\":\"[^\"]*\"" |
+        sed 's/.*"value":"\([^"]*\)"/\1/'
+}
+# |a - b| <= tol * |b|
+close() {
+    awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d;
+        m = b < 0 ? -b : b; exit !(d <= t * m) }'
+}
