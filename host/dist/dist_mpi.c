@@ -143,6 +143,13 @@ int lh_dist_allgatherv(const void *send, int64_t n, void **recv, int64_t *counts
     int *cnt = NULL, *displ = NULL, r, rc = -1;
     long long total = 0;
     *recv = NULL;
+    if (world_ == 1) { /* alone, maybe before any MPI_Init: a copy */
+        if (!(*recv = malloc(n ? (size_t)n : 1)))
+            return lh_error_set(err, "out of memory gathering %s", what);
+        memcpy(*recv, send, (size_t)n);
+        counts[0] = n;
+        return 0;
+    }
     if (!(all = malloc((size_t)world_ * sizeof *all)) ||
         !(cnt = malloc((size_t)world_ * sizeof *cnt)) ||
         !(displ = malloc((size_t)world_ * sizeof *displ))) {
