@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "ckpt.h"
 #include "clock.h"
+#include "dist.h"
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
@@ -361,7 +362,10 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     lh_rng_seed(&t->rng_init, o->seed, 1);
     lh_rng_seed(&t->rng_shuffle, o->seed, 2);
 
-    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
+    /* Under mpirun one rank per GPU: plain `cuda` is this machine's local_rank-th device. */
+    if (strcmp(o->device, "cuda") == 0 && lh_dist_world() > 1)
+        snprintf(t->opts.device, sizeof t->opts.device, "cuda:%d", (int)lh_dist_local_rank());
+    if (lh_backend_select(t->opts.device, (int32_t)t->opts.threads, &t->be, &t->bctx, err)) {
         const lh_config_node *dev =
             cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
         return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
