@@ -158,7 +158,8 @@ int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_
                    meta_i64(w, "resume_epoch", t->epoch_validated ? t->epoch + 1 : t->epoch,
                             err) ||
                    meta_i64(w, "resume_batch", t->epoch_validated ? 0 : t->resume_batch, err) ||
-                   meta_i64(w, "resume_sample", resume_sample(t), err)
+                   meta_i64(w, "resume_sample", resume_sample(t), err) ||
+                   meta_i64(w, "global_batch", lh_dist_world() * t->opts.batch_size, err)
                ? -1
                : 0;
 }
@@ -194,20 +195,22 @@ int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f,
         meta_int(f, "resume_epoch", 0, COUNT_MAX, &t->resume_epoch, err) ||
         meta_int(f, "resume_batch", 0, COUNT_MAX, &t->resume_batch, err))
         return -1;
-    /* The data cursor is global: a checkpoint with resume_sample (any world size) resumes at
-     * that sample; older ones at their batch. */
-    if (lh_safetensors_meta_get(f, "resume_sample")) {
-        int64_t s, g = lh_dist_world() * t->opts.batch_size;
-        if (meta_int(f, "resume_sample", 0, t->train.count, &s, err))
+    /* The data cursor is global: a checkpoint written with another global batch (ranks x
+     * data.batch_size) resumes at its sample of the shared order, resume_sample; one with
+     * this run's (or from before resume_sample) at its batch. */
+    if (lh_safetensors_meta_get(f, "resume_sample") && lh_safetensors_meta_get(f, "global_batch")) {
+        int64_t s, was, g = lh_dist_world() * t->opts.batch_size;
+        if (meta_int(f, "global_batch", 1, COUNT_MAX, &was, err) ||
+            meta_int(f, "resume_sample", 0, t->train.count, &s, err))
             return -1;
-        if (s % g && s < t->train.count)
+        if (was != g && s % g && s < t->train.count)
             return lh_error_set(err, "metadata `resume_sample`: the checkpoint stopped %lld "
                                 "samples into the epoch, not a whole number of this run's "
                                 "global batches of %lld (ranks x data.batch_size)",
                                 (long long)s, (long long)g);
-        t->resume_batch = (s + g - 1) / g;
-        if (t->resume_batch > t->num_train_batches)
-            t->resume_batch = t->num_train_batches;
+        if (was != g)
+            t->resume_batch = (s + g - 1) / g < t->num_train_batches ? (s + g - 1) / g
+                                                                      : t->num_train_batches;
     }
     if (t->resume_batch < 0 || t->resume_batch > t->num_train_batches)
         return lh_error_set(err, "metadata `resume_batch`: %lld outside this run's %lld batches "

@@ -1,6 +1,7 @@
 # tests/dist/test_val_sharding.sh — validation sharded exactly: 3 ranks validate 100 samples
-# (13 batches of 8, the last of 4: divisible by 3 neither) to the single process's val_acc and
-# AUROC (a cat state, gathered in order) exactly and its val_loss within 1e-9 relative. SGD with
+# (13 batches of 8, the last of 4: divisible by 3 neither) to the single process's val_acc,
+# AUROC (a cat state, gathered in order) and confusion matrix counts (every sample once: 100 in
+# all, none padded or twice) exactly and its val_loss within 1e-9 relative. SGD with
 # lr 0 keeps the weights at their (seeded) initial values, so only validation can differ.
 # Run: ctest --test-dir build -R dist_test_val_sharding --output-on-failure
 source "$(dirname "$0")/common.sh"
@@ -20,6 +21,7 @@ trainer: {max_epochs: 1, threads: 1, limit_train_batches: 2, enable_progress_bar
 metrics:
   acc: {plugin: accuracy, num_classes: 10}
   auroc: {plugin: auroc, num_classes: 10}
+  cm: {plugin: confusion_matrix, num_classes: 10}
 callbacks:
   model_checkpoint: {dirpath: ckpt, save_last: true}
 YAML
@@ -37,4 +39,13 @@ for key in val_acc val_auroc val_loss; do
         [ "$a" = "$b" ] || fail "$key differs"
     fi
 done
+counts() {
+    "$LHOST" ckpt inspect --verbose "$1" | grep -o '"key":"val_cm_[0-9]*","value":"[^"]*"'
+}
+c1=$(counts "$WORK/np1/ckpt/last.ckpt")
+c3=$(counts "$WORK/np3/ckpt/last.ckpt")
+total=$(echo "$c1" | sed 's/.*"value":"\([^"]*\)"/\1/' | awk '{ s += $1 } END { print s }')
+echo "confusion matrix: $(echo "$c1" | wc -l) cells, $total samples"
+[ "$total" = 100 ] || fail "the single process counted $total samples, expected 100"
+[ "$c1" = "$c3" ] || fail "3 ranks counted other confusion matrix cells than 1"
 echo PASS
