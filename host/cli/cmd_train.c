@@ -19,6 +19,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "cmd.h"
+#include "dist.h"
 #include "guard.h"
 #include "layer.h"
 #include "signals.h"
@@ -228,7 +229,7 @@ static void config_help(FILE *f)
 
 static int fail(const lh_error *err)
 {
-    fprintf(stderr, "lhost: %s\n", err->msg);
+    fprintf(stderr, "lhost: %s%s\n", lh_dist_prefix(), err->msg);
     return 1;
 }
 
@@ -256,6 +257,7 @@ static int run_end(cmd_run *r, int rc)
         lh_registry_close(r->reg);
     lh_config_free(r->cfg);
     lh_args_free(&r->args);
+    lh_dist_finalize();
     /* After a signal the handler stays until exit, so a second one ends the process at once
      * with the same status, however late it comes; otherwise the shell's disposition returns. */
     if (!sig)
@@ -368,7 +370,8 @@ int lh_cmd_train(int argc, char **argv)
         lh_error_set(&r.err, "cannot install the SIGINT/SIGTERM handlers");
         return run_end(&r, 1);
     }
-    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
+    /* MPI after the registry: plugin files are judged in forked children first. */
+    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) || lh_dist_init(&r.err) ||
         lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, LHOST_STAGE_FIT, NULL, &r.err) ||
         lh_trainer_prepare_fit(r.t, resume, &r.err) || lh_trainer_fit(r.t, &r.err))
         return run_end(&r, 1);
@@ -407,7 +410,7 @@ static int eval_cmd(int argc, char **argv, int32_t stage, int32_t test)
     }
     r.opts.eval_test = test;
     snprintf(r.opts.split_ckpt, sizeof r.opts.split_ckpt, "%s", ckpt);
-    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) ||
+    if (open_registry(&r.args, r.cfg, &r.reg, &r.err) || lh_dist_init(&r.err) ||
         lh_trainer_create(&r.t, &r.opts, r.cfg, r.reg, stage, &spec, &r.err) ||
         lh_ckpt_load(r.t, ckpt, 0, &r.err) ||
         (stage == LHOST_STAGE_VALIDATE ? lh_trainer_validate(r.t, 1, &r.err)

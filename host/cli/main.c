@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "dist.h"
 #include "lhost/version.h"
 
 typedef struct subcommand {
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("lhost %s (plugin ABI %d.%d.%d)\n", LH_VERSION, LHOST_ABI_VERSION_MAJOR,
                LHOST_ABI_VERSION_MINOR, LHOST_ABI_VERSION_PATCH);
+        /* What data-parallel training can ride: mpirun/srun need MPI; GPU gradients NCCL. */
+        printf("MPI: %s\nNCCL: no (not built)\n", lh_dist_engine());
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -329,17 +329,70 @@ int lh_metric_run_update(lh_metric_run *r, const lhost_metric_batch *b, int32_t 
 {
     void *self = lh_instance_self(r->inst);
     r->epoch.error[0] = r->batch.error[0] = '\0';
-    if (!batch_value) {
+    if (!batch_value && !r->sync) {
         if (r->vt->update(self, r->inst, &r->epoch.pub, b))
             return plugin_failed(r, "update", err);
         return 0;
     }
     lh_metric_run_set_reset(&r->batch);
-    if (r->vt->update(self, r->inst, &r->batch.pub, b))
+    /* A process whose share of the last batch is empty still takes part in the sync. */
+    if (b->n > 0 && r->vt->update(self, r->inst, &r->batch.pub, b))
         return plugin_failed(r, "update", err);
-    if (r->vt->compute(self, r->inst, &r->batch.pub, r->out))
+    if (r->sync && r->sync(r, &r->batch, err))
+        return -1;
+    if (batch_value && r->vt->compute(self, r->inst, &r->batch.pub, r->out))
         return plugin_failed(r, "compute", err);
     return lh_metric_run_reduce(&r->epoch, &r->batch, err);
+}
+
+void *lh_metric_run_set_pack(const lh_metric_set *s, int64_t *n)
+{
+    uint64_t total = 0;
+    uint32_t i;
+    char *out, *p;
+    for (i = 0; i < s->n; i++)
+        total += 8 + s->rows[i] * row_bytes(&s->decls[i]);
+    if (!(out = malloc(total ? (size_t)total : 1)))
+        return NULL;
+    for (p = out, i = 0; i < s->n; i++) {
+        uint64_t bytes = s->rows[i] * row_bytes(&s->decls[i]);
+        memcpy(p, &s->rows[i], 8);
+        memcpy(p + 8, s->buf[i], (size_t)bytes);
+        p += 8 + bytes;
+    }
+    *n = (int64_t)total;
+    return out;
+}
+
+int lh_metric_run_set_unpack(lh_metric_set *s, const void *bytes, int64_t n, lh_error *err)
+{
+    const char *p = bytes, *end = p + n;
+    uint32_t i;
+    lh_metric_run_set_reset(s);
+    for (i = 0; i < s->n; i++) {
+        const lhost_state_decl *d = &s->decls[i];
+        uint64_t rows, size;
+        if (end - p < 8)
+            return lh_error_set(err, "metric %s: a rank's state is truncated", s->key);
+        memcpy(&rows, p, 8);
+        p += 8;
+        if (d->reduction != LHOST_REDUCE_CAT ? rows != 1 : !within_bound(s, i, rows))
+            return lh_error_set(err, "metric %s: buffer %s: a rank sent %llu rows, expected %s",
+                                s->key, d->name, (unsigned long long)rows,
+                                d->reduction != LHOST_REDUCE_CAT ? "1" : "at most max_rows");
+        size = rows * row_bytes(d);
+        if ((uint64_t)(end - p) < size)
+            return lh_error_set(err, "metric %s: a rank's state is truncated", s->key);
+        if (d->reduction == LHOST_REDUCE_CAT && grow(s, i, rows)) {
+            lh_error_set(err, "%s", s->error);
+            s->error[0] = '\0';
+            return -1;
+        }
+        memcpy(s->buf[i], p, (size_t)size);
+        s->rows[i] = rows;
+        p += size;
+    }
+    return 0;
 }
 
 int lh_metric_run_compute(lh_metric_run *r, lh_error *err)

@@ -35,7 +35,12 @@ typedef struct lh_metric_set {
     char error[320];               /* why the last append failed ("" if none) */
 } lh_metric_set;
 
-typedef struct lh_metric_run {
+typedef struct lh_metric_run lh_metric_run;
+/* Make `batch` (this process's share of a batch) the whole batch's state, the same on every
+ * process: data-parallel training sets it (trainer_dist.c); NULL in a single process. */
+typedef int (*lh_metric_sync_fn)(lh_metric_run *r, lh_metric_set *batch, lh_error *err);
+
+struct lh_metric_run {
     lh_instance *inst;
     const lhost_metric_vtable *vt;
     char key[96];                 /* log key without the val_ prefix */
@@ -43,7 +48,8 @@ typedef struct lh_metric_run {
     uint32_t n_decls, n_outputs;
     lh_metric_set epoch, batch;
     double *out;                  /* n_outputs */
-} lh_metric_run;
+    lh_metric_sync_fn sync;       /* set: every update goes through `batch` and is synced */
+};
 
 int lh_metric_run_init(lh_metric_run *r, lh_instance *inst, lh_error *err);
 void lh_metric_run_free(lh_metric_run *r);
@@ -68,6 +74,13 @@ void lh_metric_run_set_reset(lh_metric_set *s);
  * reduction, cat buffers by appending src's rows after dst's. Fails, changing nothing, when a
  * cat buffer would exceed its max_rows. */
 int lh_metric_run_reduce(lh_metric_set *dst, const lh_metric_set *src, lh_error *err);
+
+/* A set as bytes to send to other processes: per buffer its row count (uint64) then its rows.
+ * Returns malloc'ed bytes (*n of them), NULL when out of memory. */
+void *lh_metric_run_set_pack(const lh_metric_set *s, int64_t *n);
+/* Replace s's contents with bytes lh_metric_run_set_pack made from a set of the same run;
+ * fails naming the metric on a malformed buffer or one past a cat buffer's max_rows. */
+int lh_metric_run_set_unpack(lh_metric_set *s, const void *bytes, int64_t n, lh_error *err);
 
 /* Checkpoint section of the `n` runs: each one's epoch buffers as "metric.<key>.<buffer>"
  * tensors (dtype as declared; a fixed buffer one dimension, a cat buffer (rows, length)), so a

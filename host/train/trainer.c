@@ -2,6 +2,7 @@
  * (the host services plugins reach through lhost_host are trainer_services.c). */
 #include "ckpt.h"
 #include "trainer.h"
+#include "trainer_dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 
 #include "atomic.h"
 #include "clock.h"
+#include "dist.h"
 #include "progress.h"
 #include "signals.h"
 
@@ -235,7 +237,7 @@ static int check_interrupt(lh_trainer *t, lh_error *err)
 
 int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
 {
-    int32_t B = (int32_t)t->opts.batch_size, i;
+    int32_t i;
     int64_t b, seen = 0;
     double loss_sum = 0;
     lhost_batch_info bi;
@@ -248,21 +250,35 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     if (hook(t, LH_HOOK_VALIDATION_START, NULL, err))
         return -1;
     for (b = 0; b < t->num_val_batches; b++) {
-        int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
-        float loss;
-        /* `lhost validate` stops at a batch on Ctrl-C; fit looks after the epoch's validation,
-         * so that a checkpoint saved then holds a whole epoch. */
+        int64_t start;
+        int32_t n;
+        float loss = 0;
+        /* Under mpirun this rank's batch of the round (trainer_dist.h); 0 samples when the
+         * batches ran out first: it still takes part in the metric sync. `lhost validate`
+         * stops at a batch on Ctrl-C; fit looks after the epoch's validation, so that a
+         * checkpoint saved then holds a whole epoch. */
+        lh_trainer_dist_val_share(t, b, &start, &n);
         if ((t->stage != LHOST_STAGE_FIT && check_interrupt(t, err)) ||
-            load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq, t->seq_dev, b * B,
-                       n, err) ||
-            lh_model_forward(&t->model, n, 0, 0, err) || lh_model_loss(&t->model, n, 0, err) ||
-            batch_outputs(t, t->val_metrics, n, 0, &loss, err))
+            (n > 0 && (load_batch(t, t->val_images, t->val_labels, t->val.labels, t->seq,
+                                  t->seq_dev, start, n, err) ||
+                       lh_model_forward(&t->model, n, 0, 0, err) ||
+                       lh_model_loss(&t->model, n, 0, err))))
             return -1;
+        if (batch_outputs(t, t->val_metrics, n, 0, &loss, err))
+            return -1;
+        if (n == 0)
+            continue;
         loss_sum += (double)loss * n;
         seen += n;
-        batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, b * B, loss, &bi);
+        batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, start, loss, &bi);
         if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
             return -1;
+    }
+    {
+        double v[2] = {loss_sum, (double)seen}; /* over all ranks' samples */
+        if (lh_trainer_dist_sum(v, 2, "val_loss", err))
+            return -1;
+        loss_sum = v[0], seen = (int64_t)v[1];
     }
     lh_logstore_put(&t->log, loss_key, loss_sum / (double)seen, 1.0,
                LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH);
@@ -316,6 +332,8 @@ int lh_trainer_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_err
 
 static int write_csv(lh_trainer *t, lh_error *err)
 {
+    if (lh_dist_rank() != 0) /* rank 0 writes the job's metrics.csv */
+        return 0;
     return lh_logstore_write_csv(&t->log, t->csv_path, err);
 }
 
@@ -346,33 +364,41 @@ static int grads_ready(lh_trainer *t, lh_error *err)
 
 static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
-    int32_t B = (int32_t)t->opts.batch_size;
     int64_t b;
     for (b = t->resume_batch; b < t->num_train_batches; b++) {
-        int64_t start = b * B;
-        int32_t n = (int32_t)((t->train.count - start) < B ? (t->train.count - start) : B);
-        int32_t log_now;
+        int64_t start, n_global;
+        int32_t n, log_now;
         float loss;
+        double sums[2];
         lhost_batch_info bi;
+        /* This rank's share of the global batch (all of it in one process). */
+        lh_trainer_dist_train_share(t, b, &start, &n, &n_global);
         t->batch_idx = b;
         if (!t->first_batch_seen) {
             t->first_batch_seen = 1;
             fprintf(t->out, "first batch after %.1f ms\n", (lh_clock_now() - t->t_start) * 1e3);
         }
-        if (load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm, t->perm_dev,
-                       start, n, err))
+        if (n > 0 && load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm,
+                                t->perm_dev, start, n, err))
             return -1;
         batch_info(t, LHOST_STAGE_FIT, b, n, t->perm, start, NAN, &bi);
         if (hook(t, LH_HOOK_TRAIN_BATCH_START, &bi, err) ||
-            lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
-            lh_model_loss(&t->model, n, 1, err) || lh_model_backward(&t->model, n, err) ||
-            grads_ready(t, err) || lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
+            (n > 0 && (lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
+                       lh_model_loss(&t->model, n, 1, err) ||
+                       lh_model_backward(&t->model, n, err))) ||
+            lh_trainer_dist_grads(t, n, n_global, err) || grads_ready(t, err) ||
+            lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
             return -1;
         t->global_step++;
         log_now = (t->global_step % t->opts.log_every_n_steps) == 0;
         if (batch_outputs(t, t->metrics, n, 1, &loss, err))
             return -1;
-        lh_logstore_put(&t->log, "loss", loss, n, LHOST_LOGF_ON_STEP | LHOST_LOGF_ON_EPOCH);
+        /* The step's loss over the global batch, the same on every rank. */
+        sums[0] = n > 0 ? (double)loss * n : 0, sums[1] = n;
+        if (lh_trainer_dist_sum(sums, 2, "the loss", err))
+            return -1;
+        loss = (float)(sums[0] / sums[1]);
+        lh_logstore_put(&t->log, "loss", loss, sums[1], LHOST_LOGF_ON_STEP | LHOST_LOGF_ON_EPOCH);
         log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_STEP,
                            log_now ? "_step" : NULL);
         if (log_now)
@@ -382,7 +408,7 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         if (batch_end_hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err) || commit_row(t, err))
             return -1;
         lh_progress_step(pb, &t->log, b + 1);
-        if (check_interrupt(t, err))
+        if (lh_trainer_dist_sync_stop(t, err) || check_interrupt(t, err))
             return -1;
         /* Lightning's should_stop from a batch hook: the epoch ends here (its validation and
          * epoch-end hooks still run), once min_epochs are done. */
@@ -482,7 +508,8 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             goto done;
         lh_progress_epoch_start(&pb, t->epoch, t->num_train_batches, t->resume_batch);
         if (hook(t, LH_HOOK_TRAIN_EPOCH_START, NULL, err) || train_epoch(t, &pb, err) ||
-            epoch_end(t, &pb, err) || check_interrupt(t, err))
+            epoch_end(t, &pb, err) || lh_trainer_dist_sync_stop(t, err) ||
+            check_interrupt(t, err))
             goto done;
         if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
             t->epoch++;
@@ -545,6 +572,8 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
     char name[32];
     lh_atomic_file f;
     lhost_batch_info bi;
+    if (lh_dist_rank() != 0) /* predictions are not sharded: rank 0 writes them all */
+        return 0;
     if (lh_atomic_open_output(&f, out_path, err))
         return lh_error_set(err, "predict: cannot write %s: %s", out_path, strerror(f.errnum));
     if (lh_atomic_put(&f, "index,target,pred", 17, err))

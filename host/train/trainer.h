@@ -54,6 +54,7 @@ typedef struct lh_trainer_opts {
     double val_split;            /* NAN = none, else in (0, 1) */
     char split_ckpt[4096];       /* a checkpoint whose saved val split to reuse ("" = none) */
     int32_t eval_test;           /* 1: evaluate the test split and log test_* (lhost test) */
+    double dist_timeout;         /* seconds a collective may wait for other ranks; 0: forever */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0

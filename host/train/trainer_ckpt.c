@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dist.h"
+
 lh_model *lh_trainer_model(lh_trainer *t)
 {
     return &t->model;
@@ -167,6 +169,14 @@ int lh_trainer_ckpt_load_progress(lh_trainer *t, const lh_safetensors_file *f, l
 
 /* ---- data order -------------------------------------------------------------------------- */
 
+/* Where the epoch resumes in samples of the shared order: batches of this run times its global
+ * batch (ranks x batch_size), so a run with another world size resumes at the same sample. */
+static int64_t resume_sample(const lh_trainer *t)
+{
+    int64_t s = t->resume_batch * lh_dist_world() * t->opts.batch_size;
+    return t->epoch_validated ? 0 : s < t->train.count ? s : t->train.count;
+}
+
 int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_error *err)
 {
     int64_t n = t->train.count;
@@ -175,7 +185,9 @@ int lh_trainer_ckpt_save_data_order(lh_trainer *t, lh_safetensors_writer *w, lh_
                    save_rng(w, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
                    meta_i64(w, "resume_epoch", t->epoch_validated ? t->epoch + 1 : t->epoch,
                             err) ||
-                   meta_i64(w, "resume_batch", t->epoch_validated ? 0 : t->resume_batch, err)
+                   meta_i64(w, "resume_batch", t->epoch_validated ? 0 : t->resume_batch, err) ||
+                   meta_i64(w, "resume_sample", resume_sample(t), err) ||
+                   meta_i64(w, "global_batch", lh_dist_world() * t->opts.batch_size, err)
                ? -1
                : 0;
 }
@@ -211,6 +223,23 @@ int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f,
         meta_int(f, "resume_epoch", 0, COUNT_MAX, &t->resume_epoch, err) ||
         meta_int(f, "resume_batch", 0, COUNT_MAX, &t->resume_batch, err))
         return -1;
+    /* The data cursor is global: a checkpoint written with another global batch (ranks x
+     * data.batch_size) resumes at its sample of the shared order, resume_sample; one with
+     * this run's (or from before resume_sample) at its batch. */
+    if (lh_safetensors_meta_get(f, "resume_sample") && lh_safetensors_meta_get(f, "global_batch")) {
+        int64_t s, was, g = lh_dist_world() * t->opts.batch_size;
+        if (meta_int(f, "global_batch", 1, COUNT_MAX, &was, err) ||
+            meta_int(f, "resume_sample", 0, t->train.count, &s, err))
+            return -1;
+        if (was != g && s % g && s < t->train.count)
+            return lh_error_set(err, "metadata `resume_sample`: the checkpoint stopped %lld "
+                                "samples into the epoch, not a whole number of this run's "
+                                "global batches of %lld (ranks x data.batch_size)",
+                                (long long)s, (long long)g);
+        if (was != g)
+            t->resume_batch = (s + g - 1) / g < t->num_train_batches ? (s + g - 1) / g
+                                                                      : t->num_train_batches;
+    }
     if (t->resume_batch < 0 || t->resume_batch > t->num_train_batches)
         return lh_error_set(err, "metadata `resume_batch`: %lld outside this run's %lld batches "
                             "(batch size or limit_train_batches changed?)",

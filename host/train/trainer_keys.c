@@ -100,6 +100,8 @@ const lh_trainer_key lh_trainer_keys[] = {
     {"trainer.gradient_clip_algorithm", LH_KEY_ENUM, "norm", 0, 0, 0, 0, clip_algorithms,
      OPT(gradient_clip_algorithm),
      "norm: clip_grad_norm_ (2-norm over all gradients); value: clip_grad_value_"},
+    {"trainer.dist_timeout", LH_KEY_FLOAT, "600", 0, 0, 0, 1e9, NULL, OPT(dist_timeout),
+     "under mpirun/srun: seconds to wait for the other ranks before ending the job; 0: forever"},
     SECTION("metrics", "metric plugins, KEY: {plugin: NAME, PARAM: VALUE, ...}; plugin "
                        "defaults to KEY"),
     SECTION("callbacks", "callback plugins, as metrics"),

@@ -6,6 +6,7 @@
  * batch's logits, stops after the current batch, checkpoint metadata, and the optimizer's name
  * and momentum. */
 #include "ckpt.h"
+#include "dist.h"
 #include "safetensors.h"
 #include "trainer.h"
 
@@ -54,6 +55,8 @@ static int32_t env_save_checkpoint(void *user, const char *path, uint32_t flags,
 {
     lh_trainer *t = user;
     size_t n = strlen(t->exception_saves);
+    if (lh_dist_rank() != 0) /* every rank holds the same state: rank 0 writes it */
+        return LHOST_OK;
     if (lh_ckpt_save(t, path, flags, err))
         return LHOST_EIO;
     if (t->in_exception)
@@ -76,9 +79,9 @@ static void env_trainer_state(void *user, lhost_trainer_state *out)
     s.num_train_batches = t->num_train_batches;
     s.max_epochs = t->opts.max_epochs;
     s.min_epochs = t->opts.min_epochs;
-    s.rank = 0;
-    s.world_size = 1;
-    s.is_global_zero = 1;
+    s.rank = lh_dist_rank();
+    s.world_size = lh_dist_world();
+    s.is_global_zero = s.rank == 0;
     s.stop_requested = t->stop_requested;
     s.grads_valid = t->grads_valid;
     memcpy(out, &s, n);
@@ -461,10 +464,19 @@ void lh_trainer_ckpt_meta_clear(lh_trainer *t)
     t->n_ckpt_meta = 0;
 }
 
+/* Plugins' log lines on stderr as services.c prints them, with the rank under mpirun. */
+static void env_log(void *user, const char *who, int32_t level, const char *msg)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    if (level >= LHOST_LOG_INFO)
+        fprintf(stderr, "lhost: %s%s: %s: %s\n", lh_dist_prefix(), who,
+                level <= 3 ? names[level] : "info", msg);
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
-    /* no .log: plugins' log lines go to stderr, as services.c does without one */
     static const lh_host_env calls = {
+        .log = env_log,
         .get_value = env_get_value,
         .log_value = env_log_value,
         .list_values = env_list_values,

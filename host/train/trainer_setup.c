@@ -10,9 +10,11 @@
 #include "backend.h"
 #include "ckpt.h"
 #include "clock.h"
+#include "dist.h"
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
+#include "trainer_dist.h"
 #include "trainer_keys.h"
 
 /* The keys, their defaults and ranges are the table in trainer_keys.c (also --help's). */
@@ -306,7 +308,10 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     lh_rng_seed(&t->rng_init, o->seed, 1);
     lh_rng_seed(&t->rng_shuffle, o->seed, 2);
 
-    if (lh_backend_select(o->device, (int32_t)o->threads, &t->be, &t->bctx, err)) {
+    /* Under mpirun one rank per GPU: plain `cuda` is this machine's local_rank-th device. */
+    if (strcmp(o->device, "cuda") == 0 && lh_dist_world() > 1)
+        snprintf(t->opts.device, sizeof t->opts.device, "cuda:%d", (int)lh_dist_local_rank());
+    if (lh_backend_select(t->opts.device, (int32_t)t->opts.threads, &t->be, &t->bctx, err)) {
         const lh_config_node *dev =
             cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
         return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
@@ -314,7 +319,7 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;
     return lh_trainer_data_setup(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
-                   setup_plugins(t, err)
+                   setup_plugins(t, err) || lh_trainer_dist_setup(t, err)
                ? -1
                : 0;
 }
@@ -348,7 +353,7 @@ int lh_trainer_prepare_fit(lh_trainer *t, const char *resume, lh_error *err)
 {
     if (resume && lh_ckpt_load(t, resume, 1, err))
         return -1;
-    if (lh_trainer_make_run_dir(t, err) || (resume && lh_trainer_reload_csv(t, err)))
+    if (lh_trainer_dist_run_dir(t, err) || (resume && lh_trainer_reload_csv(t, err)))
         return -1;
     if (t->opts.summary) {
         fprintf(t->out, "Device: %s\n", t->be->describe(t->bctx));

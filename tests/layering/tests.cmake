@@ -43,3 +43,10 @@ lh_layering_probe(lh_train registry.h ALLOWED)
 lh_layering_probe(lh_train model.h ALLOWED)
 lh_layering_probe(lh_plugin paths.h ALLOWED)      # plugin -> util
 lh_layering_probe(lh_cli trainer.h ALLOWED)
+# host/dist is the only room that sees MPI; the trainer reaches it through dist.h.
+lh_layering_probe(lh_nn dist.h FORBIDDEN)
+lh_layering_probe(lh_dist trainer.h FORBIDDEN)
+lh_layering_probe(lh_train dist.h ALLOWED)
+if(LHOST_HAVE_MPI)
+  lh_layering_probe(lh_train mpi.h FORBIDDEN)
+endif()

@@ -1,0 +1,192 @@
+/* host/train/trainer_dist.c — data-parallel training (see trainer_dist.h); the collectives are
+ * host/dist's, so nothing here knows MPI. */
+#include "trainer_dist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist.h"
+#include "signals.h"
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Validation batches of B in the whole world (each rank takes every world-th). */
+static int64_t val_batches_total(const lh_trainer *t)
+{
+    int64_t n = ceil_div(t->val.count, t->opts.batch_size);
+    int64_t lim = t->opts.limit_val_batches * lh_dist_world(); /* Lightning's: per rank */
+    return lim && lim < n ? lim : n;
+}
+
+/* Reduce every rank's share of the batch into `batch`, in rank order (so a cat buffer holds
+ * the rows in the global batch's order). */
+static int metric_sync(lh_metric_run *r, lh_metric_set *batch, lh_error *err)
+{
+    int32_t world = lh_dist_world(), k;
+    int64_t n, *counts = calloc((size_t)world, sizeof *counts), off = 0;
+    void *mine = lh_metric_run_set_pack(batch, &n), *all = NULL;
+    lh_metric_set tmp;
+    int rc = -1;
+    memset(&tmp, 0, sizeof tmp);
+    if (!mine || !counts) {
+        lh_error_set(err, "metric %s: out of memory", r->key);
+        goto done;
+    }
+    if (lh_dist_allgatherv(mine, n, &all, counts, "metric states", err) ||
+        lh_metric_run_set_init(r, &tmp, err))
+        goto done;
+    lh_metric_run_set_reset(batch);
+    for (k = 0; k < world; k++) {
+        if (lh_metric_run_set_unpack(&tmp, (char *)all + off, counts[k], err) ||
+            lh_metric_run_reduce(batch, &tmp, err))
+            goto done;
+        off += counts[k];
+    }
+    rc = 0;
+done:
+    lh_metric_run_set_free(&tmp);
+    free(mine);
+    free(all);
+    free(counts);
+    return rc;
+}
+
+int lh_trainer_dist_setup(lh_trainer *t, lh_error *err)
+{
+    static FILE *devnull;
+    int64_t W = lh_dist_world(), B = t->opts.batch_size;
+    int32_t i;
+    lh_dist_set_timeout(t->opts.dist_timeout);
+    if (W == 1)
+        return 0;
+    if (t->stage == LHOST_STAGE_FIT) {
+        t->num_train_batches = ceil_div(t->train.count, W * B);
+        if (t->opts.limit_train_batches && t->opts.limit_train_batches < t->num_train_batches)
+            t->num_train_batches = t->opts.limit_train_batches;
+    }
+    t->num_val_batches = ceil_div(val_batches_total(t), W);
+    for (i = 0; i < t->n_metrics; i++)
+        t->metrics[i].sync = t->val_metrics[i].sync = metric_sync;
+    if (lh_dist_rank() == 0)
+        return 0;
+    /* Rank 0 speaks for the job: progress, summaries and loggers; files are its own too
+     * (trainer.c, trainer_services.c). */
+    if (!devnull && !(devnull = fopen("/dev/null", "w")))
+        return lh_error_set(err, "cannot open /dev/null for rank %d's progress",
+                            (int)lh_dist_rank());
+    t->out = devnull;
+    t->tty = 0;
+    t->n_loggers = 0;
+    return 0;
+}
+
+void lh_trainer_dist_train_share(const lh_trainer *t, int64_t b, int64_t *start, int32_t *n,
+                                 int64_t *n_global)
+{
+    int64_t W = lh_dist_world(), r = lh_dist_rank(), B = t->opts.batch_size;
+    int64_t first = b * W * B, ng = t->train.count - first < W * B ? t->train.count - first
+                                                                   : W * B;
+    int64_t base = ng / W, rem = ng % W;
+    *n_global = ng;
+    *n = (int32_t)(base + (r < rem));
+    *start = first + r * base + (r < rem ? r : rem);
+}
+
+void lh_trainer_dist_val_share(const lh_trainer *t, int64_t b, int64_t *start, int32_t *n)
+{
+    int64_t B = t->opts.batch_size, k = b * lh_dist_world() + lh_dist_rank();
+    *start = k * B;
+    *n = k < val_batches_total(t)
+             ? (int32_t)(t->val.count - *start < B ? t->val.count - *start : B)
+             : 0;
+}
+
+int lh_trainer_dist_grads(lh_trainer *t, int32_t n, int64_t n_global, lh_error *err)
+{
+    static float *host;
+    static int64_t cap;
+    int64_t len = t->model.total_params;
+    if (lh_dist_world() == 1)
+        return 0;
+    if (len > cap) {
+        float *p = realloc(host, (size_t)len * sizeof *p);
+        if (!p)
+            return lh_error_set(err, "out of memory for the gradient all-reduce");
+        host = p, cap = len;
+    }
+    /* Each rank's gradient is the mean over its n samples: weight it by n / n_global so the
+     * sum is the mean over the global batch. An empty share adds nothing. */
+    if (n == 0)
+        memset(host, 0, (size_t)len * sizeof *host);
+    else if (lh_model_grad_scale(&t->model, (double)n / (double)n_global, err))
+        return -1;
+    else if (t->be->download(t->bctx, host, t->model.grad, (size_t)len * 4))
+        return lh_error_set(err, "%s backend: download: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    if (lh_dist_allreduce_f32(host, len, "the gradients", err))
+        return -1;
+    if (t->be->upload(t->bctx, t->model.grad, host, (size_t)len * 4))
+        return lh_error_set(err, "%s backend: upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    return 0;
+}
+
+int lh_trainer_dist_sum(double *v, int32_t n, const char *what, lh_error *err)
+{
+    return lh_dist_allreduce_f64(v, n, LH_DIST_SUM, what, err);
+}
+
+int lh_trainer_dist_sync_stop(lh_trainer *t, lh_error *err)
+{
+    int sig = lh_signals_pending();
+    double f[3];
+    if (lh_dist_world() == 1)
+        return 0;
+    f[0] = t->stop_requested, f[1] = t->stop_now, f[2] = sig;
+    if (lh_dist_allreduce_f64(f, 3, LH_DIST_MAX, "the stop flags", err))
+        return -1;
+    if (f[0] && !t->stop_requested) {
+        t->stop_requested = 1;
+        snprintf(t->stop_reason, sizeof t->stop_reason, "another rank asked to stop");
+    }
+    t->stop_now = f[1] != 0;
+    if (f[2] && !sig) {
+        t->interrupted = (int32_t)f[2];
+        return lh_error_set(err, "interrupted by %s on another rank",
+                            lh_signals_name((int)f[2]));
+    }
+    return 0;
+}
+
+int lh_trainer_dist_run_dir(lh_trainer *t, lh_error *err)
+{
+    struct {
+        int32_t ok;
+        char dir[sizeof t->run_dir];
+    } *m;
+    int rc = 0;
+    if (lh_dist_world() == 1)
+        return lh_trainer_make_run_dir(t, err);
+    if (!(m = calloc(1, sizeof *m)))
+        return lh_error_set(err, "out of memory");
+    if (lh_dist_rank() == 0) {
+        rc = lh_trainer_make_run_dir(t, err);
+        m->ok = rc == 0;
+        memcpy(m->dir, t->run_dir, sizeof m->dir);
+    }
+    /* Sent even when rank 0 failed, so the others learn it rather than wait. */
+    if (lh_dist_bcast(m, (int64_t)sizeof *m, "the run directory", err))
+        rc = -1;
+    else if (lh_dist_rank() != 0 && !m->ok)
+        rc = lh_error_set(err, "rank 0 could not create the run directory");
+    else if (lh_dist_rank() != 0) {
+        memcpy(t->run_dir, m->dir, sizeof t->run_dir);
+        snprintf(t->csv_path, sizeof t->csv_path, "%s/metrics.csv", t->run_dir);
+    }
+    free(m);
+    return rc;
+}
