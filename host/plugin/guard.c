@@ -5,10 +5,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "signals.h"
 
 /* The signals a plugin's bug raises, with the names the report uses. */
 #define FATAL_MAP(X) X(SIGSEGV) X(SIGBUS) X(SIGFPE) X(SIGILL) X(SIGABRT)
@@ -63,26 +64,16 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
         raise(sig);
 }
 
-/* A handler on the faulting stack cannot run after a stack overflow: give it one of its own,
- * unless the thread has one already (a sanitizer's). */
-static void alt_stack(void)
-{
-    stack_t now, ss;
-    if (sigaltstack(NULL, &now) == 0 && !(now.ss_flags & SS_DISABLE))
-        return;
-    ss.ss_size = 1 << 16;
-    ss.ss_flags = 0;
-    if ((ss.ss_sp = malloc(ss.ss_size)) && sigaltstack(&ss, NULL) != 0)
-        free(ss.ss_sp); /* kept for the process's life otherwise */
-}
-
 int lh_guard_install(void)
 {
     struct sigaction sa;
     int k;
     if (installed)
         return 0;
-    alt_stack();
+    /* A handler on the faulting stack cannot run after a stack overflow: it gets one of its own
+     * (host/util/signals.c; none made when the thread has one, a sanitizer's); failing to get
+     * one only loses the report of an overflow. */
+    (void)lh_signals_alt_stack();
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;

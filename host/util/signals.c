@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,28 @@ static void on_signal(int sig)
     (void)ignored;
 }
 
+int lh_signals_alt_stack(void)
+{
+    stack_t now, ss;
+    size_t size = 1 << 16;
+#ifdef _SC_SIGSTKSZ
+    long want = sysconf(_SC_SIGSTKSZ); /* grows with the CPU's register state (AVX-512, AMX) */
+    if (want > 0 && (size_t)want * 4 > size)
+        size = (size_t)want * 4;
+#endif
+    if (sigaltstack(NULL, &now) == 0 && !(now.ss_flags & SS_DISABLE))
+        return 0;
+    ss.ss_size = size;
+    ss.ss_flags = 0;
+    if (!(ss.ss_sp = malloc(ss.ss_size)))
+        return -1;
+    if (sigaltstack(&ss, NULL) != 0) {
+        free(ss.ss_sp);
+        return -1;
+    }
+    return 0; /* kept for the thread's life: a handler may need it until exit */
+}
+
 int lh_signals_install(void)
 {
     struct sigaction sa;
@@ -29,8 +52,19 @@ int lh_signals_install(void)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     /* SA_RESTART: a read or write in flight when the signal lands carries on; the loop sees
-     * the flag at the next batch boundary. */
-    sa.sa_flags = SA_RESTART;
+     * the flag at the next batch boundary.
+     * SA_ONSTACK, on an alternate stack of our own: oneDNN's JIT sgemm kernels (Debian's 2.x;
+     * upstream fixed it in 3.11, oneDNN issue #4845) move %rsp into their heap workspace while
+     * they run, and the main thread runs such GEMMs (linear layers, thread 0 of every pool
+     * op). A signal landing there had the kernel push its ~3 KB frame "on the stack", i.e.
+     * over the heap below that workspace: glibc later aborted with "corrupted size vs.
+     * prev_size" or "double free or corruption (!prev)" in dnnl_sgemm, lh_logstore_row_add
+     * or the teardown. With SA_ONSTACK the frame goes to the alternate stack whatever %rsp
+     * holds; the CPU pool's workers block these signals (kernels/cpu/threads.c), so none
+     * lands on a thread that runs GEMMs without such a stack. */
+    if (lh_signals_alt_stack() != 0)
+        return -1;
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
     pending = 0;
     if (sigaction(SIGINT, &sa, &old_int) != 0)
         return -1;

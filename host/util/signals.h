@@ -9,8 +9,14 @@
 #ifndef LH_SIGNALS_H
 #define LH_SIGNALS_H
 
-/* Catch SIGINT and SIGTERM until lh_signals_restore. Returns 0, or -1 when sigaction fails. */
+/* Catch SIGINT and SIGTERM until lh_signals_restore, the handler running on an alternate
+ * signal stack (lh_signals_alt_stack) whatever the interrupted code did with its stack pointer.
+ * Call it on the thread that runs training, before other threads start. Returns 0, or -1 when
+ * sigaction or sigaltstack fails. */
 int lh_signals_install(void);
+/* Give the calling thread an alternate signal stack (for SA_ONSTACK handlers) unless it has
+ * one already (a sanitizer's, or one from an earlier call). 0, or -1 when none could be set. */
+int lh_signals_alt_stack(void);
 /* Put back the dispositions lh_signals_install replaced. */
 void lh_signals_restore(void);
 /* The first signal caught since lh_signals_install (SIGINT, SIGTERM), 0 when none. */

@@ -4,6 +4,7 @@
  * generation counter (ops follow each other within microseconds during training) and then
  * sleeps on a condition variable, so an idle pool costs no CPU. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -66,8 +67,24 @@ static void *worker(void *v)
     }
 }
 
+/* Workers run oneDNN's JIT sgemm, which (Debian's oneDNN 2.x; fixed upstream in 3.11, oneDNN
+ * issue #4845) points %rsp into its heap workspace while it runs: a signal handled on such a
+ * thread has its frame written over the heap. So workers take no asynchronous signal at all: the
+ * process's SIGINT/SIGTERM go to the thread that installed the handlers, which runs them on an
+ * alternate stack (host/util/signals.c). Faults and abort() stay deliverable, for their reports. */
+static void block_async_signals(sigset_t *old)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+    sigset_t set;
+    sigfillset(&set);
+    for (size_t k = 0; k < sizeof faults / sizeof faults[0]; k++)
+        sigdelset(&set, faults[k]);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
 lh_cpu_pool *lh_cpu_pool_create(int nthreads)
 {
+    sigset_t old;
     if (nthreads < 1 || nthreads > LH_CPU_MAX_THREADS)
         return NULL;
     lh_cpu_pool *p = calloc(1, sizeof *p);
@@ -77,10 +94,14 @@ lh_cpu_pool *lh_cpu_pool_create(int nthreads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
+    /* A thread starts with its creator's mask: blocked from its first instruction, with no
+     * window in which a signal could still land on it. */
+    block_async_signals(&old);
     for (int i = 1; i < nthreads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa) {
             p->nthreads = i;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             lh_cpu_pool_destroy(p);
             return NULL;
         }
@@ -89,10 +110,12 @@ lh_cpu_pool *lh_cpu_pool_create(int nthreads)
         if (pthread_create(&p->tid[i], NULL, worker, wa) != 0) {
             free(wa);
             p->nthreads = i;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             lh_cpu_pool_destroy(p);
             return NULL;
         }
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return p;
 }
 
