@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "lhost/version.h"
@@ -38,6 +39,10 @@ static void print_help(FILE *f)
 int main(int argc, char **argv)
 {
     int k;
+    /* Redirected, stdout would be block-buffered and its lines would land after stderr's
+     * (plugin messages, warnings) in a shared log: line-buffer it, as a terminal is. */
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         print_help(stderr);
         return 2;

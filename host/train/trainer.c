@@ -168,6 +168,7 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
     double loss_sum = 0;
     for (i = 0; i < t->n_metrics; i++)
         lh_metric_run_reset(&t->val_metrics[i]);
+    lh_progress_val_start(lh_progress_active(), t->num_val_batches);
     for (b = 0; b < t->num_val_batches; b++) {
         int32_t n = (int32_t)((t->val.count - b * B) < B ? (t->val.count - b * B) : B);
         float loss;
@@ -178,7 +179,9 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
             return -1;
         loss_sum += (double)loss * n;
         seen += n;
+        lh_progress_val_step(lh_progress_active(), b + 1);
     }
+    lh_progress_val_end(lh_progress_active());
     lh_logstore_put(&t->log, "val_loss", loss_sum / (double)seen, 1.0,
                LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH);
     lh_logstore_row_add(&t->log, "val_loss", loss_sum / (double)seen);
@@ -369,6 +372,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     lh_progress pb;
     int rc = -1;
     lh_progress_init(&pb, t->out, t->tty);
+    lh_progress_set_run(&pb, t->run_dir);
     if (loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err))
         goto done;
     for (t->epoch = t->resume_epoch;

@@ -3,6 +3,7 @@
  * Logged values, stop requests, checkpoints on demand, the trainer's counters, weight
  * snapshots and the optimizer's learning rate. */
 #include "ckpt.h"
+#include "progress.h"
 #include "trainer.h"
 
 #include <math.h>
@@ -144,10 +145,24 @@ static int32_t env_higher_is_better(void *user, const char *key, int32_t *out)
     return LHOST_ENOTFOUND;
 }
 
+/* Plugins' log lines go to stderr as services.c prints them without an env, but each on its
+ * own line above the progress bar rather than glued onto it. */
+static void env_log(void *user, const char *who, int32_t level, const char *msg)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    char line[2048];
+    (void)user;
+    if (level < LHOST_LOG_INFO)
+        return;
+    snprintf(line, sizeof line, "lhost: %s: %s: %s", who, level <= 3 ? names[level] : "info",
+             msg);
+    lh_progress_message(stderr, line);
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
-    /* no .log: plugins' log lines go to stderr, as services.c does without one */
     static const lh_host_env calls = {
+        .log = env_log,
         .get_value = env_get_value,
         .log_value = env_log_value,
         .list_values = env_list_values,
