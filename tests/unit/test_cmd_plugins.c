@@ -104,6 +104,34 @@ START_TEST(json_list)
 }
 END_TEST
 
+/* The NAME column holds what a config writes, beside the id. */
+START_TEST(table_has_names)
+{
+    char *argv[] = {"plugins", "--plugin-dir", dir, NULL};
+    const char *row;
+    ck_assert_int_eq(run(3, argv), 0);
+    ck_assert_msg(strncmp(out, "ID ", 3) == 0 && strstr(out, "  NAME ") &&
+                      strstr(out, "  NAME ") < strstr(out, "  KIND "), "%s", out);
+    ck_assert_msg((row = strstr(out, "org.lhost.test.good ")) != NULL, "%s", out);
+    ck_assert_msg(strncmp(row + strcspn(row, " ") + strspn(row + strcspn(row, " "), " "),
+                          "good ", 5) == 0, "no name after the id:\n%s", out);
+}
+END_TEST
+
+/* A parameter name longer than the 18-column label keeps two spaces before its type. */
+START_TEST(verbose_long_names_aligned)
+{
+    char *argv[] = {"plugins", "--plugin-dir", LH_REF_PLUGIN_DIR, "--verbose", "model_checkpoint",
+                    NULL};
+    const char *p, *id;
+    ck_assert_int_eq(run(5, argv), 0);
+    ck_assert_msg((p = strstr(out, "\n  every_n_train_steps  ")) != NULL, "%s", out);
+    ck_assert_msg((id = strstr(out, "\n  ID ")) != NULL, "%s", out);
+    /* the type starts in the column the ID's value does */
+    ck_assert_msg(strstr(p, "int. ") - p == strstr(id, "org.lhost.") - id, "%s", out);
+}
+END_TEST
+
 START_TEST(verbose_callback)
 {
     char *argv[] = {"plugins", "--plugin-dir", dir, "--verbose", "good", NULL};
@@ -193,6 +221,8 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, table);
     tcase_add_test(tc, json_list);
+    tcase_add_test(tc, table_has_names);
+    tcase_add_test(tc, verbose_long_names_aligned);
     tcase_add_test(tc, verbose_callback);
     tcase_add_test(tc, verbose_lists_hooks_in_fit_order);
     tcase_add_test(tc, verbose_metric_json);
