@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "child.h"
+#include "cmd_check.h"
 #include "dispatch.h"
 #include "fmt.h"
 #include "instance.h"
@@ -29,9 +30,12 @@ static const lh_arg_opt plugins_opts[] = {
 };
 
 static const lh_args_spec plugins_spec = {
-    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]",
+    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]\n"
+             "       lhost plugins check PATH.so [--json] [--rule RULE]",
     .about = "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
-             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n",
+             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n"
+             "'lhost plugins check PATH.so' checks one file against the plugin ABI\n"
+             "('lhost plugins check --help').\n",
     .opts = plugins_opts,
 };
 
@@ -442,6 +446,8 @@ int lh_cmd_plugins(int argc, char **argv)
     lh_error err;
     lh_args a;
     int json, rc;
+    if (argc > 1 && strcmp(argv[1], "check") == 0)
+        return lh_cmd_plugins_check(argc - 1, argv + 1);
     if ((rc = lh_args_parse(&a, &plugins_spec, argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
     opts.plugin_dirs = dirs;
