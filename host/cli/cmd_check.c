@@ -95,7 +95,8 @@ static int rule_child(int fd, void *arg)
         lh_cmd_check_fail(&v, "%s", err.msg);
     else {
         if (!(row = find_row(reg, job->id)))
-            lh_cmd_check_fail(&v, "plugin %s did not load in-process as it did in the scan", job->id);
+            lh_cmd_check_fail(&v, "plugin %s did not load in-process as it did in the scan",
+                              job->id);
         else
             lh_cmd_check_rule(job->rule, row, &v);
         lh_registry_close(reg);

@@ -19,6 +19,9 @@
 #include "instance.h"
 #include "metric_run.h"
 
+/* The short name for the many failure returns below. */
+#define failf lh_cmd_check_fail
+
 #define EPOCHS 5
 #define BIG 4096 /* the long strings' length */
 
@@ -186,7 +189,7 @@ static int make(const lh_plugin_row *row, const lh_host_env *env, lh_instance **
     lh_error err;
     int32_t n = default_kvs(row->desc, kvs, text, 64);
     if (lh_instance_create(row, row->name, kvs, n, env, inst, &err) != 0)
-        return lh_cmd_check_fail(v, "create() with the schema's defaults failed: %s", err.msg);
+        return failf(v, "create() with the schema's defaults failed: %s", err.msg);
     return 0;
 }
 
@@ -206,44 +209,44 @@ static int rule_descriptor(const lh_plugin_row *row, lh_check_verdict *v)
 {
     const lhost_plugin_desc *d = row->desc;
     if (!d->id || !strchr(d->id, '.'))
-        return lh_cmd_check_fail(v, "id \"%s\": expected reverse-DNS (org.example.name)", d->id ? d->id : "");
+        return failf(v, "id \"%s\": expected reverse-DNS (org.example.name)", d->id ? d->id : "");
     if (!name_ok(d->name))
-        return lh_cmd_check_fail(v, "name \"%s\": expected [a-z0-9_]+, the key a config uses",
+        return failf(v, "name \"%s\": expected [a-z0-9_]+, the key a config uses",
                      d->name ? d->name : "");
     if (!d->version || !*d->version)
-        return lh_cmd_check_fail(v, "version: empty");
+        return failf(v, "version: empty");
     if (!d->description || !*d->description)
-        return lh_cmd_check_fail(v, "description: empty (one line, shown by lhost plugins --verbose)");
+        return failf(v, "description: empty (one line, shown by lhost plugins --verbose)");
     if (strlen(d->description) > 1000)
-        return lh_cmd_check_fail(v, "description: %zu characters; one line expected", strlen(d->description));
+        return failf(v, "description: %zu characters; one line expected", strlen(d->description));
     if (d->kind < LHOST_KIND_CALLBACK || d->kind > LHOST_KIND_LOGGER)
-        return lh_cmd_check_fail(v, "kind %d: expected callback, metric or logger", (int)d->kind);
+        return failf(v, "kind %d: expected callback, metric or logger", (int)d->kind);
     if (d->priority < -1000000 || d->priority > 1000000)
-        return lh_cmd_check_fail(v, "priority %d: expected within +-1000000", (int)d->priority);
+        return failf(v, "priority %d: expected within +-1000000", (int)d->priority);
     if (!d->vtable)
-        return lh_cmd_check_fail(v, "vtable: NULL");
+        return failf(v, "vtable: NULL");
     if (d->kind == LHOST_KIND_CALLBACK) {
         const lhost_callback_vtable *t = d->vtable;
         if (!t->create || !t->destroy)
-            return lh_cmd_check_fail(v, "callback vtable: create and destroy are required");
+            return failf(v, "callback vtable: create and destroy are required");
         if (!t->state_save != !t->state_restore)
-            return lh_cmd_check_fail(v, "callback vtable: state_save and state_restore come as a pair");
+            return failf(v, "callback vtable: state_save and state_restore come as a pair");
     } else if (d->kind == LHOST_KIND_METRIC) {
         const lhost_metric_vtable *t = d->vtable;
         if (!t->create || !t->destroy || !t->state_layout || !t->update || !t->compute)
-            return lh_cmd_check_fail(v, "metric vtable: create, destroy, state_layout, update and compute "
+            return failf(v, "metric vtable: create, destroy, state_layout, update and compute "
                             "are required");
         if (t->higher_is_better != 0 && t->higher_is_better != 1)
-            return lh_cmd_check_fail(v, "metric vtable: higher_is_better %d: expected 0 or 1",
+            return failf(v, "metric vtable: higher_is_better %d: expected 0 or 1",
                          (int)t->higher_is_better);
     } else {
         const lhost_logger_vtable *t = d->vtable;
         if (!t->create || !t->destroy)
-            return lh_cmd_check_fail(v, "logger vtable: create and destroy are required");
+            return failf(v, "logger vtable: create and destroy are required");
     }
     for (uint32_t k = 0; k < d->n_params; k++)
         if (!d->params[k].help || !*d->params[k].help)
-            return lh_cmd_check_fail(v, "parameter '%s': no help text", d->params[k].name);
+            return failf(v, "parameter '%s': no help text", d->params[k].name);
     return 0;
 }
 
@@ -265,7 +268,7 @@ static int judge(int32_t rc, const lh_error *err, lh_check_verdict *v)
     if (rc == LHOST_OK || rc == LHOST_STOP)
         return 0;
     if (strstr(err->msg, "failed without a message") || strstr(err->msg, "returned status"))
-        return lh_cmd_check_fail(v, "%s", err->msg);
+        return failf(v, "%s", err->msg);
     return 0; /* a hook may refuse (a missing monitor key) when it says why */
 }
 
@@ -342,7 +345,7 @@ static int callback_hooks(const lh_plugin_row *row, lh_check_verdict *v)
         return -1;
     if (lh_dispatch_create(&d, &inst, 1, &err)) {
         lh_instance_destroy(inst);
-        return lh_cmd_check_fail(v, "%s", err.msg);
+        return failf(v, "%s", err.msg);
     }
     rc = run_epochs(d, &f, 0, EPOCHS, 1, NULL, v);
     memset(big, 'x', BIG);
@@ -390,7 +393,7 @@ static int metric_hooks(const lh_plugin_row *row, lh_check_verdict *v)
     if (!scores || lh_metric_run_init(&r, inst, &err)) {
         free(scores);
         lh_instance_destroy(inst);
-        return lh_cmd_check_fail(v, "%s", scores ? err.msg : "out of memory");
+        return failf(v, "%s", scores ? err.msg : "out of memory");
     }
     for (int epoch = 0; epoch < 2 && !rc; epoch++) {
         lh_metric_run_reset(&r);
@@ -398,13 +401,13 @@ static int metric_hooks(const lh_plugin_row *row, lh_check_verdict *v)
             lhost_metric_batch b = metric_batch(which, c, scores, targets);
             err.msg[0] = '\0';
             if (lh_metric_run_update(&r, &b, 1, &err) && !err.msg[0]) {
-                rc = lh_cmd_check_fail(v, "update of batch %d failed without a message", which);
+                rc = failf(v, "update of batch %d failed without a message", which);
                 break;
             }
         }
         err.msg[0] = '\0';
         if (!rc && lh_metric_run_compute(&r, &err) && !err.msg[0])
-            rc = lh_cmd_check_fail(v, "compute failed without a message");
+            rc = failf(v, "compute failed without a message");
     }
     lh_metric_run_free(&r);
     free(scores);
@@ -429,7 +432,7 @@ static int logger_hooks(const lh_plugin_row *row, lh_check_verdict *v)
     memset(big, 'k', BIG);
     big[BIG] = '\0';
     if (!mkdtemp(dir))
-        return lh_cmd_check_fail(v, "cannot make a temporary run folder");
+        return failf(v, "cannot make a temporary run folder");
     fake_env(&env, &f);
     if (make(row, &env, &inst, v))
         rc = -1;
@@ -438,14 +441,14 @@ static int logger_hooks(const lh_plugin_row *row, lh_check_verdict *v)
         void *self = lh_instance_self(inst);
         if (vt->log_hparams && vt->log_hparams(self, inst, dir, 3, keys, vals) != LHOST_OK &&
             !lh_instance_error(inst)[0])
-            rc = lh_cmd_check_fail(v, "log_hparams failed without a message");
+            rc = failf(v, "log_hparams failed without a message");
         for (int i = 0; i < 3 && !rc; i++)
             if (vt->log_row && vt->log_row(self, inst, &rows[i]) != LHOST_OK &&
                 !lh_instance_error(inst)[0])
-                rc = lh_cmd_check_fail(v, "log_row failed without a message");
+                rc = failf(v, "log_row failed without a message");
         if (!rc && vt->finalize && vt->finalize(self, inst, "success") != LHOST_OK &&
             !lh_instance_error(inst)[0])
-            rc = lh_cmd_check_fail(v, "finalize failed without a message");
+            rc = failf(v, "finalize failed without a message");
         lh_instance_destroy(inst);
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -468,11 +471,11 @@ static int save(lh_instance *inst, void **bytes, uint64_t *size, lh_check_verdic
     const void *data = NULL;
     *bytes = NULL, *size = 0;
     if (vt->state_save(lh_instance_self(inst), inst, &data, size) != LHOST_OK)
-        return lh_cmd_check_fail(v, "state_save failed: %s", lh_instance_error(inst));
+        return failf(v, "state_save failed: %s", lh_instance_error(inst));
     if (*size && !data)
-        return lh_cmd_check_fail(v, "state_save gave %llu bytes at NULL", (unsigned long long)*size);
+        return failf(v, "state_save gave %llu bytes at NULL", (unsigned long long)*size);
     if (*size > (1ull << 30))
-        return lh_cmd_check_fail(v, "state_save gave %llu bytes", (unsigned long long)*size);
+        return failf(v, "state_save gave %llu bytes", (unsigned long long)*size);
     *bytes = malloc(*size ? (size_t)*size : 1);
     if (*size)
         memcpy(*bytes, data, (size_t)*size);
@@ -505,24 +508,24 @@ static int rule_state(const lh_plugin_row *row, lh_check_verdict *v)
     /* Each instance in a folder of its own, b a copy of a at the save, so files the plugin
      * wrote (checkpoints) are where its state says for both. */
     if (mkdir("a", 0700) != 0 || chdir("a") != 0) {
-        lh_cmd_check_fail(v, "cannot make a folder to run in");
+        failf(v, "cannot make a folder to run in");
         goto done;
     }
     if (run_epochs(da, &fa, 0, 3, 1, NULL, v) || save(a, &s1, &n1, v))
         goto done;
     if (chdir("..") != 0 || system("cp -a a b") != 0 || chdir("b") != 0) {
-        lh_cmd_check_fail(v, "cannot copy the folder the plugin wrote");
+        failf(v, "cannot copy the folder the plugin wrote");
         goto done;
     }
     if (lh_instance_callback(b)->state_restore(lh_instance_self(b), b, vt->state_version, s1,
                                                n1) != LHOST_OK) {
-        lh_cmd_check_fail(v, "state_restore of its own state failed: %s", lh_instance_error(b));
+        failf(v, "state_restore of its own state failed: %s", lh_instance_error(b));
         goto done;
     }
     if (save(b, &s2, &n2, v))
         goto done;
     if (n1 != n2 || (n1 && memcmp(s1, s2, (size_t)n1) != 0)) {
-        lh_cmd_check_fail(v, "state_save -> state_restore -> state_save: %llu bytes became %llu different "
+        failf(v, "state_save -> state_restore -> state_save: %llu bytes became %llu different "
                  "ones", (unsigned long long)n1, (unsigned long long)n2);
         goto done;
     }
@@ -532,12 +535,12 @@ static int rule_state(const lh_plugin_row *row, lh_check_verdict *v)
         save(a, &s3, &n3, v))
         goto done;
     if (strcmp(ra.text, rb.text) != 0 || fa.stops != fb.stops) {
-        lh_cmd_check_fail(v, "after a round trip the restored instance behaves differently: %.300s vs "
+        failf(v, "after a round trip the restored instance behaves differently: %.300s vs "
                  "%.300s", ra.text, rb.text);
         goto done;
     }
     if (n3 != n4 || (n3 && memcmp(s3, s4, (size_t)n3) != 0)) {
-        lh_cmd_check_fail(v, "after a round trip and two more epochs the states differ");
+        failf(v, "after a round trip and two more epochs the states differ");
         goto done;
     }
     rc = 0;
@@ -589,11 +592,11 @@ static int rule_order(const lh_plugin_row *row, lh_check_verdict *v)
     if (!scores || lh_metric_run_init(&r, inst, &err)) {
         free(scores);
         lh_instance_destroy(inst);
-        return lh_cmd_check_fail(v, "%s", scores ? err.msg : "out of memory");
+        return failf(v, "%s", scores ? err.msg : "out of memory");
     }
     if (lh_metric_run_set_init(&r, &p1, &err) ||
         (sets = 1, lh_metric_run_set_init(&r, &p2, &err))) {
-        lh_cmd_check_fail(v, "%s", err.msg);
+        failf(v, "%s", err.msg);
         goto done;
     }
     sets = 2;
@@ -611,7 +614,7 @@ static int rule_order(const lh_plugin_row *row, lh_check_verdict *v)
             /* the partial states in the other order: the result may not depend on it */
             r.vt->update(lh_instance_self(inst), inst, &p2.pub, &b2) != LHOST_OK ||
             r.vt->update(lh_instance_self(inst), inst, &p1.pub, &b1) != LHOST_OK) {
-            lh_cmd_check_fail(v, "update/compute of ordinary batches failed: %s", lh_instance_error(inst));
+            failf(v, "update/compute of ordinary batches failed: %s", lh_instance_error(inst));
             free(s2);
             goto done;
         }
@@ -619,12 +622,12 @@ static int rule_order(const lh_plugin_row *row, lh_check_verdict *v)
     }
     if (lh_metric_run_reduce(&p1, &p2, &err) ||
         r.vt->compute(lh_instance_self(inst), inst, &p1.pub, parts) != LHOST_OK) {
-        lh_cmd_check_fail(v, "reducing two partial states failed: %s", err.msg);
+        failf(v, "reducing two partial states failed: %s", err.msg);
         goto done;
     }
     if (!same_outputs(full, parts, r.n_outputs)) {
         char x[LH_FMT_CAP], y[LH_FMT_CAP];
-        lh_cmd_check_fail(v, "two partial states reduced give %s, one state of both batches %s: "
+        failf(v, "two partial states reduced give %s, one state of both batches %s: "
                  "update keeps state outside the declared buffers or a buffer's reduction is "
                  "wrong",
               lh_fmt_double(x, sizeof x, parts[0]), lh_fmt_double(y, sizeof y, full[0]));
@@ -648,7 +651,7 @@ static int cycles(const lh_plugin_row *row, int n, lh_check_verdict *v)
     for (int i = 0; i < n; i++) {
         lh_check_verdict ignored = {1, ""};
         if (rule_hooks(row, &ignored) && strncmp(ignored.reason, "create()", 8) == 0)
-            return lh_cmd_check_fail(v, "%s", ignored.reason);
+            return failf(v, "%s", ignored.reason);
     }
     return 0;
 }
@@ -663,7 +666,7 @@ static int rule_leaks_in_process(const lh_plugin_row *row, lh_check_verdict *v)
         return -1;
     m1 = mallinfo2();
     if (m1.uordblks > m0.uordblks + 256 * 1024)
-        return lh_cmd_check_fail(v, "the heap grew by %zu bytes over 20 create/run/destroy cycles",
+        return failf(v, "the heap grew by %zu bytes over 20 create/run/destroy cycles",
                      m1.uordblks - m0.uordblks);
     snprintf(v->reason, sizeof v->reason, "the heap stayed steady over 20 cycles");
     return 0;
@@ -680,7 +683,7 @@ int lh_cmd_check_entry(const char *path, lh_check_verdict *v)
     size_t len = 0;
     int rc = 0;
     if (!h)
-        return lh_cmd_check_fail(v, "cannot load: %s", dlerror());
+        return failf(v, "cannot load: %s", dlerror());
     *(void **)&entry = dlsym(h, LHOST_ENTRY_SYMBOL);
     if (!entry) {
         dlclose(h);
@@ -693,7 +696,7 @@ int lh_cmd_check_entry(const char *path, lh_check_verdict *v)
                                 l1->plugins[i]->id);
     l2 = entry(&abi, lh_services_table());
     if (!l1 || !l2 || (!l1->error != !l2->error))
-        rc = lh_cmd_check_fail(v, "the second call answered differently from the first");
+        rc = failf(v, "the second call answered differently from the first");
     else {
         char second[4096] = "";
         len = 0;
@@ -701,7 +704,7 @@ int lh_cmd_check_entry(const char *path, lh_check_verdict *v)
             len += (size_t)snprintf(second + len, len < sizeof second ? sizeof second - len : 0,
                                     "%s;", l2->plugins[i]->id);
         if (strcmp(first, second) != 0)
-            rc = lh_cmd_check_fail(v, "first call: %s second call: %s", first, second);
+            rc = failf(v, "first call: %s second call: %s", first, second);
     }
     dlclose(h);
     return rc;
@@ -718,5 +721,5 @@ int lh_cmd_check_rule(const char *rule, const lh_plugin_row *row, lh_check_verdi
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
         if (strcmp(rule, table[k].name) == 0)
             return table[k].fn(row, v);
-    return lh_cmd_check_fail(v, "unknown rule '%s'", rule);
+    return failf(v, "unknown rule '%s'", rule);
 }
