@@ -4,6 +4,7 @@
  * line wrapped, no validation bar left behind (needs tmux; without it those two tests say so and
  * pass). Run: ctest --test-dir build -R test_progress --output-on-failure */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cli_run.h"
 #include "lhost/host.h"
 #include "progress.h"
+#include "signals.h"
 #include "synth_data.h"
 
 static void fill_log(lh_logstore *log)
@@ -95,6 +97,37 @@ START_TEST(test_message_above_bar)
     ck_assert_msg(strstr(text, "]\033[K\r\033[Klhost: org.x: info: hello\n\rEpoch 0: 100%|"),
                   "%s", text);
     ck_assert_msg(strstr(text, "\033[K\n") && text[strlen(text) - 1] == '\n', "%s", text);
+    free(text);
+    lh_logstore_free(&log);
+}
+END_TEST
+
+/* A SIGWINCH makes the next draw ask the width again (here COLUMNS: the output is no terminal),
+ * and the lines drawn after it fit the new width. */
+START_TEST(test_sigwinch_rewidths)
+{
+    char *text = NULL, *last;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    lh_logstore log;
+    lh_progress p;
+    fill_log(&log);
+    setenv("COLUMNS", "150", 1);
+    lh_progress_init(&p, f, 1);
+    lh_progress_epoch_start(&p, 0, 10, 0);
+    lh_progress_step(&p, &log, 10);
+    ck_assert_int_eq(p.width, 150);
+    setenv("COLUMNS", "60", 1);
+    ck_assert_int_eq(raise(SIGWINCH), 0);
+    lh_progress_step(&p, &log, 10);
+    ck_assert_int_eq(p.width, 60);
+    lh_progress_done(&p);
+    fclose(f);
+    /* the last bar drawn: after the last "\r", up to its erase-to-end-of-line */
+    last = strrchr(text, '\r');
+    ck_assert_ptr_nonnull(last);
+    ck_assert_msg(strstr(last, "\033[K") - last - 1 <= 59, "%s", last + 1);
+    ck_assert_int_eq(lh_signals_winch_take(), 0); /* the watch is gone with the bar */
     free(text);
     lh_logstore_free(&log);
 }
@@ -226,7 +259,8 @@ END_TEST
 int main(void)
 {
     const TTest *const tests[] = {test_format_fits_every_width, test_v_num_from_run_dir,
-                                         test_message_above_bar, test_tmux_80_columns,
+                                         test_message_above_bar, test_sigwinch_rewidths,
+                                         test_tmux_80_columns,
                                          test_tmux_160_columns, NULL};
     return check_main("progress", 90, NULL, NULL, tests);
 }
