@@ -48,6 +48,7 @@ static const lh_arg_opt check_opts[] = {
 };
 
 static const lh_args_spec check_spec = {
+    .cmd = "plugins check",
     .usage = "PATH.so [--json] [--rule RULE]",
     .about = "Check that a plugin file follows the lhost plugin ABI: descriptor, schema, hooks\n"
              "with edge inputs, state round trip, metric reduction order, leaks, entry twice.\n"

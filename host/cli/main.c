@@ -19,7 +19,7 @@ static const subcommand commands[] = {
     {"fit", lh_cmd_train, "the same as train (LightningCLI's name)"},
     {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
-    {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},
+    {"plugins", lh_cmd_plugins, "list plugins, describe one (--verbose NAME), check one (check PATH.so)"},
     {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},
     {"new-plugin", lh_cmd_new_plugin, "start a plugin from the SDK template (NAME [--kind])"},
 };
