@@ -11,7 +11,9 @@
 
 #include "args.h"
 #include "child.h"
+#include "cmd_check.h"
 #include "dispatch.h"
+#include "fmt.h"
 #include "instance.h"
 #include "registry.h"
 
@@ -28,9 +30,12 @@ static const lh_arg_opt plugins_opts[] = {
 };
 
 static const lh_args_spec plugins_spec = {
-    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]",
+    .usage = "[--plugin-dir DIR]... [--allow-insecure-plugins] [--json] [--verbose NAME]\n"
+             "       lhost plugins check PATH.so [--json] [--rule RULE]",
     .about = "List the plugins lhost finds (search order: --plugin-dir, LHOST_PLUGIN_PATH,\n"
-             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n",
+             "$XDG_DATA_HOME/lhost/plugins, the installed directory, the build tree's plugins).\n"
+             "'lhost plugins check PATH.so' checks one file against the plugin ABI\n"
+             "('lhost plugins check --help').\n",
     .opts = plugins_opts,
 };
 
@@ -60,28 +65,33 @@ static const char *row_label(const lh_plugin_row *r)
 
 static void print_table(const lh_registry *reg)
 {
-    static const char *const head[6] = {"ID", "KIND", "VERSION", "ABI", "DIRECTORY", "STATUS"};
-    int w[5], k, i, n = lh_registry_count(reg);
+    /* NAME is what a config writes (`callbacks: {early_stopping: ...}`), ID what --verbose and
+     * a clash between two plugins of one name take. */
+    static const char *const head[7] = {"ID",  "NAME",      "KIND",  "VERSION",
+                                        "ABI", "DIRECTORY", "STATUS"};
+    int w[6], k, i, n = lh_registry_count(reg);
     char abi[32];
-    for (k = 0; k < 5; k++)
+    for (k = 0; k < 6; k++)
         w[k] = (int)strlen(head[k]);
     for (i = 0; i < n; i++) {
         const lh_plugin_row *r = lh_registry_row(reg, i);
         abi_text(r->abi, abi, sizeof abi);
-        const char *cells[5] = {row_label(r), lh_registry_kind_name(r->kind),
-                                r->version ? r->version : "-", abi, r->dir};
-        for (k = 0; k < 5; k++)
+        const char *cells[6] = {row_label(r), r->name ? r->name : "-",
+                                lh_registry_kind_name(r->kind), r->version ? r->version : "-",
+                                abi, r->dir};
+        for (k = 0; k < 6; k++)
             if ((int)strlen(cells[k]) > w[k])
                 w[k] = (int)strlen(cells[k]);
     }
-    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], head[0], w[1], head[1], w[2], head[2], w[3],
-           head[3], w[4], head[4], head[5]);
+    for (k = 0; k < 6; k++)
+        printf("%-*s  ", w[k], head[k]);
+    printf("%s\n", head[6]);
     for (i = 0; i < n; i++) {
         const lh_plugin_row *r = lh_registry_row(reg, i);
         abi_text(r->abi, abi, sizeof abi);
-        printf("%-*s  %-*s  %-*s  %-*s  %-*s  ", w[0], row_label(r), w[1],
-               lh_registry_kind_name(r->kind), w[2], r->version ? r->version : "-", w[3], abi,
-               w[4], r->dir);
+        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  ", w[0], row_label(r), w[1],
+               r->name ? r->name : "-", w[2], lh_registry_kind_name(r->kind), w[3],
+               r->version ? r->version : "-", w[4], abi, w[5], r->dir);
         if (r->status == LH_PLUGIN_OK)
             printf("ok\n");
         else if (r->status == LH_PLUGIN_SHADOWED)
@@ -306,6 +316,12 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 /* The string member `k`, or "" when absent: for printing. */
 static const char *jtext(const cJSON *o, const char *k)
 {
@@ -313,18 +329,35 @@ static const char *jtext(const cJSON *o, const char *k)
     return s ? s : "";
 }
 
+/* The label column: 18 wide, or wider when a parameter or buffer name needs it, so a long
+ * name never runs into its type ("every_n_train_steps  int. ..."). */
+static int label_width(const cJSON *o)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "state"), *e;
+    int w = 18;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "params"))
+        if ((int)strlen(jtext(e, "name")) + 2 > w)
+            w = (int)strlen(jtext(e, "name")) + 2;
+    if (st)
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "buffers"))
+            if ((int)strlen(jtext(e, "name")) + 2 > w)
+                w = (int)strlen(jtext(e, "name")) + 2;
+    return w;
+}
+
 static void print_describe(const cJSON *o)
 {
     const cJSON *p, *h, *st = cJSON_GetObjectItemCaseSensitive(o, "state"), *b, *c;
+    const int W = label_width(o);
     printf("Plugin Details:\n");
-    printf("  %-18s%s\n", "ID", jtext(o, "id"));
-    printf("  %-18s%s\n", "Name", jtext(o, "name"));
-    printf("  %-18s%s\n", "Kind", jtext(o, "kind"));
-    printf("  %-18s%s\n", "Version", jtext(o, "version"));
-    printf("  %-18s%s\n", "ABI", jtext(o, "abi"));
-    printf("  %-18s%s\n", "Filename", jtext(o, "path"));
-    printf("  %-18s%s\n", "Description", jtext(o, "description"));
-    printf("  %-18s%d\n", "Priority",
+    printf("  %-*s%s\n", W, "ID", jtext(o, "id"));
+    printf("  %-*s%s\n", W, "Name", jtext(o, "name"));
+    printf("  %-*s%s\n", W, "Kind", jtext(o, "kind"));
+    printf("  %-*s%s\n", W, "Version", jtext(o, "version"));
+    printf("  %-*s%s\n", W, "ABI", jtext(o, "abi"));
+    printf("  %-*s%s\n", W, "Filename", jtext(o, "path"));
+    printf("  %-*s%s\n", W, "Description", jtext(o, "description"));
+    printf("  %-*s%d\n", W, "Priority",
            (int)cJSON_GetObjectItemCaseSensitive(o, "priority")->valuedouble);
     printf("\nParameters:\n");
     if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "params")) == 0)
@@ -334,25 +367,30 @@ static void print_describe(const cJSON *o)
         const cJSON *mn = cJSON_GetObjectItemCaseSensitive(p, "min");
         const cJSON *mx = cJSON_GetObjectItemCaseSensitive(p, "max");
         const cJSON *ch = cJSON_GetObjectItemCaseSensitive(p, "choices");
-        printf("  %-18s%s. %s\n", jtext(p, "name"), jtext(p, "type"),
-               jtext(p, "help"));
+        char lo[LH_FMT_CAP], hi[LH_FMT_CAP];
+        printf("  %-*s%s. %s\n", W, jtext(p, "name"), jtext(p, "type"), jtext(p, "help"));
         if (ch) {
-            printf("  %-18sAllowed: ", "");
+            printf("  %-*sAllowed: ", W, "");
             cJSON_ArrayForEach(c, ch) printf("%s%s", c == ch->child ? "" : ", ", c->valuestring);
             printf("\n");
         }
+        if (mn)
+            lh_fmt_double(lo, sizeof lo, mn->valuedouble);
+        if (mx)
+            lh_fmt_double(hi, sizeof hi, mx->valuedouble);
         if (mn && mx)
-            printf("  %-18sRange: %g - %g\n", "", mn->valuedouble, mx->valuedouble);
+            printf("  %-*sRange: %s - %s\n", W, "", lo, hi);
         else if (mn)
-            printf("  %-18sRange: >= %g\n", "", mn->valuedouble);
+            printf("  %-*sRange: >= %s\n", W, "", lo);
         else if (mx)
-            printf("  %-18sRange: <= %g\n", "", mx->valuedouble);
+            printf("  %-*sRange: <= %s\n", W, "", hi);
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "required")))
-            printf("  %-18sRequired\n", "");
+            printf("  %-*sRequired\n", W, "");
         else
-            printf("  %-18sDefault: %s\n", "", jstr(p, "default") ? jstr(p, "default") : "None");
+            printf("  %-*sDefault: %s\n", W, "",
+                   jstr(p, "default") ? jstr(p, "default") : "None");
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "identity")))
-            printf("  %-18sPart of the state key\n", "");
+            printf("  %-*sPart of the state key\n", W, "");
     }
     printf("\nHooks implemented:\n");
     cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hooks"))
@@ -365,24 +403,25 @@ static void print_describe(const cJSON *o)
     }
     if (st) {
         printf("\nMetric state:\n");
-        printf("  %-18s%s\n", "Higher is better",
+        printf("  %-*s%s\n", W, "Higher is better",
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "higher_is_better")) ? "yes"
                                                                                       : "no");
         if (jstr(st, "error"))
-            printf("  %-18s%s\n", "Layout", jtext(st, "error"));
+            printf("  %-*s%s\n", W, "Layout", jtext(st, "error"));
         else {
-            printf("  %-18s%d\n", "Outputs",
+            printf("  %-*s%d\n", W, "Outputs",
                    (int)cJSON_GetObjectItemCaseSensitive(st, "outputs")->valuedouble);
             cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "buffers")) {
+                char lo[LH_FMT_CAP];
                 const cJSON *mr = cJSON_GetObjectItemCaseSensitive(b, "max_rows");
                 double len = cJSON_GetObjectItemCaseSensitive(b, "length")->valuedouble;
                 if (mr) /* a cat state: rows of `length`, at most max_rows of them */
-                    printf("  %-18s%s[rows <= %.0f][%.0f], reduce cat\n", jtext(b, "name"),
+                    printf("  %-*s%s[rows <= %.0f][%.0f], reduce cat\n", W, jtext(b, "name"),
                            jtext(b, "dtype"), mr->valuedouble, len);
                 else
-                    printf("  %-18s%s[%.0f], reduce %s, init %g\n", jtext(b, "name"),
+                    printf("  %-*s%s[%.0f], reduce %s, init %s\n", W, jtext(b, "name"),
                            jtext(b, "dtype"), len, jtext(b, "reduction"),
-                           cJSON_GetObjectItemCaseSensitive(b, "init")->valuedouble);
+                           lh_fmt_double(lo, sizeof lo, jnum(b, "init")));
             }
         }
     }
@@ -426,6 +465,8 @@ int lh_cmd_plugins(int argc, char **argv)
     lh_error err;
     lh_args a;
     int json, rc;
+    if (argc > 1 && strcmp(argv[1], "check") == 0)
+        return lh_cmd_plugins_check(argc - 1, argv + 1);
     if ((rc = lh_args_parse(&a, &plugins_spec, argc, argv)) != 0)
         return rc == LH_ARGS_HELP ? 0 : 2;
     opts.plugin_dirs = dirs;

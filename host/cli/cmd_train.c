@@ -2,10 +2,10 @@
  *
  *   lhost train|fit -c FILE.yaml [--resume CKPT] [--plugin-dir DIR]... [--KEY=VALUE]...
  *   lhost validate --ckpt CKPT [--data DIR] [--plugin-dir DIR]... [--KEY=VALUE]...
- *   lhost predict --ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...
+ *   lhost predict --ckpt CKPT --data DIR --out FILE.csv [--plugin-dir DIR]... [--KEY=VALUE]...
  *   lhost test --ckpt CKPT [--data PATH] [--plugin-dir DIR]... [--KEY=VALUE]...
  *
- * All three parse with host/cli/args.c; config keys come from host/train/trainer_keys.c, which
+ * All four parse with host/cli/args.c; config keys come from host/train/trainer_keys.c, which
  * --help lists. --print_config prints the merged config as YAML instead of running.
  *
  * Each returns the process exit code: 0 success, 1 failure, 2 usage error; `lhost train` stopped
@@ -110,7 +110,7 @@ static const lh_args_spec test_spec = {
 };
 
 static const lh_args_spec predict_spec = {
-    .usage = "--ckpt CKPT --data DIR --out FILE.csv [--KEY=VALUE]...",
+    .usage = "--ckpt CKPT --data DIR --out FILE.csv [--plugin-dir DIR]... [--KEY=VALUE]...",
     .about = "Write one CSV row per test sample of DIR: index,target,pred,logit_0..logit_{C-1}.\n",
     .opts = predict_opts,
     CONFIG_SPEC,
@@ -397,8 +397,11 @@ static int eval_cmd(int argc, char **argv, int32_t stage, int32_t test)
         lh_args_free(&r.args);
         return rc;
     }
+    /* Predict computes no metric: the checkpoint's metrics (whose plugins, say a custom top2,
+     * may not be installed here) are dropped before anything looks their plugins up. */
     if (lh_ckpt_read_spec(ckpt, &spec, NULL, 0, &r.err) ||
         lh_ckpt_config_read(ckpt, data, &r.cfg, &r.err) ||
+        (stage == LHOST_STAGE_PREDICT && lh_config_override(r.cfg, "metrics={}", &r.err)) ||
         merge(&r.args, r.cfg, &r.opts, &r.printed, &r.err))
         return run_end(&r, 1);
     if (r.printed)

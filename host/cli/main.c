@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "dist.h"
@@ -20,7 +21,7 @@ static const subcommand commands[] = {
     {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
     {"test", lh_cmd_test, "test a checkpoint on the test split (--ckpt CKPT [--data PATH])"},
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
-    {"plugins", lh_cmd_plugins, "list plugins, or describe one (--verbose NAME)"},
+    {"plugins", lh_cmd_plugins, "list plugins, describe one (--verbose NAME), check one (check PATH.so)"},
     {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},
     {"plot", lh_cmd_plot, "draw a run's learning curves (RUN_DIR -o curves.png|.svg)"},
     {"new-plugin", lh_cmd_new_plugin, "start a plugin from the SDK template (NAME [--kind])"},
@@ -41,6 +42,10 @@ static void print_help(FILE *f)
 int main(int argc, char **argv)
 {
     int k;
+    /* Redirected, stdout would be block-buffered and its lines would land after stderr's
+     * (plugin messages, warnings) in a shared log: line-buffer it, as a terminal is. */
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         print_help(stderr);
         return 2;

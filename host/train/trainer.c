@@ -249,6 +249,7 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
         lh_metric_run_reset(&t->val_metrics[i]);
     if (hook(t, LH_HOOK_VALIDATION_START, NULL, err))
         return -1;
+    lh_progress_val_start(lh_progress_active(), t->num_val_batches);
     for (b = 0; b < t->num_val_batches; b++) {
         int64_t start;
         int32_t n;
@@ -273,7 +274,9 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
         batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, start, loss, &bi);
         if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
             return -1;
+        lh_progress_val_step(lh_progress_active(), b + 1);
     }
+    lh_progress_val_end(lh_progress_active());
     {
         double v[2] = {loss_sum, (double)seen}; /* over all ranks' samples */
         if (lh_trainer_dist_sum(v, 2, "val_loss", err))
@@ -499,6 +502,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     lh_progress pb;
     int rc = -1;
     lh_progress_init(&pb, t->out, t->tty);
+    lh_progress_set_run(&pb, t->run_dir);
     if (save_config(t, err) || loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err) ||
         hook(t, LH_HOOK_TRAIN_START, NULL, err))
         goto done;

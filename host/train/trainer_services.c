@@ -7,6 +7,7 @@
  * and momentum. */
 #include "ckpt.h"
 #include "dist.h"
+#include "progress.h"
 #include "safetensors.h"
 #include "trainer.h"
 
@@ -464,13 +465,18 @@ void lh_trainer_ckpt_meta_clear(lh_trainer *t)
     t->n_ckpt_meta = 0;
 }
 
-/* Plugins' log lines on stderr as services.c prints them, with the rank under mpirun. */
+/* Plugins' log lines go to stderr as services.c prints them without an env (with the rank
+ * under mpirun), but each on its own line above the progress bar rather than glued onto it. */
 static void env_log(void *user, const char *who, int32_t level, const char *msg)
 {
     static const char *const names[] = {"debug", "info", "warning", "error"};
-    if (level >= LHOST_LOG_INFO)
-        fprintf(stderr, "lhost: %s%s: %s: %s\n", lh_dist_prefix(), who,
-                level <= 3 ? names[level] : "info", msg);
+    char line[2048];
+    (void)user;
+    if (level < LHOST_LOG_INFO)
+        return;
+    snprintf(line, sizeof line, "lhost: %s%s: %s: %s", lh_dist_prefix(), who,
+             level <= 3 ? names[level] : "info", msg);
+    lh_progress_message(stderr, line);
 }
 
 void lh_trainer_env_init(lh_trainer *t)

@@ -1,4 +1,5 @@
-/* host/util/signals.c — the stop-request handler for SIGINT and SIGTERM (see signals.h). */
+/* host/util/signals.c — the stop-request handler for SIGINT and SIGTERM, and the terminal-resize
+ * flag for SIGWINCH (see signals.h). */
 #include "signals.h"
 
 #include <signal.h>
@@ -88,6 +89,50 @@ void lh_signals_restore(void)
 int lh_signals_pending(void)
 {
     return (int)pending;
+}
+
+/* ---- SIGWINCH: the terminal changed size ---------------------------------------------------- */
+
+static volatile sig_atomic_t winch;
+static struct sigaction old_winch;
+static int winch_installed;
+
+/* Only sets the flag: the progress bar asks the terminal its width at its next draw. */
+static void on_winch(int sig)
+{
+    (void)sig;
+    winch = 1;
+}
+
+int lh_signals_watch_winch(void)
+{
+    struct sigaction sa;
+    if (winch_installed)
+        return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_winch;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    winch = 0;
+    if (sigaction(SIGWINCH, &sa, &old_winch) != 0)
+        return -1;
+    winch_installed = 1;
+    return 0;
+}
+
+void lh_signals_unwatch_winch(void)
+{
+    if (!winch_installed)
+        return;
+    sigaction(SIGWINCH, &old_winch, NULL);
+    winch_installed = 0;
+}
+
+int lh_signals_winch_take(void)
+{
+    int was = (int)winch;
+    winch = 0;
+    return was;
 }
 
 const char *lh_signals_name(int sig)

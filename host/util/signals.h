@@ -5,7 +5,11 @@
  * signal; the training loop polls lh_signals_pending at batch boundaries and winds down (hooks,
  * last.ckpt, metrics.csv, loggers) before the command exits 128 + signal. A second signal while
  * winding down ends the process at once with _exit(128 + that signal): every file lhost writes
- * goes through host/util/atomic.c, so no half-written file is ever left under its real name. */
+ * goes through host/util/atomic.c, so no half-written file is ever left under its real name.
+ *
+ * SIGWINCH (the terminal was resized) is watched separately, by the progress bar: its handler
+ * only sets a flag that lh_signals_winch_take reads and clears, and the bar asks the terminal
+ * its new width (TIOCGWINSZ) at its next draw. */
 #ifndef LH_SIGNALS_H
 #define LH_SIGNALS_H
 
@@ -21,6 +25,12 @@ int lh_signals_alt_stack(void);
 void lh_signals_restore(void);
 /* The first signal caught since lh_signals_install (SIGINT, SIGTERM), 0 when none. */
 int lh_signals_pending(void);
+/* Watch SIGWINCH until lh_signals_unwatch_winch (which puts the old disposition back). Returns
+ * 0, or -1 when sigaction fails. Calling it twice is one watch. */
+int lh_signals_watch_winch(void);
+void lh_signals_unwatch_winch(void);
+/* 1 when a SIGWINCH came since the last call (the flag is cleared), else 0. */
+int lh_signals_winch_take(void);
 /* "SIGINT", "SIGTERM" or "signal N" (static storage). */
 const char *lh_signals_name(int sig);
 

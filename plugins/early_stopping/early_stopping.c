@@ -12,6 +12,7 @@
 
 #include <lhost/lhost.h>
 
+#include "../common/fmt.h"
 #include "../common/monitor.h"
 #include "../common/state_bytes.h"
 
@@ -168,28 +169,30 @@ static int es_trainer_state(const es *s, lhost_ctx *ctx, lhost_trainer_state *ts
 static int es_evaluate(es *s, lhost_ctx *ctx, double current, int *improved)
 {
     const char *op = s->mode_max ? ">" : "<";
+    char cur[LHP_FMT_CAP], thr[LHP_FMT_CAP];
     *improved = 0;
     if (s->check_finite && !isfinite(current)) {
         s->reason = ES_NON_FINITE_METRIC;
         snprintf(s->reason_msg, sizeof s->reason_msg,
-                 "Monitored metric %s = %g is not finite. Previous best value was %.3f. "
+                 "Monitored metric %s = %s is not finite. Previous best value was %.3f. "
                  "Signaling Trainer to stop.",
-                 s->monitor, current, s->best_score);
+                 s->monitor, lhp_fmt_double(cur, current), s->best_score);
         return 1;
     }
     if (s->has_stop_thr && es_better(s, current, s->stop_thr)) {
         s->reason = ES_STOPPING_THRESHOLD;
         snprintf(s->reason_msg, sizeof s->reason_msg,
-                 "Stopping threshold reached: %s = %g %s %g. Signaling Trainer to stop.",
-                 s->monitor, current, op, s->stop_thr);
+                 "Stopping threshold reached: %s = %s %s %s. Signaling Trainer to stop.",
+                 s->monitor, lhp_fmt_double(cur, current), op, lhp_fmt_double(thr, s->stop_thr));
         return 1;
     }
     /* Lightning writes it monitor_op(-current, -divergence_threshold): worse than the bound. */
     if (s->has_div_thr && es_better(s, -current, -s->div_thr)) {
         s->reason = ES_DIVERGENCE_THRESHOLD;
         snprintf(s->reason_msg, sizeof s->reason_msg,
-                 "Divergence threshold reached: %s = %g %s %g. Signaling Trainer to stop.",
-                 s->monitor, current, s->mode_max ? "<" : ">", s->div_thr);
+                 "Divergence threshold reached: %s = %s %s %s. Signaling Trainer to stop.",
+                 s->monitor, lhp_fmt_double(cur, current), s->mode_max ? "<" : ">",
+                 lhp_fmt_double(thr, s->div_thr));
         return 1;
     }
     /* current - min_delta > best (max) or current + min_delta < best (min). */
@@ -198,8 +201,9 @@ static int es_evaluate(es *s, lhost_ctx *ctx, double current, int *improved)
         if (s->verbose) {
             if (isfinite(s->best_score))
                 LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
-                        "Metric %s improved by %.3f >= min_delta = %g. New best score: %.3f",
-                        s->monitor, fabs(s->best_score - current), s->min_delta, current);
+                        "Metric %s improved by %.3f >= min_delta = %s. New best score: %.3f",
+                        s->monitor, fabs(s->best_score - current),
+                        lhp_fmt_double(thr, s->min_delta), current);
             else
                 LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
                         "Metric %s improved. New best score: %.3f", s->monitor, current);
@@ -276,13 +280,13 @@ static int32_t es_on_validation_end(void *self, lhost_ctx *ctx)
 static int32_t es_on_fit_end(void *self, lhost_ctx *ctx)
 {
     es *s = (es *)self;
+    char best[LHP_FMT_CAP];
+    lhp_fmt_double(best, s->best_score);
     if (s->reason != ES_NOT_STOPPED)
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "stopped at epoch %lld (%s); best %s = %g",
-                (long long)s->stopped_epoch, es_reason_names[s->reason], s->monitor,
-                s->best_score);
+        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "stopped at epoch %lld (%s); best %s = %s",
+                (long long)s->stopped_epoch, es_reason_names[s->reason], s->monitor, best);
     else if (s->verbose)
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "not stopped; best %s = %g", s->monitor,
-                s->best_score);
+        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "not stopped; best %s = %s", s->monitor, best);
     if (s->restore_best && s->have_snapshot && LHOST_HOST_HAS(s->host, restore_weights)) {
         int32_t rc = s->host->restore_weights(ctx, ES_SNAPSHOT_SLOT);
         if (rc != LHOST_OK) {
@@ -290,8 +294,8 @@ static int32_t es_on_fit_end(void *self, lhost_ctx *ctx)
                       (int)rc);
             return LHOST_ERROR;
         }
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "restored the weights of the best check (%s = %g)",
-                s->monitor, s->best_score);
+        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "restored the weights of the best check (%s = %s)",
+                s->monitor, best);
     }
     return LHOST_OK;
 }

@@ -20,6 +20,7 @@
 
 #include <lhost/lhost.h>
 
+#include "../common/fmt.h"
 #include "../common/monitor.h"
 #include "../common/state_bytes.h"
 #include "ckpt_name.h"
@@ -654,8 +655,9 @@ static int32_t mc_on_fit_end(void *self, lhost_ctx *ctx)
     if (!s->best_path)
         return LHOST_OK;
     if (s->monitor) {
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "best_model_path=%s best_model_score=%.17g (%s)",
-                s->best_path, s->best_score, s->monitor);
+        char score[LHP_FMT_CAP];
+        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "best_model_path=%s best_model_score=%s (%s)",
+                s->best_path, lhp_fmt_double(score, s->best_score), s->monitor);
         if (LHOST_HOST_HAS(s->host, log_value))
             s->host->log_value(ctx, "best_model_score", s->best_score, 0);
     } else {

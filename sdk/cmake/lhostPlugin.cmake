@@ -4,8 +4,9 @@
 #
 # Builds <target>.so (a MODULE, no "lib" prefix) linked to lhost::sdk, with hidden visibility so
 # only lhost_plugin_entry (marked LHOST_EXPORT) is exported, and -Wl,--no-undefined so a missing
-# symbol fails the link instead of the load. Plugin authors get it from find_package(lhost); to
-# install the plugin where an installed lhost finds it:
+# symbol fails the link instead of the load. The C library and libm (expf, logf, ...) are linked,
+# as every C program has them; anything else a plugin needs it links itself. Plugin authors get
+# it from find_package(lhost); to install the plugin where an installed lhost finds it:
 #   install(TARGETS <target> LIBRARY DESTINATION ${LHOST_PLUGIN_INSTALL_DIR})
 # or copy the .so into ~/.local/share/lhost/plugins, or point `lhost --plugin-dir` at it.
 #
@@ -25,6 +26,12 @@ function(lhost_add_plugin target)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_options(${target} PRIVATE -Wl,--no-undefined)
+  # --no-undefined demands every symbol resolve at link time, so the math library must be named
+  # (glibc keeps it out of libc). Where libm is part of libc (macOS, musl) there is no libm.
+  find_library(LHOST_LIBM m)
+  if(LHOST_LIBM)
+    target_link_libraries(${target} PRIVATE ${LHOST_LIBM})
+  endif()
 
   get_property(ref_src GLOBAL PROPERTY LHOST_TREE_PLUGIN_SOURCE_DIR)
   get_property(ref_build GLOBAL PROPERTY LHOST_TREE_PLUGIN_BUILD_DIR)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/e2e/test_new_plugin.sh — `lhost new-plugin` from an installed prefix: the rendered callback
 # and metric skeletons build out of tree against the installed SDK (CMake and make+pkg-config),
-# the command refuses bad names and existing directories with the documented exit codes.
+# the command refuses bad names and existing directories with the documented exit codes. A probe
+# appended to each skeleton calls expf and clock_gettime: the SDK links libm, and the template's
+# -std=c11 still sees POSIX clocks (its _POSIX_C_SOURCE).
 # Env (set by tests/CMakeLists.txt): LHOST, LH_SOURCE_DIR, LH_BUILD_DIR.
 # Run: ctest --test-dir build -R e2e_test_new_plugin --output-on-failure
 set -euo pipefail
@@ -31,6 +33,18 @@ for kind in callback metric; do
     dir=$tmp/$name
     expect_rc 0 "$lhost" new-plugin "$name" --kind "$kind" --dir "$dir"
     ! grep -rq "@NAME@" "$dir" || fail "$kind: placeholder left in $dir"
+    cat >> "$dir/plugin.c" <<'PROBE'
+
+#include <math.h>
+#include <time.h>
+double probe_libm_and_clock(double x);
+double probe_libm_and_clock(double x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)expf((float)x) + (double)ts.tv_nsec;
+}
+PROBE
 
     cmake -S "$dir" -B "$dir/build" -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/cmake.log" 2>&1 ||
         { cat "$tmp/cmake.log"; fail "$kind: configure against the installed SDK"; }

@@ -104,6 +104,70 @@ START_TEST(json_list)
 }
 END_TEST
 
+/* The NAME column holds what a config writes, beside the id. */
+START_TEST(table_has_names)
+{
+    char *argv[] = {"plugins", "--plugin-dir", dir, NULL};
+    const char *row;
+    ck_assert_int_eq(run(3, argv), 0);
+    ck_assert_msg(strncmp(out, "ID ", 3) == 0 && strstr(out, "  NAME ") &&
+                      strstr(out, "  NAME ") < strstr(out, "  KIND "), "%s", out);
+    ck_assert_msg((row = strstr(out, "org.lhost.test.good ")) != NULL, "%s", out);
+    ck_assert_msg(strncmp(row + strcspn(row, " ") + strspn(row + strcspn(row, " "), " "),
+                          "good ", 5) == 0, "no name after the id:\n%s", out);
+}
+END_TEST
+
+/* A parameter name longer than the 18-column label keeps two spaces before its type. */
+START_TEST(verbose_long_names_aligned)
+{
+    char *argv[] = {"plugins", "--plugin-dir", LH_REF_PLUGIN_DIR, "--verbose", "model_checkpoint",
+                    NULL};
+    const char *p, *id;
+    ck_assert_int_eq(run(5, argv), 0);
+    ck_assert_msg((p = strstr(out, "\n  every_n_train_steps  ")) != NULL, "%s", out);
+    ck_assert_msg((id = strstr(out, "\n  ID ")) != NULL, "%s", out);
+    /* the type starts in the column the ID's value does */
+    ck_assert_msg(strstr(p, "int. ") - p == strstr(id, "org.lhost.") - id, "%s", out);
+}
+END_TEST
+
+/* `plugins check --json`: one object per rule and plugin; exit 0 when all pass, 1 otherwise,
+ * and the rule the fixture breaks is the one that fails. */
+static int check_json(const char *fixture, const char *failing_rule)
+{
+    char path[1024];
+    char *argv[] = {"plugins", "check", "--json", path, NULL};
+    cJSON *root, *o;
+    int rc, n = 0, failed_rule = 0;
+    snprintf(path, sizeof path, "%s/%s/%s.so", LH_FIXTURE_PLUGIN_DIR, fixture, fixture);
+    rc = run(4, argv);
+    ck_assert_msg((root = cJSON_Parse(out)) != NULL, "not JSON:\n%s\n%s", out, errtext);
+    cJSON_ArrayForEach(o, root)
+    {
+        const cJSON *rule = cJSON_GetObjectItem(o, "rule"), *pass = cJSON_GetObjectItem(o, "pass");
+        ck_assert(cJSON_IsString(rule) && cJSON_IsBool(pass));
+        ck_assert(cJSON_IsString(cJSON_GetObjectItem(o, "reason")));
+        if (failing_rule && strcmp(rule->valuestring, failing_rule) == 0 && cJSON_IsFalse(pass))
+            failed_rule = 1;
+        n++;
+    }
+    ck_assert_msg(n >= (failing_rule ? 1 : 8), "%s", out);
+    ck_assert_msg(!failing_rule || failed_rule, "%s did not fail %s:\n%s", fixture, failing_rule,
+                  out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+START_TEST(check_json_verdicts)
+{
+    ck_assert_int_eq(check_json("good", NULL), 0);
+    ck_assert_int_eq(check_json("bad_state", "state"), 1);
+    ck_assert_int_eq(check_json("crash_hook", "hooks"), 1);
+    ck_assert_int_eq(check_json("segv", "load"), 1);
+}
+END_TEST
+
 START_TEST(verbose_callback)
 {
     char *argv[] = {"plugins", "--plugin-dir", dir, "--verbose", "good", NULL};
@@ -216,6 +280,9 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, table);
     tcase_add_test(tc, json_list);
+    tcase_add_test(tc, table_has_names);
+    tcase_add_test(tc, check_json_verdicts);
+    tcase_add_test(tc, verbose_long_names_aligned);
     tcase_add_test(tc, verbose_callback);
     tcase_add_test(tc, verbose_lists_hooks_in_fit_order);
     tcase_add_test(tc, verbose_lists_abi_1_1_hooks_and_stages);

@@ -3,6 +3,9 @@
  * As generated it reports the monitored value every `every_n_epochs` epochs and keeps the best
  * value seen in its checkpointed state. Replace the hooks' bodies with your own; delete the hooks
  * you do not need (a NULL hook is never called). Change the id to one you own. */
+/* POSIX.1-2008 (clock_gettime, strdup) under -std=c11, which alone hides them. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <lhost/lhost.h>
 
 #include <math.h>

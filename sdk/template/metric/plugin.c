@@ -3,6 +3,9 @@
  * As generated it is top-1 accuracy: two state buffers the host allocates, resets, reduces
  * across ranks (sum) and checkpoints; update() adds to them and compute() divides. Replace the
  * buffers, update and compute with your own metric. Change the id to one you own. */
+/* POSIX.1-2008 (clock_gettime, strdup) under -std=c11, which alone hides them. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <lhost/lhost.h>
 
 #include <stdlib.h>
