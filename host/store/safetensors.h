@@ -100,6 +100,11 @@ int32_t lh_safetensors_index(const lh_safetensors_file *f, const char *name); /*
 const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, const char *dtype,
                        int64_t expected_elems, lh_error *err);
 
+/* The same for a vector: `name` must have exactly the shape [n] (a [128, 2] tensor of 256
+ * elements is not a [256] one: a crafted file may not pass one for the other). */
+const void *lh_safetensors_find_1d(const lh_safetensors_file *f, const char *name,
+                                   const char *dtype, int64_t n, lh_error *err);
+
 /* "__metadata__", in header order. lh_safetensors_meta_get returns NULL for an absent key. */
 int32_t lh_safetensors_meta_count(const lh_safetensors_file *f);
 const char *lh_safetensors_meta_key(const lh_safetensors_file *f, int32_t i);

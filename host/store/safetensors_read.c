@@ -569,3 +569,16 @@ const void *lh_safetensors_find(const lh_safetensors_file *f, const char *name, 
     }
     return t->data;
 }
+
+const void *lh_safetensors_find_1d(const lh_safetensors_file *f, const char *name,
+                                   const char *dtype, int64_t n, lh_error *err)
+{
+    const void *data = lh_safetensors_find(f, name, dtype, n, err);
+    int32_t i = lh_safetensors_index(f, name);
+    if (data && f->t[i].ndim != 1) {
+        fail(err, f->label, "tensor \"%s\" has %d dimensions (expected a vector of %" PRId64
+             ")", name, (int)f->t[i].ndim, n);
+        return NULL;
+    }
+    return data;
+}

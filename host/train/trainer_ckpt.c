@@ -92,7 +92,7 @@ static int save_rng(lh_safetensors_writer *w, const char *name, const lh_rng *r,
 
 static int load_rng(const lh_safetensors_file *f, const char *name, lh_rng *r, lh_error *err)
 {
-    const uint64_t *s = lh_safetensors_find(f, name, "U64", 2, err);
+    const uint64_t *s = lh_safetensors_find_1d(f, name, "U64", 2, err);
     if (!s)
         return -1;
     r->state = s[0], r->inc = s[1];
@@ -217,7 +217,7 @@ static int check_perm(const int32_t *perm, int64_t n, lh_error *err)
 
 int lh_trainer_ckpt_load_data_order(lh_trainer *t, const lh_safetensors_file *f, lh_error *err)
 {
-    const int32_t *perm = lh_safetensors_find(f, "trainer.perm", "I32", t->train.count, err);
+    const int32_t *perm = lh_safetensors_find_1d(f, "trainer.perm", "I32", t->train.count, err);
     if (!perm || check_perm(perm, t->train.count, err) ||
         load_rng(f, "trainer.rng_shuffle", &t->rng_shuffle, err) ||
         meta_int(f, "resume_epoch", 0, COUNT_MAX, &t->resume_epoch, err) ||

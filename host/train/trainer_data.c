@@ -441,8 +441,8 @@ int lh_trainer_ckpt_load_data(lh_trainer *t, const lh_safetensors_file *f, lh_er
     }
     /* Float data is standardised as in training, whatever split this run reads. */
     if (t->data.mean && lh_safetensors_index(f, "data.mean") >= 0) {
-        const float *m = lh_safetensors_find(f, "data.mean", "F32", t->data.features, err);
-        const float *s = m ? lh_safetensors_find(f, "data.std", "F32", t->data.features, err)
+        const float *m = lh_safetensors_find_1d(f, "data.mean", "F32", t->data.features, err);
+        const float *s = m ? lh_safetensors_find_1d(f, "data.std", "F32", t->data.features, err)
                            : NULL;
         if (!m || !s)
             return -1;

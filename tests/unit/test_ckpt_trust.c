@@ -165,6 +165,19 @@ START_TEST(perm_repeats)
 }
 END_TEST
 
+/* The right number of elements in the wrong shape: [32, 2] is not a vector of 64. */
+START_TEST(perm_not_a_vector)
+{
+    uint64_t nbytes;
+    int32_t *perm = (int32_t *)good_tensor("trainer.perm", &nbytes);
+    change c = {.tensor = "trainer.perm", .dtype = "I32", .ndim = 2, .shape = {32, 2}};
+    c.data = perm, c.nbytes = nbytes;
+    craft(&c);
+    free(perm);
+    refused("tensor \"trainer.perm\" has 2 dimensions (expected a vector of 64)");
+}
+END_TEST
+
 /* ---- 2. the container's format -------------------------------------------------------- */
 
 START_TEST(foreign_format)
@@ -393,6 +406,7 @@ int main(void)
         perm_out_of_range,
         perm_negative,
         perm_repeats,
+        perm_not_a_vector,
         foreign_format,
         format_missing,
         transposed_weight,
