@@ -50,6 +50,15 @@ int main(int argc, char **argv)
         print_help(stderr);
         return 2;
     }
+    if ((strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "--help") == 0 ||
+         strcmp(argv[1], "-h") == 0) &&
+        argc > 2) {
+        fprintf(stderr, "lhost: %s takes no arguments, got '%s'%s%s%s\n", argv[1], argv[2],
+                argv[1][1] == 'h' || argv[1][2] == 'h' ? " (a command's options: lhost " : "",
+                argv[1][1] == 'h' || argv[1][2] == 'h' ? argv[2] : "",
+                argv[1][1] == 'h' || argv[1][2] == 'h' ? " --help)" : "");
+        return 2;
+    }
     if (strcmp(argv[1], "--version") == 0) {
         printf("lhost %s (plugin ABI %d.%d.%d)\n", LH_VERSION, LHOST_ABI_VERSION_MAJOR,
                LHOST_ABI_VERSION_MINOR, LHOST_ABI_VERSION_PATCH);
