@@ -189,6 +189,20 @@ static const char *const grad_nets[] = {
     "    - {type: linear, out_features: 4}\n",
     "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
     "    - maxpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n", /* fused */
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - batchnorm2d\n"
+    "    - tanh\n    - avgpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3}\n    - sigmoid\n"
+    "    - {type: adaptive_avgpool2d, output_size: 3}\n    - flatten\n"
+    "    - {type: linear, out_features: 5}\n    - batchnorm1d\n    - gelu\n"
+    "    - {type: linear, out_features: 4}\n",
+    /* an identity block, then one whose shortcut is a strided 1x1 projection */
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "    - residual:\n        - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "        - silu\n        - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "    - {type: leaky_relu, negative_slope: 0.2}\n"
+    "    - residual:\n        - {type: conv2d, out_channels: 5, kernel_size: 3, padding: 1,"
+    " stride: 2}\n        - batchnorm2d\n"
+    "    - global_avgpool2d\n    - {type: linear, out_features: 4}\n",
 };
 
 static float loss_of(lh_model *m, int32_t n)
