@@ -158,12 +158,14 @@ int lh_layer_add_buffer(lh_model *m, int32_t i, const char *what, int64_t numel,
                         int32_t persistent, lh_error *err)
 {
     lh_buffer_info *b;
+    char name[sizeof b->name];
     if (m->n_buffers == LH_MAX_PARAMS)
         return lh_error_set(err, "model.layers.%d (%s %s): more than %d buffers in the model", i,
                             lh_layer_name(m->spec.layers[i].type), m->spec.layers[i].name,
                             LH_MAX_PARAMS);
+    snprintf(name, sizeof name, "%s.%s", m->spec.layers[i].name, what);
     b = &m->buffers[m->n_buffers++];
-    snprintf(b->name, sizeof b->name, "%s.%s", m->spec.layers[i].name, what);
+    memcpy(b->name, name, sizeof name);
     b->numel = numel; /* a channel count: at most 2^20 */
     b->offset = m->total_buffers;
     b->init = init;

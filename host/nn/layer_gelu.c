@@ -1,4 +1,5 @@
-/* host/nn/layer_gelu.c — nn.GELU (exact erf form, nn.GELU's default): element-wise, no parameters (layer_activation.c). */
+/* host/nn/layer_gelu.c — nn.GELU in its exact erf form (nn.GELU's default): element-wise, no
+ * parameters (layer_activation.c). */
 #include "layer.h"
 
 static int forward(const lh_layer_step *s)

@@ -5,9 +5,9 @@
  * its implementation, host/nn/layer_<name>.c, which defines `lh_layer_<name>` (an lh_layer_kind,
  * layer.h), and `cfg` is the struct its config lives in (lh_layer_spec.<name>). From this list
  * come the enum, the layer spec's config union, the table of kinds (layer.c) and the list of
- * names that config errors offer (batchnorm1d and batchnorm2d share layer_batchnorm.c; the
- * element-wise activations share layer_activation.c's op). Adding a kind: an entry here (and its config struct below,
- * if it has keys) and its file; nothing else switches on kinds.
+ * names that config errors offer. Adding a kind: an entry here (and its config struct below,
+ * if it has keys) and its file; nothing else switches on kinds. (batchnorm1d and batchnorm2d
+ * share layer_batchnorm.c; the element-wise activations share layer_activation.c's op.)
  *
  * The order is the numbering (1, 2, ...); checkpoints store kinds by name, never by number. */
 #ifndef LH_LAYER_KINDS_H

@@ -47,7 +47,8 @@ static int plan(lh_model *m, int32_t i, lh_layer_shape *s, lh_error *err)
     if (in.flat || s->flat || !(c->proj_stride = proj_stride(&in, s)))
         return lh_error_set(err, "model.layers.%d (residual %s): the body maps (%d, %d, %d) to "
                             "(%d, %d, %d)%s; a 1x1 projection cannot match them", i, l->name,
-                            in.c, in.h, in.w, s->c, s->h, s->w, in.flat || s->flat ? " (flat)" : "");
+                            in.c, in.h, in.w, s->c, s->h, s->w,
+                            in.flat || s->flat ? " (flat)" : "");
     ws[0] = s->c, ws[1] = in.c, ws[2] = ws[3] = 1;
     /* nn.Conv2d.reset_parameters: fan_in C_in * 1 * 1. Named "<name>.proj.weight", ".bias". */
     return lh_layer_add_param(m, i, "proj.weight", 4, ws, in.c, err) ||
