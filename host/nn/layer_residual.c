@@ -110,6 +110,8 @@ const lh_layer_kind lh_layer_residual = {
     .torch_name = "Residual",
     .ints = ints,
     .needs_keys = 1,
+    /* written by hand only in checkpoints: configs say `- {residual: [...], name: ...}` */
+    .keys_help = "the body's layer count, before it; usually {residual: [layers], name: N}",
     .aux = 1,
     .plan = plan,
     .forward = forward,
