@@ -47,6 +47,24 @@ typedef struct lh_pool_shape {
     int32_t oh, ow;
 } lh_pool_shape;
 
+/* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
+ * no kind, but parity tests and kernels switch on them). */
+#define LH_ACT_TANH 1
+#define LH_ACT_SIGMOID 2
+#define LH_ACT_GELU 3       /* exact: x * Phi(x) with erf, nn.GELU's default */
+#define LH_ACT_SILU 4
+#define LH_ACT_LEAKY_RELU 5 /* slope: negative_slope */
+
+/* Batch normalisation over (N, C, HW) (HW = 1 for batchnorm1d), nn.BatchNorm's semantics:
+ * training normalises with the batch's mean and biased variance and moves the running
+ * statistics by `momentum` (the running variance takes the unbiased one); eval normalises
+ * with the running statistics. */
+typedef struct lh_bn_args {
+    int32_t n, c, hw;
+    int32_t training;
+    float momentum, eps;
+} lh_bn_args;
+
 /* Adam / AdamW hyper-parameters (PyTorch semantics: bias correction, eps added after sqrt). */
 typedef struct lh_adam_args {
     float lr, beta1, beta2, eps, weight_decay;
@@ -140,6 +158,35 @@ typedef struct lh_sgd_args {
     X(sgd_step, req,                                                                             \
       (int64_t n, const lh_sgd_args *a, lh_dmem *param, const lh_dmem *grad, lh_dmem *buf),      \
       (n, a, param, grad, buf))                                                                  \
+    /* Element-wise activation `kind` (LH_ACT_*, slope for leaky_relu) over n elements; y */   \
+    /* may not equal x. backward: dx = dy * f'(x) from x alone (an in-place layer after it */ \
+    /* may have overwritten y); dx may equal dy. */                                              \
+    X(act_forward, req, (int32_t kind, float slope, int64_t n, const lh_dmem *x, lh_dmem *y),   \
+      (kind, slope, n, x, y))                                                                    \
+    X(act_backward, req,                                                                         \
+      (int32_t kind, float slope, int64_t n, const lh_dmem *x, const lh_dmem *dy, lh_dmem *dx),  \
+      (kind, slope, n, x, dy, dx))                                                               \
+    /* Average pooling x (N,C,H,W) -> y (N,C,OH,OW), no padding. size > 0: windows of size */   \
+    /* x size at `stride` (nn.AvgPool2d); size 0: adaptive windows [floor(o H / OH), */         \
+    /* ceil((o + 1) H / OH)) (nn.AdaptiveAvgPool2d). backward writes all of dx. */               \
+    X(avgpool_forward, req, (const lh_pool_shape *s, const lh_dmem *x, lh_dmem *y), (s, x, y))   \
+    X(avgpool_backward, req, (const lh_pool_shape *s, const lh_dmem *dy, lh_dmem *dx),           \
+      (s, dy, dx))                                                                               \
+    /* Batch norm: x, y (N,C,HW), gamma, beta, running_mean, running_var (C) (updated in */     \
+    /* place while training), save_mean and save_invstd (C): the mean and 1/sqrt(var + eps) */  \
+    /* forward normalised with, for backward. backward: dx (may be NULL), dgamma, dbeta. */      \
+    X(batchnorm_forward, req,                                                                    \
+      (const lh_bn_args *a, const lh_dmem *x, const lh_dmem *gamma, const lh_dmem *beta,         \
+       lh_dmem *running_mean, lh_dmem *running_var, lh_dmem *save_mean, lh_dmem *save_invstd,    \
+       lh_dmem *y),                                                                              \
+      (a, x, gamma, beta, running_mean, running_var, save_mean, save_invstd, y))                 \
+    X(batchnorm_backward, req,                                                                   \
+      (const lh_bn_args *a, const lh_dmem *x, const lh_dmem *gamma, const lh_dmem *save_mean,    \
+       const lh_dmem *save_invstd, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dgamma,              \
+       lh_dmem *dbeta),                                                                          \
+      (a, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta))                              \
+    /* y = a + b over n elements; y may equal a or b (residual blocks, gradient sums). */       \
+    X(add, req, (int64_t n, const lh_dmem *a, const lh_dmem *b, lh_dmem *y), (n, a, b, y))       \
     /* conv2d + bias + relu + maxpool in one pass: p (N,K,POH,POW) = maxpool(relu(conv2d(x))) */ \
     /* and argmax (N,K,POH,POW) int32, without storing the conv output. ps is the pool over */   \
     /* the conv output (ps->n = s->n, ps->c = s->k, ps->h = s->oh, ps->w = s->ow). Equal to */   \
@@ -181,7 +228,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 1
+#define LH_BACKEND_VERSION 2
 
 #define LH_BACKEND_MEMBER_(name, kind, params, args)                                             \
     int (*name)(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);

@@ -154,6 +154,67 @@ int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *un
     return 0;
 }
 
+int lh_layer_add_buffer(lh_model *m, int32_t i, const char *what, int64_t numel, float init,
+                        int32_t persistent, lh_error *err)
+{
+    lh_buffer_info *b;
+    char name[sizeof b->name];
+    if (m->n_buffers == LH_MAX_PARAMS)
+        return lh_error_set(err, "model.layers.%d (%s %s): more than %d buffers in the model", i,
+                            lh_layer_name(m->spec.layers[i].type), m->spec.layers[i].name,
+                            LH_MAX_PARAMS);
+    snprintf(name, sizeof name, "%s.%s", m->spec.layers[i].name, what);
+    b = &m->buffers[m->n_buffers++];
+    memcpy(b->name, name, sizeof name);
+    b->numel = numel; /* a channel count: at most 2^20 */
+    b->offset = m->total_buffers;
+    b->init = init;
+    b->persistent = persistent;
+    m->total_buffers += numel;
+    return 0;
+}
+
+lh_dmem *lh_layer_buffer(const lh_model *m, int32_t i, int32_t k)
+{
+    return lh_dmem_at(m->buf, (size_t)m->buffers[m->plan[i].buf0 + k].offset * 4);
+}
+
+lh_dmem *lh_layer_input(const lh_model *m, int32_t i)
+{
+    return i ? m->act[i - 1] : m->input;
+}
+
+void lh_layer_in_shape(const lh_model *m, int32_t i, lh_layer_shape *s)
+{
+    if (i == 0) {
+        s->c = m->spec.in_c, s->h = m->spec.in_h, s->w = m->spec.in_w, s->flat = 0;
+        return;
+    }
+    s->c = m->plan[i - 1].c, s->h = m->plan[i - 1].h, s->w = m->plan[i - 1].w;
+    /* flat shapes are (c, 1, 1); a spatial 1x1 map reads as flat only after a flat kind */
+    s->flat = m->plan[i - 1].flat;
+}
+
+int lh_layer_cfg_float(const lh_config_node *map, const char *key, double def, double lo,
+                       double hi, float *out, lh_error *err)
+{
+    double v;
+    if (lh_config_get_float(map, key, def, lo, hi, &v, err))
+        return -1;
+    *out = (float)v;
+    return 0;
+}
+
+int lh_layer_json_float(const cJSON *o, const char *key, double lo, double hi, float *out,
+                        lh_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
+        return lh_error_set(err, "model spec: `%s`: expected a number in [%g, %g]", key, lo, hi);
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
 static lh_dmem *tensor_at(const lh_model *m, lh_dmem *base, int32_t i, int32_t k)
 {
     return lh_dmem_at(base, (size_t)m->params[m->plan[i].param0 + k].offset * 4);

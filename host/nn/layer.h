@@ -90,6 +90,9 @@ typedef struct lh_layer_kind {
     int32_t aux;
     /* 1: the summary shows the output as [C, H, W] even when H = W = 1. */
     int32_t summary_chw;
+    /* 1: keeps nn.BatchNorm's num_batches_tracked (m->batches_tracked[i], checkpointed as
+     * "<name>.num_batches_tracked"). */
+    int32_t counts_batches;
     /* `--help`'s text for the keys in .keys (not .ints, which describe themselves), with their
      * defaults: "p=0.5, the probability of zeroing an element". NULL: no such keys. */
     const char *keys_help;
@@ -148,6 +151,14 @@ int lh_layer_from_json(const struct cJSON *o, int32_t index, lh_layer_spec *l, l
  * (ndim dims), initialised from U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Fails past LH_MAX_PARAMS. */
 int lh_layer_add_param(lh_model *m, int32_t i, const char *what, int32_t ndim,
                        const int64_t *shape, int64_t fan_in, lh_error *err);
+/* Append buffer `what` ("running_mean") of layer i, a vector of numel floats set to init by
+ * lh_model_init; persistent ones go into checkpoints as "<layer name>.<what>". */
+int lh_layer_add_buffer(lh_model *m, int32_t i, const char *what, int64_t numel, float init,
+                        int32_t persistent, lh_error *err);
+/* The k-th buffer of layer i (in lh_layer_add_buffer order). */
+lh_dmem *lh_layer_buffer(const lh_model *m, int32_t i, int32_t k);
+/* The input of layer i: m->act[i - 1], or m->input for layer 0. */
+lh_dmem *lh_layer_input(const lh_model *m, int32_t i);
 /* Layer i's "weight" of shape ws (ndim dims) and its "bias" of shape (ws[0]), both initialised
  * from fan_in, as nn.Conv2d and nn.Linear do. */
 int lh_layer_add_weight_bias(lh_model *m, int32_t i, int32_t ndim, const int64_t *ws,
@@ -163,6 +174,8 @@ int lh_layer_infer(const lh_model *m, int32_t i, const char *key, const char *un
 /* The k-th parameter tensor of layer i (in lh_layer_add_param order) and its gradient. */
 lh_dmem *lh_layer_param(const lh_model *m, int32_t i, int32_t k);
 lh_dmem *lh_layer_grad(const lh_model *m, int32_t i, int32_t k);
+/* The shape of layer i's input (spatial: flat 0). */
+void lh_layer_in_shape(const lh_model *m, int32_t i, lh_layer_shape *s);
 /* Height and width of layer i's input. */
 void lh_layer_in_hw(const lh_model *m, int32_t i, int32_t *h, int32_t *w);
 
@@ -170,6 +183,26 @@ void lh_layer_in_hw(const lh_model *m, int32_t i, int32_t *h, int32_t *w);
  * both uses them too). */
 void lh_layer_conv2d_shape(const lh_model *m, int32_t i, int32_t n, lh_conv_shape *s);
 void lh_layer_maxpool2d_shape(const lh_model *m, int32_t i, int32_t n, lh_pool_shape *s);
+
+/* The element-wise activation kinds share one forward and backward (layer_activation.c):
+ * act is LH_ACT_* (kernels/backend.h), slope leaky_relu's negative_slope. */
+int lh_layer_act_forward(const lh_layer_step *s, int32_t act, float slope);
+int lh_layer_act_backward(const lh_layer_step *s, int32_t act, float slope, lh_dmem *dy,
+                          lh_dmem **dx);
+/* A float key of a kind's config: `key` of map (def when absent) in [lo, hi] into *out, and
+ * back from the checkpoint's JSON. */
+int lh_layer_cfg_float(const lh_config_node *map, const char *key, double def, double lo,
+                       double hi, float *out, lh_error *err);
+int lh_layer_json_float(const struct cJSON *o, const char *key, double lo, double hi,
+                        float *out, lh_error *err);
+
+/* Average pooling of layer i (layer_avgpool2d.c): size > 0 fixed windows at stride, size 0
+ * adaptive ones onto the layer's output map. */
+void lh_layer_avgpool_shape(const lh_model *m, int32_t i, int32_t n, int32_t size,
+                            int32_t stride, lh_pool_shape *s);
+int lh_layer_avgpool_forward(const lh_layer_step *s, int32_t size, int32_t stride);
+int lh_layer_avgpool_backward(const lh_layer_step *s, int32_t size, int32_t stride,
+                              lh_dmem *dy, lh_dmem **dx);
 
 /* `key` of JSON object o as an integer in [lo, hi] into *out; fails naming the key. */
 int lh_layer_json_int(const struct cJSON *o, const char *key, int32_t lo, int32_t hi,

@@ -29,10 +29,12 @@ int lh_model_plan(lh_model *m, const lh_model_spec *spec, lh_error *err)
             return lh_error_set(err, "model.layers.%d (%s): unknown layer kind %d", i,
                                 m->spec.layers[i].name, (int)m->spec.layers[i].type);
         p->param0 = m->n_params;
+        p->buf0 = m->n_buffers;
         if (k->plan && k->plan(m, i, &s, err))
             return -1;
         p->n_param = m->n_params - p->param0;
-        p->c = s.c, p->h = s.h, p->w = s.w;
+        p->n_buf = m->n_buffers - p->buf0;
+        p->c = s.c, p->h = s.h, p->w = s.w, p->flat = s.flat;
         p->out_numel = (int64_t)s.c * s.h * s.w; /* each at most 2^31: no int64 overflow */
         if (p->out_numel > LH_MAX_NUMEL)
             return lh_error_set(err, "model.layers.%d (%s): output (%d, %d, %d) has more than "
@@ -52,10 +54,11 @@ static int64_t in_numel(const lh_model *m, int32_t i)
 }
 
 /* An in-place kind's output is its input's memory, except for layer 0 (m->input is the
- * trainer's) and in a fused group (whose inner outputs do not exist). */
+ * trainer's), in a fused group (whose inner outputs do not exist) and at the start of a
+ * residual body (whose input the block's end adds back). */
 static int32_t aliases_input(const lh_model *m, int32_t i)
 {
-    return i > 0 && kind_of(m, i)->in_place && !m->plan[i].fused;
+    return i > 0 && kind_of(m, i)->in_place && !m->plan[i].fused && !m->plan[i].block_end;
 }
 
 static int32_t fusion_matches(const lh_model *m, const lh_layer_fusion *f, int32_t i)
@@ -64,8 +67,8 @@ static int32_t fusion_matches(const lh_model *m, const lh_layer_fusion *f, int32
     if (i + f->n > m->spec.n_layers)
         return 0;
     for (j = 0; j < f->n; j++)
-        if (m->spec.layers[i + j].type != f->kinds[j])
-            return 0;
+        if (m->spec.layers[i + j].type != f->kinds[j] || (j > 0 && m->plan[i + j].block_end))
+            return 0; /* a residual body's input must exist: no group runs into one */
     return 1;
 }
 
@@ -113,6 +116,7 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
     mark_fused(m, be);
     ALLOC(m->param, (size_t)m->total_params * 4);
     ALLOC(m->grad, (size_t)m->total_params * 4);
+    ALLOC(m->buf, (size_t)m->total_buffers * 4);
     ALLOC(m->input, B * (size_t)in_numel(m, 0) * 4);
     ALLOC(m->targets, B * 4);
     ALLOC(m->loss, 64);
@@ -131,7 +135,8 @@ int lh_model_alloc(lh_model *m, const lh_backend *be, lh_backend_ctx *bctx, int3
         }
         ALLOC(m->act[i], B * (size_t)m->plan[i].out_numel * 4);
         if (kind_of(m, i)->aux)
-            ALLOC(m->aux[i], B * (size_t)m->plan[i].out_numel * 4);
+            ALLOC(m->aux[i], B * (size_t)(m->plan[i].aux_numel ? m->plan[i].aux_numel
+                                                                : m->plan[i].out_numel) * 4);
     }
     ALLOC(m->dbuf[0], B * (size_t)biggest * 4);
     ALLOC(m->dbuf[1], B * (size_t)biggest * 4);
@@ -150,7 +155,7 @@ void lh_model_free(lh_model *m)
         if (m->aux[i])
             m->be->free(m->bctx, m->aux[i]);
     }
-    lh_dmem **bufs[] = {&m->param, &m->grad, &m->input, &m->targets, &m->loss, &m->dlogits,
+    lh_dmem **bufs[] = {&m->param, &m->grad, &m->buf, &m->input, &m->targets, &m->loss, &m->dlogits,
                         &m->dbuf[0], &m->dbuf[1]};
     for (i = 0; i < (int32_t)(sizeof bufs / sizeof bufs[0]); i++)
         if (*bufs[i])
@@ -169,10 +174,37 @@ int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err)
         const lh_param_info *p = &m->params[i];
         double bound = 1.0 / sqrt((double)p->fan_in);
         int64_t k;
+        if (p->init_const) {
+            for (k = 0; k < p->numel; k++)
+                host[p->offset + k] = p->init_value;
+            continue;
+        }
         for (k = 0; k < p->numel; k++)
             host[p->offset + k] = (float)((2.0 * lh_rng_uniform(rng) - 1.0) * bound);
     }
     if (m->be->upload(m->bctx, m->param, host, (size_t)m->total_params * 4)) {
+        free(host);
+        return lh_error_set(err, "model: upload failed: %s", m->be->last_error(m->bctx));
+    }
+    free(host);
+    return lh_model_reset_buffers(m, err);
+}
+
+int lh_model_reset_buffers(lh_model *m, lh_error *err)
+{
+    float *host = malloc((size_t)(m->total_buffers ? m->total_buffers : 1) * sizeof *host);
+    int32_t i;
+    if (!host)
+        return lh_error_set(err, "model: out of memory for %lld buffer elements",
+                            (long long)m->total_buffers);
+    for (i = 0; i < m->n_buffers; i++) {
+        const lh_buffer_info *b = &m->buffers[i];
+        for (int64_t k = 0; k < b->numel; k++)
+            host[b->offset + k] = b->init;
+    }
+    memset(m->batches_tracked, 0, sizeof m->batches_tracked);
+    if (m->total_buffers &&
+        m->be->upload(m->bctx, m->buf, host, (size_t)m->total_buffers * 4)) {
         free(host);
         return lh_error_set(err, "model: upload failed: %s", m->be->last_error(m->bctx));
     }
@@ -237,6 +269,19 @@ int lh_model_loss(lh_model *m, int32_t n, int32_t want_grad, lh_error *err)
     return 0;
 }
 
+/* Layer j starts the body of residual block r = plan[j].block_end: the gradient of the
+ * block's input (din) is the body's plus the skip path's, which r's backward left in aux[r]. */
+static int join_skip(lh_model *m, int32_t j, int32_t n, lh_dmem *din, lh_error *err)
+{
+    int32_t r = m->plan[j].block_end;
+    int64_t numel = (int64_t)n * in_numel(m, j);
+    if (!r || !din)
+        return 0;
+    if (m->be->add(m->bctx, numel, din, m->aux[r], din))
+        return op_failed(m, r, "backward (skip connection)", err);
+    return 0;
+}
+
 /* Gradients flow from m->dlogits through the two ping-pong buffers; a layer whose input
  * gradient is its output's (flatten, relu in place) leaves it where it is. */
 int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
@@ -260,11 +305,15 @@ int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
                 return op_failed(m, first, what, err);
             }
             i = first; /* the loop's i-- moves past the group */
+            if (join_skip(m, first, n, din, err))
+                return -1;
         } else {
             lh_layer_step s = step_of(m, i, n);
             din = i ? next : NULL;
             if (kind_of(m, i)->backward(&s, cur, &din))
                 return op_failed(m, i, "backward", err);
+            if (join_skip(m, i, n, din, err))
+                return -1;
         }
         if (din)
             cur = din;

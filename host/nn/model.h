@@ -55,15 +55,32 @@ typedef struct lh_param_info {
     int64_t offset;   /* in floats, into the flat buffer */
     int64_t numel;
     int64_t fan_in;   /* lh_model_init draws U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    int32_t init_const; /* 1: lh_model_init sets init_value instead (no draw) */
+    float init_value;
 } lh_param_info;
+
+/* One buffer tensor (nn.Module.register_buffer): model state that is no parameter, so the
+ * optimizer never sees it (batchnorm's running statistics). Persistent ones are saved in
+ * checkpoints under their state_dict names. */
+typedef struct lh_buffer_info {
+    char name[80];    /* "bn1.running_mean" */
+    int64_t numel;    /* a vector: shape (numel) */
+    int64_t offset;   /* in floats, into m->buf */
+    float init;       /* lh_model_init's value for every element */
+    int32_t persistent;
+} lh_buffer_info;
 
 typedef struct lh_layer_plan {
     int32_t c, h, w;           /* output shape per sample */
+    int32_t flat;              /* 1: the output is a vector of c features (lh_layer_shape) */
     int32_t fused;             /* 1: first layer of a group the backend runs as one op (a fusion,
                                 * layer.h; set by lh_model_alloc); 2: a later layer in it */
     int32_t fusion;            /* fused == 1: its index in lh_layer_fusions() */
     int64_t out_numel;         /* per sample */
     int32_t param0, n_param;   /* the layer's tensors: params[param0 .. param0 + n_param) */
+    int32_t buf0, n_buf;       /* its buffers: buffers[buf0 .. buf0 + n_buf) */
+    int64_t aux_numel;         /* per sample, for kinds with .aux; 0: out_numel */
+    int32_t block_end;         /* > 0: the residual layer whose body starts at this layer */
 } lh_layer_plan;
 
 typedef struct lh_model {
@@ -73,12 +90,19 @@ typedef struct lh_model {
     lh_param_info params[LH_MAX_PARAMS];
     int64_t total_params;      /* floats */
     int32_t num_outputs;       /* logits per sample */
+    int32_t n_buffers;
+    lh_buffer_info buffers[LH_MAX_PARAMS];
+    int64_t total_buffers;     /* floats */
+    /* Per layer of a kind with .counts_batches: nn.BatchNorm's num_batches_tracked, counted
+     * on the host by forward while training, saved as an I64 scalar. */
+    int64_t batches_tracked[LH_MAX_LAYERS];
 
     const lh_backend *be;
     lh_backend_ctx *bctx;
     int32_t max_batch;
     lh_dmem *param;            /* (total_params) float */
     lh_dmem *grad;             /* (total_params) float */
+    lh_dmem *buf;              /* (total_buffers) float */
     lh_dmem *input;            /* (max_batch, in_c*in_h*in_w) float */
     lh_dmem *targets;          /* (max_batch) int32 */
     lh_dmem *act[LH_MAX_LAYERS];   /* layer outputs (max_batch, out_numel) */
@@ -97,8 +121,11 @@ void lh_model_free(lh_model *m);
 
 /* PyTorch's default init: kaiming_uniform(a=sqrt(5)) weights = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
  * biases the same bound (each tensor's fan_in is chosen by its layer kind); drawn on the host
- * from `rng` in parameter order, then uploaded. */
+ * from `rng` in parameter order, then uploaded; buffers take their init values. */
 int lh_model_init(lh_model *m, lh_rng *rng, lh_error *err);
+
+/* Buffers back to their init values and batch counts to 0 (part of lh_model_init). */
+int lh_model_reset_buffers(lh_model *m, lh_error *err);
 
 /* Forward n samples already in m->input; training enables dropout (seeded by dropout_seed).
  * Logits end in m->act[n_layers-1]. */

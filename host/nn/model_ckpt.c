@@ -2,6 +2,8 @@
  * public parameter table (model.h) only. */
 #include "model_ckpt.h"
 
+#include "layer.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,63 @@ int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefi
     return move_buffer(m, NULL, buf, prefix, NULL, f, err);
 }
 
+/* The model's persistent buffers (F32, shape (numel)) and its batch counts (I64 scalars,
+ * "<layer>.num_batches_tracked", as PyTorch keeps them): saved (w set) or loaded (f set). A
+ * model without them (no batchnorm: every checkpoint before them) moves nothing. */
+static int move_state(lh_model *m, lh_safetensors_writer *w, const lh_safetensors_file *f,
+                      lh_error *err)
+{
+    size_t bytes = (size_t)m->total_buffers * 4;
+    float *host = malloc(bytes ? bytes : 1);
+    char key[256];
+    int32_t i;
+    int rc = -1;
+    if (!host)
+        return lh_error_set(err, "model: out of memory for %zu bytes of buffers", bytes);
+    /* a load downloads too: the buffers that are not saved keep their values */
+    if (bytes && m->be->download(m->bctx, host, m->buf, bytes)) {
+        lh_error_set(err, "%s backend: download: %s", m->be->name, m->be->last_error(m->bctx));
+        goto done;
+    }
+    for (i = 0; i < m->n_buffers; i++) {
+        const lh_buffer_info *b = &m->buffers[i];
+        const void *src;
+        if (!b->persistent)
+            continue;
+        if (w) {
+            if (lh_safetensors_add(w, b->name, "F32", 1, &b->numel, host + b->offset,
+                                   (uint64_t)b->numel * 4, err))
+                goto done;
+        } else {
+            if (!(src = lh_safetensors_find(f, b->name, "F32", b->numel, err)))
+                goto done;
+            memcpy(host + b->offset, src, (size_t)b->numel * 4);
+        }
+    }
+    for (i = 0; i < m->spec.n_layers; i++) {
+        const void *src;
+        if (!lh_layer_kind_of(m->spec.layers[i].type)->counts_batches)
+            continue;
+        snprintf(key, sizeof key, "%s.num_batches_tracked", m->spec.layers[i].name);
+        if (w) {
+            if (lh_safetensors_add(w, key, "I64", 0, NULL, &m->batches_tracked[i], 8, err))
+                goto done;
+        } else {
+            if (!(src = lh_safetensors_find(f, key, "I64", 1, err)))
+                goto done;
+            memcpy(&m->batches_tracked[i], src, 8);
+        }
+    }
+    if (f && bytes && m->be->upload(m->bctx, m->buf, host, bytes)) {
+        lh_error_set(err, "%s backend: upload: %s", m->be->name, m->be->last_error(m->bctx));
+        goto done;
+    }
+    rc = 0;
+done:
+    free(host);
+    return rc;
+}
+
 int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *err)
 {
     char *spec = lh_model_spec_to_json(&m->spec);
@@ -99,6 +158,7 @@ int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *er
     if (!spec)
         return lh_error_set(err, "model: out of memory for its spec");
     rc = lh_model_ckpt_save_buffer(m, m->param, "", w, err) ||
+         move_state((lh_model *)m, w, NULL, err) ||
          lh_safetensors_meta(w, "model_spec", spec, err);
     free(spec);
     return rc ? -1 : 0;
@@ -129,7 +189,9 @@ int lh_model_ckpt_load(lh_model *m, const lh_safetensors_file *f, lh_error *err)
         lh_error_set(err, "its model differs from the config's model");
         goto done;
     }
-    rc = lh_model_ckpt_load_buffer(m, m->param, "", f, err);
+    rc = lh_model_ckpt_load_buffer(m, m->param, "", f, err) || move_state(m, NULL, f, err)
+             ? -1
+             : 0;
 done:
     free(a);
     free(b);

@@ -23,14 +23,15 @@ static int check_keys(const lh_config_node *item, const lh_layer_kind *k, lh_err
     return lh_config_check_keys(item, keys, err);
 }
 
-static int layer_from_cfg(const lh_config_node *item, int32_t index, lh_layer_spec *l,
+/* One layer from its config; def_name is its name when the config gives none. */
+static int layer_from_cfg(const lh_config_node *item, const char *def_name, lh_layer_spec *l,
                           lh_error *err)
 {
     const lh_layer_kind *k;
     int type = 0;
     const char *name = NULL;
     memset(l, 0, sizeof *l);
-    snprintf(l->name, sizeof l->name, "%d", (int)index);
+    snprintf(l->name, sizeof l->name, "%s", def_name);
     if (lh_config_type(item) == LH_CFG_SCALAR) {
         const char *s = lh_config_scalar(item);
         l->type = lh_layer_find(s);
@@ -66,6 +67,56 @@ static int layer_from_cfg(const lh_config_node *item, int32_t index, lh_layer_sp
     if (check_keys(item, k, err))
         return -1;
     return lh_layer_from_cfg(item, l, err);
+}
+
+static int too_many(const lh_config_node *at, lh_error *err)
+{
+    return lh_error_set(err, "config %s: model.layers: at most %d layers (a residual block "
+                        "counts its body's layers and one more)", lh_config_where(at),
+                        LH_MAX_LAYERS);
+}
+
+/* A residual block, `{residual: [layers], name: ...}`: its body's layers (named
+ * "<name>.body.<k>" unless they say otherwise), then the residual layer that adds the block's
+ * input back (layer_residual.c), named after the block. */
+static int block_from_cfg(const lh_config_node *item, const char *def_name, lh_model_spec *out,
+                          lh_error *err)
+{
+    static const char *const keys[] = {"residual", "name", NULL};
+    const lh_config_node *body = lh_config_get(item, "residual");
+    const char *name = NULL;
+    lh_layer_spec *end;
+    int32_t k, n;
+    if (lh_config_check_keys(item, keys, err) ||
+        lh_config_get_string(item, "name", def_name, &name, err))
+        return -1;
+    if (!name[0] || strlen(name) >= sizeof out->layers[0].name - 16)
+        return lh_error_set(err, "config %s: %s.name: expected 1 to %d characters",
+                            lh_config_where(item), lh_config_path(item),
+                            (int)sizeof out->layers[0].name - 17);
+    if (lh_config_type(body) != LH_CFG_SEQ || (n = lh_config_len(body)) == 0)
+        return lh_error_set(err, "config %s: %s.residual: expected a non-empty list of layers",
+                            lh_config_where(body), lh_config_path(item));
+    for (k = 0; k < n; k++) {
+        const lh_config_node *sub = lh_config_at(body, k);
+        char sub_name[64];
+        if (lh_config_type(sub) == LH_CFG_MAP && lh_config_get(sub, "residual"))
+            return lh_error_set(err, "config %s: %s: residual blocks cannot nest",
+                                lh_config_where(sub), lh_config_path(sub));
+        if (out->n_layers == LH_MAX_LAYERS)
+            return too_many(item, err);
+        snprintf(sub_name, sizeof sub_name, "%s.body.%d", name, (int)k);
+        if (layer_from_cfg(sub, sub_name, &out->layers[out->n_layers++], err))
+            return -1;
+    }
+    if (out->n_layers == LH_MAX_LAYERS)
+        return too_many(item, err);
+    end = &out->layers[out->n_layers++];
+    memset(end, 0, sizeof *end);
+    end->type = LH_LAYER_RESIDUAL;
+    snprintf(end->name, sizeof end->name, "%s", name);
+    end->residual.span = n;
+    return 0;
 }
 
 int lh_model_spec_from_cfg(const lh_config_node *model, int32_t in_c, int32_t in_h, int32_t in_w,
@@ -105,13 +156,20 @@ int lh_model_spec_from_cfg(const lh_config_node *model, int32_t in_c, int32_t in
     if (!layers || lh_config_type(layers) != LH_CFG_SEQ || lh_config_len(layers) == 0)
         return lh_error_set(err, "config %s: model.layers: expected a non-empty list of layers",
                             lh_config_where(layers ? layers : model));
-    if (lh_config_len(layers) > LH_MAX_LAYERS)
-        return lh_error_set(err, "config %s: model.layers: at most %d layers",
-                            lh_config_where(layers), LH_MAX_LAYERS);
-    out->n_layers = lh_config_len(layers);
-    for (i = 0; i < out->n_layers; i++)
-        if (layer_from_cfg(lh_config_at(layers, i), i, &out->layers[i], err))
+    for (i = 0; i < lh_config_len(layers); i++) {
+        const lh_config_node *item = lh_config_at(layers, i);
+        char def_name[16];
+        snprintf(def_name, sizeof def_name, "%d", (int)i);
+        if (lh_config_type(item) == LH_CFG_MAP && lh_config_get(item, "residual")) {
+            if (block_from_cfg(item, def_name, out, err))
+                return -1;
+            continue;
+        }
+        if (out->n_layers == LH_MAX_LAYERS)
+            return too_many(layers, err);
+        if (layer_from_cfg(item, def_name, &out->layers[out->n_layers++], err))
             return -1;
+    }
     return 0;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# tests/e2e/test_torch_load.sh — a checkpoint from `lhost train` loads into the tutorial's
-# PyTorch model with load_state_dict and gives the same predictions on the whole test set as
-# `lhost predict` (label: slow; skipped without python3-torch or the dataset).
+# tests/e2e/test_torch_load.sh — a checkpoint from `lhost train` loads into the same PyTorch
+# model with load_state_dict(strict=True) and gives the same predictions on the whole test set
+# as `lhost predict`: the tutorial's CNN (examples/seed.yaml), then a small ResNet with
+# batchnorm and residual blocks (examples/resnet.yaml, briefly trained, so its running
+# statistics are real). Label: slow; skipped without python3-torch or the dataset.
 set -euo pipefail
 : "${LHOST:?}" "${LH_SOURCE_DIR:?}"
 data=/usr/share/datasets/fashion-mnist
@@ -16,3 +18,11 @@ cd "$work"
 ck=$(ls "$work"/ckpt/modelo-val_acc=*.ckpt)
 "$LHOST" predict --ckpt "$ck" --data "$data" --out pred.csv
 "$PY" "$LH_SOURCE_DIR/tests/golden/torch_load_check.py" "$ck" "$data" pred.csv
+
+"$LHOST" train --config "$LH_SOURCE_DIR/examples/resnet.yaml" --trainer.max_epochs=1 \
+  --trainer.limit_train_batches=30 --trainer.limit_val_batches=2 \
+  --trainer.enable_progress_bar=false --trainer.default_root_dir="$work" \
+  --callbacks.model_checkpoint.dirpath="$work/rckpt"
+ck=$(ls "$work"/rckpt/resnet-val_acc=*.ckpt)
+"$LHOST" predict --ckpt "$ck" --data "$data" --out rpred.csv
+"$PY" "$LH_SOURCE_DIR/tests/golden/torch_load_check.py" "$ck" "$data" rpred.csv

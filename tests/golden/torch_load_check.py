@@ -1,5 +1,8 @@
 """tests/golden/torch_load_check.py — load an lhost checkpoint into the tutorial's PyTorch model
-with load_state_dict and check that PyTorch predicts what `lhost predict` wrote.
+with load_state_dict and check that PyTorch predicts what `lhost predict` wrote. A checkpoint of
+another model (examples/resnet.yaml: batchnorm, residual blocks) loads into the module that
+lh_torch.py builds from the checkpoint's own model_spec, with its buffers (running statistics,
+num_batches_tracked) as well, and is run in eval() mode.
 
   python3 tests/golden/torch_load_check.py CKPT DATA_DIR PRED_CSV
 
@@ -11,6 +14,9 @@ import gzip, json, os, struct, sys
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lh_torch import LhostModel  # noqa: E402
 
 
 def read_safetensors(path):
@@ -56,6 +62,9 @@ def main():
     ckpt, data, pred_csv = sys.argv[1:4]
     tensors, meta = read_safetensors(ckpt)
     model = Modelo()
+    if not set(model.state_dict().keys()) <= set(tensors.keys()):
+        model = LhostModel(json.loads(meta["model_spec"]))
+        print("model from the checkpoint's spec: %d state_dict entries" % len(model.state_dict()))
     names = set(model.state_dict().keys())
     state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if k in names}
     model.load_state_dict(state, strict=True)  # every PyTorch name must be in the checkpoint

@@ -321,6 +321,101 @@ START_TEST(maxpool)
 }
 END_TEST
 
+/* ---- activations, add, average pooling, batch norm --------------------------------------- */
+
+START_TEST(activations)
+{
+    enum { N = 4099 };
+    static const char *const names[] = {"", "tanh", "sigmoid", "gelu", "silu", "leaky_relu"};
+    twin x = twin_random(N, -4, 4, 51), y = twin_new(N * 4), dy = twin_random(N, -1, 1, 52),
+         dx = twin_new(N * 4), s = twin_new(N * 4);
+    char what[64];
+    for (int32_t k = LH_ACT_TANH; k <= LH_ACT_LEAKY_RELU; k++) {
+        BOTH(G->act_forward(gx, k, 0.2f, N, x.g, y.g), C->act_forward(cx, k, 0.2f, N, x.c, y.c));
+        snprintf(what, sizeof what, "%s y", names[k]);
+        check_floats(what, &y, N);
+        BOTH(G->act_backward(gx, k, 0.2f, N, x.g, dy.g, dx.g),
+             C->act_backward(cx, k, 0.2f, N, x.c, dy.c, dx.c));
+        snprintf(what, sizeof what, "%s dx", names[k]);
+        check_floats(what, &dx, N);
+    }
+    BOTH(G->add(gx, N, x.g, dy.g, s.g), C->add(cx, N, x.c, dy.c, s.c));
+    check_floats("add", &s, N);
+    twin_free(&x), twin_free(&y), twin_free(&dy), twin_free(&dx), twin_free(&s);
+}
+END_TEST
+
+static void avgpool_case(const char *name, lh_pool_shape s)
+{
+    char what[64];
+    size_t nx = (size_t)s.n * s.c * s.h * s.w, ny = (size_t)s.n * s.c * s.oh * s.ow;
+    twin x = twin_random(nx, -1, 1, 61), y = twin_new(ny * 4), dy = twin_random(ny, -1, 1, 62),
+         dx = twin_new(nx * 4);
+    BOTH(G->avgpool_forward(gx, &s, x.g, y.g), C->avgpool_forward(cx, &s, x.c, y.c));
+    snprintf(what, sizeof what, "avgpool %s y", name);
+    check_floats(what, &y, ny);
+    BOTH(G->avgpool_backward(gx, &s, dy.g, dx.g), C->avgpool_backward(cx, &s, dy.c, dx.c));
+    snprintf(what, sizeof what, "avgpool %s dx", name);
+    check_floats(what, &dx, nx);
+    twin_free(&x), twin_free(&y), twin_free(&dy), twin_free(&dx);
+}
+
+START_TEST(avgpool)
+{
+    avgpool_case("2/2 8x8", (lh_pool_shape){.n = 2, .c = 3, .h = 8, .w = 8, .size = 2,
+                                            .stride = 2, .oh = 4, .ow = 4});
+    avgpool_case("3/2 9x7", (lh_pool_shape){.n = 2, .c = 3, .h = 9, .w = 7, .size = 3,
+                                            .stride = 2, .oh = 4, .ow = 3});
+    /* adaptive windows that overlap (7 -> 3) and a global mean */
+    avgpool_case("adaptive 7x5->3x2", (lh_pool_shape){.n = 2, .c = 3, .h = 7, .w = 5, .oh = 3,
+                                                      .ow = 2});
+    avgpool_case("global 6x6", (lh_pool_shape){.n = 3, .c = 4, .h = 6, .w = 6, .oh = 1,
+                                               .ow = 1});
+}
+END_TEST
+
+static void bn_case(const char *name, lh_bn_args a)
+{
+    char what[64];
+    size_t nx = (size_t)a.n * a.c * a.hw, c = (size_t)a.c;
+    float *ones = random_floats(c, 0.5f, 1.5f, 73);
+    twin x = twin_random(nx, -2, 3, 71), g = twin_random(c, 0.5f, 1.5f, 72),
+         b = twin_random(c, -0.5f, 0.5f, 74), rm = twin_random(c, -0.1f, 0.1f, 75),
+         rv = twin_from(ones, c * 4), sm = twin_new(c * 4), si = twin_new(c * 4),
+         y = twin_new(nx * 4), dy = twin_random(nx, -1, 1, 76), dx = twin_new(nx * 4),
+         dg = twin_new(c * 4), db = twin_new(c * 4);
+    BOTH(G->batchnorm_forward(gx, &a, x.g, g.g, b.g, rm.g, rv.g, sm.g, si.g, y.g),
+         C->batchnorm_forward(cx, &a, x.c, g.c, b.c, rm.c, rv.c, sm.c, si.c, y.c));
+#define BN_CHECK(t, n, part)                                                                     \
+    (snprintf(what, sizeof what, "batchnorm %s %s", name, part), check_floats(what, &t, n))
+    BN_CHECK(y, nx, "y");
+    BN_CHECK(rm, c, "running_mean");
+    BN_CHECK(rv, c, "running_var");
+    BN_CHECK(sm, c, "save_mean");
+    BN_CHECK(si, c, "save_invstd");
+    BOTH(G->batchnorm_backward(gx, &a, x.g, g.g, sm.g, si.g, dy.g, dx.g, dg.g, db.g),
+         C->batchnorm_backward(cx, &a, x.c, g.c, sm.c, si.c, dy.c, dx.c, dg.c, db.c));
+    BN_CHECK(dx, nx, "dx");
+    BN_CHECK(dg, c, "dgamma");
+    BN_CHECK(db, c, "dbeta");
+#undef BN_CHECK
+    twin_free(&x), twin_free(&g), twin_free(&b), twin_free(&rm), twin_free(&rv);
+    twin_free(&sm), twin_free(&si), twin_free(&y), twin_free(&dy), twin_free(&dx);
+    twin_free(&dg), twin_free(&db);
+    free(ones);
+}
+
+START_TEST(batchnorm)
+{
+    bn_case("2d train", (lh_bn_args){.n = 4, .c = 5, .hw = 49, .training = 1, .momentum = 0.1f,
+                                     .eps = 1e-5f});
+    bn_case("2d eval", (lh_bn_args){.n = 4, .c = 5, .hw = 49, .training = 0, .momentum = 0.1f,
+                                    .eps = 1e-5f});
+    bn_case("1d train", (lh_bn_args){.n = 300, .c = 7, .hw = 1, .training = 1,
+                                     .momentum = 0.3f, .eps = 1e-3f});
+}
+END_TEST
+
 /* ---- linear, softmax cross-entropy ------------------------------------------------------- */
 
 START_TEST(linear)
@@ -538,6 +633,9 @@ static const parity_case cases[] = {
     {&adam, "adam_step"},
     {&sgd, "sgd_step"},
     {&conv2d_relu_maxpool, "conv2d_relu_maxpool_forward conv2d_relu_maxpool_backward"},
+    {&activations, "act_forward act_backward add"},
+    {&avgpool, "avgpool_forward avgpool_backward"},
+    {&batchnorm, "batchnorm_forward batchnorm_backward"},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 

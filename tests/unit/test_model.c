@@ -189,6 +189,20 @@ static const char *const grad_nets[] = {
     "    - {type: linear, out_features: 4}\n",
     "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - relu\n"
     "    - maxpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n", /* fused */
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n    - batchnorm2d\n"
+    "    - tanh\n    - avgpool2d\n    - flatten\n    - {type: linear, out_features: 4}\n",
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3}\n    - sigmoid\n"
+    "    - {type: adaptive_avgpool2d, output_size: 3}\n    - flatten\n"
+    "    - {type: linear, out_features: 5}\n    - batchnorm1d\n    - gelu\n"
+    "    - {type: linear, out_features: 4}\n",
+    /* an identity block, then one whose shortcut is a strided 1x1 projection */
+    "    - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "    - residual:\n        - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "        - silu\n        - {type: conv2d, out_channels: 3, kernel_size: 3, padding: 1}\n"
+    "    - {type: leaky_relu, negative_slope: 0.2}\n"
+    "    - residual:\n        - {type: conv2d, out_channels: 5, kernel_size: 3, padding: 1,"
+    " stride: 2}\n        - batchnorm2d\n"
+    "    - global_avgpool2d\n    - {type: linear, out_features: 4}\n",
 };
 
 static float loss_of(lh_model *m, int32_t n)
@@ -275,6 +289,85 @@ START_TEST(each_kind_gradient_matches_finite_differences)
     }
     for (t = LH_LAYER_NONE + 1; t < LH_LAYER_COUNT; t++)
         ck_assert_msg(seen[t], "no net in grad_nets uses layer kind %s", lh_layer_name(t));
+}
+END_TEST
+
+/* `residual:` lists expand into their body's layers (named "<block>.body.<k>") and a residual
+ * layer spanning them; top-level default names stay the YAML index. */
+START_TEST(residual_blocks_expand)
+{
+    lh_model_spec s;
+    lh_model m;
+    lh_error err;
+    ck_assert_msg(spec_from_yaml("    - {type: conv2d, out_channels: 4, kernel_size: 3}\n"
+                                 "    - residual:\n        - relu\n"
+                                 "        - {type: conv2d, out_channels: 4, padding: 1}\n"
+                                 "    - {type: maxpool2d}\n"
+                                 "    - name: down\n      residual:\n"
+                                 "        - {type: conv2d, out_channels: 8, padding: 1, stride: 2}\n"
+                                 "    - flatten\n    - {type: linear, out_features: 3}\n",
+                                 &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.n_layers, 9);
+    ck_assert_str_eq(s.layers[1].name, "1.body.0");
+    ck_assert_str_eq(s.layers[2].name, "1.body.1");
+    ck_assert_int_eq(s.layers[3].type, LH_LAYER_RESIDUAL);
+    ck_assert_str_eq(s.layers[3].name, "1");
+    ck_assert_int_eq(s.layers[3].residual.span, 2);
+    ck_assert_str_eq(s.layers[4].name, "2");
+    ck_assert_str_eq(s.layers[6].name, "down");
+    ck_assert_str_eq(s.layers[7].name, "4");
+    ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m.plan[1].block_end, 3);
+    ck_assert_int_eq(m.plan[5].block_end, 6);
+    ck_assert_int_eq(m.spec.layers[3].residual.proj_stride, 0); /* same shape: identity */
+    ck_assert_int_eq(m.spec.layers[6].residual.proj_stride, 2);
+    ck_assert_str_eq(m.params[m.plan[6].param0].name, "down.proj.weight");
+    {
+        /* the relu starting block 1 must not overwrite the block's input in place */
+        const lh_backend *be = lh_cpu_backend();
+        char e[256];
+        lh_backend_ctx *ctx = be->open(0, 1, e, sizeof e);
+        ck_assert_ptr_nonnull(ctx);
+        ck_assert_msg(lh_model_alloc(&m, be, ctx, 2, &err) == 0, "%s", err.msg);
+        ck_assert_ptr_ne(m.act[1], m.act[0]);
+        ck_assert_ptr_nonnull(m.aux[3]); /* the skip path's gradient */
+        lh_model_free(&m);
+        be->close(ctx);
+    }
+}
+END_TEST
+
+START_TEST(residual_errors_name_the_block)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"    - residual:\n        - residual: [relu]\n    - flatten\n"
+         "    - {type: linear, out_features: 2}\n", "residual blocks cannot nest"},
+        {"    - residual: []\n    - flatten\n    - {type: linear, out_features: 2}\n",
+         "expected a non-empty list of layers"},
+        {"    - {residual: [relu], nam: x}\n    - flatten\n"
+         "    - {type: linear, out_features: 2}\n", "nam"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lh_model_spec s;
+        lh_error err = {{0}};
+        ck_assert_int_ne(spec_from_yaml(cases[i].yaml, &s, &err), 0);
+        ck_assert_msg(strstr(err.msg, cases[i].want), "case %d: %s", (int)i, err.msg);
+    }
+    {
+        /* flat features the body changes: no 1x1 projection can match them */
+        lh_model_spec s;
+        lh_model m;
+        lh_error err = {{0}};
+        ck_assert_msg(spec_from_yaml("    - flatten\n    - residual:\n"
+                                     "        - {type: linear, out_features: 5}\n"
+                                     "    - {type: linear, out_features: 2}\n", &s, &err) == 0,
+                      "%s", err.msg);
+        ck_assert_int_ne(lh_model_plan(&m, &s, &err), 0);
+        ck_assert_msg(strstr(err.msg, "model.layers.2 (residual 1)") &&
+                      strstr(err.msg, "a 1x1 projection cannot match them"), "%s", err.msg);
+    }
 }
 END_TEST
 
@@ -428,6 +521,8 @@ int main(void)
     tcase_add_test(tc, linear_mismatch_names_expected);
     tcase_add_test(tc, fused_equals_single_ops);
     tcase_add_test(tc, init_bounds);
+    tcase_add_test(tc, residual_blocks_expand);
+    tcase_add_test(tc, residual_errors_name_the_block);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
