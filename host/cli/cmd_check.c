@@ -154,7 +154,18 @@ static const char *refusal_rule(const char *reason)
     return "load";
 }
 
-/* The leaks rule under valgrind: this program again, in-process, the one rule. */
+/* The leak run's tool: valgrind, or in a sanitizer build (which valgrind cannot run)
+ * LeakSanitizer, which reports at the run's exit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAK_TOOL "LeakSanitizer"
+#define LEAK_RUN "env ASAN_OPTIONS=detect_leaks=1:exitcode=99"
+#else
+#define LEAK_TOOL "valgrind"
+#define LEAK_RUN "valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect " \
+                 "--error-exitcode=99"
+#endif
+
+/* The leaks rule under the leak tool: this program again, in-process, the one rule. */
 static int leaks_valgrind(const char *path, const char *id, int insecure, char *reason,
                           size_t cap)
 {
@@ -166,27 +177,26 @@ static int leaks_valgrind(const char *path, const char *id, int insecure, char *
         return -1;
     exe[n] = '\0';
     snprintf(cmd, sizeof cmd,
-             "timeout -k 5 %d valgrind -q --leak-check=full "
-             "--errors-for-leak-kinds=definite,indirect --error-exitcode=99 '%s' plugins check "
+             "timeout -k 5 %d " LEAK_RUN " '%s' plugins check "
              "--rule leaks --in-process %s '%s' > /dev/null 2>&1",
              (int)LEAKS_TIMEOUT_S, exe, insecure ? "--allow-insecure-plugins" : "", path);
     st = system(cmd);
     if (st == -1 || !WIFEXITED(st))
-        return snprintf(reason, cap, "valgrind did not run"), 1;
+        return snprintf(reason, cap, LEAK_TOOL " did not run"), 1;
     if (WEXITSTATUS(st) == 99)
-        return snprintf(reason, cap, "valgrind found definite or indirect leaks across "
+        return snprintf(reason, cap, LEAK_TOOL " found definite or indirect leaks across "
                                      "create/destroy (run: valgrind --leak-check=full lhost "
                                      "plugins check --rule leaks --in-process %s)", path), 1;
     if (WEXITSTATUS(st) == 124 || WEXITSTATUS(st) == 137)
-        return snprintf(reason, cap, "the leak run under valgrind timed out after %d s",
+        return snprintf(reason, cap, "the leak run under " LEAK_TOOL " timed out after %d s",
                         (int)LEAKS_TIMEOUT_S), 1;
     if (WEXITSTATUS(st) != 0)
         return snprintf(reason, cap, "the leak run failed (status %d)", WEXITSTATUS(st)), 1;
-    snprintf(reason, cap, "valgrind: no leaks over 23 create/run/destroy cycles of each plugin");
+    snprintf(reason, cap, LEAK_TOOL ": no leaks over 23 create/run/destroy cycles of each plugin");
     return 0;
 }
 
-/* valgrind is installed and this program is lhost, which the leak run executes again (from a
+/* The leak tool is there and this program is lhost, which the leak run executes again (from a
  * test binary, running itself again would run the tests again: the heap rule stands in). */
 static int have_valgrind(void)
 {
@@ -197,7 +207,11 @@ static int have_valgrind(void)
         return 0;
     exe[n] = '\0';
     base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+#if defined(__SANITIZE_ADDRESS__)
+    return strcmp(base, "lhost") == 0;
+#else
     return strcmp(base, "lhost") == 0 && system("command -v valgrind > /dev/null 2>&1") == 0;
+#endif
 }
 
 static void check_plugin(report *rp, check_job *job, const char *only, int in_process)
