@@ -21,7 +21,7 @@ static const subcommand commands[] = {
     {"validate", lh_cmd_validate, "validate a checkpoint (--ckpt CKPT [--data DIR])"},
     {"test", lh_cmd_test, "test a checkpoint on the test split (--ckpt CKPT [--data PATH])"},
     {"predict", lh_cmd_predict, "write predictions of a checkpoint (--ckpt --data --out)"},
-    {"plugins", lh_cmd_plugins, "list plugins, describe one (--verbose NAME), check one (check PATH.so)"},
+    {"plugins", lh_cmd_plugins, "list plugins, describe one (--verbose NAME), check PATH.so"},
     {"ckpt", lh_cmd_ckpt, "inspect a checkpoint (ckpt inspect PATH)"},
     {"plot", lh_cmd_plot, "draw a run's learning curves (RUN_DIR -o curves.png|.svg)"},
     {"new-plugin", lh_cmd_new_plugin, "start a plugin from the SDK template (NAME [--kind])"},
