@@ -331,29 +331,54 @@ static void human(int64_t n, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)n);
 }
 
+/* One row's cells: the layer's parameter count and output shape. */
+static void summary_cells(const lh_model *m, int32_t i, char *params, char *shape, size_t len)
+{
+    const lh_layer_plan *p = &m->plan[i];
+    int64_t np = 0;
+    int32_t k;
+    for (k = 0; k < p->n_param; k++)
+        np += m->params[p->param0 + k].numel;
+    human(np, params, len);
+    if (p->h == 1 && p->w == 1 && !kind_of(m, i)->summary_chw)
+        snprintf(shape, len, "[%d]", p->c);
+    else
+        snprintf(shape, len, "[%d, %d, %d]", p->c, p->h, p->w);
+}
+
+static int wider(int w, const char *cell)
+{
+    int n = (int)strlen(cell);
+    return n > w ? n : w;
+}
+
+/* Lightning's ModelSummary table: each column as wide as its widest cell, the rules as wide as
+ * the table. */
 void lh_model_summary(const lh_model *m, void *out)
 {
+    static const char dashes[] = "----------------------------------------------------------------"
+                                 "----------------------------------------------------------------";
     FILE *f = out;
-    char b[32];
-    int32_t i;
-    fprintf(f, "   | %-10s | %-9s | %-8s | %s\n", "Name", "Type", "Params", "Out shape");
-    fprintf(f, "-------------------------------------------------------\n");
-    for (i = 0; i < m->spec.n_layers; i++) {
-        const lh_layer_plan *p = &m->plan[i];
-        int64_t np = 0;
-        int32_t k;
-        char shape[48];
-        for (k = 0; k < p->n_param; k++)
-            np += m->params[p->param0 + k].numel;
-        human(np, b, sizeof b);
-        if (p->h == 1 && p->w == 1 && !kind_of(m, i)->summary_chw)
-            snprintf(shape, sizeof shape, "[%d]", p->c);
-        else
-            snprintf(shape, sizeof shape, "[%d, %d, %d]", p->c, p->h, p->w);
-        fprintf(f, "%-2d | %-10s | %-9s | %-8s | %s\n", i, m->spec.layers[i].name,
-                kind_of(m, i)->torch_name, b, shape);
+    char b[48], shape[48];
+    int32_t i, n = m->spec.n_layers;
+    int wi = snprintf(NULL, 0, "%d", n > 0 ? n - 1 : 0), wn = 4, wt = 4, wp = 6, ws = 9, rule;
+    for (i = 0; i < n; i++) {
+        summary_cells(m, i, b, shape, sizeof b);
+        wn = wider(wn, m->spec.layers[i].name);
+        wt = wider(wt, kind_of(m, i)->torch_name);
+        wp = wider(wp, b);
+        ws = wider(ws, shape);
     }
-    fprintf(f, "-------------------------------------------------------\n");
+    rule = wi + wn + wt + wp + ws + 12;
+    fprintf(f, "%*s | %-*s | %-*s | %-*s | %s\n", wi, "", wn, "Name", wt, "Type", wp, "Params",
+            "Out shape");
+    fprintf(f, "%.*s\n", rule, dashes);
+    for (i = 0; i < n; i++) {
+        summary_cells(m, i, b, shape, sizeof b);
+        fprintf(f, "%-*d | %-*s | %-*s | %-*s | %s\n", wi, i, wn, m->spec.layers[i].name, wt,
+                kind_of(m, i)->torch_name, wp, b, shape);
+    }
+    fprintf(f, "%.*s\n", rule, dashes);
     human(m->total_params, b, sizeof b);
     fprintf(f, "%-10s Trainable params\n%-10s Non-trainable params\n%-10s Total params\n", b,
             "0", b);

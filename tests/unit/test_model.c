@@ -167,11 +167,28 @@ START_TEST(summary_lines)
     ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
     lh_model_summary(&m, f);
     fclose(f);
-    /* a conv keeps its [C, H, W] even at 1x1, as Lightning prints it; the rest show [C] */
-    ck_assert_msg(strstr(buf, "0  | c          | Conv2d    | 6.3 K    | [8, 1, 1]\n"), "%s", buf);
-    ck_assert_msg(strstr(buf, "2  | 2          | MaxPool2d | 0        | [8]\n"), "%s", buf);
-    ck_assert_msg(strstr(buf, "4  | 4          | Linear    | 90       | [10]\n"), "%s", buf);
+    /* a conv keeps its [C, H, W] even at 1x1, as Lightning prints it; the rest show [C]; every
+     * column as wide as its widest cell */
+    ck_assert_msg(strstr(buf, "  | Name | Type      | Params | Out shape\n"
+                              "-----------------------------------------\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "0 | c    | Conv2d    | 6.3 K  | [8, 1, 1]\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "2 | 2    | MaxPool2d | 0      | [8]\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "4 | 4    | Linear    | 90     | [10]\n"), "%s", buf);
     ck_assert_msg(strstr(buf, "6.4 K      Total params\n"), "%s", buf);
+    /* a long name and a long type widen their columns rather than push the row out of line */
+    memset(buf, 0, sizeof buf);
+    f = fmemopen(buf, sizeof buf - 1, "w");
+    ck_assert_msg(spec_from_yaml("    - {type: conv2d, name: a_rather_long_name, out_channels: 2,"
+                                 " kernel_size: 3}\n    - batchnorm2d\n    - flatten\n"
+                                 "    - {type: linear, out_features: 3}\n", &s, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_msg(lh_model_plan(&m, &s, &err) == 0, "%s", err.msg);
+    lh_model_summary(&m, f);
+    fclose(f);
+    ck_assert_msg(strstr(buf, "  | Name               | Type        | Params | Out shape\n"),
+                  "%s", buf);
+    ck_assert_msg(strstr(buf, "1 | 1                  | BatchNorm2d | 4      | [2, 26, 26]\n"),
+                  "%s", buf);
 }
 END_TEST
 
