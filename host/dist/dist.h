@@ -39,6 +39,11 @@ int lh_dist_built_with_mpi(void);
  * SLURM_NTASKS, the first set), 1 when none is; *var names it (or NULL). */
 int64_t lh_dist_launcher_world(const char **var);
 
+/* This process's rank among the job's ranks on its machine as the launcher announces it
+ * (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID, the first set), -1 when none
+ * does; *var names it (or NULL). lh_dist_local_rank falls back to MPI's shared-memory split. */
+int32_t lh_dist_launcher_local_rank(const char **var);
+
 /* Seconds one collective may wait for the other ranks before the job is aborted; 0: forever. */
 void lh_dist_set_timeout(double seconds);
 double lh_dist_timeout(void);

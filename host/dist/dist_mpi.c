@@ -31,10 +31,14 @@ int lh_dist_init(lh_error *err)
     initialised = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r);
     MPI_Comm_size(MPI_COMM_WORLD, &w);
-    /* The local rank picks the GPU: ranks sharing this machine's memory, in rank order. */
+    /* The local rank picks the GPU: the launcher's word, else the rank among the ranks that
+     * share this machine's memory (in rank order). The split is collective: every rank makes
+     * it, whichever answer it keeps. */
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, r, MPI_INFO_NULL, &local);
     MPI_Comm_rank(local, &lr);
     MPI_Comm_free(&local);
+    if (lh_dist_launcher_local_rank(NULL) >= 0)
+        lr = lh_dist_launcher_local_rank(NULL);
     rank_ = r, world_ = w, local_rank_ = lr;
     return 0;
 }

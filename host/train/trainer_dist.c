@@ -55,6 +55,43 @@ done:
     return rc;
 }
 
+/* A backend with collectives of its own (NCCL on CUDA) all-reduces the gradients on the
+ * devices: rank 0 makes the communicator's id, MPI carries it to every rank (with whether rank
+ * 0 could make it, so no rank waits on one that failed), and every rank joins. */
+static int comm_setup(lh_trainer *t, lh_error *err)
+{
+    struct {
+        int32_t ok;
+        unsigned char id[LH_COMM_ID_BYTES];
+    } m;
+    const lh_backend *be = t->be;
+    lh_error mine; /* a failed broadcast must not overwrite why rank 0 failed before it */
+    memset(&m, 0, sizeof m);
+    if (lh_dist_rank() == 0) {
+        m.ok = be->comm_id(t->bctx, m.id) == 0;
+        if (!m.ok)
+            lh_error_set(err, "%s backend: communicator id: %s", be->name,
+                         be->last_error(t->bctx));
+    }
+    if (lh_dist_bcast(&m, (int64_t)sizeof m, "the communicator id", m.ok ? err : &mine))
+        return -1;
+    if (!m.ok)
+        return lh_dist_rank() == 0 ? -1
+                                   : lh_error_set(err, "rank 0 could not make the %s backend's "
+                                                  "communicator id", be->name);
+    if (be->comm_init(t->bctx, m.id, lh_dist_rank(), lh_dist_world()))
+        return lh_error_set(err, "%s backend: joining the communicator as rank %d of %d: %s",
+                            be->name, (int)lh_dist_rank(), (int)lh_dist_world(),
+                            be->last_error(t->bctx));
+    return 0;
+}
+
+/* Whether this trainer's gradients go through the backend's collectives (comm_setup ran). */
+static int device_grads(const lh_trainer *t)
+{
+    return t->stage == LHOST_STAGE_FIT && t->be->comm_allreduce_sum != NULL;
+}
+
 int lh_trainer_dist_setup(lh_trainer *t, lh_error *err)
 {
     static FILE *devnull;
@@ -69,6 +106,8 @@ int lh_trainer_dist_setup(lh_trainer *t, lh_error *err)
             t->num_train_batches = t->opts.limit_train_batches;
     }
     t->num_val_batches = ceil_div(val_batches_total(t), W);
+    if (device_grads(t) && comm_setup(t, err))
+        return -1;
     for (i = 0; i < t->n_metrics; i++)
         t->metrics[i].sync = t->val_metrics[i].sync = metric_sync;
     if (lh_dist_rank() == 0)
@@ -105,6 +144,33 @@ void lh_trainer_dist_val_share(const lh_trainer *t, int64_t b, int64_t *start, i
              : 0;
 }
 
+/* The gradient all-reduce on the devices (comm_setup), waited for with trainer.dist_timeout. */
+static int device_allreduce(lh_trainer *t, int32_t n, int64_t n_global, lh_error *err)
+{
+    const lh_backend *be = t->be;
+    int64_t len = t->model.total_params;
+    int rc;
+    if (n == 0 ? be->zero(t->bctx, t->model.grad, (size_t)len * 4) != 0
+               : lh_model_grad_scale(&t->model, (double)n / (double)n_global, err) != 0)
+        return n == 0 ? lh_error_set(err, "%s backend: zero: %s", be->name,
+                                     be->last_error(t->bctx))
+                      : -1;
+    if (be->comm_allreduce_sum(t->bctx, t->model.grad, len))
+        return lh_error_set(err, "%s backend: all-reduce of the gradients: %s", be->name,
+                            be->last_error(t->bctx));
+    rc = be->comm_wait(t->bctx, lh_dist_timeout());
+    if (rc == LH_BACKEND_ETIMEDOUT) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "all-reduce of the gradients: %s (trainer.dist_timeout): "
+                 "another rank died or hangs; aborting the job", be->last_error(t->bctx));
+        lh_dist_abort(msg);
+    }
+    if (rc)
+        return lh_error_set(err, "%s backend: all-reduce of the gradients: %s", be->name,
+                            be->last_error(t->bctx));
+    return 0;
+}
+
 int lh_trainer_dist_grads(lh_trainer *t, int32_t n, int64_t n_global, lh_error *err)
 {
     static float *host;
@@ -112,6 +178,8 @@ int lh_trainer_dist_grads(lh_trainer *t, int32_t n, int64_t n_global, lh_error *
     int64_t len = t->model.total_params;
     if (lh_dist_world() == 1)
         return 0;
+    if (device_grads(t))
+        return device_allreduce(t, n, n_global, err);
     if (len > cap) {
         float *p = realloc(host, (size_t)len * sizeof *p);
         if (!p)
