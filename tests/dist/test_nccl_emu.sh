@@ -3,14 +3,14 @@
 # module, tests/cuda_emu, whose NCCL meets the other ranks in shared memory), MPI carrying only
 # rank 0's communicator id. 2 ranks x batch 32 on the emulated GPUs train every weight of 2 ranks
 # on the CPU and of 1 process x batch 64 within 1e-5; two ranks on one device are refused as NCCL
-# refuses them.
+# refuses them. 257 samples leave rank 1 none in the last step: it still takes part.
 # Run: ctest --test-dir build -R dist_test_nccl_emu --output-on-failure
 source "$(dirname "$0")/common.sh"
 if [ -z "${LH_CUDA_EMU:-}" ]; then
     echo "SKIP: the emulated CUDA module (tests/cuda_emu) is not built"
     exit 77
 fi
-"$LH_SYNTH" "$WORK/data" 256 64
+"$LH_SYNTH" "$WORK/data" 257 64
 cat > "$WORK/cfg.yaml" <<'YAML'
 seed: 5
 data: {path: ../data, batch_size: 32}
@@ -40,6 +40,8 @@ emu() {
     { cat "$WORK/cpu/out.txt"; fail "2 x 32 on the CPU failed"; }
 (cd "$WORK/gpu" && emu 2 train -c cfg.yaml --trainer.device=cuda > out.txt 2>&1) ||
     { cat "$WORK/gpu/out.txt"; fail "2 x 32 on the emulated GPUs failed"; }
+grep -q '^Data parallel: 2 ranks, .*(NCCL) after backward$' "$WORK/gpu/out.txt" ||
+    { cat "$WORK/gpu/out.txt"; fail "the run did not say it all-reduces through NCCL"; }
 # Rank 0 joined a 2-rank NCCL communicator (its Device line), on device 0.
 grep -q '^Device: cuda:0: .*NCCL [0-9.]* rank 0 of 2' "$WORK/gpu/out.txt" ||
     { cat "$WORK/gpu/out.txt"; fail "rank 0 did not report its NCCL communicator"; }
