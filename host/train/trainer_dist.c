@@ -142,8 +142,11 @@ static int overlap_setup(lh_trainer *t, lh_error *err)
 {
     const char *env = getenv("LHOST_DIST_OVERLAP");
     int32_t i;
+    if (env && env[0] && strcmp(env, "0") != 0 && strcmp(env, "1") != 0)
+        return lh_error_set(err, "LHOST_DIST_OVERLAP: expected 0 (one all-reduce after "
+                            "backward) or 1 (per layer, under backward), got \"%s\"", env);
     if (!env || strcmp(env, "1") != 0)
-        return 0; /* the flat all-reduce after backward: faster here (bench/README.md) */
+        return 0; /* the flat all-reduce after backward: no slower here (bench/README.md) */
     free(ov.host);
     memset(&ov, 0, sizeof ov);
     if (!(ov.host = malloc((size_t)(t->model.total_params ? t->model.total_params : 1) * 4)))

@@ -36,4 +36,10 @@ grep -q '^Data parallel: 2 ranks, .*by MPI under backward, 3 buckets$' "$WORK/ov
     fail "the overlapped all-reduce trained other weights than the flat one"
 "$LH_CKPT_CMP" "$WORK/one/ckpt/last.ckpt" "$WORK/overlap/ckpt/last.ckpt" 1e-5 ||
     fail "2 x 32 overlapped trained other weights than 1 x 64"
+# A value that is neither 0 nor 1 is refused, naming the variable.
+if (cd "$WORK/overlap" && LHOST_DIST_OVERLAP=yes mpi 2 train -c cfg.yaml > bad.txt 2>&1); then
+    fail "LHOST_DIST_OVERLAP=yes trained"
+fi
+grep -q 'LHOST_DIST_OVERLAP: expected 0 .* or 1 .*, got "yes"' "$WORK/overlap/bad.txt" ||
+    { cat "$WORK/overlap/bad.txt"; fail "no message naming LHOST_DIST_OVERLAP"; }
 echo PASS
