@@ -31,6 +31,7 @@ static inline lh_dmem *lh_dmem_at(lh_dmem *base, size_t byte_offset)
 #define LH_BACKEND_ENOMEM (-1)
 #define LH_BACKEND_EINVAL (-2)
 #define LH_BACKEND_EDEVICE (-3)  /* no device, driver too old, launch failure */
+#define LH_BACKEND_ETIMEDOUT (-4) /* comm_wait: the other ranks did not join in time */
 
 /* A 2-D convolution (cross-correlation, as PyTorch) with square stride and symmetric padding. */
 typedef struct lh_conv_shape {
@@ -228,7 +229,11 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 2
+#define LH_BACKEND_VERSION 3
+
+/* The bytes of a communicator id (NCCL's ncclUniqueId) that one rank makes and the others
+ * receive through the host's broadcast before lh_backend.comm_init. */
+#define LH_COMM_ID_BYTES 128
 
 #define LH_BACKEND_MEMBER_(name, kind, params, args)                                             \
     int (*name)(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);
@@ -258,6 +263,21 @@ typedef struct lh_backend {
 
     /* The ops (see LH_BACKEND_OPS above for each one's arguments and contract). */
     LH_BACKEND_OPS(LH_BACKEND_MEMBER_)
+
+    /* Collectives between the ranks of a data-parallel job on the devices themselves (NCCL on
+     * CUDA; since version 3). All four are NULL on a backend without them (the CPU's, a CUDA
+     * module built without NCCL): the host then moves gradients through host memory and MPI.
+     * The host only bootstraps: rank 0's comm_id bytes reach every rank by its broadcast, then
+     * every rank calls comm_init (which waits for all of them). Each returns 0 or a negative
+     * LH_BACKEND_E*, the reason in last_error. */
+    int (*comm_id)(lh_backend_ctx *ctx, void *id); /* LH_COMM_ID_BYTES bytes out */
+    int (*comm_init)(lh_backend_ctx *ctx, const void *id, int32_t rank, int32_t world);
+    /* buf (n) float = its sum over the ranks, in place; queued after the work queued so far
+     * (every rank must queue the same all-reduces in the same order). */
+    int (*comm_allreduce_sum)(lh_backend_ctx *ctx, lh_dmem *buf, int64_t n);
+    /* Wait for the queued all-reduces at most timeout_s seconds (0: no limit); past it the
+     * communicator is aborted and LH_BACKEND_ETIMEDOUT returned. */
+    int (*comm_wait)(lh_backend_ctx *ctx, double timeout_s);
 } lh_backend;
 
 #undef LH_BACKEND_MEMBER_

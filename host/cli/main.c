@@ -63,7 +63,12 @@ int main(int argc, char **argv)
         printf("lhost %s (plugin ABI %d.%d.%d)\n", LH_VERSION, LHOST_ABI_VERSION_MAJOR,
                LHOST_ABI_VERSION_MINOR, LHOST_ABI_VERSION_PATCH);
         /* What data-parallel training can ride: mpirun/srun need MPI; GPU gradients NCCL. */
+#ifdef LHOST_NCCL_VERSION
+        printf("MPI: %s\nNCCL: %s (GPU gradients, in the CUDA module)\n", lh_dist_engine(),
+               LHOST_NCCL_VERSION);
+#else
         printf("MPI: %s\nNCCL: no (not built)\n", lh_dist_engine());
+#endif
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -2,6 +2,7 @@
  * and the message prefix (see dist.h). */
 #include "dist.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,6 +27,29 @@ int64_t lh_dist_launcher_world(const char **var)
     if (var)
         *var = NULL;
     return 1;
+}
+
+int32_t lh_dist_launcher_local_rank(const char **var)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                       "SLURM_LOCALID"};
+    size_t i;
+    for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long n;
+        if (!v || !v[0])
+            continue;
+        n = strtol(v, &end, 10);
+        if (*end || n < 0 || n > INT32_MAX)
+            continue; /* not a rank: the next variable, or MPI's own answer */
+        if (var)
+            *var = vars[i];
+        return (int32_t)n;
+    }
+    if (var)
+        *var = NULL;
+    return -1;
 }
 
 void lh_dist_set_timeout(double seconds)

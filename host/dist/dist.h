@@ -39,6 +39,11 @@ int lh_dist_built_with_mpi(void);
  * SLURM_NTASKS, the first set), 1 when none is; *var names it (or NULL). */
 int64_t lh_dist_launcher_world(const char **var);
 
+/* This process's rank among the job's ranks on its machine as the launcher announces it
+ * (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID, the first set), -1 when none
+ * does; *var names it (or NULL). lh_dist_local_rank falls back to MPI's shared-memory split. */
+int32_t lh_dist_launcher_local_rank(const char **var);
+
 /* Seconds one collective may wait for the other ranks before the job is aborted; 0: forever. */
 void lh_dist_set_timeout(double seconds);
 double lh_dist_timeout(void);
@@ -46,6 +51,13 @@ double lh_dist_timeout(void);
 /* In-place reductions over all ranks; `what` names the data in the timeout message. */
 int lh_dist_allreduce_f32(float *buf, int64_t n, const char *what, lh_error *err); /* sum */
 int lh_dist_allreduce_f64(double *buf, int64_t n, int32_t op, const char *what, lh_error *err);
+/* A sum of `n` floats in place, started now and finished by lh_dist_wait_all; `buf` stays
+ * untouched by the caller until then. At most LH_DIST_MAX_PENDING started at once. Lets the
+ * trainer reduce finished gradients under the rest of backward. */
+#define LH_DIST_MAX_PENDING 64
+int lh_dist_iallreduce_f32(float *buf, int64_t n, const char *what, lh_error *err);
+/* Finish every started lh_dist_iallreduce_f32 (each with the collectives' deadline). */
+int lh_dist_wait_all(const char *what, lh_error *err);
 /* Every rank's `n` bytes of `send`, in rank order, into *recv (malloc'ed, caller frees);
  * counts[r] (world entries, caller's) receives rank r's byte count. */
 int lh_dist_allgatherv(const void *send, int64_t n, void **recv, int64_t *counts,

@@ -31,10 +31,14 @@ int lh_dist_init(lh_error *err)
     initialised = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r);
     MPI_Comm_size(MPI_COMM_WORLD, &w);
-    /* The local rank picks the GPU: ranks sharing this machine's memory, in rank order. */
+    /* The local rank picks the GPU: the launcher's word, else the rank among the ranks that
+     * share this machine's memory (in rank order). The split is collective: every rank makes
+     * it, whichever answer it keeps. */
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, r, MPI_INFO_NULL, &local);
     MPI_Comm_rank(local, &lr);
     MPI_Comm_free(&local);
+    if (lh_dist_launcher_local_rank(NULL) >= 0)
+        lr = lh_dist_launcher_local_rank(NULL);
     rank_ = r, world_ = w, local_rank_ = lr;
     return 0;
 }
@@ -119,6 +123,39 @@ int lh_dist_allreduce_f32(float *buf, int64_t n, const char *what, lh_error *err
         wait_for(&rq, "all-reduce", what))
         return failed("all-reduce", what, err);
     return 0;
+}
+
+static MPI_Request pending[LH_DIST_MAX_PENDING];
+static int n_pending;
+
+int lh_dist_iallreduce_f32(float *buf, int64_t n, const char *what, lh_error *err)
+{
+    int i, done;
+    if (world_ == 1)
+        return 0;
+    if (n > INT_MAX || n_pending == LH_DIST_MAX_PENDING)
+        return lh_error_set(err, "all-reduce of %s: %lld elements with %d started (at most %d "
+                            "elements, %d started)", what, (long long)n, n_pending, INT_MAX,
+                            LH_DIST_MAX_PENDING);
+    if (MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &pending[n_pending]))
+        return failed("all-reduce", what, err);
+    n_pending++;
+    /* Open MPI moves a nonblocking collective on only inside MPI calls: one test of each
+     * started one here lets the earlier ones advance while backward computes. */
+    for (i = 0; i < n_pending; i++)
+        MPI_Test(&pending[i], &done, MPI_STATUS_IGNORE);
+    return 0;
+}
+
+int lh_dist_wait_all(const char *what, lh_error *err)
+{
+    int i, rc = 0;
+    for (i = 0; i < n_pending; i++)
+        if (wait_for(&pending[i], "all-reduce", what))
+            rc = -1;
+    n_pending = 0;
+    return rc ? failed("all-reduce", what, err) : 0;
 }
 
 int lh_dist_allreduce_f64(double *buf, int64_t n, int32_t op, const char *what, lh_error *err)

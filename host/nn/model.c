@@ -282,6 +282,19 @@ static int join_skip(lh_model *m, int32_t j, int32_t n, lh_dmem *din, lh_error *
     return 0;
 }
 
+/* Layers first..last have written their parameters' gradients: tell m->grads_ready where the
+ * finished part of grad now starts (layers' tensors lie in layer order in the flat buffer). */
+static int grads_done(lh_model *m, int32_t first, int32_t last, lh_error *err)
+{
+    int32_t k;
+    if (!m->grads_ready)
+        return 0;
+    for (k = first; k <= last; k++)
+        if (m->plan[k].n_param > 0)
+            return m->grads_ready(m->grads_ready_arg, m->params[m->plan[k].param0].offset, err);
+    return 0;
+}
+
 /* Gradients flow from m->dlogits through the two ping-pong buffers; a layer whose input
  * gradient is its output's (flatten, relu in place) leaves it where it is. */
 int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
@@ -304,6 +317,8 @@ int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
                 snprintf(what, sizeof what, "backward (%s)", f->what);
                 return op_failed(m, first, what, err);
             }
+            if (grads_done(m, first, i, err))
+                return -1;
             i = first; /* the loop's i-- moves past the group */
             if (join_skip(m, first, n, din, err))
                 return -1;
@@ -312,7 +327,7 @@ int lh_model_backward(lh_model *m, int32_t n, lh_error *err)
             din = i ? next : NULL;
             if (kind_of(m, i)->backward(&s, cur, &din))
                 return op_failed(m, i, "backward", err);
-            if (join_skip(m, i, n, din, err))
+            if (grads_done(m, i, i, err) || join_skip(m, i, n, din, err))
                 return -1;
         }
         if (din)

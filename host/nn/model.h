@@ -102,6 +102,12 @@ typedef struct lh_model {
     int32_t max_batch;
     lh_dmem *param;            /* (total_params) float */
     lh_dmem *grad;             /* (total_params) float */
+    /* Called by lh_model_backward as soon as grad[first, total_params) is final (backward
+     * runs from the last layer, so first only decreases within one backward); non-zero stops
+     * backward. NULL: nobody listens. Data-parallel training starts all-reducing the finished
+     * part under the rest of backward with it (host/train/trainer_dist.c). */
+    int (*grads_ready)(void *arg, int64_t first, lh_error *err);
+    void *grads_ready_arg;
     lh_dmem *buf;              /* (total_buffers) float */
     lh_dmem *input;            /* (max_batch, in_c*in_h*in_w) float */
     lh_dmem *targets;          /* (max_batch) int32 */

@@ -79,6 +79,27 @@ static int prof_sync(lh_backend_ctx *ctx)
     return P(ctx)->be->sync(P(ctx)->ctx);
 }
 
+/* The collectives, untimed (the trainer times the gradient all-reduce itself). */
+static int prof_comm_id(lh_backend_ctx *ctx, void *id)
+{
+    return P(ctx)->be->comm_id(P(ctx)->ctx, id);
+}
+
+static int prof_comm_init(lh_backend_ctx *ctx, const void *id, int32_t rank, int32_t world)
+{
+    return P(ctx)->be->comm_init(P(ctx)->ctx, id, rank, world);
+}
+
+static int prof_comm_allreduce_sum(lh_backend_ctx *ctx, lh_dmem *buf, int64_t n)
+{
+    return P(ctx)->be->comm_allreduce_sum(P(ctx)->ctx, buf, n);
+}
+
+static int prof_comm_wait(lh_backend_ctx *ctx, double timeout_s)
+{
+    return P(ctx)->be->comm_wait(P(ctx)->ctx, timeout_s);
+}
+
 static lh_dmem *prof_wrap_host(lh_backend_ctx *ctx, const void *host, size_t bytes)
 {
     return P(ctx)->be->wrap_host(P(ctx)->ctx, host, bytes);
@@ -115,6 +136,12 @@ int lh_profiler_wrap(const lh_backend **be, lh_backend_ctx **ctx, lh_error *err)
 #undef PROF_SET
     if (in->wrap_host)
         t->wrap_host = prof_wrap_host;
+    if (in->comm_id && in->comm_init && in->comm_allreduce_sum && in->comm_wait) {
+        t->comm_id = prof_comm_id, t->comm_init = prof_comm_init;
+        t->comm_allreduce_sum = prof_comm_allreduce_sum, t->comm_wait = prof_comm_wait;
+    } else {
+        t->comm_id = NULL, t->comm_init = NULL, t->comm_allreduce_sum = NULL, t->comm_wait = NULL;
+    }
     p->t0 = lh_clock_now();
     *be = t;
     *ctx = (lh_backend_ctx *)(void *)p;

@@ -308,9 +308,15 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     lh_rng_seed(&t->rng_init, o->seed, 1);
     lh_rng_seed(&t->rng_shuffle, o->seed, 2);
 
-    /* Under mpirun one rank per GPU: plain `cuda` is this machine's local_rank-th device. */
-    if (strcmp(o->device, "cuda") == 0 && lh_dist_world() > 1)
-        snprintf(t->opts.device, sizeof t->opts.device, "cuda:%d", (int)lh_dist_local_rank());
+    /* Under mpirun one rank per GPU: plain `cuda` is this machine's local_rank-th device, or
+     * the only one the launcher left this rank (srun --gpus-per-task=1: CUDA_VISIBLE_DEVICES
+     * names one device per rank). */
+    if (strcmp(o->device, "cuda") == 0 && lh_dist_world() > 1) {
+        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+        int own = vis && vis[0] && !strchr(vis, ',');
+        snprintf(t->opts.device, sizeof t->opts.device, "cuda:%d",
+                 own ? 0 : (int)lh_dist_local_rank());
+    }
     if (lh_backend_select(t->opts.device, (int32_t)t->opts.threads, &t->be, &t->bctx, err)) {
         const lh_config_node *dev =
             cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;

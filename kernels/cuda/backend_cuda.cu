@@ -80,6 +80,7 @@ static void close_ctx(lh_backend_ctx *ctx)
     cudaSetDevice(ctx->device);
     if (ctx->stream)
         cudaStreamSynchronize(ctx->stream);
+    lh_cuda_comm_close(ctx);
     if (ctx->scratch)
         cudaFree(ctx->scratch);
     if (ctx->blas)
@@ -251,6 +252,7 @@ static lh_backend make_table(void)
     t.sync = sync_ctx;
     t.wrap_host = NULL; /* device memory is not host memory */
     LH_BACKEND_OPS(CUDA_OP_)
+    lh_cuda_comm_table(&t);
     return t;
 }
 

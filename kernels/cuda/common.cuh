@@ -17,8 +17,9 @@ struct lh_backend_ctx {
     cublasHandle_t blas;
     void *scratch;        /* grows on demand; im2col columns, transposed gradients, row losses */
     size_t scratch_bytes;
+    void *comm;           /* ncclComm_t after comm_init (comm.cu), else NULL */
     char err[512];
-    char desc[384];
+    char desc[448];
 };
 
 /* Record an error (printf format) and return `code`. */
@@ -90,6 +91,11 @@ static inline dim3 lh_cuda_grid2(int64_t cols, int64_t rows)
 /* Scratch memory of at least `bytes`, valid until the next call (work on the stream is ordered,
  * so reuse across ops is safe). NULL on failure with the error recorded. */
 void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes);
+
+/* The collectives (comm.cu): fill the table's comm members (none without NCCL); destroy the
+ * context's communicator. */
+void lh_cuda_comm_table(lh_backend *t);
+void lh_cuda_comm_close(lh_backend_ctx *ctx);
 
 /* Typed views of opaque device handles. */
 static inline float *lh_f(lh_dmem *p) { return (float *)p; }

@@ -297,7 +297,12 @@ static int mc_pick_path(mc *s, lhost_ctx *ctx, const char *tmpl, int auto_insert
     }
     if ((size_t)snprintf(out, cap, "%s/%s.ckpt", s->dirpath, name) >= cap)
         goto too_long;
-    for (v = 1; s->version_counter && file_exists(out) && !streq(out, reuse); v++)
+    /* Only rank 0 writes checkpoints, so only its folder listing says which -vN is free: on
+     * another rank the file rank 0 just wrote would read as taken. Such a rank keeps the plain
+     * name for its books and never shows it (Lightning broadcasts rank 0's answer instead). */
+    for (v = 1; s->version_counter && s->ts.is_global_zero && file_exists(out) &&
+                !streq(out, reuse);
+         v++)
         if ((size_t)snprintf(out, cap, "%s/%s-v%lld.ckpt", s->dirpath, name, (long long)v) >= cap)
             goto too_long;
     if (strlen(out) - strlen(s->dirpath) - 1 > NAME_MAX) {
@@ -406,7 +411,7 @@ static int32_t mc_save_none_monitor(mc *s, lhost_ctx *ctx)
         LHP_ERROR(s->host, ctx, "out of memory");
         return LHOST_ERROR;
     }
-    if (s->verbose)
+    if (s->verbose && s->ts.is_global_zero) /* rank 0 speaks for the job */
         LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
                 "Epoch %lld, global step %lld: saving model to \"%s\"", (long long)s->ts.epoch,
                 (long long)s->ts.global_step, path);
@@ -429,7 +434,7 @@ static int32_t mc_save_monitor(mc *s, lhost_ctx *ctx, double current)
         size_t w = mc_topk_worst(&s->topk);
         if (!mc_rank_better(&s->topk, current, s->next_seq, s->topk.e[w].score,
                             s->topk.e[w].seq)) {
-            if (s->verbose)
+            if (s->verbose && s->ts.is_global_zero)
                 LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
                         "Epoch %lld, global step %lld: '%s' was not in top %lld",
                         (long long)s->ts.epoch, (long long)s->ts.global_step, s->monitor,
@@ -459,7 +464,7 @@ static int32_t mc_save_monitor(mc *s, lhost_ctx *ctx, double current)
         }
         s->best_score = b->score;
     }
-    if (s->verbose)
+    if (s->verbose && s->ts.is_global_zero) /* rank 0 speaks for the job */
         LHP_LOG(s->host, ctx, LHOST_LOG_INFO,
                 "Epoch %lld, global step %lld: '%s' reached %.5f (best %.5f), saving model to "
                 "\"%s\" as top %lld",
@@ -656,11 +661,12 @@ static int32_t mc_on_fit_end(void *self, lhost_ctx *ctx)
         return LHOST_OK;
     if (s->monitor) {
         char score[LHP_FMT_CAP];
-        LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "best_model_path=%s best_model_score=%s (%s)",
-                s->best_path, lhp_fmt_double(score, s->best_score), s->monitor);
+        if (s->ts.is_global_zero) /* the path is rank 0's file: other ranks do not name it */
+            LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "best_model_path=%s best_model_score=%s (%s)",
+                    s->best_path, lhp_fmt_double(score, s->best_score), s->monitor);
         if (LHOST_HOST_HAS(s->host, log_value))
             s->host->log_value(ctx, "best_model_score", s->best_score, 0);
-    } else {
+    } else if (s->ts.is_global_zero) {
         LHP_LOG(s->host, ctx, LHOST_LOG_INFO, "best_model_path=%s (no monitor: the latest save)",
                 s->best_path);
     }

@@ -44,6 +44,7 @@ typedef enum cudaError {
     cudaErrorInsufficientDriver = 35,
     cudaErrorNoDevice = 100,
     cudaErrorInvalidDevice = 101,
+    cudaErrorNotReady = 600,
 } cudaError_t;
 
 enum cudaMemcpyKind {
@@ -80,6 +81,7 @@ cudaError_t cudaDriverGetVersion(int *version);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaStreamQuery(cudaStream_t stream); /* streams are synchronous: always done */
 cudaError_t cudaMalloc(void **p, size_t bytes);
 cudaError_t cudaFree(void *p);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
@@ -117,6 +119,8 @@ template <typename T> static inline T __shfl_xor_sync(unsigned mask, T v, int la
     return v;
 }
 
+/* The device the last successful cudaSetDevice chose (0 before any). */
+int lh_emu_current_device(void);
 /* Whether [p, p + bytes) lies inside one cudaMalloc'd range. */
 bool lh_emu_is_device(const void *p, size_t bytes);
 /* Record a launch error (sticky until cudaGetLastError), printing why on stderr. */

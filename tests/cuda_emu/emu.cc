@@ -302,9 +302,19 @@ cudaError_t cudaGetDeviceCount(int *count)
     return *count > 0 ? cudaSuccess : cudaErrorNoDevice;
 }
 
+static int current_device;
+
+int lh_emu_current_device(void)
+{
+    return current_device;
+}
+
 cudaError_t cudaSetDevice(int device)
 {
-    return device >= 0 && device < device_count() ? cudaSuccess : cudaErrorInvalidDevice;
+    if (device < 0 || device >= device_count())
+        return cudaErrorInvalidDevice;
+    current_device = device;
+    return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
@@ -349,6 +359,11 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream)
 cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     return stream ? cudaSuccess : cudaErrorInvalidValue; // launch errors are not sticky
+}
+
+cudaError_t cudaStreamQuery(cudaStream_t stream)
+{
+    return stream ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 cudaError_t cudaMalloc(void **p, size_t bytes)
@@ -437,7 +452,8 @@ cudaError_t cudaGetLastError(void)
     X(cudaErrorInvalidMemcpyDirection, "invalid copy direction for memcpy")                      \
     X(cudaErrorInsufficientDriver, "CUDA driver version is insufficient for CUDA runtime version") \
     X(cudaErrorNoDevice, "no CUDA-capable device is detected")                                   \
-    X(cudaErrorInvalidDevice, "invalid device ordinal")
+    X(cudaErrorInvalidDevice, "invalid device ordinal")                                      \
+    X(cudaErrorNotReady, "device not ready")
 
 const char *cudaGetErrorName(cudaError_t e)
 {

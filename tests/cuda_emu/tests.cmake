@@ -1,12 +1,18 @@
 # tests/cuda_emu/ — the CUDA backend's own sources (kernels/cuda/*.cu) compiled as C++ against a
-# host-CPU emulation of the CUDA runtime and cuBLAS (cuda_runtime.h, cublas_v2.h, emu.cc here),
+# host-CPU emulation of the CUDA runtime, cuBLAS and NCCL (cuda_runtime.h, cublas_v2.h, nccl.h,
+# emu.cc, nccl_emu.cc here),
 # into liblhost_cuda_emu.so: a stand-in for liblhost_cuda.so that needs neither nvcc nor a GPU.
 # test_cuda_parity_emu runs the CUDA parity test against it (LHOST_CUDA_MODULE), so the kernels'
 # indexing, cuBLAS arguments and pointer discipline are checked on every machine; the real module
 # is still checked by test_cuda_parity where a GPU exists (bench/gpu/run.sh).
 file(GLOB LH_CUDA_EMU_KERNELS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/cuda/*.cu)
 set_source_files_properties(${LH_CUDA_EMU_KERNELS} PROPERTIES LANGUAGE CXX)
-add_library(lhost_cuda_emu MODULE ${LH_CUDA_EMU_KERNELS} ${CMAKE_CURRENT_LIST_DIR}/emu.cc)
+add_library(lhost_cuda_emu MODULE ${LH_CUDA_EMU_KERNELS} ${CMAKE_CURRENT_LIST_DIR}/emu.cc
+  ${CMAKE_CURRENT_LIST_DIR}/nccl_emu.cc)
+# comm.cu's NCCL calls go to the emulated NCCL (nccl.h, nccl_emu.cc), which the ranks of a job on
+# this machine share through POSIX shared memory.
+target_compile_definitions(lhost_cuda_emu PRIVATE LH_HAVE_NCCL)
+target_link_libraries(lhost_cuda_emu PRIVATE rt)
 # The emulation's headers stand in for CUDA's: they come first on the include path.
 target_include_directories(lhost_cuda_emu BEFORE PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_include_directories(lhost_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR})

@@ -5,8 +5,10 @@ if ! command -v mpirun > /dev/null; then
     echo "SKIP: mpirun not found (Debian package openmpi-bin)"
     exit 77
 fi
-if ! "$LHOST" --version | grep -q '^MPI: Open MPI\|^MPI: MPICH\|^MPI: .*MPI'; then
-    echo "SKIP: this lhost was built without MPI ($("$LHOST" --version | grep MPI))"
+# Read whole first: `grep -q` leaving a pipe early would fail it under pipefail (SIGPIPE).
+LH_VERSION_TEXT=$("$LHOST" --version)
+if ! grep -q '^MPI: Open MPI\|^MPI: MPICH\|^MPI: .*MPI' <<< "$LH_VERSION_TEXT"; then
+    echo "SKIP: this lhost was built without MPI ($(grep MPI <<< "$LH_VERSION_TEXT"))"
     exit 77
 fi
 WORK=$(mktemp -d /tmp/lhost_dist_XXXXXX)

@@ -1,6 +1,6 @@
 # tests/dist/test_dp_equivalence.sh — data parallel = one big batch: 2 ranks x batch 32 for one
 # epoch give every weight of 1 process x batch 64 within 1e-5 (same seed), and exactly the
-# checkpoint files one process writes (rank 0 alone writes them).
+# checkpoint files one process writes (rank 0 alone writes them, and alone names them).
 # Run: ctest --test-dir build -R dist_test_dp_equivalence --output-on-failure
 source "$(dirname "$0")/common.sh"
 "$LH_SYNTH" "$WORK/data" 512 96
@@ -37,4 +37,13 @@ echo "files of 1 x 64:"; echo "$one"
 # Rank 0 speaks for the job: one progress report, not two.
 n=$(grep -c '^Logging to' "$WORK/two/out.txt" || true)
 [ "$n" = 1 ] || { cat "$WORK/two/out.txt"; fail "expected one 'Logging to' line, got $n"; }
+# Nor does any other rank name a checkpoint file: only rank 0 writes them, so another rank
+# that named one would name rank 0's (or a -v1 next to it, having seen rank 0's file).
+if grep '\.ckpt' "$WORK/two/out.txt" | grep -q '\[rank [0-9]*\]'; then
+    grep '\.ckpt' "$WORK/two/out.txt"
+    fail "a rank other than 0 named a checkpoint file"
+fi
+n=$(grep -c 'best_model_path=' "$WORK/two/out.txt" || true)
+[ "$n" = 1 ] || { cat "$WORK/two/out.txt"; fail "expected one best_model_path line, got $n"; }
+! grep -q -- '-v1' "$WORK/two/out.txt" || { cat "$WORK/two/out.txt"; fail "a -v1 name"; }
 echo PASS

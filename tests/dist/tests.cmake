@@ -20,6 +20,12 @@ if(LHOST_SANITIZE)
   set(LH_DIST_ASAN ";ASAN_OPTIONS=detect_leaks=0")
 endif()
 
+# The CUDA backend's NCCL path runs on the emulated module where it is built (tests/cuda_emu).
+set(LH_DIST_EMU "")
+if(TARGET lhost_cuda_emu)
+  set(LH_DIST_EMU ";LH_CUDA_EMU=$<TARGET_FILE:lhost_cuda_emu>")
+endif()
+
 file(GLOB LH_DIST_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_*.sh)
 foreach(src ${LH_DIST_TESTS})
   get_filename_component(name ${src} NAME_WE)
@@ -27,5 +33,5 @@ foreach(src ${LH_DIST_TESTS})
   set_tests_properties(dist_${name} PROPERTIES LABELS mpi TIMEOUT 600 SKIP_RETURN_CODE 77
     ENVIRONMENT "LHOST=$<TARGET_FILE:lhost>;LH_SYNTH=$<TARGET_FILE:lh_test_synth>;\
 LH_CKPT_CMP=$<TARGET_FILE:lh_test_ckpt_cmp>;LHOST_DATA_CACHE=0;\
-LH_DIST_FIXTURES=${CMAKE_CURRENT_BINARY_DIR}/dist_fixtures${LH_DIST_ASAN}")
+LH_DIST_FIXTURES=${CMAKE_CURRENT_BINARY_DIR}/dist_fixtures${LH_DIST_ASAN}${LH_DIST_EMU}")
 endforeach()

@@ -37,6 +37,28 @@ START_TEST(launcher_variables_are_named)
 }
 END_TEST
 
+START_TEST(local_rank_variables_are_named)
+{
+    const char *var;
+    unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    unsetenv("MPI_LOCALRANKID");
+    unsetenv("SLURM_LOCALID");
+    ck_assert_int_eq(lh_dist_launcher_local_rank(&var), -1);
+    ck_assert_ptr_null(var);
+    setenv("SLURM_LOCALID", "3", 1);
+    ck_assert_int_eq(lh_dist_launcher_local_rank(&var), 3);
+    ck_assert_str_eq(var, "SLURM_LOCALID");
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1", 1);
+    ck_assert_int_eq(lh_dist_launcher_local_rank(&var), 1);
+    ck_assert_str_eq(var, "OMPI_COMM_WORLD_LOCAL_RANK");
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", "-2", 1); /* not a rank: the next one's word */
+    ck_assert_int_eq(lh_dist_launcher_local_rank(&var), 3);
+    ck_assert_str_eq(var, "SLURM_LOCALID");
+    unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    unsetenv("SLURM_LOCALID");
+}
+END_TEST
+
 START_TEST(alone_is_rank_0_of_1)
 {
     lh_error err;
@@ -78,6 +100,7 @@ int main(void)
 {
     const TTest *const tests[] = {
         launcher_variables_are_named,
+        local_rank_variables_are_named,
         alone_is_rank_0_of_1,
         without_mpi_a_launcher_is_refused,
         NULL,
