@@ -5,8 +5,8 @@
  * Resume: the state holds torch's counters, and the optimizer's lr (and momentum) comes back
  * with the checkpoint, so a resumed run steps exactly as an uninterrupted one. A checkpoint
  * written in on_validation_end (ModelCheckpoint's default) precedes that epoch's step, and the
- * run resumes at the next epoch: on_train_epoch_start does the steps of the epochs whose end
- * the state has not seen yet, before any batch trains. Step-interval schedulers step in
+ * run resumes at the next epoch: on_fit_start (and on_train_epoch_start) does the steps of the
+ * epochs whose end the state has not seen yet, before any batch trains. Step-interval schedulers step in
  * on_train_batch_end before callbacks of LHOST_PRIORITY_MONITOR (ModelCheckpoint) save. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +90,25 @@ static int32_t step(lhs_sched *s, lhost_ctx *ctx)
     return s->ops->step(s, ctx);
 }
 
+/* The end of epoch `epoch` for an epoch-interval scheduler. */
+static int32_t epoch_done(lhs_sched *s, lhost_ctx *ctx, int64_t epoch)
+{
+    s->st.epochs_done = epoch + 1;
+    return (epoch + 1) % s->frequency == 0 ? step(s, ctx) : LHOST_OK;
+}
+
+/* Epoch-interval steps of the epochs before the trainer's current one that the state has not
+ * seen end (the resumed checkpoint was written before their step). */
+static int32_t catch_up(lhs_sched *s, lhost_ctx *ctx, const lhost_trainer_state *ts)
+{
+    if (s->interval != LHS_EPOCH)
+        return LHOST_OK;
+    while (s->st.epochs_done < ts->epoch)
+        if (epoch_done(s, ctx, s->st.epochs_done) != LHOST_OK)
+            return LHOST_ERROR;
+    return LHOST_OK;
+}
+
 int32_t lhs_fit_start(void *self, lhost_ctx *ctx)
 {
     lhs_sched *s = self;
@@ -104,28 +123,16 @@ int32_t lhs_fit_start(void *self, lhost_ctx *ctx)
         s->st.last_epoch = 0;
         s->st.started = 1;
     }
-    return s->ops->begin(s, ctx, fresh);
-}
-
-/* The end of epoch `epoch` for an epoch-interval scheduler. */
-static int32_t epoch_done(lhs_sched *s, lhost_ctx *ctx, int64_t epoch)
-{
-    s->st.epochs_done = epoch + 1;
-    return (epoch + 1) % s->frequency == 0 ? step(s, ctx) : LHOST_OK;
+    /* caught up here, before any callback's on_train_epoch_start logs the lr */
+    return s->ops->begin(s, ctx, fresh) != LHOST_OK ? LHOST_ERROR : catch_up(s, ctx, &ts);
 }
 
 int32_t lhs_train_epoch_start(void *self, lhost_ctx *ctx)
 {
     lhs_sched *s = self;
     lhost_trainer_state ts;
-    if (s->interval != LHS_EPOCH)
-        return LHOST_OK;
     trainer(s, ctx, &ts);
-    /* epochs that ended after the checkpoint this run resumed from was written */
-    while (s->st.epochs_done < ts.epoch)
-        if (epoch_done(s, ctx, s->st.epochs_done) != LHOST_OK)
-            return LHOST_ERROR;
-    return LHOST_OK;
+    return catch_up(s, ctx, &ts);
 }
 
 int32_t lhs_train_epoch_end(void *self, lhost_ctx *ctx)

@@ -8,7 +8,9 @@
  * total_steps, or epochs × steps_per_epoch, as torch takes them; a missing one is the
  * trainer's (Lightning's estimated_stepping_batches): steps per epoch = ceil(train batches /
  * accumulate_grad_batches) / frequency with interval step, max_epochs / frequency epochs with
- * interval epoch. Stepping past total_steps fails, as torch's does ("Tried to step ...").
+ * interval epoch. Stepping past total_steps fails, as torch's does ("Tried to step ..."); the
+ * step to total_steps itself (after the last optimizer step) is torch's too, except that a
+ * negative lr linear annealing can overshoot to there is set as 0.
  * Config: callbacks: {one_cycle: {max_lr: 0.01, interval: step}} */
 #include <math.h>
 
@@ -106,13 +108,14 @@ static int32_t apply(lhs_sched *s, lhost_ctx *ctx)
 {
     const lhs_oc_cfg *c = &s->cfg.oc;
     int64_t step_num = s->st.last_epoch, total = s->st.total_steps;
-    double a[5], start_step = 0, pct;
+    double a[5], start_step = 0, pct, lr;
     phase ph[3];
     int32_t n = phases(c, total, ph), i;
     if (step_num > total)
-        return lhs_fail(s, ctx, "tried to step %lld times; total_steps is %lld (torch's "
-                                "OneCycleLR stops here too): give a larger total_steps",
-                        (long long)step_num + 1, (long long)total);
+        return lhs_fail(s, ctx, "scheduler step %lld is past total_steps %lld (torch's "
+                                "OneCycleLR raises \"Tried to step %lld times\" here too): give "
+                                "a larger total_steps",
+                        (long long)step_num, (long long)total, (long long)step_num + 1);
     a[INITIAL_LR] = c->max_lr / c->div_factor;
     a[MAX_LR] = c->max_lr;
     a[MIN_LR] = a[INITIAL_LR] / c->final_div_factor;
@@ -124,7 +127,12 @@ static int32_t apply(lhs_sched *s, lhost_ctx *ctx)
         start_step = ph[i].end_step;
     }
     pct = ((double)step_num - start_step) / (ph[i].end_step - start_step);
-    if (lhs_set(s, ctx, "lr", anneal(c, a[ph[i].lr_from], a[ph[i].lr_to], pct)) != LHOST_OK)
+    lr = anneal(c, a[ph[i].lr_from], a[ph[i].lr_to], pct);
+    /* step total_steps, after the last optimizer step, overshoots the end: linear annealing
+     * can go below 0 there, which the host refuses; no step trains with it */
+    if (lr < 0 && step_num == total)
+        lr = 0;
+    if (lhs_set(s, ctx, "lr", lr) != LHOST_OK)
         return LHOST_ERROR;
     if (!c->cycle_momentum)
         return LHOST_OK;
