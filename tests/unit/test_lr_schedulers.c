@@ -6,7 +6,7 @@
  *   state_restore into a fresh instance in the middle (and, for interval epoch, a checkpoint
  *   taken before the epoch's step, as ModelCheckpoint's on_validation_end one is); the errors
  *   (one_cycle past total_steps, a host that cannot set momentum, a monitor never logged);
- *   through `lhost train`, lr_monitor's lr-Adam (and lr-Adam-momentum) equal torch's for 100
+ *   through `lhost train`, lr_monitor's lr-Adam / lr-SGD (and -momentum) equal torch's for 100
  *   steps, a run resumed mid-epoch (one_cycle) and from an epoch's checkpoint
  *   (reduce_lr_on_plateau) ends byte-identical to the uninterrupted one, bad parameters get one
  *   clear line, and `lhost plugins` / `lhost plugins check` list and pass the four.
@@ -523,22 +523,27 @@ static void column_is(const char *sub, const char *key, const gcase *c, const do
 
 START_TEST(lr_monitor_shows_the_torch_schedule)
 {
-    static const char *const names[] = {"cos_warm", "oc_cos", "step_epoch"};
-    char yaml[1200], cb[1400], args[256];
+    /* oc_lin3 on SGD: its momentum set through the host, and its last step (after the last
+     * batch) overshooting below 0, which is set as 0 */
+    static const char *const names[] = {"cos_warm", "oc_cos", "step_epoch", "oc_lin3"};
+    char yaml[1200], cb[1400], args[256], key[32];
     size_t k;
     load_golden();
     for (k = 0; k < sizeof names / sizeof names[0]; k++) {
         const gcase *c = case_named(names[k]);
-        int epoch = strstr(c->kv, "interval=epoch") != NULL;
+        int epoch = strstr(c->kv, "interval=epoch") != NULL, sgd = !strcmp(c->optim, "sgd");
         case_yaml(c, yaml, sizeof yaml);
         snprintf(cb, sizeof cb, "%s  lr_monitor: {logging_interval: %s, log_momentum: true}\n",
                  yaml, epoch ? "epoch" : "step");
         /* 4 steps an epoch for 25 epochs, or one step an epoch for 100 */
         workdir(c->name, epoch ? 64 : 16, epoch ? STEPS : STEPS / 4, cb);
-        snprintf(args, sizeof args, "train --config cfg.yaml --optimizer.lr=%.17g", c->lr0);
+        snprintf(args, sizeof args, "train --config cfg.yaml --optimizer.lr=%.17g%s", c->lr0,
+                 sgd ? " --optimizer.name=sgd --optimizer.momentum=0.9" : "");
         free(lhost_in(c->name, args, 0));
-        column_is(c->name, "lr-Adam", c, c->lr);
-        column_is(c->name, "lr-Adam-momentum", c, c->mom);
+        snprintf(key, sizeof key, "lr-%s", sgd ? "SGD" : "Adam");
+        column_is(c->name, key, c, c->lr);
+        snprintf(key, sizeof key, "lr-%s-momentum", sgd ? "SGD" : "Adam");
+        column_is(c->name, key, c, c->mom);
     }
 }
 END_TEST
