@@ -6,8 +6,9 @@
  * with the checkpoint, so a resumed run steps exactly as an uninterrupted one. A checkpoint
  * written in on_validation_end (ModelCheckpoint's default) precedes that epoch's step, and the
  * run resumes at the next epoch: on_fit_start (and on_train_epoch_start) does the steps of the
- * epochs whose end the state has not seen yet, before any batch trains. Step-interval schedulers step in
- * on_train_batch_end before callbacks of LHOST_PRIORITY_MONITOR (ModelCheckpoint) save. */
+ * epochs whose end the state has not seen yet, before any batch trains. Step-interval
+ * schedulers step in on_train_batch_end before callbacks of LHOST_PRIORITY_MONITOR
+ * (ModelCheckpoint) save. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

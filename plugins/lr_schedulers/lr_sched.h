@@ -110,11 +110,9 @@ int32_t lhs_fail(lhs_sched *s, lhost_ctx *ctx, const char *fmt, ...)
     {sizeof(lhost_param), LHOST_PARAM_ENUM, "interval",                                        \
      "step the scheduler every optimizer step or every epoch (Lightning's interval)", "epoch", \
      lhs_intervals, 0, 0, 0},                                                                  \
-    {                                                                                          \
-        sizeof(lhost_param), LHOST_PARAM_INT, "frequency",                                     \
-            "step once every this many intervals (Lightning's frequency)", "1", NULL, 1, 0,    \
-            LHOST_PARAM_HAS_MIN                                                                \
-    }
+    {sizeof(lhost_param), LHOST_PARAM_INT, "frequency",                                       \
+     "step once every this many intervals (Lightning's frequency)", "1", NULL, 1, 0,          \
+     LHOST_PARAM_HAS_MIN}
 
 extern const char *const lhs_intervals[];
 

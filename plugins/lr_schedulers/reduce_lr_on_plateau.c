@@ -77,6 +77,7 @@ static int32_t pl_step(lhs_sched *s, lhost_ctx *ctx)
     const lhs_plateau_cfg *c = &s->cfg.pl;
     lhs_state *st = &s->st;
     double current, old_lr, new_lr;
+    char msg[320];
     if (s->host->get_value(ctx, c->monitor, &current) != LHOST_OK) {
         st->last_epoch--; /* Lightning calls no step then */
         return missing(s, ctx);
@@ -101,12 +102,9 @@ static int32_t pl_step(lhs_sched *s, lhost_ctx *ctx)
         return LHOST_OK;
     if (lhs_set(s, ctx, "lr", new_lr) != LHOST_OK)
         return LHOST_ERROR;
-    {
-        char msg[320];
-        snprintf(msg, sizeof msg, "%s did not improve for %lld steps: lr reduced to %.4e",
-                 c->monitor, (long long)c->patience + 1, new_lr);
-        s->host->log(ctx, LHOST_LOG_INFO, msg);
-    }
+    snprintf(msg, sizeof msg, "%s did not improve for %lld steps: lr reduced to %.4e",
+             c->monitor, (long long)c->patience + 1, new_lr);
+    s->host->log(ctx, LHOST_LOG_INFO, msg);
     return LHOST_OK;
 }
 
@@ -154,8 +152,7 @@ static const lhost_callback_vtable vtable = LHS_VTABLE(create);
 
 const lhost_plugin_desc lhs_plateau_desc = {
     sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK, "org.lhost.reduce_lr_on_plateau",
-    "reduce_lr_on_plateau",
-    "1.0.0", "reduce the lr by factor when a monitored value stops improving "
-    "(torch's ReduceLROnPlateau)",
+    "reduce_lr_on_plateau", "1.0.0",
+    "reduce the lr by factor when a monitored value stops improving (torch's ReduceLROnPlateau)",
     params, sizeof params / sizeof params[0], LHOST_PRIORITY_DEFAULT, &vtable,
 };
