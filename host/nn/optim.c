@@ -209,6 +209,23 @@ static const char *sgd_prefix(const lh_model *m, const lh_safetensors_file *f)
     return lh_safetensors_index(f, key) >= 0 ? ST_EXP_AVG : ST_MOMENTUM;
 }
 
+/* The momentum a checkpoint holds, when it holds one: beta1 for Adam / AdamW (0 <= b < 1),
+ * momentum for SGD (0..1, above 0 with Nesterov); a value outside those is refused. */
+static int restore_momentum(lh_optim *o, const cJSON *oj, lh_error *err)
+{
+    int sgd = o->type == LH_OPTIM_SGD;
+    const char *key = sgd ? "momentum" : "beta1";
+    const cJSON *m = cJSON_GetObjectItem(oj, key);
+    double v = cJSON_IsNumber(m) ? m->valuedouble : NAN;
+    if (!m)
+        return 0;
+    if (!(v >= 0) || (sgd ? v > 1 : v >= 1) || (sgd && o->nesterov && v <= 0))
+        return lh_error_set(err, "metadata `optimizer`: \"%s\": expected a number in %s, got %g",
+                            key, sgd ? (o->nesterov ? "(0, 1]" : "[0, 1]") : "[0, 1)", v);
+    *(sgd ? &o->momentum : &o->beta1) = v;
+    return 0;
+}
+
 /* 2^53: the largest count a JSON number holds exactly. */
 #define OPTIM_STEP_MAX 9007199254740992.0
 
@@ -252,9 +269,12 @@ int lh_optim_ckpt_load(lh_optim *o, const lh_model *m, const lh_safetensors_file
             lh_error_set(err, "metadata `optimizer`: \"lr\": expected a finite number >= 0");
         goto done;
     }
+    /* schedulers change the lr, and OneCycleLR the momentum (betas[0] for Adam / AdamW) */
+    if (restore_momentum(o, oj, err))
+        goto done;
     o->step = (int64_t)step->valuedouble;
     if (lr)
-        o->lr = lr->valuedouble; /* schedulers change it */
+        o->lr = lr->valuedouble;
     rc = 0;
 done:
     cJSON_Delete(oj);

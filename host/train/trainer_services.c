@@ -150,14 +150,25 @@ static int32_t env_optimizer_name(void *user, char *buf, uint64_t cap)
     return LHOST_OK;
 }
 
+/* "lr", and "momentum" as torch's OneCycleLR cycles it: betas[0] for Adam and AdamW (torch's
+ * 0 <= beta1 < 1), momentum for SGD (0..1, above 0 with Nesterov). Both apply from the next
+ * optimizer step and are saved with the optimizer, as torch's param_groups are. */
 static int32_t env_set_hparam(void *user, const char *name, double value)
 {
     lh_trainer *t = user;
-    if (strcmp(name, "lr") != 0 || !t->optim.be)
+    int32_t sgd = t->optim.type == LH_OPTIM_SGD;
+    if (!t->optim.be || (strcmp(name, "lr") != 0 && strcmp(name, "momentum") != 0))
         return LHOST_ENOTFOUND;
-    if (!isfinite(value) || value < 0 || value > 1e6)
+    if (name[0] == 'l') {
+        if (!isfinite(value) || value < 0 || value > 1e6)
+            return LHOST_EINVAL;
+        t->optim.lr = value;
+        return LHOST_OK;
+    }
+    if (!(value >= 0) || (sgd ? value > 1 : value >= 1) ||
+        (sgd && t->optim.nesterov && value <= 0))
         return LHOST_EINVAL;
-    t->optim.lr = value;
+    *(sgd ? &t->optim.momentum : &t->optim.beta1) = value;
     return LHOST_OK;
 }
 

@@ -141,10 +141,13 @@ typedef struct lhost_host {
 
     /* [main-thread] Read or change a trainer hyper-parameter by name. Names in ABI 1.0: "lr"
      * (the optimizer's learning rate; a change applies from the next optimizer step); since ABI
-     * 1.1 also, read only, "momentum" as LearningRateMonitor reads it (betas[0] for Adam and
-     * AdamW, momentum for SGD) and "log_every_n_steps" (the trainer's). Unknown
-     * names answer LHOST_ENOTFOUND; set_hparam refuses non-finite or out-of-range values with
-     * LHOST_EINVAL. For learning-rate schedulers and the like. */
+     * 1.1 also "momentum" as LearningRateMonitor reads it and OneCycleLR cycles it (betas[0]
+     * for Adam and AdamW, 0 <= b < 1; momentum for SGD, 0..1; a host that can only read it
+     * answers LHOST_ENOTFOUND to set_hparam("momentum"), so test the status), and, read
+     * only, "log_every_n_steps" (the trainer's). Unknown names answer
+     * LHOST_ENOTFOUND; set_hparam refuses non-finite or out-of-range values with LHOST_EINVAL.
+     * Both changed values are saved with the optimizer and restored on resume. For
+     * learning-rate schedulers and the like. */
     int32_t (*get_hparam)(lhost_ctx *ctx, const char *name, double *out);
     int32_t (*set_hparam)(lhost_ctx *ctx, const char *name, double value);
 
