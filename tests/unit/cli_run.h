@@ -9,7 +9,7 @@
 
 /* Run `LH_LHOST_EXE args` in `cwd` with stdout+stderr into `out` (malloc'ed, NUL-terminated).
  * Returns the exit status (or -1). */
-static int cli_run(const char *cwd, const char *args, char **out)
+static inline int cli_run(const char *cwd, const char *args, char **out)
 {
     char cmd[16384], log[4200];
     FILE *f;
@@ -52,7 +52,7 @@ static inline char *read_text(const char *path)
     return s;
 }
 
-static void write_text(const char *path, const char *text)
+static inline void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (f) {

@@ -13,18 +13,19 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-static uint32_t synth_next(uint64_t *s)
+static inline uint32_t synth_next(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return (uint32_t)(*s >> 33);
 }
 
-static void synth_be32(uint8_t *p, uint32_t v)
+static inline void synth_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 
-static int synth_write_gz(const char *path, const uint8_t *data, size_t n)
+static inline int synth_write_gz(const char *path, const uint8_t *data, size_t n)
 {
     gzFile g = gzopen(path, "wb");
     if (!g)
@@ -37,8 +38,8 @@ static int synth_write_gz(const char *path, const uint8_t *data, size_t n)
 }
 
 /* Write <dir>/<split>-images-idx3-ubyte.gz and <split>-labels-idx1-ubyte.gz. */
-static int synth_split(const char *dir, const char *split, int32_t count, int32_t classes,
-                       uint64_t seed)
+static inline int synth_split(const char *dir, const char *split, int32_t count,
+                              int32_t classes, uint64_t seed)
 {
     size_t img_bytes = 16 + (size_t)count * 784, lab_bytes = 8 + (size_t)count;
     uint8_t *img = malloc(img_bytes), *lab = malloc(lab_bytes);
@@ -72,7 +73,7 @@ static int synth_split(const char *dir, const char *split, int32_t count, int32_
     return rc;
 }
 
-static int synth_dataset(const char *dir, int32_t n_train, int32_t n_test, int32_t classes)
+static inline int synth_dataset(const char *dir, int32_t n_train, int32_t n_test, int32_t classes)
 {
     return synth_split(dir, "train", n_train, classes, 1234) ||
            synth_split(dir, "t10k", n_test, classes, 5678);
@@ -80,7 +81,8 @@ static int synth_dataset(const char *dir, int32_t n_train, int32_t n_test, int32
 
 /* A fresh temporary folder `dir` (/tmp/lhost_<tag>_XXXXXX) holding the dataset in dir/data.
  * Returns 0 on success. */
-static int synth_workdir(char *dir, size_t len, const char *tag, int32_t n_train, int32_t n_test)
+static inline int synth_workdir(char *dir, size_t len, const char *tag, int32_t n_train,
+                                int32_t n_test)
 {
     char data[512];
     snprintf(dir, len, "/tmp/lhost_%s_XXXXXX", tag);
@@ -93,7 +95,7 @@ static int synth_workdir(char *dir, size_t len, const char *tag, int32_t n_train
 }
 
 /* Remove a folder made by synth_workdir. */
-static void synth_remove(const char *dir)
+static inline void synth_remove(const char *dir)
 {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
