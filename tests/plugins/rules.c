@@ -5,8 +5,13 @@
  *   FIX_SILENT_ERROR    hooks: on_train_epoch_end returns LHOST_ERROR without set_error
  *   FIX_BAD_STATE       state: state_restore ignores the bytes, so a restored instance counts
  *                       from zero
+ *   FIX_STALE_STATE     state: state_restore keeps the bytes to save them again but does not
+ *                       use them, so the bytes round-trip while the restored instance counts
+ *                       from zero (only its behaviour shows it)
  *   FIX_HIDDEN_STATE    order: a metric that keeps its count in its own struct, not in the
  *                       host's buffers, so two partial states do not reduce to the full one
+ *   FIX_CAT_ORDER       order: a metric with a cat state whose compute reads the first row,
+ *                       so it depends on the order ranks' rows are concatenated in
  *   FIX_LEAK            leaks: create allocates a block that destroy forgets
  *   FIX_ENTRY_TWICE     entry: the second call of the entry describes another plugin */
 #include <stdlib.h>
@@ -17,6 +22,8 @@
 typedef struct self_t {
     int64_t calls; /* on_train_batch_end calls, the state */
     void *block;
+    int64_t stale; /* FIX_STALE_STATE: the restored bytes, saved again until the next batch */
+    int32_t has_stale;
 } self_t;
 
 #ifdef FIX_LEAK
@@ -50,6 +57,7 @@ static int32_t batch_end(void *s, lhost_ctx *c, const lhost_batch_info *b)
 {
     (void)c, (void)b;
     ((self_t *)s)->calls++;
+    ((self_t *)s)->has_stale = 0;
     return LHOST_OK;
 }
 
@@ -67,8 +75,9 @@ static int32_t epoch_end(void *s, lhost_ctx *c)
 
 static int32_t save(void *s, lhost_ctx *c, const void **data, uint64_t *size)
 {
+    self_t *me = s;
     (void)c;
-    *data = &((self_t *)s)->calls;
+    *data = me->has_stale ? &me->stale : &me->calls;
     *size = sizeof(int64_t);
     return LHOST_OK;
 }
@@ -80,6 +89,9 @@ static int32_t restore(void *s, lhost_ctx *c, uint32_t version, const void *data
         return LHOST_ERROR;
 #ifdef FIX_BAD_STATE
     (void)s, (void)data;
+#elif defined(FIX_STALE_STATE)
+    memcpy(&((self_t *)s)->stale, data, sizeof(int64_t));
+    ((self_t *)s)->has_stale = 1;
 #else
     memcpy(&((self_t *)s)->calls, data, sizeof(int64_t));
 #endif
@@ -97,7 +109,7 @@ static const lhost_callback_vtable cb_vt __attribute__((unused)) = {
 #define DESCRIPTION "a fixture for one rule of lhost plugins check"
 #endif
 
-#ifndef FIX_HIDDEN_STATE
+#if !defined(FIX_HIDDEN_STATE) && !defined(FIX_CAT_ORDER)
 static const lhost_plugin_desc cb = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                      "org.lhost.test.rules", "rules", "1.0.0", DESCRIPTION,
                                      NULL, 0, 0, &cb_vt};
@@ -142,6 +154,47 @@ static const lhost_plugin_desc metric = {sizeof(lhost_plugin_desc), LHOST_KIND_M
                                          0, &m_vt};
 #endif
 
+#ifdef FIX_CAT_ORDER
+/* FIX_CAT_ORDER: every sample's first score appended to a cat state; compute returns the first
+ * row's, which is the first batch's only while the rows keep the order of the updates. */
+static const lhost_state_decl cat_decls[] = {
+    {.struct_size = sizeof(lhost_state_decl), .name = "scores", .dtype = LHOST_DTYPE_F32,
+     .reduction = LHOST_REDUCE_CAT, .length = 1, .max_rows = 1 << 20},
+};
+
+static int32_t c_layout(void *s, const lhost_state_decl **d, uint32_t *n, uint32_t *outs)
+{
+    (void)s;
+    *d = cat_decls, *n = 1, *outs = 1;
+    return LHOST_OK;
+}
+
+static int32_t c_update(void *s, lhost_ctx *c, const lhost_metric_state *st,
+                        const lhost_metric_batch *b)
+{
+    (void)s, (void)c;
+    for (int64_t i = 0; i < b->n; i++)
+        if (st->append(st, 0, &b->scores[i * b->num_classes], 1) != LHOST_OK)
+            return LHOST_ERROR;
+    return LHOST_OK;
+}
+
+static int32_t c_compute(void *s, lhost_ctx *c, const lhost_metric_state *st, double *out)
+{
+    (void)s, (void)c;
+    out[0] = st->rows[0] ? (double)((const float *)st->buffers[0])[0] : 0;
+    return LHOST_OK;
+}
+
+static const lhost_metric_vtable c_vt = {sizeof(lhost_metric_vtable), 1, create, destroy,
+                                         c_layout, c_update, c_compute};
+
+static const lhost_plugin_desc metric = {sizeof(lhost_plugin_desc), LHOST_KIND_METRIC,
+                                         "org.lhost.test.cat_order", "cat_order", "1.0.0",
+                                         "a metric whose value depends on its rows' order", NULL,
+                                         0, 0, &c_vt};
+#endif
+
 #ifdef FIX_ENTRY_TWICE
 static const lhost_plugin_desc other = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                         "org.lhost.test.other", "other", "1.0.0",
@@ -150,7 +203,7 @@ static const lhost_plugin_desc other = {sizeof(lhost_plugin_desc), LHOST_KIND_CA
 FIX_LIBRARY(second, &other);
 #endif
 
-#ifdef FIX_HIDDEN_STATE
+#if defined(FIX_HIDDEN_STATE) || defined(FIX_CAT_ORDER)
 FIX_LIBRARY(library, &metric);
 #else
 FIX_LIBRARY(library, &cb);
