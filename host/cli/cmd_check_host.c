@@ -133,9 +133,8 @@ int lh_check_host_init(lh_check_host *h, lh_error *err)
         lh_model_alloc(&t->model, t->be, t->bctx, LH_CHECK_ROWS, err) ||
         lh_model_init(&t->model, &rng, err) || lh_optim_from_cfg(NULL, &t->optim, err) ||
         lh_optim_alloc(&t->optim, t->be, t->bctx, t->model.total_params, err) ||
-        !(h->zeros = calloc((size_t)t->model.total_params, sizeof *h->zeros))) {
-        if (!h->zeros && !err->msg[0])
-            lh_error_set(err, "out of memory");
+        (!(h->zeros = calloc((size_t)t->model.total_params, sizeof *h->zeros)) &&
+         lh_error_set(err, "out of memory"))) {
         lh_check_host_free(h);
         return -1;
     }
