@@ -13,6 +13,10 @@
  *   FIX_CAT_ORDER       order: a metric with a cat state whose compute reads the first row,
  *                       so it depends on the order ranks' rows are concatenated in
  *   FIX_LEAK            leaks: create allocates a block that destroy forgets
+ *   FIX_NEEDS_MODEL     passes, but only against a host with a model: it fails silently (the
+ *                       hooks rule) unless gradients answer in on_after_backward and are
+ *                       refused in on_train_batch_start, and a non-empty batch's logits and
+ *                       the model's first tensor can be read in on_train_batch_end
  *   FIX_ENTRY_TWICE     entry: the second call of the entry describes another plugin */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@
 typedef struct self_t {
     int64_t calls; /* on_train_batch_end calls, the state */
     void *block;
+    const lhost_host *host;
     int64_t stale; /* FIX_STALE_STATE: the restored bytes, saved again until the next batch */
     int32_t has_stale;
 } self_t;
@@ -36,6 +41,7 @@ static int32_t create(const lhost_host *h, lhost_ctx *c, const lhost_param_value
     (void)h, (void)c, (void)p;
     if (!me)
         return LHOST_ERROR;
+    me->host = h;
 #ifdef FIX_LEAK
     /* the previous instance's block is lost when the next create overwrites the pointer */
     leak_sink = malloc(64 * 1024);
@@ -109,10 +115,54 @@ static const lhost_callback_vtable cb_vt __attribute__((unused)) = {
 #define DESCRIPTION "a fixture for one rule of lhost plugins check"
 #endif
 
+#ifdef FIX_NEEDS_MODEL
+static int32_t nm_batch_start(void *s, lhost_ctx *c, const lhost_batch_info *b)
+{
+    double total;
+    (void)b;
+    /* outside the gradients' window: refused */
+    return ((self_t *)s)->host->grad_norm(c, 2.0, NULL, &total) == LHOST_EUNSUPPORTED
+               ? LHOST_OK
+               : LHOST_ERROR;
+}
+
+static int32_t nm_after_backward(void *s, lhost_ctx *c)
+{
+    double total;
+    return ((self_t *)s)->host->grad_norm(c, 2.0, NULL, &total) == LHOST_OK ? LHOST_OK
+                                                                             : LHOST_ERROR;
+}
+
+static int32_t nm_batch_end(void *s, lhost_ctx *c, const lhost_batch_info *b)
+{
+    const lhost_host *h = ((self_t *)s)->host;
+    float logits[64 * 16], first[4096];
+    lhost_tensor_info ti = {.struct_size = sizeof ti};
+    int32_t n;
+    uint64_t need = (uint64_t)b->batch_size * (uint64_t)b->num_classes;
+    if (h->tensor_count(c, &n) != LHOST_OK || n < 1 || h->tensor_info(c, 0, &ti) != LHOST_OK ||
+        ti.numel > 4096 || h->tensor_read(c, 0, LHOST_TENSOR_PARAM, first, (uint64_t)ti.numel) != LHOST_OK)
+        return LHOST_ERROR;
+    if (need == 0 || need > 64 * 16)
+        return need == 0 ? LHOST_OK : LHOST_ERROR;
+    return h->batch_logits(c, logits, need) == LHOST_OK ? LHOST_OK : LHOST_ERROR;
+}
+
+static const lhost_callback_vtable nm_vt = {
+    .struct_size = sizeof(lhost_callback_vtable), .create = create, .destroy = destroy,
+    .on_train_batch_start = nm_batch_start, .on_after_backward = nm_after_backward,
+    .on_train_batch_end = nm_batch_end};
+#endif
+
 #if !defined(FIX_HIDDEN_STATE) && !defined(FIX_CAT_ORDER)
 static const lhost_plugin_desc cb = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                      "org.lhost.test.rules", "rules", "1.0.0", DESCRIPTION,
-                                     NULL, 0, 0, &cb_vt};
+                                     NULL, 0, 0,
+#ifdef FIX_NEEDS_MODEL
+                                     &nm_vt};
+#else
+                                     &cb_vt};
+#endif
 #endif
 
 #ifdef FIX_HIDDEN_STATE
