@@ -8,14 +8,21 @@
  * fails that rule and the next rule still runs:
  *   descriptor  fields filled and in range (id, name, version, description, kind, vtable)
  *   schema      the parameter schema is valid and create() accepts its defaults
- *   hooks       every hook (LH_HOOK_MAP, so new hooks join by themselves) in a fit's order over
- *               five epochs with edge inputs: empty batches, NaN / inf losses and values,
- *               monitored keys missing, a 4 KB exception message; metrics: empty batch, one
- *               class, NaN / inf scores; loggers: 4 KB keys and values, an empty row, NaN/inf.
- *               A hook may fail, but with a message and a legal status
+ *   hooks       a fit in Lightning's order over six epochs against the checker's host (a
+ *               tiny real model behind the trainer's services, cmd_check_host.h), then a
+ *               prediction pass and every other hook of LH_HOOK_MAP, with edge inputs: empty
+ *               batches, one class, NaN / inf inputs (so gradients and logits turn NaN),
+ *               NaN / inf values, monitored keys missing, a 4 KB exception message; metrics:
+ *               empty batch, one class, NaN / inf scores; loggers: 4 KB keys and values, an
+ *               empty row, NaN/inf. A hook may fail, but with a message and a legal status
  *   state       state_save -> state_restore into a fresh instance gives the same bytes, and
- *               both instances then behave the same over two more epochs (callbacks)
- *   order       two partial metric states reduced equal one state updated with both batches
+ *               the restored instance, resumed, behaves as the original going on from the
+ *               same point (hook results, lines and values logged, stops, the model's
+ *               weights); the final states' bytes must match too where a control run without
+ *               a round trip saves the original's bytes (a wall-clock state does not: then
+ *               behaviour alone is compared; the reasons are in rule_state)
+ *   order       three partial metric states reduced in reverse order (cat rows reordered)
+ *               and packed / unpacked equal one state updated with the three batches
  *   leaks       create/destroy cycles leak nothing: under valgrind (definite and indirect
  *               leaks) when it is installed, else the heap's in-use bytes may not grow
  *   entry       lhost_plugin_entry called twice describes the same plugins

@@ -240,18 +240,21 @@ static int32_t em_load_checkpoint(void *self, lhost_ctx *ctx)
 static int32_t em_state_save(void *self, lhost_ctx *ctx, const void **data, uint64_t *size)
 {
     ema *e = self;
-    int64_t has_cur = e->swapped || e->ckpt_swapped;
+    /* a state restored and not yet matched to the model (no tensor call since) saves as it
+     * came: its size and its training weights */
+    int64_t has_cur = e->swapped || e->ckpt_swapped || e->restored_cur;
+    int64_t total = !e->avg ? 0 : e->lay.numel ? e->lay.total : e->restored_total;
     (void)ctx;
     e->state.size = 0;
     lhp_put_i64(&e->state, e->n_averaged);
     lhp_put_i64(&e->state, e->latest_step);
     lhp_put_i64(&e->state, e->latest_epoch);
-    lhp_put_i64(&e->state, e->avg ? e->lay.total : 0);
+    lhp_put_i64(&e->state, total);
     lhp_put_i64(&e->state, e->avg ? has_cur : 0);
     if (e->avg) {
-        lhp_put(&e->state, e->avg, (uint64_t)e->lay.total * 4);
+        lhp_put(&e->state, e->avg, (uint64_t)total * 4);
         if (has_cur)
-            lhp_put(&e->state, e->cur, (uint64_t)e->lay.total * 4);
+            lhp_put(&e->state, e->cur, (uint64_t)total * 4);
     }
     if (e->state.failed)
         return LHOST_ENOMEM;

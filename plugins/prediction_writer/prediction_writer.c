@@ -140,7 +140,8 @@ static int32_t pw_batch_end(void *self, lhost_ctx *ctx, const lhost_batch_info *
             return LHOST_ENOMEM;
         w->logits_cap = need;
     }
-    if ((rc = w->host->batch_logits(ctx, w->logits, need)) != LHOST_OK)
+    /* an empty batch (a rank's share can be) has no logits to copy, only its file to write */
+    if (need > 0 && (rc = w->host->batch_logits(ctx, w->logits, need)) != LHOST_OK)
         return rc;
     if (!(w->interval & WI_EPOCH))
         w->n_rows = 0; /* batch files only: keep one batch */

@@ -232,7 +232,9 @@ static int32_t sw_train_end(void *self, lhost_ctx *ctx)
 static int32_t sw_state_save(void *self, lhost_ctx *ctx, const void **data, uint64_t *size)
 {
     swa *s = self;
-    int64_t total = s->avg ? s->lay.total : 0;
+    /* a state restored and not yet matched to the model (no tensor call since) saves as it
+     * came */
+    int64_t total = !s->avg ? 0 : s->lay.numel ? s->lay.total : s->restored_total;
     (void)ctx;
     s->state.size = 0;
     lhp_put_i64(&s->state, s->initialized);

@@ -5,9 +5,18 @@
  *   FIX_SILENT_ERROR    hooks: on_train_epoch_end returns LHOST_ERROR without set_error
  *   FIX_BAD_STATE       state: state_restore ignores the bytes, so a restored instance counts
  *                       from zero
+ *   FIX_STALE_STATE     state: state_restore keeps the bytes to save them again but does not
+ *                       use them, so the bytes round-trip while the restored instance counts
+ *                       from zero (only its behaviour shows it)
  *   FIX_HIDDEN_STATE    order: a metric that keeps its count in its own struct, not in the
  *                       host's buffers, so two partial states do not reduce to the full one
+ *   FIX_CAT_ORDER       order: a metric with a cat state whose compute reads the first row,
+ *                       so it depends on the order ranks' rows are concatenated in
  *   FIX_LEAK            leaks: create allocates a block that destroy forgets
+ *   FIX_NEEDS_MODEL     passes, but only against a host with a model: it fails silently (the
+ *                       hooks rule) unless gradients answer in on_after_backward and are
+ *                       refused in on_train_batch_start, and a non-empty batch's logits and
+ *                       the model's first tensor can be read in on_train_batch_end
  *   FIX_ENTRY_TWICE     entry: the second call of the entry describes another plugin */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +26,9 @@
 typedef struct self_t {
     int64_t calls; /* on_train_batch_end calls, the state */
     void *block;
+    const lhost_host *host;
+    int64_t stale; /* FIX_STALE_STATE: the restored bytes, saved again until the next batch */
+    int32_t has_stale;
 } self_t;
 
 #ifdef FIX_LEAK
@@ -29,6 +41,7 @@ static int32_t create(const lhost_host *h, lhost_ctx *c, const lhost_param_value
     (void)h, (void)c, (void)p;
     if (!me)
         return LHOST_ERROR;
+    me->host = h;
 #ifdef FIX_LEAK
     /* the previous instance's block is lost when the next create overwrites the pointer */
     leak_sink = malloc(64 * 1024);
@@ -50,6 +63,7 @@ static int32_t batch_end(void *s, lhost_ctx *c, const lhost_batch_info *b)
 {
     (void)c, (void)b;
     ((self_t *)s)->calls++;
+    ((self_t *)s)->has_stale = 0;
     return LHOST_OK;
 }
 
@@ -67,8 +81,9 @@ static int32_t epoch_end(void *s, lhost_ctx *c)
 
 static int32_t save(void *s, lhost_ctx *c, const void **data, uint64_t *size)
 {
+    self_t *me = s;
     (void)c;
-    *data = &((self_t *)s)->calls;
+    *data = me->has_stale ? &me->stale : &me->calls;
     *size = sizeof(int64_t);
     return LHOST_OK;
 }
@@ -80,6 +95,9 @@ static int32_t restore(void *s, lhost_ctx *c, uint32_t version, const void *data
         return LHOST_ERROR;
 #ifdef FIX_BAD_STATE
     (void)s, (void)data;
+#elif defined(FIX_STALE_STATE)
+    memcpy(&((self_t *)s)->stale, data, sizeof(int64_t));
+    ((self_t *)s)->has_stale = 1;
 #else
     memcpy(&((self_t *)s)->calls, data, sizeof(int64_t));
 #endif
@@ -97,10 +115,54 @@ static const lhost_callback_vtable cb_vt __attribute__((unused)) = {
 #define DESCRIPTION "a fixture for one rule of lhost plugins check"
 #endif
 
-#ifndef FIX_HIDDEN_STATE
+#ifdef FIX_NEEDS_MODEL
+static int32_t nm_batch_start(void *s, lhost_ctx *c, const lhost_batch_info *b)
+{
+    double total;
+    (void)b;
+    /* outside the gradients' window: refused */
+    return ((self_t *)s)->host->grad_norm(c, 2.0, NULL, &total) == LHOST_EUNSUPPORTED
+               ? LHOST_OK
+               : LHOST_ERROR;
+}
+
+static int32_t nm_after_backward(void *s, lhost_ctx *c)
+{
+    double total;
+    return ((self_t *)s)->host->grad_norm(c, 2.0, NULL, &total) == LHOST_OK ? LHOST_OK
+                                                                             : LHOST_ERROR;
+}
+
+static int32_t nm_batch_end(void *s, lhost_ctx *c, const lhost_batch_info *b)
+{
+    const lhost_host *h = ((self_t *)s)->host;
+    float logits[64 * 16], first[4096];
+    lhost_tensor_info ti = {.struct_size = sizeof ti};
+    int32_t n;
+    uint64_t need = (uint64_t)b->batch_size * (uint64_t)b->num_classes;
+    if (h->tensor_count(c, &n) != LHOST_OK || n < 1 || h->tensor_info(c, 0, &ti) != LHOST_OK ||
+        ti.numel > 4096 || h->tensor_read(c, 0, LHOST_TENSOR_PARAM, first, (uint64_t)ti.numel) != LHOST_OK)
+        return LHOST_ERROR;
+    if (need == 0 || need > 64 * 16)
+        return need == 0 ? LHOST_OK : LHOST_ERROR;
+    return h->batch_logits(c, logits, need) == LHOST_OK ? LHOST_OK : LHOST_ERROR;
+}
+
+static const lhost_callback_vtable nm_vt = {
+    .struct_size = sizeof(lhost_callback_vtable), .create = create, .destroy = destroy,
+    .on_train_batch_start = nm_batch_start, .on_after_backward = nm_after_backward,
+    .on_train_batch_end = nm_batch_end};
+#endif
+
+#if !defined(FIX_HIDDEN_STATE) && !defined(FIX_CAT_ORDER)
 static const lhost_plugin_desc cb = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                      "org.lhost.test.rules", "rules", "1.0.0", DESCRIPTION,
-                                     NULL, 0, 0, &cb_vt};
+                                     NULL, 0, 0,
+#ifdef FIX_NEEDS_MODEL
+                                     &nm_vt};
+#else
+                                     &cb_vt};
+#endif
 #endif
 
 #ifdef FIX_HIDDEN_STATE
@@ -142,6 +204,47 @@ static const lhost_plugin_desc metric = {sizeof(lhost_plugin_desc), LHOST_KIND_M
                                          0, &m_vt};
 #endif
 
+#ifdef FIX_CAT_ORDER
+/* FIX_CAT_ORDER: every sample's first score appended to a cat state; compute returns the first
+ * row's, which is the first batch's only while the rows keep the order of the updates. */
+static const lhost_state_decl cat_decls[] = {
+    {.struct_size = sizeof(lhost_state_decl), .name = "scores", .dtype = LHOST_DTYPE_F32,
+     .reduction = LHOST_REDUCE_CAT, .length = 1, .max_rows = 1 << 20},
+};
+
+static int32_t c_layout(void *s, const lhost_state_decl **d, uint32_t *n, uint32_t *outs)
+{
+    (void)s;
+    *d = cat_decls, *n = 1, *outs = 1;
+    return LHOST_OK;
+}
+
+static int32_t c_update(void *s, lhost_ctx *c, const lhost_metric_state *st,
+                        const lhost_metric_batch *b)
+{
+    (void)s, (void)c;
+    for (int64_t i = 0; i < b->n; i++)
+        if (st->append(st, 0, &b->scores[i * b->num_classes], 1) != LHOST_OK)
+            return LHOST_ERROR;
+    return LHOST_OK;
+}
+
+static int32_t c_compute(void *s, lhost_ctx *c, const lhost_metric_state *st, double *out)
+{
+    (void)s, (void)c;
+    out[0] = st->rows[0] ? (double)((const float *)st->buffers[0])[0] : 0;
+    return LHOST_OK;
+}
+
+static const lhost_metric_vtable c_vt = {sizeof(lhost_metric_vtable), 1, create, destroy,
+                                         c_layout, c_update, c_compute};
+
+static const lhost_plugin_desc metric = {sizeof(lhost_plugin_desc), LHOST_KIND_METRIC,
+                                         "org.lhost.test.cat_order", "cat_order", "1.0.0",
+                                         "a metric whose value depends on its rows' order", NULL,
+                                         0, 0, &c_vt};
+#endif
+
 #ifdef FIX_ENTRY_TWICE
 static const lhost_plugin_desc other = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                         "org.lhost.test.other", "other", "1.0.0",
@@ -150,7 +253,7 @@ static const lhost_plugin_desc other = {sizeof(lhost_plugin_desc), LHOST_KIND_CA
 FIX_LIBRARY(second, &other);
 #endif
 
-#ifdef FIX_HIDDEN_STATE
+#if defined(FIX_HIDDEN_STATE) || defined(FIX_CAT_ORDER)
 FIX_LIBRARY(library, &metric);
 #else
 FIX_LIBRARY(library, &cb);
