@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "clock.h"
 #include "progress.h"
 
@@ -390,6 +392,41 @@ void lh_loop_fit_message(lh_trainer *t)
     else
         fprintf(t->out, "`Trainer.fit` stopped: `max_epochs=%lld` reached.\n",
                 (long long)t->opts.max_epochs);
+}
+
+static void add_limit(cJSON *o, const char *key, lh_batch_limit v)
+{
+    char buf[40];
+    if (isnan(v.frac))
+        snprintf(buf, sizeof buf, "%lld", (long long)v.n);
+    else /* a JSON number that keeps its point, so 1.0 (all) stays apart from 1 (one batch) */
+        snprintf(buf, sizeof buf, "%.17g%s", v.frac, v.frac == floor(v.frac) ? ".0" : "");
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+void lh_loop_hparams(const lh_trainer *t, cJSON *o)
+{
+    const lh_trainer_opts *p = &t->opts;
+    char d[32];
+    add_limit(o, "limit_train_batches", p->limit_train_batches);
+    add_limit(o, "limit_val_batches", p->limit_val_batches);
+    add_limit(o, "val_check_interval", p->val_check_interval);
+    add_limit(o, "overfit_batches", p->overfit_batches);
+    if (p->check_val_every_n_epoch)
+        cJSON_AddNumberToObject(o, "check_val_every_n_epoch", (double)p->check_val_every_n_epoch);
+    else
+        cJSON_AddNullToObject(o, "check_val_every_n_epoch");
+    cJSON_AddNumberToObject(o, "accumulate_grad_batches", (double)p->accumulate_grad_batches);
+    cJSON_AddNumberToObject(o, "max_steps", (double)p->max_steps);
+    cJSON_AddNumberToObject(o, "min_steps", (double)p->min_steps);
+    if (isnan(p->max_time)) {
+        cJSON_AddNullToObject(o, "max_time");
+    } else {
+        lh_loop_format_time(p->max_time, d, sizeof d);
+        cJSON_AddStringToObject(o, "max_time", d);
+    }
+    cJSON_AddNumberToObject(o, "fast_dev_run", (double)p->fast_dev_run);
+    cJSON_AddNumberToObject(o, "num_sanity_val_steps", (double)p->num_sanity_val_steps);
 }
 
 /* ---- checkpoint ---------------------------------------------------------------------------- */

@@ -79,6 +79,11 @@ void lh_loop_train_start(lh_trainer *t);
 /* The line fit ends with ("`Trainer.fit` stopped: `max_steps=4` reached."). */
 void lh_loop_fit_message(lh_trainer *t);
 
+/* The loop's keys into the checkpoint's hparams (a cJSON object), beside max_epochs: ints as
+ * ints, fractions with their point (1.0), None as null. */
+struct cJSON;
+void lh_loop_hparams(const lh_trainer *t, struct cJSON *hparams);
+
 /* ---- checkpoint section "loop": the pending accumulation and the training time ------ */
 int lh_loop_ckpt_save(lh_trainer *t, lh_safetensors_writer *w, lh_error *err);
 int lh_loop_ckpt_load(lh_trainer *t, const lh_safetensors_file *f, lh_error *err);

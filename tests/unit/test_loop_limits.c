@@ -12,6 +12,7 @@
  * Run: ctest --test-dir build -R test_loop_limits --output-on-failure */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +239,8 @@ START_TEST(accumulation_equals_the_big_batch)
     ck_assert_int_eq(n, 4); /* fc.weight, fc.bias, out.weight, out.bias */
     ck_assert_msg(same <= 1e-5, "batch 32 x 2 differs from batch 64 by %g", same);
     differ = max_weight_diff(a, c, &n);
+    fprintf(stderr, "accumulation: max |w(32 x 2) - w(64)| = %.3g, max |w(32) - w(64)| = %.3g\n",
+            same, differ);
     ck_assert_msg(differ > 1e-3, "batch 32 without accumulation is as batch 64 (%g): the test "
                   "cannot tell", differ);
 
