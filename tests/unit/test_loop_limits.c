@@ -244,6 +244,14 @@ START_TEST(accumulation_equals_the_big_batch)
     ck_assert_msg(differ > 1e-3, "batch 32 without accumulation is as batch 64 (%g): the test "
                   "cannot tell", differ);
 
+    /* version_3: batch 64 unclipped differs, so the clipping (of the summed gradient, once per
+     * step) took part in the equality above */
+    free(train_cfg("acc.yaml", "--trainer.gradient_clip_val=0", NULL));
+    snprintf(c, sizeof c, "%s/w/b64-unclipped.ckpt", dir);
+    ck_assert_int_eq(rename(path, c), 0);
+    differ = max_weight_diff(a, c, &n);
+    ck_assert_msg(differ > 1e-4, "gradient_clip_val 0.5 changed nothing (%g)", differ);
+
     /* global_step counts optimizer steps; the rows of the two batches of a step carry its
      * step (Lightning's _batches_that_stepped). */
     csv_steps(0, steps, sizeof steps);
