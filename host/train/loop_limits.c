@@ -328,12 +328,13 @@ void lh_loop_check_time(lh_trainer *t)
 {
     double elapsed = t->train_offset + (lh_clock_now() - t->train_t0);
     char d[32];
-    if (isnan(t->opts.max_time) || elapsed < t->opts.max_time || t->stop_requested)
+    if (isnan(t->opts.max_time) || elapsed < t->opts.max_time || t->stop_now)
         return;
     lh_loop_format_time(t->opts.max_time, d, sizeof d);
+    if (!t->stop_requested) /* a callback's earlier reason stays */
+        snprintf(t->stop_reason, sizeof t->stop_reason,
+                 "`max_time=%s` reached (%.1f s of training)", d, elapsed);
     t->stop_requested = t->stop_now = 1;
-    snprintf(t->stop_reason, sizeof t->stop_reason, "`max_time=%s` reached (%.1f s of training)",
-             d, elapsed);
 }
 
 int lh_loop_val_at_epoch_end(const lh_trainer *t)
