@@ -345,6 +345,25 @@ int lh_loop_val_at_epoch_end(const lh_trainer *t)
            (t->stop_requested && lh_loop_can_stop_early(t, t->epoch));
 }
 
+int lh_loop_get_hparam(const lh_trainer *t, const char *name, double *out)
+{
+    const lh_trainer_opts *o = &t->opts;
+    if (strcmp(name, "num_val_batches") == 0)
+        *out = t->val_enabled ? (double)t->num_val_batches : 0;
+    else if (strcmp(name, "check_val_every_n_epoch") == 0)
+        *out = (double)o->check_val_every_n_epoch;
+    else if (strcmp(name, "val_check_interval") == 0)
+        *out = isnan(o->val_check_interval.frac) ? (double)o->val_check_interval.n
+                                                 : o->val_check_interval.frac;
+    else if (strcmp(name, "accumulate_grad_batches") == 0)
+        *out = (double)o->accumulate_grad_batches;
+    else if (strcmp(name, "max_steps") == 0)
+        *out = (double)o->max_steps;
+    else
+        return 0;
+    return 1;
+}
+
 /* ---- fit's edges --------------------------------------------------------------------------- */
 
 int lh_loop_sanity_check(lh_trainer *t, lh_error *err)

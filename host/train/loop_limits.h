@@ -71,6 +71,12 @@ void lh_loop_check_time(lh_trainer *t);
  * stop is due), unless it ran after that batch already. */
 int lh_loop_val_at_epoch_end(const lh_trainer *t);
 
+/* get_hparam's loop values (1 if `name` is one): "num_val_batches" (0: no validation),
+ * "check_val_every_n_epoch" (0: None), "val_check_interval" (the int or the fraction),
+ * "accumulate_grad_batches", "max_steps" — what Lightning's callbacks read off the trainer
+ * (ModelCheckpoint's save_on_train_epoch_end default). */
+int lh_loop_get_hparam(const lh_trainer *t, const char *name, double *out);
+
 /* ---- fit's edges ---------------------------------------------------------------------- */
 /* Before on_train_start: the sanity check (validation hooks run; trainer_state's
  * sanity_checking is 1; nothing it logs is kept). */

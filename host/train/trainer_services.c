@@ -7,6 +7,7 @@
  * and momentum. */
 #include "ckpt.h"
 #include "dist.h"
+#include "loop_limits.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "trainer.h"
@@ -122,6 +123,8 @@ static int32_t env_get_hparam(void *user, const char *name, double *out)
         *out = (double)t->opts.log_every_n_steps;
         return LHOST_OK;
     }
+    if (lh_loop_get_hparam(t, name, out))
+        return LHOST_OK;
     if (!t->optim.be)
         return LHOST_ENOTFOUND;
     if (strcmp(name, "lr") == 0)

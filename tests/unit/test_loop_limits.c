@@ -304,7 +304,17 @@ START_TEST(limit_batches_int_and_fraction)
     ck_assert_int_eq(csv_rows_with(3, "val_loss"), 0);
     ck_assert_int_ge(csv_rows_with(3, "train_loss"), 1);
     free(h);
-    /* limit_train_batches 0: fit skips training (no on_train_start), as fit_loop.skip */
+    /* ... and ModelCheckpoint saves at the training epoch's end instead (Lightning's
+     * save_on_train_epoch_end=None with no validation): the latest epoch's file */
+    h = train("--trainer.limit_val_batches=0 --trainer.limit_train_batches=2 "
+              "--trainer.max_epochs=2 '--callbacks.model_checkpoint={dirpath: ckpt}'", NULL);
+    free(h);
+    {
+        char path[512];
+        snprintf(path, sizeof path, "%s/w/ckpt/epoch=1-step=4.ckpt", dir);
+        ck_assert_msg(access(path, F_OK) == 0, "no %s without validation", path);
+    }
+        /* limit_train_batches 0: fit skips training (no on_train_start), as fit_loop.skip */
     h = train("--trainer.limit_train_batches=0", &out);
     ck_assert_int_eq(count(h, "on_train_start"), 0);
     ck_assert_int_eq(count(h, "on_train_batch_end"), 0);
