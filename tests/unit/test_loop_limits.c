@@ -8,7 +8,8 @@
  * log of the fixture tests/plugins/hook_order.c; rows from metrics.csv.
  *
  * The data: 256 synthetic training images in batches of 16 (16 batches an epoch) and 64 test
- * images (4 validation batches).
+ * images (4 validation batches). $LH_TEST_DEVICE (default auto) is passed as trainer.device:
+ * test_loop_limits_emu sets cuda, the CUDA backend's code on the emulation (tests/cuda_emu).
  * Run: ctest --test-dir build -R test_loop_limits --output-on-failure */
 #include <check.h>
 #include <math.h>
@@ -53,7 +54,9 @@ static char *run(const char *args, int want_rc)
     char cwd[400], full[2000], *out;
     int rc;
     snprintf(cwd, sizeof cwd, "%s/w", dir);
-    snprintf(full, sizeof full, "%s --plugin-dir '%s/hook_order'", args, LH_FIXTURE_PLUGIN_DIR);
+    const char *device = getenv("LH_TEST_DEVICE");
+    snprintf(full, sizeof full, "%s --plugin-dir '%s/hook_order' --trainer.device=%s", args,
+             LH_FIXTURE_PLUGIN_DIR, device ? device : "auto");
     rc = cli_run(cwd, full, &out);
     ck_assert_msg(rc == want_rc, "lhost %s: exit %d, expected %d\n%s", full, rc, want_rc, out);
     return out;
