@@ -151,7 +151,7 @@ static void table_row(FILE *f, const lh_trainer_key *k)
     static const char *const types[] = {"", "", "INT", "FLOAT", "BOOL", "STR", "", "LIST",
                                          "MAP|STR"};
     char type[128] = "";
-    if (k->type == LH_KEY_ENUM)
+    if (k->type == LH_KEY_ENUM || k->type == LH_KEY_CUSTOM)
         for (int32_t c = 0; k->choices[c]; c++)
             snprintf(type + strlen(type), sizeof type - strlen(type), "%s%s", c ? "|" : "",
                      k->choices[c]);

@@ -18,6 +18,8 @@
  * "optimizer.exp_avg_sq.*"); 2 names it "optimizer.momentum_buffer.*". Both load. */
 #include "ckpt.h"
 
+#include "loop_limits.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -157,6 +159,7 @@ static const ckpt_section sections[] = {
     {"metric states", RESUMABLE, RESUMABLE, metric_states_save, metric_states_load},
     {"callbacks", RESUMABLE, RESUMABLE, callbacks_save, callbacks_load},
     {"callback metadata", EVERY, RESUMABLE, callback_meta_save, callback_meta_load},
+    {"loop", RESUMABLE, RESUMABLE, lh_loop_ckpt_save, lh_loop_ckpt_load},
 };
 #define N_SECTIONS ((int32_t)(sizeof sections / sizeof sections[0]))
 

@@ -1,6 +1,7 @@
 /* host/train/trainer.c — the fit loop, validation and prediction, in Lightning's order of hooks
  * (the host services plugins reach through lhost_host are trainer_services.c). */
 #include "ckpt.h"
+#include "loop_limits.h"
 #include "trainer.h"
 #include "trainer_dist.h"
 
@@ -135,7 +136,8 @@ static int commit_row(lh_trainer *t, lh_error *err)
     int32_t i, k, rc = 0;
     if (t->log.pending.count == 0)
         return 0;
-    if (lh_logstore_commit_row(&t->log, t->epoch, t->global_step - 1))
+    /* the step of the batch's optimizer step, also for the batches accumulated into it */
+    if (lh_logstore_commit_row(&t->log, t->epoch, t->global_step - 1 + t->mid_accumulation))
         return lh_error_set(err, "out of memory for logged rows");
     r = &t->log.rows[t->log.n_rows - 1];
     if (!t->n_loggers)
@@ -335,29 +337,32 @@ int lh_trainer_hook(lh_trainer *t, int32_t h, const lhost_batch_info *bi, lh_err
 
 static int write_csv(lh_trainer *t, lh_error *err)
 {
-    if (lh_dist_rank() != 0) /* rank 0 writes the job's metrics.csv */
+    if (lh_dist_rank() != 0 || !t->csv_path[0]) /* rank 0 writes the job's metrics.csv */
         return 0;
     return lh_logstore_write_csv(&t->log, t->csv_path, err);
 }
 
-/* Dropout masks depend on the seed and the step only, so a resumed run draws the same ones. */
+/* Dropout masks depend on the seed and the step only (and the batch's place in an
+ * accumulation window), so a resumed run draws the same ones. */
 static uint64_t dropout_seed(const lh_trainer *t)
 {
-    return t->opts.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->global_step;
+    return t->opts.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->global_step +
+           ((uint64_t)t->accum_n << 48);
 }
 
 
-/* Between backward and the optimizer step, in Lightning's order: on_after_backward,
- * on_before_optimizer_step, then trainer.gradient_clip_val. Gradients are valid for host
- * services only inside this window. */
-static int grads_ready(lh_trainer *t, lh_error *err)
+/* Between backward and the optimizer step, in Lightning's order: on_after_backward (after
+ * every batch, seeing the gradient accumulated so far), then, when this batch steps,
+ * on_before_optimizer_step and trainer.gradient_clip_val on the accumulated gradient.
+ * Gradients are valid for host services only inside this window. */
+static int grads_ready(lh_trainer *t, int32_t step, lh_error *err)
 {
     double clip = t->opts.gradient_clip_val;
     int rc;
     t->grads_valid = 1;
     rc = hook(t, LH_HOOK_AFTER_BACKWARD, NULL, err) ||
-         hook(t, LH_HOOK_BEFORE_OPTIMIZER_STEP, NULL, err);
-    if (!rc && clip > 0)
+         (step && hook(t, LH_HOOK_BEFORE_OPTIMIZER_STEP, NULL, err));
+    if (!rc && step && clip > 0)
         rc = t->opts.gradient_clip_algorithm == LH_CLIP_VALUE
                  ? lh_model_clip_grad_value(&t->model, clip, err)
                  : lh_model_clip_grad_norm(&t->model, clip, 2.0, NULL, err);
@@ -365,12 +370,30 @@ static int grads_ready(lh_trainer *t, lh_error *err)
     return rc ? -1 : 0;
 }
 
+/* Validation inside an epoch (val_check_interval): its row at this batch's step, then
+ * on_validation_end, as Lightning's epoch loop runs it after on_train_batch_end. */
+static int validate_in_epoch(lh_trainer *t, lh_error *err)
+{
+    int64_t b = t->batch_idx;
+    double v0 = lh_clock_now();
+    t->batch_idx = -1;
+    if (lh_trainer_validate(t, 0, err) || commit_row(t, err) ||
+        hook(t, LH_HOOK_VALIDATION_END, NULL, err))
+        return -1;
+    t->last_val_s = lh_clock_now() - v0;
+    t->batch_idx = b;
+    t->val_after_last = 1;
+    return write_csv(t, err);
+}
+
 static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
     int64_t b;
+    t->last_batch = t->resume_batch - 1;
+    t->val_after_last = 0;
     for (b = t->resume_batch; b < t->num_train_batches; b++) {
         int64_t start, n_global;
-        int32_t n, log_now;
+        int32_t n, log_now, step = lh_loop_steps_after(t, b), ending;
         float loss;
         double sums[2];
         lhost_batch_info bi;
@@ -389,11 +412,20 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
             (n > 0 && (lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
                        lh_model_loss(&t->model, n, 1, err) ||
                        lh_model_backward(&t->model, n, err))) ||
-            lh_trainer_dist_grads(t, n, n_global, err) || grads_ready(t, err) ||
-            lh_optim_step(&t->optim, t->model.param, t->model.grad, err))
+            lh_trainer_dist_grads(t, n, n_global, err) || lh_loop_accumulate(t, err) ||
+            grads_ready(t, step, err) ||
+            (step && lh_optim_step(&t->optim, t->model.param, t->model.grad, err)))
             return -1;
-        t->global_step++;
-        log_now = (t->global_step % t->opts.log_every_n_steps) == 0;
+        /* global_step counts optimizer steps; a batch accumulated into the next one's step
+         * logs (log_every_n_steps) and writes its row at that step, as Lightning's
+         * _batches_that_stepped does. */
+        t->global_step += step;
+        t->mid_accumulation = !step;
+        if (step)
+            t->accum_n = 0;
+        t->last_batch = b;
+        t->val_after_last = 0;
+        log_now = ((t->global_step + t->mid_accumulation) % t->opts.log_every_n_steps) == 0;
         if (batch_outputs(t, t->metrics, n, 1, &loss, err))
             return -1;
         /* The step's loss over the global batch, the same on every rank. */
@@ -411,14 +443,25 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         if (batch_end_hook(t, LH_HOOK_TRAIN_BATCH_END, &bi, err) || commit_row(t, err))
             return -1;
         lh_progress_step(pb, &t->log, b + 1);
+        lh_loop_check_time(t);
         if (lh_trainer_dist_sync_stop(t, err) || check_interrupt(t, err))
             return -1;
         /* Lightning's should_stop from a batch hook: the epoch ends here (its validation and
-         * epoch-end hooks still run), once min_epochs are done. */
-        if (t->stop_now && t->epoch >= t->opts.min_epochs)
+         * epoch-end hooks still run), once min_epochs and min_steps are done. So does
+         * max_steps. A val-check batch before the end validates here (val_check_interval). */
+        ending = b + 1 == t->num_train_batches || lh_loop_max_steps_reached(t) ||
+                 (t->stop_now && lh_loop_can_stop_early(t, t->epoch));
+        if (!ending && lh_loop_val_epoch(t) && lh_loop_val_check_batch(t, b)) {
+            if (validate_in_epoch(t, err))
+                return -1;
+            /* a stop asked in on_validation_end ends the epoch, as should_stop does */
+            ending = t->stop_requested && lh_loop_can_stop_early(t, t->epoch);
+        }
+        if (ending)
             break;
     }
     t->resume_batch = 0;
+    t->mid_accumulation = 0;
     return 0;
 }
 
@@ -429,7 +472,9 @@ static int epoch_begin(lh_trainer *t, lh_error *err)
     int32_t i;
     t->epoch_validated = 0;
     if (t->resume_batch == 0) {
-        lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
+        t->accum_n = 0;
+        if (lh_loop_shuffles(t)) /* overfit_batches: the same first batches every epoch */
+            lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
         lh_logstore_reset_epoch(&t->log);
         for (i = 0; i < t->n_metrics; i++)
             lh_metric_run_reset(&t->metrics[i]);
@@ -440,21 +485,23 @@ static int epoch_begin(lh_trainer *t, lh_error *err)
     return 0;
 }
 
-/* After an epoch's batches, in Lightning's order: the epoch's training metrics, validation,
- * the epoch values logged, on_validation_end, on_train_epoch_end, then the epoch's row. */
+/* After an epoch's batches, in Lightning's order: the epoch's training metrics, validation
+ * (when this epoch's last batch is a val-check batch or a stop is due: loop_limits.h), the
+ * epoch values logged, on_validation_end, on_train_epoch_end, then the epoch's row. */
 static int epoch_end(lh_trainer *t, lh_progress *pb, lh_error *err)
 {
     double v0;
-    int32_t i;
+    int32_t i, val = lh_loop_val_at_epoch_end(t);
     t->last_train_s = lh_clock_now() - pb->epoch_t0;
     for (i = 0; i < t->n_metrics; i++)
         if (lh_metric_run_compute(&t->metrics[i], err))
             return -1;
     t->batch_idx = -1;
     v0 = lh_clock_now();
-    if (lh_trainer_validate(t, 0, err))
+    if (val && lh_trainer_validate(t, 0, err))
         return -1;
-    t->last_val_s = lh_clock_now() - v0;
+    if (val)
+        t->last_val_s = lh_clock_now() - v0;
     /* Lightning logs validation's values and the training epoch's as two rows at one step */
     if (commit_row(t, err))
         return -1;
@@ -462,8 +509,8 @@ static int epoch_end(lh_trainer *t, lh_progress *pb, lh_error *err)
     lh_logstore_put(&t->log, "train_loss", lh_logstore_epoch_mean(&t->log, "loss"), 1.0, 0);
     log_metric_outputs(t, t->metrics, "", LHOST_LOGF_PROG_BAR | LHOST_LOGF_ON_EPOCH, "_epoch");
     t->epoch_validated = 1;
-    if (hook(t, LH_HOOK_VALIDATION_END, NULL, err) || hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err) ||
-        commit_row(t, err))
+    if ((val && hook(t, LH_HOOK_VALIDATION_END, NULL, err)) ||
+        hook(t, LH_HOOK_TRAIN_EPOCH_END, NULL, err) || commit_row(t, err))
         return -1;
     lh_progress_epoch_end(pb, &t->log, t->last_train_s, t->last_val_s);
     return write_csv(t, err);
@@ -504,10 +551,15 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
     lh_progress_init(&pb, t->out, t->tty);
     lh_progress_set_run(&pb, t->run_dir);
     if (save_config(t, err) || loggers_start(t, err) || hook(t, LH_HOOK_FIT_START, NULL, err) ||
-        hook(t, LH_HOOK_TRAIN_START, NULL, err))
+        lh_loop_sanity_check(t, err))
         goto done;
+    /* limit_train_batches: 0 skips training (Lightning's fit_loop.skip: no on_train_*) */
+    if (t->num_train_batches > 0 && hook(t, LH_HOOK_TRAIN_START, NULL, err))
+        goto done;
+    lh_loop_train_start(t);
     for (t->epoch = t->resume_epoch;
-         t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs; t->epoch++) {
+         t->num_train_batches > 0 && !lh_loop_max_steps_reached(t) &&
+         (t->opts.max_epochs < 0 || t->epoch < t->opts.max_epochs); t->epoch++) {
         if (epoch_begin(t, err))
             goto done;
         lh_progress_epoch_start(&pb, t->epoch, t->num_train_batches, t->resume_batch);
@@ -515,19 +567,15 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             epoch_end(t, &pb, err) || lh_trainer_dist_sync_stop(t, err) ||
             check_interrupt(t, err))
             goto done;
-        if (t->stop_requested && t->epoch + 1 >= t->opts.min_epochs) {
+        if (t->stop_requested && lh_loop_can_stop_early(t, t->epoch + 1)) {
             t->epoch++;
             break;
         }
     }
-    if (hook(t, LH_HOOK_TRAIN_END, NULL, err) || hook(t, LH_HOOK_FIT_END, NULL, err) ||
-        loggers_finish(t, "success", err))
+    if ((t->num_train_batches > 0 && hook(t, LH_HOOK_TRAIN_END, NULL, err)) ||
+        hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
         goto done;
-    if (t->stop_requested)
-        fprintf(t->out, "Stopped after epoch %lld: %s\n", (long long)t->epoch - 1, t->stop_reason);
-    else
-        fprintf(t->out, "`Trainer.fit` stopped: `max_epochs=%lld` reached.\n",
-                (long long)t->opts.max_epochs);
+    lh_loop_fit_message(t);
     rc = 0;
 done:
     if (rc)

@@ -24,6 +24,13 @@
 #include "trainer_data.h"
 
 #define LH_MAX_PLUGIN_INSTANCES 64
+
+/* A batch count as Lightning's limit_* keys take one (loop_limits.h): `n` batches when frac is
+ * NAN (an int in the config), else the fraction `frac` in [0, 1] of the loader's batches. */
+typedef struct lh_batch_limit {
+    double frac;
+    int64_t n;
+} lh_batch_limit;
 #define LH_MAX_SNAPSHOTS 4
 
 typedef struct lh_trainer_opts {
@@ -38,8 +45,7 @@ typedef struct lh_trainer_opts {
     int64_t threads;             /* 0 = all cores */
     int64_t log_every_n_steps;
     char root_dir[4096];         /* default_root_dir */
-    int64_t limit_train_batches; /* 0 = all */
-    int64_t limit_val_batches;   /* 0 = all */
+    lh_batch_limit limit_train_batches, limit_val_batches; /* 0 batches: none (no validation) */
     int32_t progress_bar;        /* -1 auto (TTY), 0 off, 1 on */
     int32_t summary;             /* print the model summary */
     int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
@@ -55,6 +61,15 @@ typedef struct lh_trainer_opts {
     char split_ckpt[4096];       /* a checkpoint whose saved val split to reuse ("" = none) */
     int32_t eval_test;           /* 1: evaluate the test split and log test_* (lhost test) */
     double dist_timeout;         /* seconds a collective may wait for other ranks; 0: forever */
+    /* How the loops run, with Lightning's names and meanings (loop_limits.h). */
+    lh_batch_limit val_check_interval, overfit_batches;
+    int64_t accumulate_grad_batches; /* >= 1: batches whose gradients make one optimizer step */
+    int64_t check_val_every_n_epoch; /* 0: None (val_check_interval counts across epochs) */
+    int64_t fast_dev_run;        /* 0: off, else N batches, no checkpoints, no loggers */
+    int64_t max_steps;           /* optimizer steps; -1: no limit */
+    int64_t min_steps;           /* a stop request waits for this many steps; 0: none */
+    double max_time;             /* seconds of training (Lightning's Timer); NAN: none */
+    int64_t num_sanity_val_steps; /* validation batches before training; -1: all */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0
@@ -117,6 +132,18 @@ typedef struct lh_trainer {
     int32_t n_ckpt_meta;
     char *ckpt_meta[LH_MAX_CKPT_META][2];
     const void *ckpt_loading;    /* const lh_safetensors_file * during on_load_checkpoint */
+
+    /* The loop's own state (loop_limits.c). */
+    int64_t val_check_batch;     /* validation after every val_check_batch-th batch; 0: never */
+    int32_t val_enabled;         /* 0 when limit_val_batches leaves no validation batch */
+    int32_t sanity_checking;     /* 1 while the sanity check's validation runs */
+    int32_t mid_accumulation;    /* 1 after a batch whose gradient waits for the next batch's */
+    int32_t accum_n;             /* batches summed in accum since the last optimizer step */
+    float *accum, *accum_tmp;    /* (total_params) host: the sum of gradients / K, one batch's */
+    int32_t val_after_last;      /* 1 when validation ran after the epoch's last batch so far */
+    int64_t last_batch;          /* the last batch this epoch ran (-1: none) */
+    double train_t0, train_offset; /* max_time: when training began; seconds of a resumed run */
+    int64_t resume_rows;         /* metrics.csv rows the checkpoint came after (-1: by step) */
 
     char run_dir[4096];
     char csv_path[4200];

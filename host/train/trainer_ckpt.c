@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "dist.h"
+#include "loop_limits.h"
 
 lh_model *lh_trainer_model(lh_trainer *t)
 {
@@ -141,6 +142,7 @@ int lh_trainer_ckpt_save_hparams(lh_trainer *t, lh_safetensors_writer *w, lh_err
     }
     cJSON_AddNumberToObject(o, "max_epochs", (double)t->opts.max_epochs);
     cJSON_AddNumberToObject(o, "min_epochs", (double)t->opts.min_epochs);
+    lh_loop_hparams(t, o);
     return lh_safetensors_meta_json(w, "hparams", o, "hparams", err);
 }
 

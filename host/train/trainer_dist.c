@@ -17,9 +17,7 @@ static int64_t ceil_div(int64_t a, int64_t b)
 /* Validation batches of B in the whole world (each rank takes every world-th). */
 static int64_t val_batches_total(const lh_trainer *t)
 {
-    int64_t n = ceil_div(t->val.count, t->opts.batch_size);
-    int64_t lim = t->opts.limit_val_batches * lh_dist_world(); /* Lightning's: per rank */
-    return lim && lim < n ? lim : n;
+    return ceil_div(t->val.count, t->opts.batch_size); /* limits per rank: lh_loop_setup */
 }
 
 /* Reduce every rank's share of the batch into `batch`, in rank order (so a cat buffer holds
@@ -185,8 +183,6 @@ int lh_trainer_dist_setup(lh_trainer *t, lh_error *err)
         return 0;
     if (t->stage == LHOST_STAGE_FIT) {
         t->num_train_batches = ceil_div(t->train.count, W * B);
-        if (t->opts.limit_train_batches && t->opts.limit_train_batches < t->num_train_batches)
-            t->num_train_batches = t->opts.limit_train_batches;
     }
     t->num_val_batches = ceil_div(val_batches_total(t), W);
     if (t->stage == LHOST_STAGE_FIT) {

@@ -1,6 +1,8 @@
 /* host/train/trainer_keys.c — the table of config keys (see trainer_keys.h) and its reader. */
 #include "trainer_keys.h"
 
+#include "loop_limits.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,14 @@ static const char *const profilers[] = {"null", "simple", NULL};
 static const char *const clip_algorithms[] = {"norm", "value", NULL};
 /* In LH_DATA_FMT_* order. */
 static const char *const formats[] = {"auto", "idx", "npy", "npz", "csv", NULL};
+
+static const char *const int_float[] = {"INT", "FLOAT", NULL};
+static const char *const int_null[] = {"INT", "null", NULL};
+static const char *const bool_int[] = {"BOOL", "INT", NULL};
+static const char *const str_map[] = {"STR", "MAP", NULL};
+/* An LH_KEY_CUSTOM entry: `forms` for --help, read by lh_loop_read_key. */
+#define CUSTOM(p_, d_, forms_, f_, h_) {p_, LH_KEY_CUSTOM, d_, 0, 0, 0, 0, forms_, OPT(f_), h_}
+#define LIMIT(p_, d_, f_, h_) CUSTOM(p_, d_, int_float, f_, h_)
 
 /* Continuation lines of a long help text start under the help column of --help. */
 #define MORE "\n                                  "
@@ -85,10 +95,38 @@ const lh_trainer_key lh_trainer_keys[] = {
      OPT(log_every_n_steps), "write a metrics.csv row every N training steps"},
     {"trainer.default_root_dir", LH_KEY_STRING, ".", 0, 0, 0, 0, NULL, OPT(root_dir),
      "runs are written to DIR/lightning_logs/version_N"},
-    {"trainer.limit_train_batches", LH_KEY_INT, "0", 0, INT32_MAX, 0, 0, NULL,
-     OPT(limit_train_batches), "training batches per epoch; 0: all"},
-    {"trainer.limit_val_batches", LH_KEY_INT, "0", 0, INT32_MAX, 0, 0, NULL,
-     OPT(limit_val_batches), "validation batches per epoch; 0: all"},
+    LIMIT("trainer.limit_train_batches", "1.0", limit_train_batches,
+          "training batches per epoch: an int N (at most N) or a fraction"
+          MORE "of the epoch's batches (rounded down); 0: no training"),
+    LIMIT("trainer.limit_val_batches", "1.0", limit_val_batches,
+          "validation batches per run, as limit_train_batches; 0: no"
+          MORE "validation"),
+    LIMIT("trainer.val_check_interval", "1.0", val_check_interval,
+          "validate every N training batches (an int), or this fraction of"
+          MORE "an epoch (a float, 1.0: at each epoch's end)"),
+    CUSTOM("trainer.check_val_every_n_epoch", "1", int_null, check_val_every_n_epoch,
+           "validate in every N-th epoch; null: val_check_interval (an int)"
+           MORE "counts training batches across epochs"),
+    {"trainer.accumulate_grad_batches", LH_KEY_INT, "1", 1, INT32_MAX, 0, 0, NULL,
+     OPT(accumulate_grad_batches),
+     "sum the gradients of N batches (each loss / N) into one"
+     MORE "optimizer step; the epoch's last batch always steps"},
+    {"trainer.max_steps", LH_KEY_INT, "-1", -1, INT64_MAX, 0, 0, NULL, OPT(max_steps),
+     "stop after this many optimizer steps; -1: no limit"},
+    {"trainer.min_steps", LH_KEY_INT, "0", 0, INT64_MAX, 0, 0, NULL, OPT(min_steps),
+     "a stop request waits for this many optimizer steps; 0: none"},
+    CUSTOM("trainer.max_time", "null", str_map, max_time,
+           "stop after this much training time, \"DD:HH:MM:SS\" or {days: D,"
+           MORE "hours: H, minutes: M, seconds: S} (Lightning's Timer); null: none"),
+    CUSTOM("trainer.fast_dev_run", "false", bool_int, fast_dev_run,
+           "true (1) or N: N training and validation batches in one epoch,"
+           MORE "no sanity check, no checkpoints, no loggers or metrics.csv"),
+    LIMIT("trainer.overfit_batches", "0.0", overfit_batches,
+          "train and validate on these first batches (an int or a"
+          MORE "fraction), unshuffled; 0.0: off"),
+    {"trainer.num_sanity_val_steps", LH_KEY_INT, "2", -1, INT32_MAX, 0, 0, NULL,
+     OPT(num_sanity_val_steps),
+     "validation batches run before training (not logged); -1: all"},
     {"trainer.enable_progress_bar", LH_KEY_BOOL, "null", 0, 0, 0, 0, NULL, OPT(progress_bar),
      "draw a progress bar; null: when stdout is a terminal"},
     {"trainer.enable_model_summary", LH_KEY_BOOL, "true", 0, 0, 0, 0, NULL, OPT(summary),
@@ -174,6 +212,8 @@ static int read_key(const lh_trainer_key *k, const lh_config_node *map, const ch
                                    "expected at most %zu characters", k->size - 1);
         memcpy(field, s, strlen(s) + 1);
         return 0;
+    case LH_KEY_CUSTOM:
+        return lh_loop_read_key(k, map, name, o, err);
     case LH_KEY_ENUM:
         while (k->choices[i32] && strcmp(k->choices[i32], k->dflt))
             i32++;

@@ -21,6 +21,9 @@
 #define LH_KEY_ENUM 6    /* int32_t field: the index of the value in `choices` */
 #define LH_KEY_LIST 7    /* a sequence, read elsewhere */
 #define LH_KEY_MAP 8     /* a mapping or a name, read elsewhere */
+#define LH_KEY_CUSTOM 9  /* one of several forms (int or float, bool or int, string or
+                          * mapping), read by lh_loop_read_key (loop_limits.h); `choices` names
+                          * the forms for --help */
 
 #define LH_KEY_ELSEWHERE ((size_t)-1) /* offset of a key lh_trainer_opts does not hold */
 

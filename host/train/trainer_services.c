@@ -7,6 +7,7 @@
  * and momentum. */
 #include "ckpt.h"
 #include "dist.h"
+#include "loop_limits.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "trainer.h"
@@ -56,7 +57,8 @@ static int32_t env_save_checkpoint(void *user, const char *path, uint32_t flags,
 {
     lh_trainer *t = user;
     size_t n = strlen(t->exception_saves);
-    if (lh_dist_rank() != 0) /* every rank holds the same state: rank 0 writes it */
+    /* every rank holds the same state: rank 0 writes it; fast_dev_run writes none */
+    if (lh_dist_rank() != 0 || t->opts.fast_dev_run)
         return LHOST_OK;
     if (lh_ckpt_save(t, path, flags, err))
         return LHOST_EIO;
@@ -85,6 +87,7 @@ static void env_trainer_state(void *user, lhost_trainer_state *out)
     s.is_global_zero = s.rank == 0;
     s.stop_requested = t->stop_requested;
     s.grads_valid = t->grads_valid;
+    s.sanity_checking = t->sanity_checking;
     memcpy(out, &s, n);
 }
 
@@ -120,6 +123,8 @@ static int32_t env_get_hparam(void *user, const char *name, double *out)
         *out = (double)t->opts.log_every_n_steps;
         return LHOST_OK;
     }
+    if (lh_loop_get_hparam(t, name, out))
+        return LHOST_OK;
     if (!t->optim.be)
         return LHOST_ENOTFOUND;
     if (strcmp(name, "lr") == 0)

@@ -11,6 +11,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "dist.h"
+#include "loop_limits.h"
 #include "paths.h"
 #include "profiler.h"
 #include "trainer.h"
@@ -21,7 +22,8 @@
 int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error *err)
 {
     memset(o, 0, sizeof *o);
-    if (lh_trainer_keys_read(lh_config_root(cfg), o, err))
+    if (lh_trainer_keys_read(lh_config_root(cfg), o, err) ||
+        lh_loop_opts_finish(lh_config_root(cfg), o, err))
         return -1;
     if (o->max_epochs == 0)
         return lh_error_set(err, "config %s: trainer.max_epochs: expected -1 (unlimited) or >= 1",
@@ -174,6 +176,8 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
 {
     char base[4200];
     int n;
+    if (t->opts.fast_dev_run) /* Lightning's DummyLogger: no run folder, no metrics.csv */
+        return 0;
     if (t->run_dir[0]) { /* resuming into the checkpoint's run */
         snprintf(t->csv_path, sizeof t->csv_path, "%s/metrics.csv", t->run_dir);
         return 0;
@@ -240,17 +244,13 @@ static int setup_loop(lh_trainer *t, lh_error *err)
             return lh_error_set(err, "out of memory");
         for (i = 0; i < t->train.count; i++)
             t->perm[i] = (int32_t)i;
-        t->num_train_batches = (t->train.count + B - 1) / B;
-        if (o->limit_train_batches && o->limit_train_batches < t->num_train_batches)
-            t->num_train_batches = o->limit_train_batches;
+        t->num_train_batches = (t->train.count + B - 1) / B; /* limits: lh_loop_setup */
         if (lh_optim_from_cfg(lh_config_get(lh_config_root(t->cfg), "optimizer"), &t->optim,
                               err) ||
             lh_optim_alloc(&t->optim, t->be, t->bctx, t->model.total_params, err))
             return -1;
     }
     t->num_val_batches = (t->val.count + B - 1) / B;
-    if (o->limit_val_batches && o->limit_val_batches < t->num_val_batches)
-        t->num_val_batches = o->limit_val_batches;
 
     t->seq = malloc((size_t)t->val.count * sizeof *t->seq);
     t->seq_dev = t->be->alloc(t->bctx, (size_t)t->val.count * 4);
@@ -325,7 +325,8 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;
     return lh_trainer_data_setup(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||
-                   setup_plugins(t, err) || lh_trainer_dist_setup(t, err)
+                   setup_plugins(t, err) || lh_trainer_dist_setup(t, err) ||
+                   lh_loop_setup(t, err)
                ? -1
                : 0;
 }
@@ -365,8 +366,13 @@ int lh_trainer_prepare_fit(lh_trainer *t, const char *resume, lh_error *err)
         fprintf(t->out, "Device: %s\n", t->be->describe(t->bctx));
         lh_model_summary(&t->model, t->out);
     }
-    fprintf(t->out, "Logging to %s (setup %.0f ms)\n", t->csv_path,
-            (lh_clock_now() - t->t_start) * 1e3);
+    if (t->opts.fast_dev_run)
+        fprintf(t->out, "Running in `fast_dev_run` mode: will run the requested loop using %lld "
+                "batch(es). Logging and checkpointing is suppressed. (setup %.0f ms)\n",
+                (long long)t->opts.fast_dev_run, (lh_clock_now() - t->t_start) * 1e3);
+    else
+        fprintf(t->out, "Logging to %s (setup %.0f ms)\n", t->csv_path,
+                (lh_clock_now() - t->t_start) * 1e3);
     if (resume)
         fprintf(t->out, "Resumed from %s at epoch %lld, batch %lld (global step %lld)\n", resume,
                 (long long)t->resume_epoch, (long long)t->resume_batch,
@@ -383,7 +389,9 @@ int lh_trainer_reload_csv(lh_trainer *t, lh_error *err)
         return -1;
     /* Rows after the checkpoint belong to a future this run replaces. */
     for (i = 0; i < t->log.n_rows; i++) {
-        if (t->log.rows[i].step < t->global_step)
+        /* the row count the checkpoint saved (rows of an accumulation window share a step),
+         * else by step */
+        if (t->resume_rows >= 0 ? i < t->resume_rows : t->log.rows[i].step < t->global_step)
             t->log.rows[kept++] = t->log.rows[i];
         else {
             free(t->log.rows[i].keys);
@@ -432,5 +440,6 @@ void lh_trainer_free(lh_trainer *t)
     free(t->targets_host);
     free(t->logits_host);
     lh_logstore_free(&t->log);
+    lh_loop_free(t);
     memset(t, 0, sizeof *t);
 }

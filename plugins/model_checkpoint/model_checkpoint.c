@@ -92,8 +92,9 @@ static const lhost_param mc_params[] = {
     {sizeof(lhost_param), LHOST_PARAM_BOOL, "enable_version_counter",
      "add -v1, -v2, ... instead of overwriting an existing file", "true", NULL, 0, 0, 0},
     {sizeof(lhost_param), LHOST_PARAM_BOOL, "save_on_train_epoch_end",
-     "check at the end of the training epoch instead of after validation", "false", NULL, 0, 0,
-     0},
+     "check at the end of the training epoch instead of after validation; unset: there when "
+     "the run has no validation and check_val_every_n_epoch is 1 (Lightning's None)", NULL,
+     NULL, 0, 0, 0},
     {sizeof(lhost_param), LHOST_PARAM_BOOL, "verbose", "log every save decision", "false", NULL,
      0, 0, 0},
 };
@@ -198,7 +199,9 @@ static int32_t mc_create(const lhost_host *host, lhost_ctx *ctx, const lhost_par
     s->save_weights_only = (int)lhost_param_int(pv, "save_weights_only", 0);
     s->auto_insert = (int)lhost_param_int(pv, "auto_insert_metric_name", 1);
     s->version_counter = (int)lhost_param_int(pv, "enable_version_counter", 1);
-    s->on_train_epoch_end = (int)lhost_param_int(pv, "save_on_train_epoch_end", 0);
+    s->on_train_epoch_end = lhost_param_is_set(pv, "save_on_train_epoch_end")
+                                ? (int)lhost_param_int(pv, "save_on_train_epoch_end", 0)
+                                : -1; /* decided at on_fit_start */
     s->verbose = (int)lhost_param_int(pv, "verbose", 0);
 
     if (s->save_top_k < -1 || s->every_n_epochs < 0 || s->every_n_train_steps < 0) {
@@ -550,6 +553,19 @@ static int32_t mc_epoch_save(mc *s, lhost_ctx *ctx)
     return rc;
 }
 
+/* Lightning's save_on_train_epoch_end=None: at the training epoch's end when there is no
+ * validation (limit_val_batches 0) and check_val_every_n_epoch is 1, else after validation. A
+ * host without these hparams validates every epoch. */
+static int mc_auto_on_train_epoch_end(mc *s, lhost_ctx *ctx)
+{
+    double every = 1, val = 1;
+    if (!LHOST_HOST_HAS(s->host, get_hparam) ||
+        s->host->get_hparam(ctx, "check_val_every_n_epoch", &every) != LHOST_OK ||
+        s->host->get_hparam(ctx, "num_val_batches", &val) != LHOST_OK)
+        return 0;
+    return every == 1 && val == 0;
+}
+
 static int32_t mc_on_fit_start(void *self, lhost_ctx *ctx)
 {
     mc *s = (mc *)self;
@@ -557,6 +573,8 @@ static int32_t mc_on_fit_start(void *self, lhost_ctx *ctx)
     size_t k, n = strlen(s->dirpath);
     DIR *d;
     mc_read_trainer(s, ctx);
+    if (s->on_train_epoch_end < 0)
+        s->on_train_epoch_end = mc_auto_on_train_epoch_end(s, ctx);
     /* mkdir -p dirpath */
     snprintf(path, sizeof path, "%s", s->dirpath);
     for (k = 1; k <= n; k++) {

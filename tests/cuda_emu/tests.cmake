@@ -57,3 +57,10 @@ add_test(NAME test_ref_callbacks_run_emu COMMAND test_ref_callbacks_run)
 set_tests_properties(test_ref_callbacks_run_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 900
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
 add_dependencies(test_ref_callbacks_run lhost_cuda_emu lhost)
+
+# The loop's options (accumulation, limits, validation schedule, stops) on the CUDA backend's
+# code (the emulation).
+add_test(NAME test_loop_limits_emu COMMAND test_loop_limits)
+set_tests_properties(test_loop_limits_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
+add_dependencies(test_loop_limits lhost_cuda_emu lhost)

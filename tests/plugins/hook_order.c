@@ -9,6 +9,7 @@
  *                         are refused (LHOST_EUNSUPPORTED): "grad refused" once; at
  *                         global_step == stop_at_step, request_stop_flags(NOW)
  *   *_batch_end           batch_logits of batch_size x num_classes; sample_index checked
+ *   on_validation_start   "(sanity)" added during the sanity check (trainer_state)
  *   on_train_epoch_end    save_checkpoint("hooks-e<epoch>.ckpt") when `save` is true
  *   on_save_checkpoint    checkpoint_put("marker", "m<step>")
  *   on_load_checkpoint    checkpoint_get("marker"): "loaded m<step>" */
@@ -110,7 +111,17 @@ static int32_t check_batch(hk *h, lhost_ctx *ctx, const lhost_batch_info *b, int
 CTX_HOOK(on_fit_start)
 CTX_HOOK(on_train_start)
 CTX_HOOK(on_train_epoch_start)
-CTX_HOOK(on_validation_start)
+/* The sanity check's validation says so (trainer_state's sanity_checking, since ABI 1.1). */
+static int32_t on_validation_start(void *self, lhost_ctx *ctx)
+{
+    hk *h = self;
+    lhost_trainer_state st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    h->host->trainer_state(ctx, &st);
+    line(h, st.sanity_checking ? "on_validation_start (sanity)" : "on_validation_start", -1);
+    return LHOST_OK;
+}
 CTX_HOOK(on_validation_epoch_end)
 CTX_HOOK(on_validation_end)
 CTX_HOOK(on_train_end)

@@ -49,7 +49,7 @@ LH_FIELD(lhost_trainer_state, is_global_zero, 64, 4);
 LH_FIELD(lhost_trainer_state, stop_requested, 68, 4);
 /* since ABI 1.1 */
 LH_FIELD(lhost_trainer_state, grads_valid, 72, 4);
-LH_FIELD(lhost_trainer_state, reserved_, 76, 4);
+LH_FIELD(lhost_trainer_state, sanity_checking, 76, 4);
 
 LH_SIZE(lhost_tensor_info, 64); /* since ABI 1.1 */
 LH_FIELD(lhost_tensor_info, struct_size, 0, 4);

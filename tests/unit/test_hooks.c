@@ -4,7 +4,8 @@
  * batch's logits only in batch-end hooks); on_save_checkpoint's metadata read back by
  * on_load_checkpoint on resume; a stop asked with LHOST_STOP_NOW inside an epoch, honoured after
  * that batch (validation and the epoch's end still run) and only once min_epochs are done;
- * trainer.gradient_clip_val. $LH_TEST_DEVICE (default auto) is passed as trainer.device:
+ * trainer.gradient_clip_val; the sanity check's validation hooks before training (no
+ * on_validation_end). $LH_TEST_DEVICE (default auto) is passed as trainer.device:
  * test_hooks_emu sets cuda, the CUDA backend's code on the emulation (tests/cuda_emu).
  * Run: ctest --test-dir build -R test_hooks --output-on-failure */
 #include <check.h>
@@ -70,6 +71,11 @@ static char *hooks_txt(void)
 #define VALIDATION                                                                             \
     "on_validation_start\non_validation_batch_end 0\non_validation_batch_end 1\n"             \
     "on_validation_epoch_end\non_validation_end\n"
+/* The sanity check before training (num_sanity_val_steps: 2 batches): validation's hooks but
+ * not on_validation_end, the 1.0 hook where EarlyStopping and ModelCheckpoint act. */
+#define SANITY                                                                                 \
+    "on_validation_start (sanity)\non_validation_batch_end 0\non_validation_batch_end 1\n"    \
+    "on_validation_epoch_end\n"
 #define EPOCH                                                                                  \
     "on_train_epoch_start\n" TRAIN_BATCH(0) TRAIN_BATCH(1) VALIDATION "on_train_epoch_end\n"
 
@@ -94,7 +100,7 @@ START_TEST(fit_validate_predict_order)
     h = hooks_txt();
     ck_assert_msg(strstr(h, "grad refused\n") != NULL, "%s", h);
     without_notes(h);
-    expect(h, "on_fit_start\non_train_start\n"
+    expect(h, "on_fit_start\n" SANITY "on_train_start\n"
               "on_train_epoch_start\n" TRAIN_BATCH(0) TRAIN_BATCH(1) VALIDATION
               "on_train_epoch_end\non_save_checkpoint\n"
               "on_train_epoch_start\n" TRAIN_BATCH(0) TRAIN_BATCH(1) VALIDATION
@@ -142,8 +148,8 @@ START_TEST(stop_now_after_the_batch)
                   "%s", out);
     free(out);
     h = without_notes(hooks_txt());
-    expect(h, "on_fit_start\non_train_start\non_train_epoch_start\n" TRAIN_BATCH(0) VALIDATION
-              "on_train_epoch_end\non_train_end\non_fit_end\n");
+    expect(h, "on_fit_start\n" SANITY "on_train_start\non_train_epoch_start\n" TRAIN_BATCH(0)
+              VALIDATION "on_train_epoch_end\non_train_end\non_fit_end\n");
     free(h);
 }
 END_TEST
@@ -156,8 +162,9 @@ START_TEST(stop_now_waits_for_min_epochs)
     free(run("train --config cfg.yaml --callbacks.hook_order.stop_at_step=1 "
              "--trainer.min_epochs=2 --trainer.max_epochs=5", 0));
     h = without_notes(hooks_txt());
-    expect(h, "on_fit_start\non_train_start\n" EPOCH "on_train_epoch_start\n" TRAIN_BATCH(0)
-              TRAIN_BATCH(1) VALIDATION "on_train_epoch_end\non_train_end\non_fit_end\n");
+    expect(h, "on_fit_start\n" SANITY "on_train_start\n" EPOCH "on_train_epoch_start\n"
+              TRAIN_BATCH(0) TRAIN_BATCH(1) VALIDATION
+              "on_train_epoch_end\non_train_end\non_fit_end\n");
     free(h);
 }
 END_TEST

@@ -69,6 +69,17 @@ START_TEST(defaults_are_the_tables)
         const lh_trainer_key *k = &lh_trainer_keys[i];
         if (k->offset == LH_KEY_ELSEWHERE)
             continue;
+        if (k->type == LH_KEY_CUSTOM) { /* several forms: the default's text reads the same */
+            lh_trainer_opts d;
+            char yaml[256];
+            const char *dot = strchr(k->path, '.');
+            snprintf(yaml, sizeof yaml, "%.*s: {%s: %s}\n", (int)(dot - k->path), k->path,
+                     dot + 1, k->dflt);
+            ck_assert_msg(opts_of(yaml, &d, &err) == 0, "%s", err.msg);
+            ck_assert_msg(memcmp((char *)&o + k->offset, (char *)&d + k->offset, k->size) == 0,
+                          "%s: the default differs from reading \"%s\"", k->path, k->dflt);
+            continue;
+        }
         field_text(k, &o, got, sizeof got);
         ck_assert_msg(strcmp(got, k->dflt) == 0, "%s: read %s, table says %s", k->path, got,
                       k->dflt);
@@ -82,6 +93,65 @@ START_TEST(defaults_are_the_tables)
     ck_assert_int_eq(o.profiler, 0);
     ck_assert_str_eq(o.device, "auto");
     ck_assert(isnan(o.mean) && isnan(o.std));
+    /* Lightning's defaults for the loop's keys */
+    ck_assert(o.limit_train_batches.frac == 1.0 && o.limit_val_batches.frac == 1.0);
+    ck_assert(o.val_check_interval.frac == 1.0 && o.overfit_batches.frac == 0.0);
+    ck_assert_int_eq(o.check_val_every_n_epoch, 1);
+    ck_assert_int_eq(o.accumulate_grad_batches, 1);
+    ck_assert_int_eq(o.max_steps, -1);
+    ck_assert_int_eq(o.min_steps, 0);
+    ck_assert_int_eq(o.fast_dev_run, 0);
+    ck_assert_int_eq(o.num_sanity_val_steps, 2);
+    ck_assert(isnan(o.max_time));
+}
+END_TEST
+
+/* The int-or-float, int-or-null, bool-or-int and string-or-mapping keys, as Lightning reads
+ * them (trainer/setup.py, callbacks/timer.py), and what they imply. */
+START_TEST(loop_keys)
+{
+    lh_trainer_opts o;
+    lh_error err = {{0}};
+    ck_assert_msg(opts_of("trainer: {limit_train_batches: 3, limit_val_batches: 0.25, "
+                          "val_check_interval: 100, overfit_batches: 4.0, "
+                          "check_val_every_n_epoch: null, max_time: \"01:02:03:04\", "
+                          "fast_dev_run: false}\n", &o, &err) == 0, "%s", err.msg);
+    ck_assert(isnan(o.limit_train_batches.frac) && o.limit_train_batches.n == 3);
+    ck_assert(o.limit_val_batches.frac == 0.25);
+    ck_assert(isnan(o.val_check_interval.frac) && o.val_check_interval.n == 100);
+    ck_assert(isnan(o.overfit_batches.frac) && o.overfit_batches.n == 4); /* 4.0: the int 4 */
+    ck_assert_int_eq(o.check_val_every_n_epoch, 0);
+    ck_assert(o.max_time == 86400 + 2 * 3600 + 3 * 60 + 4);
+    ck_assert_int_eq(o.max_epochs, -1); /* max_time without max_epochs, as Lightning */
+    ck_assert_msg(opts_of("trainer: {max_time: {days: 1, minutes: 30}, max_epochs: 3}\n", &o,
+                          &err) == 0, "%s", err.msg);
+    ck_assert(o.max_time == 86400 + 1800);
+    ck_assert_int_eq(o.max_epochs, 3);
+    ck_assert_msg(opts_of("trainer: {fast_dev_run: true, max_epochs: 9}\n", &o, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(o.fast_dev_run, 1);
+    ck_assert_int_eq(o.max_epochs, 1);
+    ck_assert_int_eq(o.max_steps, 1);
+    ck_assert_int_eq(o.num_sanity_val_steps, 0);
+    ck_assert(isnan(o.limit_train_batches.frac) && o.limit_train_batches.n == 1);
+    ck_assert(isnan(o.limit_val_batches.frac) && o.limit_val_batches.n == 1);
+    ck_assert_msg(opts_of("trainer: {fast_dev_run: 7}\n", &o, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(o.fast_dev_run, 7);
+    ck_assert_int_eq(o.limit_train_batches.n, 7);
+    ck_assert_int_ne(opts_of("trainer: {limit_val_batches: 1.5}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: trainer.limit_val_batches: expected an int "
+                              "(batches) >= 0 or a float in [0.0, 1.0] (a fraction of the "
+                              "batches), got \"1.5\"");
+    ck_assert_int_ne(opts_of("trainer: {max_time: \"1:00\"}\n", &o, &err), 0);
+    ck_assert_msg(strstr(err.msg, "trainer.max_time: expected \"DD:HH:MM:SS\""), "%s", err.msg);
+    ck_assert_int_ne(opts_of("trainer: {max_time: {hours: 1, secs: 2}}\n", &o, &err), 0);
+    ck_assert_msg(strstr(err.msg, "trainer.max_time.secs: unknown key"), "%s", err.msg);
+    ck_assert_int_ne(opts_of("trainer: {check_val_every_n_epoch: 0}\n", &o, &err), 0);
+    ck_assert_msg(strstr(err.msg, "trainer.check_val_every_n_epoch: expected an integer"), "%s",
+                  err.msg);
+    ck_assert_int_ne(opts_of("trainer: {fast_dev_run: -1}\n", &o, &err), 0);
+    ck_assert_msg(strstr(err.msg, "trainer.fast_dev_run: expected true, false or an int >= 0"),
+                  "%s", err.msg);
 }
 END_TEST
 
@@ -178,6 +248,7 @@ int main(void)
     const TTest *const tests[] = {
         defaults_are_the_tables,
         values_and_ranges,
+        loop_keys,
         unknown_keys_are_named,
         table_is_well_formed,
         NULL,

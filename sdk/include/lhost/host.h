@@ -57,7 +57,9 @@ typedef struct lhost_trainer_state {
     /* since ABI 1.1: 1 from after backward until the optimizer step (on_after_backward,
      * on_before_optimizer_step), when gradients can be read, scaled and clipped; else 0. */
     int32_t grads_valid;
-    int32_t reserved_;       /* since ABI 1.1: 0; keeps the struct 8-byte sized */
+    /* since ABI 1.1: 1 while the sanity check's validation runs before training
+     * (trainer.num_sanity_val_steps; Lightning's trainer.sanity_checking), else 0. */
+    int32_t sanity_checking;
 } lhost_trainer_state;
 
 /* Flags for lhost_host.request_stop_flags (since ABI 1.1). */
