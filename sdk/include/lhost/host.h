@@ -182,7 +182,8 @@ typedef struct lhost_host {
     /* [main-thread] Gradient norms as torch.nn.utils.clip_grad_norm_ computes them: the p-norm
      * of each parameter's gradient into per_tensor[i] (may be NULL; else tensor_count entries)
      * and the p-norm of those norms into *total (may be NULL). p > 0 or INFINITY (max |g|).
-     * Only while grads are valid (LHOST_EUNSUPPORTED otherwise). */
+     * Only while grads are valid (LHOST_EUNSUPPORTED otherwise). This and the three below run
+     * on the model's device: no gradient is copied, only one double per tensor comes back. */
     int32_t (*grad_norm)(lhost_ctx *ctx, double p, double *per_tensor, double *total);
     /* [main-thread] Multiply every gradient by `factor` (finite) in place. Grads valid only. */
     int32_t (*grad_scale)(lhost_ctx *ctx, double factor);
