@@ -1,14 +1,17 @@
 /* host/nn/model_tensors.c — the model's parameters, gradients and optimizer-state tensors one
  * at a time, and gradient norms, scaling and clipping as torch.nn.utils computes them.
  *
- * Reading or writing one tensor is one download or upload of it. Norms, scaling and clipping
+ * Buffers (batch norm's running statistics and batch counts) are read and written one at a
+ * time the same way. Reading or writing one tensor is one download or upload of it. Norms, scaling and clipping
  * run on the device through the backend's norm_partials, scale and clamp ops: a norm brings back
  * one double per tensor (sum |g|^p, accumulated in double), the rest stays on the device.
  * Nothing runs unless a plugin or the trainer's gradient_clip_val asks (bench/README.md gives
  * the cost per call). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "layer.h"
 #include "model.h"
 
 static int backend_failed(const lh_model *m, const char *what, lh_error *err)
@@ -109,5 +112,84 @@ int lh_model_clip_grad_value(lh_model *m, double clip_value, lh_error *err)
     float c = (float)clip_value;
     if (m->be->clamp(m->bctx, m->total_params, -c, c, m->grad))
         return backend_failed(m, "clamp", err);
+    return 0;
+}
+
+int32_t lh_model_buffer_count(const lh_model *m)
+{
+    int32_t i, n = 0;
+    for (i = 0; i < m->n_buffers; i++)
+        n += m->buffers[i].persistent != 0;
+    for (i = 0; i < m->spec.n_layers; i++)
+        n += lh_layer_kind_of(m->spec.layers[i].type)->counts_batches != 0;
+    return n;
+}
+
+int lh_model_buffer_get(const lh_model *m, int32_t index, lh_model_buffer *out)
+{
+    int32_t i, k, n = 0;
+    for (i = 0; i < m->spec.n_layers; i++) {
+        const lh_layer_plan *p = &m->plan[i];
+        for (k = p->buf0; k < p->buf0 + p->n_buf; k++) {
+            if (!m->buffers[k].persistent || n++ != index)
+                continue;
+            memset(out, 0, sizeof *out);
+            memcpy(out->name, m->buffers[k].name, sizeof out->name);
+            out->layer = i;
+            out->numel = m->buffers[k].numel;
+            out->offset = m->buffers[k].offset;
+            return 0;
+        }
+        if (lh_layer_kind_of(m->spec.layers[i].type)->counts_batches && n++ == index) {
+            memset(out, 0, sizeof *out);
+            snprintf(out->name, sizeof out->name, "%s.num_batches_tracked",
+                     m->spec.layers[i].name);
+            out->is_count = 1;
+            out->layer = i;
+            out->numel = 1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int lh_model_buffer_read(const lh_model *m, int32_t index, void *dst, lh_error *err)
+{
+    lh_model_buffer b;
+    if (lh_model_buffer_get(m, index, &b))
+        return lh_error_set(err, "model: no buffer %d", (int)index);
+    if (b.is_count) {
+        memcpy(dst, &m->batches_tracked[b.layer], 8);
+        return 0;
+    }
+    if (m->be->download(m->bctx, dst, lh_dmem_at(m->buf, (size_t)b.offset * 4),
+                        (size_t)b.numel * 4))
+        return backend_failed(m, "download", err);
+    return 0;
+}
+
+int lh_model_buffer_write(lh_model *m, int32_t index, const void *src, lh_error *err)
+{
+    lh_model_buffer b;
+    if (lh_model_buffer_get(m, index, &b))
+        return lh_error_set(err, "model: no buffer %d", (int)index);
+    if (b.is_count) {
+        memcpy(&m->batches_tracked[b.layer], src, 8);
+        return 0;
+    }
+    if (m->be->upload(m->bctx, lh_dmem_at(m->buf, (size_t)b.offset * 4), src,
+                      (size_t)b.numel * 4))
+        return backend_failed(m, "upload", err);
+    return 0;
+}
+
+int lh_model_update_bn(lh_model *m, int32_t start, lh_error *err)
+{
+    m->bn_cumulative = 0;
+    if (!start)
+        return 0;
+    if (lh_model_reset_buffers(m, err))
+        return -1;
+    m->bn_cumulative = 1;
     return 0;
 }
