@@ -1,12 +1,11 @@
 /* host/nn/model_tensors.c — the model's parameters, gradients and optimizer-state tensors one
  * at a time, and gradient norms, scaling and clipping as torch.nn.utils computes them.
  *
- * Buffers (batch norm's running statistics and batch counts) are read and written one at a
- * time the same way. Reading or writing one tensor is one download or upload of it. Norms, scaling and clipping
- * run on the device through the backend's norm_partials, scale and clamp ops: a norm brings back
- * one double per tensor (sum |g|^p, accumulated in double), the rest stays on the device.
- * Nothing runs unless a plugin or the trainer's gradient_clip_val asks (bench/README.md gives
- * the cost per call). */
+ * Reading or writing one tensor is one download or upload of it; buffers (batch norm's running
+ * statistics, batch counts) the same. Norms, scaling and clipping run on the device through the
+ * backend's norm_partials, scale and clamp ops: a norm brings back one double per tensor
+ * (sum |g|^p, accumulated in double), the rest stays on the device. Nothing runs unless a
+ * plugin or the trainer's gradient_clip_val asks (bench/README.md gives the cost per call). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
