@@ -11,26 +11,43 @@
 
 enum { SCALE, CLAMP };
 
-/* |x|^p summed over [lo, hi) in double; p = INFINITY: the largest |x| (NaN wins, as torch). */
+/* |x|^p summed over [lo, hi) in double; p = INFINITY: the largest |x| (NaN wins, as torch).
+ * Eight independent partial sums (added in lane order at the end), so the loop vectorises
+ * without reassociating anything: the result depends only on lo and hi. */
+#define LANES 8
 LH_CPU_CLONES
 static double partial(const float *x, int64_t lo, int64_t hi, double p)
 {
-    double acc = 0;
-    if (isinf(p)) {
-        for (int64_t i = lo; i < hi; i++) {
+    double a[LANES] = {0}, acc = 0;
+    int64_t i = lo;
+    int mode = isinf(p) ? 0 : p == 2 ? 2 : p == 1 ? 1 : 3, nan = 0;
+    if (mode == 0) {
+        for (; i + LANES <= hi; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                double v = fabs((double)x[i + l]);
+                nan |= v != v;
+                a[l] = v > a[l] ? v : a[l];
+            }
+        for (; i < hi; i++) {
             double v = fabs((double)x[i]);
-            acc = v > acc || v != v ? v : acc;
+            nan |= v != v;
+            a[0] = v > a[0] ? v : a[0];
         }
-    } else if (p == 2) {
-        for (int64_t i = lo; i < hi; i++)
-            acc += (double)x[i] * x[i];
-    } else if (p == 1) {
-        for (int64_t i = lo; i < hi; i++)
-            acc += fabs((double)x[i]);
-    } else {
-        for (int64_t i = lo; i < hi; i++)
-            acc += pow(fabs((double)x[i]), p);
+        for (int l = 0; l < LANES; l++)
+            acc = a[l] > acc ? a[l] : acc;
+        return nan ? NAN : acc;
     }
+    for (; i + LANES <= hi; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            double v = (double)x[i + l];
+            a[l] += mode == 2 ? v * v : mode == 1 ? fabs(v) : pow(fabs(v), p);
+        }
+    for (; i < hi; i++) {
+        double v = (double)x[i];
+        a[0] += mode == 2 ? v * v : mode == 1 ? fabs(v) : pow(fabs(v), p);
+    }
+    for (int l = 0; l < LANES; l++)
+        acc += a[l];
     return acc;
 }
 
