@@ -203,7 +203,20 @@ typedef struct lh_sgd_args {
       (const lh_conv_shape *s, const lh_pool_shape *ps, const lh_dmem *x, const lh_dmem *w,      \
        const lh_dmem *p, const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx, lh_dmem *dw,     \
        lh_dmem *db),                                                                             \
-      (s, ps, x, w, p, argmax, dp, dx, dw, db))
+      (s, ps, x, w, p, argmax, dp, dx, dw, db))                                               \
+    /* Gradient norms and clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_) on the */ \
+    /* device. For each of `count` segments [bounds[i], bounds[i+1]) of x (floats), out[i] = */  \
+    /* the sum of |x|^p, accumulated in double (p = INFINITY: max |x|); bounds (count + 1, */    \
+    /* ascending) and out (count) are host memory, and only those scalars cross: it waits for */ \
+    /* the device. NaN in a segment makes its out NaN. */                                        \
+    X(norm_partials, req,                                                                        \
+      (int32_t count, const int64_t *bounds, const lh_dmem *x, double p, double *out),           \
+      (count, bounds, x, p, out))                                                                \
+    /* x *= factor over n floats, in place. */                                                   \
+    X(scale, req, (int64_t n, float factor, lh_dmem *x), (n, factor, x))                         \
+    /* x = min(max(x, lo), hi) over n floats, in place; NaN stays NaN (torch.clamp_). */         \
+    /* (norm_partials, scale, clamp: since version 4.) */                                       \
+    X(clamp, req, (int64_t n, float lo, float hi, lh_dmem *x), (n, lo, hi, x))
 
 /* (a, b, c) -> a, b, c: an entry's params or args inside another list. */
 #define LH_BACKEND_UNPAREN(...) __VA_ARGS__
@@ -229,7 +242,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 3
+#define LH_BACKEND_VERSION 4
 
 /* The bytes of a communicator id (NCCL's ncclUniqueId) that one rank makes and the others
  * receive through the host's broadcast before lh_backend.comm_init. */

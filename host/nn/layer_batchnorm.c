@@ -87,6 +87,8 @@ static int lh_layer_bn_forward(const lh_layer_step *st)
     int32_t i = st->i;
     if (st->training)
         m->batches_tracked[i]++;
+    if (st->training && m->bn_cumulative) /* momentum None: the average of every batch so far */
+        a.momentum = (float)(1.0 / (double)m->batches_tracked[i]);
     return m->be->batchnorm_forward(m->bctx, &a, st->x, lh_layer_param(m, i, 0),
                                     lh_layer_param(m, i, 1), lh_layer_buffer(m, i, 0),
                                     lh_layer_buffer(m, i, 1), lh_layer_buffer(m, i, 2),

@@ -96,6 +96,9 @@ typedef struct lh_model {
     /* Per layer of a kind with .counts_batches: nn.BatchNorm's num_batches_tracked, counted
      * on the host by forward while training, saved as an I64 scalar. */
     int64_t batches_tracked[LH_MAX_LAYERS];
+    /* 1 while lh_model_update_bn runs: batch norm's momentum is None (a cumulative average,
+     * factor 1 / num_batches_tracked), as torch.optim.swa_utils.update_bn sets it. */
+    int32_t bn_cumulative;
 
     const lh_backend *be;
     lh_backend_ctx *bctx;
@@ -161,6 +164,28 @@ int lh_model_clip_grad_norm(lh_model *m, double max_norm, double p, double *tota
                             lh_error *err);
 /* clip_grad_value_: every gradient clamped to [-clip_value, clip_value]. */
 int lh_model_clip_grad_value(lh_model *m, double clip_value, lh_error *err);
+
+/* ---- buffers one at a time (model_tensors.c) ------------------------------------------------
+ * The model's torch buffers as nn.Module.buffers() and state_dict list them: per layer its
+ * persistent buffers (float vectors in m->buf: running_mean, running_var), then
+ * num_batches_tracked (an int64 scalar kept on the host) where the kind counts batches. */
+typedef struct lh_model_buffer {
+    char name[80];       /* "bn1.running_mean", "bn1.num_batches_tracked" */
+    int32_t is_count;    /* 1: num_batches_tracked (int64, numel 1); 0: float */
+    int32_t layer;
+    int64_t numel;
+    int64_t offset;      /* floats into m->buf (is_count 0) */
+} lh_model_buffer;
+int32_t lh_model_buffer_count(const lh_model *m);
+/* Buffer `index` (0..count-1) into *out; -1 when out of range. */
+int lh_model_buffer_get(const lh_model *m, int32_t index, lh_model_buffer *out);
+/* Copy buffer `index` out (numel floats, or one int64) or in. */
+int lh_model_buffer_read(const lh_model *m, int32_t index, void *dst, lh_error *err);
+int lh_model_buffer_write(lh_model *m, int32_t index, const void *src, lh_error *err);
+/* torch.optim.swa_utils.update_bn's start and end: running statistics back to 0 / 1 and the
+ * batch counts to 0, then m->bn_cumulative on (start = 1); off again (start = 0). Whoever
+ * calls it runs the training forward passes in between. */
+int lh_model_update_bn(lh_model *m, int32_t start, lh_error *err);
 
 /* Print a summary like Lightning's ModelSummary into `out` (FILE *). */
 void lh_model_summary(const lh_model *m, void *out);

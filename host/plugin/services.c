@@ -266,6 +266,53 @@ static int32_t svc_optimizer_name(lhost_ctx *ctx, char *buf, uint64_t cap)
     return ENV_CALL(ctx, optimizer_name, LHOST_EUNSUPPORTED, buf, cap);
 }
 
+static int32_t svc_buffer_count(lhost_ctx *ctx, int32_t *out)
+{
+    if (!ctx || !out)
+        return LHOST_EINVAL;
+    return ENV_CALL(ctx, buffer_count, LHOST_EUNSUPPORTED, out);
+}
+
+static int32_t svc_buffer_info(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out)
+{
+    lhost_tensor_info full;
+    uint32_t n;
+    int32_t rc;
+    if (!ctx || !out || out->struct_size < sizeof(uint32_t))
+        return LHOST_EINVAL;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    if ((rc = ENV_CALL(ctx, buffer_info, LHOST_EUNSUPPORTED, index, &full)) != LHOST_OK)
+        return rc;
+    n = out->struct_size < sizeof full ? out->struct_size : (uint32_t)sizeof full;
+    full.struct_size = out->struct_size;
+    memcpy(out, &full, n);
+    return LHOST_OK;
+}
+
+static int32_t svc_buffer_read(lhost_ctx *ctx, int32_t index, void *dst, uint64_t numel)
+{
+    if (!ctx || !dst)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, buffer_read, index, dst, numel);
+}
+
+static int32_t svc_buffer_write(lhost_ctx *ctx, int32_t index, const void *src, uint64_t numel)
+{
+    if (!ctx || !src)
+        return LHOST_EINVAL;
+    return ENV_CALL_WHY(ctx, buffer_write, index, src, numel);
+}
+
+static int32_t svc_update_bn(lhost_ctx *ctx)
+{
+    if (!ctx)
+        return LHOST_EINVAL;
+    return !ctx->env || !ctx->env->update_bn
+               ? LHOST_EUNSUPPORTED
+               : ctx->env->update_bn(ctx->env->user, ctx->error, sizeof ctx->error);
+}
+
 static const lhost_host services = {
     .struct_size = sizeof(lhost_host),
     .abi = LHOST_ABI_VERSION_INIT,
@@ -300,6 +347,11 @@ static const lhost_host services = {
     .checkpoint_put = svc_checkpoint_put,
     .checkpoint_get = svc_checkpoint_get,
     .optimizer_name = svc_optimizer_name,
+    .buffer_count = svc_buffer_count,
+    .buffer_info = svc_buffer_info,
+    .buffer_read = svc_buffer_read,
+    .buffer_write = svc_buffer_write,
+    .update_bn = svc_update_bn,
 };
 
 const lhost_host *lh_services_table(void) { return &services; }

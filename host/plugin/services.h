@@ -57,6 +57,14 @@ typedef struct lh_host_env {
                               uint64_t cap);
     /* The optimizer's torch class name ("Adam"), NUL-terminated within `cap`. */
     int32_t (*optimizer_name)(void *user, char *buf, uint64_t cap);
+    /* The model's buffers (lhost_host.buffer_*) and update_bn. */
+    int32_t (*buffer_count)(void *user, int32_t *out);
+    int32_t (*buffer_info)(void *user, int32_t index, lhost_tensor_info *out);
+    int32_t (*buffer_read)(void *user, int32_t index, void *dst, uint64_t numel, char *why,
+                           size_t cap);
+    int32_t (*buffer_write)(void *user, int32_t index, const void *src, uint64_t numel,
+                            char *why, size_t cap);
+    int32_t (*update_bn)(void *user, char *why, size_t cap);
 } lh_host_env;
 
 /* The host's services table; its functions route through each ctx's env. Static, immortal. */

@@ -465,6 +465,42 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
     return 0;
 }
 
+/* torch.optim.swa_utils.update_bn, for the update_bn service (StochasticWeightAveraging with
+ * batch norm): fresh running statistics from one train-mode forward pass over this rank's
+ * share of every training batch, in the last epoch's order, with momentum None. */
+int lh_trainer_update_bn(lh_trainer *t, lh_error *err)
+{
+    int64_t b, start, n_global;
+    int32_t n;
+    int rc = 0;
+    if (lh_model_buffer_count(&t->model) == 0)
+        return 0;
+    if (t->be->upload(t->bctx, t->perm_dev, t->perm, (size_t)t->train.count * 4))
+        return lh_error_set(err, "%s backend: upload: %s", t->be->name,
+                            t->be->last_error(t->bctx));
+    if (lh_model_update_bn(&t->model, 1, err))
+        return -1;
+    for (b = 0; b < t->num_train_batches && !rc; b++) {
+        lh_trainer_dist_train_share(t, b, &start, &n, &n_global);
+        if (n > 0)
+            rc = load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm,
+                            t->perm_dev, start, n, err) ||
+                 lh_model_forward(&t->model, n, 1, dropout_seed(t) + (uint64_t)b, err);
+    }
+    lh_model_update_bn(&t->model, 0, err);
+    return rc ? -1 : 0;
+}
+
+/* on_train_end, the one hook in which the update_bn service runs. */
+static int train_end_hook(lh_trainer *t, lh_error *err)
+{
+    int rc;
+    t->in_train_end = 1;
+    rc = hook(t, LH_HOOK_TRAIN_END, NULL, err);
+    t->in_train_end = 0;
+    return rc;
+}
+
 /* Before an epoch's batches: a fresh order and fresh epoch accumulators (unless resuming
  * mid-epoch, which restored both), and the order on the device, once. */
 static int epoch_begin(lh_trainer *t, lh_error *err)
@@ -572,7 +608,7 @@ int lh_trainer_fit(lh_trainer *t, lh_error *err)
             break;
         }
     }
-    if ((t->num_train_batches > 0 && hook(t, LH_HOOK_TRAIN_END, NULL, err)) ||
+    if ((t->num_train_batches > 0 && train_end_hook(t, err)) ||
         hook(t, LH_HOOK_FIT_END, NULL, err) || loggers_finish(t, "success", err))
         goto done;
     lh_loop_fit_message(t);

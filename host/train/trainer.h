@@ -126,6 +126,8 @@ typedef struct lh_trainer {
     int32_t grads_valid;         /* 1 from after backward until the optimizer step */
     int32_t batch_rows;          /* > 0 in a batch hook after forward: rows of logits to copy */
     int32_t stop_now;            /* a stop with LHOST_STOP_NOW: end the epoch after the batch */
+    int32_t in_train_end;        /* 1 while on_train_end runs: update_bn's window */
+    char buffer_names[LH_MAX_PARAMS + LH_MAX_LAYERS][80]; /* buffer_info: valid till the end */
     /* Checkpoint metadata from on_save_checkpoint (owned "callback.<state_key>.<key>" and its
      * value), and the file on_load_checkpoint reads its entries from (borrowed, or NULL). */
     int32_t ckpt_hook;           /* LH_HOOK_SAVE_CHECKPOINT or _LOAD_ while that hook runs */
@@ -183,6 +185,8 @@ int lh_trainer_reload_csv(lh_trainer *t, lh_error *err);
 int lh_trainer_fit(lh_trainer *t, lh_error *err);
 /* One validation pass: logs val_loss and val_<metric>; prints them when `print` is set. */
 int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err);
+/* torch.optim.swa_utils.update_bn over the training set (the update_bn host service). */
+int lh_trainer_update_bn(lh_trainer *t, lh_error *err);
 /* Write one CSV row per validation sample: index,target,pred,logit_0..logit_{C-1}. */
 int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err);
 

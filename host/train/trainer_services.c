@@ -495,6 +495,92 @@ static void env_log(void *user, const char *who, int32_t level, const char *msg)
     lh_progress_message(stderr, line);
 }
 
+static int32_t env_buffer_count(void *user, int32_t *out)
+{
+    lh_trainer *t = user;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    *out = lh_model_buffer_count(&t->model);
+    return LHOST_OK;
+}
+
+static int32_t env_buffer_info(void *user, int32_t index, lhost_tensor_info *out)
+{
+    lh_trainer *t = user;
+    lh_model_buffer b;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (lh_model_buffer_get(&t->model, index, &b))
+        return LHOST_EINVAL;
+    /* the name must outlive the call: kept in t, one slot per buffer */
+    snprintf(t->buffer_names[index], sizeof t->buffer_names[0], "%s", b.name);
+    out->dtype = b.is_count ? LHOST_TENSOR_I64 : LHOST_TENSOR_F32;
+    out->name = t->buffer_names[index];
+    out->ndim = b.is_count ? 0 : 1;
+    out->index = index;
+    memset(out->shape, 0, sizeof out->shape);
+    out->shape[0] = b.is_count ? 0 : b.numel;
+    out->numel = b.numel;
+    return LHOST_OK;
+}
+
+/* A buffer index and a plugin buffer of `numel` elements that must match it. */
+static int32_t check_buffer(const lh_trainer *t, int32_t index, uint64_t numel,
+                            lh_model_buffer *b, char *why, size_t cap)
+{
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (lh_model_buffer_get(&t->model, index, b)) {
+        snprintf(why, cap, "buffer index %d: the model has %d buffers", (int)index,
+                 (int)lh_model_buffer_count(&t->model));
+        return LHOST_EINVAL;
+    }
+    if (numel != (uint64_t)b->numel) {
+        snprintf(why, cap, "buffer %s has %lld elements, the plugin's %llu", b->name,
+                 (long long)b->numel, (unsigned long long)numel);
+        return LHOST_EINVAL;
+    }
+    return LHOST_OK;
+}
+
+static int32_t env_buffer_read(void *user, int32_t index, void *dst, uint64_t numel, char *why,
+                               size_t cap)
+{
+    lh_trainer *t = user;
+    lh_model_buffer b;
+    lh_error err;
+    int32_t rc = check_buffer(t, index, numel, &b, why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    return backend_status(lh_model_buffer_read(&t->model, index, dst, &err), &err, why, cap);
+}
+
+static int32_t env_buffer_write(void *user, int32_t index, const void *src, uint64_t numel,
+                                char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_model_buffer b;
+    lh_error err;
+    int32_t rc = check_buffer(t, index, numel, &b, why, cap);
+    if (rc != LHOST_OK)
+        return rc;
+    if (t->grads_valid)
+        return refuse(why, cap, LHOST_EUNSUPPORTED,
+                      "buffer_write: not between backward and the optimizer step");
+    return backend_status(lh_model_buffer_write(&t->model, index, src, &err), &err, why, cap);
+}
+
+static int32_t env_update_bn(void *user, char *why, size_t cap)
+{
+    lh_trainer *t = user;
+    lh_error err;
+    if (no_model(t))
+        return LHOST_EUNSUPPORTED;
+    if (!t->in_train_end)
+        return refuse(why, cap, LHOST_EUNSUPPORTED, "update_bn: only in on_train_end of a fit");
+    return backend_status(lh_trainer_update_bn(t, &err), &err, why, cap);
+}
+
 void lh_trainer_env_init(lh_trainer *t)
 {
     static const lh_host_env calls = {
@@ -524,6 +610,11 @@ void lh_trainer_env_init(lh_trainer *t)
         .checkpoint_put = env_checkpoint_put,
         .checkpoint_get = env_checkpoint_get,
         .optimizer_name = env_optimizer_name,
+        .buffer_count = env_buffer_count,
+        .buffer_info = env_buffer_info,
+        .buffer_read = env_buffer_read,
+        .buffer_write = env_buffer_write,
+        .update_bn = env_update_bn,
     };
     t->env = calls;
     t->env.user = t;

@@ -7,8 +7,9 @@
  *
  * where <p> is Python's str(float(norm_type)) ("2.0", "1.5", "inf") and "/" the
  * group_separator, on the steps Lightning's logger connector writes (every
- * trainer.log_every_n_steps). The norms come from host->grad_norm, computed as torch does (one
- * call per logged step; no gradient is copied to the plugin). Config:
+ * trainer.log_every_n_steps). The norms come from host->grad_norm, computed as torch does on
+ * the model's device (one call per logged step; no gradient leaves the device, only one double
+ * per tensor). Config:
  *   callbacks: {grad_norm: {norm_type: 2}} */
 #include <math.h>
 #include <stdio.h>

@@ -10,6 +10,10 @@
  * epoch (1-based, as Lightning's: swa_start = max(swa_epoch_start - 1, 0)) or a fraction of
  * max_epochs when written with a point ("0.8": int(0.8 * max_epochs)). The average, the count
  * and the scheduler's step travel in the state, so a resumed fit continues the same schedule.
+ * Only the parameters are averaged, as Lightning's; a model with batch norm then gets fresh
+ * running statistics for the averaged weights from the host's update_bn (one train-mode pass
+ * over the training set with momentum None), what Lightning's extra epoch computes, but
+ * without that epoch's validation and logged row.
  * Config: callbacks: {swa: {swa_lrs: 0.01, swa_epoch_start: 0.8, annealing_epochs: 10}} */
 #include <math.h>
 #include <stdio.h>
@@ -222,10 +226,22 @@ static int32_t sw_train_end(void *self, lhost_ctx *ctx)
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     s->host->trainer_state(ctx, &st);
+    int32_t rc;
     /* the trainer counts the last epoch done by now: epoch - 1 is the last one trained */
     if (!s->avg || s->n_averaged == 0 || (s->swa_end >= 0 && st.epoch - 1 != s->swa_end))
         return LHOST_OK;
-    return lhp_weights_write(s->host, ctx, &s->lay, s->avg);
+    if ((rc = lhp_weights_write(s->host, ctx, &s->lay, s->avg)) != LHOST_OK)
+        return rc;
+    /* With batch norm (and a max_epochs), Lightning trains one more epoch without backward or
+     * optimizer steps so that the statistics fit the averaged weights: update_bn's pass. */
+    if (s->lay.nb == 0 || s->swa_end < 0)
+        return LHOST_OK;
+    if (!LHOST_HOST_HAS(s->host, update_bn)) {
+        s->host->set_error(ctx, "the model has batch norm and this host cannot recompute its "
+                                "statistics (update_bn, ABI 1.1)");
+        return LHOST_ERROR;
+    }
+    return s->host->update_bn(ctx);
 }
 
 /* i64 initialized, step_count, n_averaged, latest_epoch, floats; avg[] */

@@ -64,3 +64,8 @@ add_test(NAME test_loop_limits_emu COMMAND test_loop_limits)
 set_tests_properties(test_loop_limits_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
 add_dependencies(test_loop_limits lhost_cuda_emu lhost)
+# The model's buffers and update_bn against PyTorch on the CUDA backend's code (the emulation).
+add_test(NAME test_update_bn_emu COMMAND test_update_bn)
+set_tests_properties(test_update_bn_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 300
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>")
+add_dependencies(test_update_bn lhost_cuda_emu)

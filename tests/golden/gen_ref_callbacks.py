@@ -10,6 +10,12 @@ each hook from the sequence stored here:
   * ema: torch.optim.swa_utils.AveragedModel with Lightning's EMA avg_fn
     (decay * avg + (1 - decay) * w), made from w_0 (Lightning makes it at setup) and updated
     after optimizer step t (weights w_t) when EMAWeightAveraging.should_update(step_idx=t - 1);
+  * ema_bn: the same with a BatchNorm1d(3, affine=False) beside the tensors (buffers only:
+    running_mean, running_var, num_batches_tracked set before each step from
+      b_t[k] = float32(0.3 * cos(0.41 * k + 0.77 * t) + 0.1 * t) (+ 1 for running_var),
+      num_batches_tracked = 3 t + 1),
+    and Lightning's default use_buffers=True: AveragedModel(use_buffers=True) averages them
+    too (the int64 count through the float32 avg_fn, truncated by copy_);
   * swa: StochasticWeightAveraging's schedule: at the start of epoch e the weights are w_e, the
     SWALR scheduler (torch's) is made at the first epoch in [swa_start, max_epochs - 1] and
     stepped after every epoch from then on; the lr each epoch trains with is recorded; the
@@ -77,6 +83,40 @@ def ema_case(decay, every, start):
     return flat(avg.module)
 
 
+def bn_buffers(t):
+    mean = [0.3 * math.cos(0.41 * k + 0.77 * t) + 0.1 * t for k in range(3)]
+    var = [0.3 * math.cos(0.41 * k + 0.77 * t) + 0.1 * t + 1 for k in range(3, 6)]
+    return (torch.tensor(mean, dtype=torch.float64).float(),
+            torch.tensor(var, dtype=torch.float64).float(), 3 * t + 1)
+
+
+class WithBn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.p = model()
+        self.bn = torch.nn.BatchNorm1d(3, affine=False)
+
+
+def load_bn(m, t):
+    load(m.p, weights(t))
+    mean, var, count = bn_buffers(t)
+    m.bn.running_mean.copy_(mean)
+    m.bn.running_var.copy_(var)
+    m.bn.num_batches_tracked.fill_(count)
+
+
+def ema_bn_case(decay):
+    m = WithBn()
+    load_bn(m, 0)
+    avg = AveragedModel(m, avg_fn=lambda a, w, n: decay * a + (1 - decay) * w, use_buffers=True)
+    for t in range(1, STEPS + 1):
+        load_bn(m, t)
+        avg.update_parameters(m)
+    bn = avg.module.bn
+    return (flat(avg.module.p), torch.cat([bn.running_mean, bn.running_var]),
+            int(bn.num_batches_tracked))
+
+
 def swa_case(lr0, swa_lr, epoch_start, anneal, strategy, max_epochs):
     m = model()
     opt = torch.optim.SGD(m.parameters(), lr=lr0)
@@ -107,6 +147,12 @@ def main():
         lines.append("w %d %s" % (t, fmt(weights(t))))
     for name, decay, every, start in EMA_CASES:
         lines.append("%s %s" % (name, fmt(ema_case(decay, every, start))))
+    for t in range(STEPS + 1):
+        mean, var, count = bn_buffers(t)
+        lines.append("b %d %s %s %d" % (t, fmt(mean), fmt(var), count))
+    w, b, count = ema_bn_case(0.9)
+    lines.append("ema_bn %s" % fmt(w))
+    lines.append("ema_bn_buffers %s %d" % (fmt(b), count))
     for name, lr0, swa_lr, start, anneal, strategy, max_epochs in SWA_CASES:
         lrs, w = swa_case(lr0, swa_lr, start, anneal, strategy, max_epochs)
         lines.append("%s_lr %s" % (name, fmt(lrs)))

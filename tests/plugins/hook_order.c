@@ -11,6 +11,8 @@
  *   *_batch_end           batch_logits of batch_size x num_classes; sample_index checked
  *   on_validation_start   "(sanity)" added during the sanity check (trainer_state)
  *   on_train_epoch_end    save_checkpoint("hooks-e<epoch>.ckpt") when `save` is true
+ *   on_fit_end            save_checkpoint("hooks-fit-end.ckpt") when `save_at_fit_end` is true
+ *                         (the model as training left it, after every on_train_end)
  *   on_save_checkpoint    checkpoint_put("marker", "m<step>")
  *   on_load_checkpoint    checkpoint_get("marker"): "loaded m<step>" */
 #include <math.h>
@@ -24,7 +26,7 @@ typedef struct hk {
     const lhost_host *host;
     FILE *f;
     int64_t stop_at_step;
-    int32_t save, grad_refused_said;
+    int32_t save, save_at_fit_end, grad_refused_said;
     int64_t optim; /* what the run trains with: 0 Adam, 1 SGD with momentum, 2 SGD without */
 } hk;
 
@@ -64,6 +66,7 @@ static int32_t create(const lhost_host *host, lhost_ctx *ctx, const lhost_param_
     h->host = host;
     h->stop_at_step = lhost_param_int(p, "stop_at_step", -1);
     h->save = (int32_t)lhost_param_int(p, "save", 0);
+    h->save_at_fit_end = (int32_t)lhost_param_int(p, "save_at_fit_end", 0);
     h->optim = lhost_param_int(p, "optim", 0);
     *self = h;
     return LHOST_OK;
@@ -125,7 +128,16 @@ static int32_t on_validation_start(void *self, lhost_ctx *ctx)
 CTX_HOOK(on_validation_epoch_end)
 CTX_HOOK(on_validation_end)
 CTX_HOOK(on_train_end)
-CTX_HOOK(on_fit_end)
+
+static int32_t on_fit_end(void *self, lhost_ctx *ctx)
+{
+    hk *h = self;
+    line(h, "on_fit_end", -1);
+    if (!h->save_at_fit_end)
+        return LHOST_OK;
+    return h->host->save_checkpoint(ctx, "hooks-fit-end.ckpt", 0) == LHOST_OK ? LHOST_OK
+                                                                              : LHOST_ERROR;
+}
 CTX_HOOK(on_predict_start)
 CTX_HOOK(on_predict_end)
 CTX_HOOK(on_before_optimizer_step)
@@ -263,6 +275,8 @@ static const lhost_param params[] = {
      "-1", NULL, 0, 0, 0},
     {sizeof(lhost_param), LHOST_PARAM_BOOL, "save", "save a checkpoint at every epoch end",
      "false", NULL, 0, 0, 0},
+    {sizeof(lhost_param), LHOST_PARAM_BOOL, "save_at_fit_end",
+     "save hooks-fit-end.ckpt in on_fit_end", "false", NULL, 0, 0, 0},
     {sizeof(lhost_param), LHOST_PARAM_INT, "optim",
      "the run's optimizer: 0 Adam, 1 SGD with momentum, 2 SGD without", "0", NULL, 0, 0, 0},
 };
@@ -295,7 +309,8 @@ static const lhost_callback_vtable vt = {
 
 static const lhost_plugin_desc desc = {sizeof(lhost_plugin_desc), LHOST_KIND_CALLBACK,
                                        "org.lhost.test.hook_order", "hook_order", "1.1.0",
-                                       "logs every hook", params, 4, 0, &vt};
+                                       "logs every hook", params,
+                                       sizeof params / sizeof params[0], 0, &vt};
 static const lhost_plugin_desc *const plugins[] = {&desc};
 static const lhost_library library = {sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL, 1,
                                       plugins};

@@ -60,7 +60,7 @@ LH_FIELD(lhost_tensor_info, index, 20, 4);
 LH_FIELD(lhost_tensor_info, shape, 24, 32);
 LH_FIELD(lhost_tensor_info, numel, 56, 8);
 
-LH_SIZE(lhost_host, 264); /* 152 in ABI 1.0 */
+LH_SIZE(lhost_host, 304); /* 152 in ABI 1.0 */
 LH_FIELD(lhost_host, struct_size, 0, 4);
 LH_FIELD(lhost_host, abi, 4, 12);
 LH_FIELD(lhost_host, name, 16, 8);
@@ -95,6 +95,11 @@ LH_FIELD(lhost_host, request_stop_flags, 232, 8);
 LH_FIELD(lhost_host, checkpoint_put, 240, 8);
 LH_FIELD(lhost_host, checkpoint_get, 248, 8);
 LH_FIELD(lhost_host, optimizer_name, 256, 8);
+LH_FIELD(lhost_host, buffer_count, 264, 8);
+LH_FIELD(lhost_host, buffer_info, 272, 8);
+LH_FIELD(lhost_host, buffer_read, 280, 8);
+LH_FIELD(lhost_host, buffer_write, 288, 8);
+LH_FIELD(lhost_host, update_bn, 296, 8);
 
 /* params.h. lhost_param has 4 bytes of tail padding after `flags` (60..63): a field added in
  * a later minor must start at offset 64, or struct_size could not tell it from padding. */

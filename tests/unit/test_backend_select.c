@@ -15,6 +15,7 @@
 /* The op list of table version 1 (op_list_matches_its_version). */
 #define OP_LIST_V1 0x6e578019a128c955ull
 #define OP_LIST_V2 0x620af52f46003f3dull
+#define OP_LIST_V3 0xf075baa8fc4700d8ull
 #define MISSING_MODULE "/nonexistent-lhost-dir/liblhost_cuda.so"
 
 static void assert_one_line(const lh_error *err)
@@ -273,6 +274,7 @@ START_TEST(op_list_matches_its_version)
         {1, OP_LIST_V1},
         {2, OP_LIST_V2},
         {3, OP_LIST_V2}, /* the collectives were added after the ops, not in their list */
+        {4, OP_LIST_V3}, /* the gradient norm ops */
     };
     uint64_t h = op_list_hash();
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)

@@ -536,6 +536,43 @@ START_TEST(sgd)
 }
 END_TEST
 
+/* ---- gradient norms and clipping --------------------------------------------------------- */
+
+/* norm_partials' doubles within 1e-10 relative (both accumulate in double, in other orders;
+ * max |x| exactly), over segments the CUDA grid splits into several blocks and one empty one;
+ * NaN reaches its segment only; scale and clamp element-wise. */
+START_TEST(norm_ops)
+{
+    enum { N = 300007, S = 5 };
+    static const int64_t bounds[S + 1] = {0, 17, 17, 150000, 150003, N};
+    static const double ps[] = {1, 2, 3.5, INFINITY};
+    twin x = twin_random(N, -2, 2, 91);
+    double og[S], oc[S];
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        BOTH(G->norm_partials(gx, S, bounds, x.g, ps[k], og),
+             C->norm_partials(cx, S, bounds, x.c, ps[k], oc));
+        for (int s = 0; s < S; s++) {
+            double rel = fabs(og[s] - oc[s]) / (fabs(oc[s]) > 0 ? fabs(oc[s]) : 1);
+            printf("norm_partials p=%-4g seg %d  cuda %.17g cpu %.17g\n", ps[k], s, og[s], oc[s]);
+            ck_assert_msg(isinf(ps[k]) ? og[s] == oc[s] : rel <= 1e-10,
+                          "norm_partials p=%g segment %d: cuda %.17g cpu %.17g", ps[k], s, og[s],
+                          oc[s]);
+        }
+    }
+    BOTH(G->scale(gx, N, -0.75f, x.g), C->scale(cx, N, -0.75f, x.c));
+    check_floats("scale", &x, N);
+    BOTH(G->clamp(gx, N, -0.5f, 0.5f, x.g), C->clamp(cx, N, -0.5f, 0.5f, x.c));
+    check_floats("clamp", &x, N);
+    float nan = NAN;
+    ck_assert_int_eq(G->upload(gx, lh_dmem_at(x.g, 4 * 150010), &nan, 4), 0);
+    BOTH(G->norm_partials(gx, S, bounds, x.g, 2.0, og),
+         C->norm_partials(cx, S, bounds, x.c, 2.0, oc));
+    ck_assert_msg(isnan(og[4]) && og[3] == og[3], "NaN: cuda segments %g %g", og[3], og[4]);
+    ck_assert_int_eq(G->norm_partials(gx, S, bounds, x.g, -1.0, og), LH_BACKEND_EINVAL);
+    twin_free(&x);
+}
+END_TEST
+
 /* ---- fused conv2d + relu + maxpool: CUDA's own when it has one, else its single ops ------ */
 
 /* Forward's argmax may differ from the single ops' only where the pooled value is 0 (ties among
@@ -636,6 +673,7 @@ static const parity_case cases[] = {
     {&activations, "act_forward act_backward add"},
     {&avgpool, "avgpool_forward avgpool_backward"},
     {&batchnorm, "batchnorm_forward batchnorm_backward"},
+    {&norm_ops, "norm_partials scale clamp"},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 

@@ -850,6 +850,62 @@ START_TEST(fused_block_equals_single_ops)
 }
 END_TEST
 
+/* ---- gradient norms and clipping ----------------------------------------------------------- */
+
+/* norm_partials against naive long-double loops (p = 1, 2, 3.5, inf) on 1 and 2 threads over
+ * segments that straddle the threads' slices, an empty one among them; NaN wins; scale and
+ * clamp element by element. */
+START_TEST(norm_scale_clamp_match_naive)
+{
+    enum { N = 70001, S = 5 };
+    static const int64_t bounds[S + 1] = {0, 12, 12, 40000, 40003, N};
+    static const double ps[] = {1, 2, 3.5, INFINITY};
+    float *x = malloc(4 * N), *y = malloc(4 * N);
+    for (int64_t i = 0; i < N; i++)
+        x[i] = (float)(sin(0.37 * (double)i) * (1 + (double)(i % 7)));
+    for (int threads = 1; threads <= 2; threads++) {
+        lh_backend_ctx *ctx = open_cpu(threads);
+        lh_dmem *d = dev(ctx, x, 4 * N);
+        double out[S];
+        for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+            ck_assert_int_eq(B->norm_partials(ctx, S, bounds, d, ps[k], out), 0);
+            for (int s = 0; s < S; s++) {
+                long double want = 0;
+                for (int64_t i = bounds[s]; i < bounds[s + 1]; i++) {
+                    long double v = fabsl((long double)x[i]);
+                    want = isinf(ps[k]) ? fmaxl(want, v) : want + powl(v, (long double)ps[k]);
+                }
+                ck_assert_msg(fabs(out[s] - (double)want) <= 1e-11 * fabs((double)want),
+                              "threads %d p %g segment %d: %.17g, naive %.17Lg", threads, ps[k],
+                              s, out[s], want);
+            }
+        }
+        ck_assert_int_eq(B->scale(ctx, N, 0.25f, d), 0);
+        B->download(ctx, y, d, 4 * N);
+        for (int64_t i = 0; i < N; i++)
+            ck_assert_msg(y[i] == x[i] * 0.25f, "scale [%lld]", (long long)i);
+        ck_assert_int_eq(B->clamp(ctx, N, -0.3f, 0.3f, d), 0);
+        B->download(ctx, y, d, 4 * N);
+        for (int64_t i = 0; i < N; i++) {
+            float v = x[i] * 0.25f, want = v < -0.3f ? -0.3f : v > 0.3f ? 0.3f : v;
+            ck_assert_msg(y[i] == want, "clamp [%lld]: %g, expected %g", (long long)i, y[i], want);
+        }
+        y[40010] = NAN;
+        B->upload(ctx, d, y, 4 * N);
+        ck_assert_int_eq(B->clamp(ctx, N, -0.1f, 0.1f, d), 0);
+        for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+            ck_assert_int_eq(B->norm_partials(ctx, S, bounds, d, ps[k], out), 0);
+            ck_assert_msg(isnan(out[4]) && !isnan(out[3]), "p %g: NaN must reach its segment "
+                          "only (%g, %g)", ps[k], out[3], out[4]);
+        }
+        ck_assert_int_eq(B->norm_partials(ctx, S, bounds, d, 0.0, out), LH_BACKEND_EINVAL);
+        ck_assert_int_eq(B->clamp(ctx, N, 1.0f, -1.0f, d), LH_BACKEND_EINVAL);
+        close_cpu(ctx);
+    }
+    free(x), free(y);
+}
+END_TEST
+
 START_TEST(bad_shapes_refused)
 {
     lh_backend_ctx *ctx = open_cpu(2);
@@ -891,6 +947,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, gather_normalize_matches_formula);
     tcase_add_test(tc, two_threads_deterministic);
     tcase_add_loop_test(tc, fused_block_equals_single_ops, 0, 2);
+    tcase_add_test(tc, norm_scale_clamp_match_naive);
     tcase_add_test(tc, bad_shapes_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -3,9 +3,11 @@
  * against tests/golden/ref_callbacks.txt from tests/golden/gen_ref_callbacks.py (torch):
  *   ema: the average after 12 steps within 1e-6 of AveragedModel with Lightning's EMA avg_fn
  *        and EMAWeightAveraging's should_update, also across a checkpoint; the swaps for
- *        validation and checkpoints;
+ *        validation and checkpoints; with batch norm, the buffers averaged as
+ *        AveragedModel(use_buffers=True) does (count exact), or copied (use_buffers=false);
  *   swa: the lr of every epoch equal to torch's SWALR (1e-12 relative) and the final weights
  *        within 1e-6 of AveragedModel on StochasticWeightAveraging's schedule, also resumed;
+ *        with batch norm, update_bn asked once at the end (its numbers: test_update_bn);
  *   grad_norm: Lightning's keys ("grad_2.0_norm/fc.weight", "grad_inf_norm_total") and the
  *        logged norms within 1e-5 relative of torch's;
  *   lr_monitor: "lr-Adam" / "lr-SGD-momentum" at the intervals Lightning logs them;
@@ -37,6 +39,11 @@ static struct {
     int n_logged;
     char keys[MAX_LOGGED][96];
     double vals[MAX_LOGGED];
+    /* with_bn: a BatchNorm1d(3, affine=False) beside the tensors: its buffers running_mean
+     * and running_var (bn[0..5]) and num_batches_tracked (count) */
+    int with_bn, update_bn_calls;
+    float bn[6];
+    int64_t count;
 } th;
 
 static const char *const th_names[] = {"fc.weight", "fc.bias"};
@@ -80,6 +87,65 @@ static int32_t th_tensor_write(lhost_ctx *ctx, int32_t i, const float *src, uint
     if (i < 0 || i > 1 || n != (uint64_t)th_numel[i])
         return LHOST_EINVAL;
     memcpy(th.w + th_off[i], src, n * 4);
+    return LHOST_OK;
+}
+
+static const char *const th_bn_names[] = {"bn.running_mean", "bn.running_var",
+                                           "bn.num_batches_tracked"};
+
+static int32_t th_buffer_count(lhost_ctx *ctx, int32_t *out)
+{
+    (void)ctx;
+    *out = th.with_bn ? 3 : 0;
+    return LHOST_OK;
+}
+
+static int32_t th_buffer_info(lhost_ctx *ctx, int32_t i, lhost_tensor_info *out)
+{
+    (void)ctx;
+    if (!th.with_bn || i < 0 || i > 2)
+        return LHOST_EINVAL;
+    out->dtype = i == 2 ? LHOST_TENSOR_I64 : LHOST_TENSOR_F32;
+    out->name = th_bn_names[i];
+    out->ndim = i == 2 ? 0 : 1;
+    out->index = i;
+    out->shape[0] = i == 2 ? 0 : 3;
+    out->numel = i == 2 ? 1 : 3;
+    return LHOST_OK;
+}
+
+/* Buffer i's storage in th, or NULL when i or n is not a buffer's. */
+static void *th_buffer(int32_t i, uint64_t n)
+{
+    if (!th.with_bn || i < 0 || i > 2 || n != (i == 2 ? 1u : 3u))
+        return NULL;
+    return i == 2 ? (void *)&th.count : (void *)(th.bn + 3 * i);
+}
+
+static int32_t th_buffer_read(lhost_ctx *ctx, int32_t i, void *dst, uint64_t n)
+{
+    void *b = th_buffer(i, n);
+    (void)ctx;
+    if (!b)
+        return LHOST_EINVAL;
+    memcpy(dst, b, i == 2 ? 8 : 12);
+    return LHOST_OK;
+}
+
+static int32_t th_buffer_write(lhost_ctx *ctx, int32_t i, const void *src, uint64_t n)
+{
+    void *b = th_buffer(i, n);
+    (void)ctx;
+    if (!b)
+        return LHOST_EINVAL;
+    memcpy(b, src, i == 2 ? 8 : 12);
+    return LHOST_OK;
+}
+
+static int32_t th_update_bn(lhost_ctx *ctx)
+{
+    (void)ctx;
+    th.update_bn_calls++;
     return LHOST_OK;
 }
 
@@ -178,6 +244,11 @@ static void th_setup(void)
     th_host.set_hparam = th_set_hparam;
     th_host.optimizer_name = th_optimizer_name;
     th_host.request_stop_flags = th_request_stop_flags;
+    th_host.buffer_count = th_buffer_count;
+    th_host.buffer_info = th_buffer_info;
+    th_host.buffer_read = th_buffer_read;
+    th_host.buffer_write = th_buffer_write;
+    th_host.update_bn = th_update_bn;
 }
 
 /* ---- the golden file -------------------------------------------------------------------- */
@@ -325,6 +396,81 @@ START_TEST(ema_matches_averaged_model)
 }
 END_TEST
 
+/* Batch norm's buffers b_t, count 3 t + 1 (the golden "b t" lines). */
+static void set_buffers(int t)
+{
+    char name[16];
+    double v[7];
+    int k;
+    snprintf(name, sizeof name, "b %d", t);
+    ck_assert_int_eq(golden(name, v, 7), 7);
+    for (k = 0; k < 6; k++)
+        th.bn[k] = (float)v[k];
+    th.count = (int64_t)v[6];
+}
+
+static void expect_buffers(const char *name)
+{
+    double v[7];
+    int k;
+    ck_assert_int_eq(golden(name, v, 7), 7);
+    for (k = 0; k < 6; k++)
+        ck_assert_msg(fabs(th.bn[k] - v[k]) <= 1e-6, "%s[%d]: got %.9g, torch %.9g", name, k,
+                      (double)th.bn[k], v[k]);
+    ck_assert_msg(th.count == (int64_t)v[6], "%s: num_batches_tracked %lld, torch %lld", name,
+                  (long long)th.count, (long long)v[6]);
+}
+
+/* With batch norm: AveragedModel(use_buffers=True) averages the running statistics and the
+ * count too (Lightning's default); validation, checkpoints and the end of training see the
+ * averaged buffers, training gets its own back. use_buffers=false: the model's buffers as at
+ * the last update. */
+START_TEST(ema_averages_batchnorm_buffers)
+{
+    static const char *const a[] = {"decay=0.9", NULL};
+    static const char *const nobuf[] = {"decay=0.9", "use_buffers=false", NULL};
+    lhost_batch_info b;
+    float train[6];
+    int64_t train_count;
+    void *e;
+    int t;
+    memset(&b, 0, sizeof b);
+    b.struct_size = sizeof b;
+    th.with_bn = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        e = make("ema.so", pass == 0 ? a : nobuf);
+        set_weights(0);
+        set_buffers(0);
+        ok(P.vt->on_fit_start(e, FH_CTX), "on_fit_start");
+        for (t = 1; t <= 12; t++) {
+            ok(P.vt->on_train_batch_start(e, FH_CTX, &b), "on_train_batch_start");
+            set_weights(t);
+            set_buffers(t);
+            fh.ts.global_step = t;
+            ok(P.vt->on_train_batch_end(e, FH_CTX, &b), "on_train_batch_end");
+        }
+        memcpy(train, th.bn, sizeof train);
+        train_count = th.count;
+        ok(P.vt->on_validation_start(e, FH_CTX), "on_validation_start");
+        expect_weights(pass == 0 ? "ema_bn" : "ema_a", 1e-6);
+        if (pass == 0) {
+            expect_buffers("ema_bn_buffers");
+        } else {
+            ck_assert_msg(memcmp(train, th.bn, sizeof train) == 0 && th.count == train_count,
+                          "use_buffers=false: the buffers are not the model's at the update");
+            th.bn[0] = -7; /* so that the swap back shows */
+        }
+        ok(P.vt->on_validation_epoch_end(e, FH_CTX), "on_validation_epoch_end");
+        ck_assert_msg(memcmp(train, th.bn, sizeof train) == 0 && th.count == train_count,
+                      "training buffers not put back");
+        ok(P.vt->on_train_end(e, FH_CTX), "on_train_end");
+        if (pass == 0)
+            expect_buffers("ema_bn_buffers");
+        P.vt->destroy(e);
+    }
+}
+END_TEST
+
 /* A checkpoint after step 6: its model weights are the average, the training weights return at
  * the next hook; a resumed instance (the model loaded with the checkpoint's weights) puts the
  * training weights back and ends where the uninterrupted run does. */
@@ -355,7 +501,7 @@ START_TEST(ema_checkpoint_and_resume)
 
     r = make("ema.so", a);
     memcpy(th.w, ckpt_w, sizeof ckpt_w); /* the checkpoint's model weights */
-    ok(P.vt->state_restore(r, FH_CTX, 1, copy, size), "state_restore");
+    ok(P.vt->state_restore(r, FH_CTX, P.vt->state_version, copy, size), "state_restore");
     ok(P.vt->on_load_checkpoint(r, FH_CTX), "on_load_checkpoint");
     ck_assert_msg(memcmp(train, th.w, sizeof train) == 0, "resume: training weights not back");
     ok(P.vt->on_fit_start(r, FH_CTX), "on_fit_start");
@@ -392,8 +538,11 @@ static void swa_case(const char *name, double lr0, int max_epochs, const char *c
     ok(P.vt->on_fit_start(s, FH_CTX), "on_fit_start");
     swa_epochs(s, name, 0, max_epochs - 1);
     fh.ts.epoch = max_epochs;
+    th.update_bn_calls = 0;
     ok(P.vt->on_train_end(s, FH_CTX), "on_train_end");
     expect_weights(name, 1e-6);
+    /* with batch norm, Lightning's extra epoch: update_bn once, after the average is in */
+    ck_assert_int_eq(th.update_bn_calls, th.with_bn);
     P.vt->destroy(s);
 }
 
@@ -408,6 +557,19 @@ START_TEST(swa_matches_swalr_and_averaged_model)
     swa_case("swa_cos", 0.1, 6, cos_kv);
     swa_case("swa_lin", 0.1, 6, lin_kv);
     swa_case("swa_zero", 0.2, 4, zero_kv);
+}
+END_TEST
+
+/* A model with batch norm: only the parameters are averaged (as Lightning's), then the host
+ * recomputes the statistics for them (update_bn); the buffers the plugin never touches. */
+START_TEST(swa_batchnorm_updates_bn)
+{
+    static const char *const cos_kv[] = {"swa_lrs=0.05", "swa_epoch_start=3",
+                                         "annealing_epochs=2", NULL};
+    th.with_bn = 1;
+    set_buffers(4);
+    swa_case("swa_cos", 0.1, 6, cos_kv);
+    expect_buffers("b 4");
 }
 END_TEST
 
@@ -430,7 +592,7 @@ START_TEST(swa_resume)
     memcpy(copy, data, (size_t)size);
     P.vt->destroy(s);
     r = make("swa.so", kv);
-    ok(P.vt->state_restore(r, FH_CTX, 1, copy, size), "state_restore");
+    ok(P.vt->state_restore(r, FH_CTX, P.vt->state_version, copy, size), "state_restore");
     ok(P.vt->on_fit_start(r, FH_CTX), "on_fit_start");
     swa_epochs(r, "swa_cos", 4, 5);
     fh.ts.epoch = 6;
@@ -698,7 +860,8 @@ END_TEST
 int main(void)
 {
     const TTest *const tests[] = {ema_matches_averaged_model,
-                                  ema_checkpoint_and_resume,
+                                  ema_averages_batchnorm_buffers,
+                                  ema_checkpoint_and_resume, swa_batchnorm_updates_bn,
                                   swa_matches_swalr_and_averaged_model,
                                   swa_resume,
                                   swa_refuses_bad_starts,

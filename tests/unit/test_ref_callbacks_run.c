@@ -6,6 +6,8 @@
  *   ema leaves training as it was, validates on the average, and its checkpoints validate to
  *   the val_loss training logged (the averaged weights) and resume exactly;
  *   swa's learning rate per epoch is torch's SWALR (tests/golden/ref_callbacks.txt);
+ *   with batch norm, ema averages the buffers (the batch count as torch truncates it) and swa
+ *   recomputes the statistics with one more pass over the data (update_bn);
  *   timer with a 3 s duration stops within a batch of it, mid-epoch;
  *   prediction_writer's rows equal `lhost predict`'s (index, target, class; probabilities the
  *   softmax of its logits to float precision), as CSV per batch and per epoch and as .npy.
@@ -23,6 +25,7 @@
 
 #include "check_run.h"
 #include "cli_run.h"
+#include "safetensors.h"
 #include "synth_data.h"
 
 static char dir[256];
@@ -280,6 +283,68 @@ START_TEST(swa_lr_follows_swalr)
 }
 END_TEST
 
+/* ---- weight averaging on a model with batch norm ----------------------------------------- */
+
+static const char bn_model[] =
+    "seed: 5\n"
+    "data: {path: ../data, batch_size: 16}\n"
+    "model:\n  layers:\n"
+    "    - {type: flatten}\n    - {type: linear, name: fc1, out_features: 10}\n"
+    "    - {type: batchnorm1d, name: bn}\n    - relu\n"
+    "    - {type: linear, name: fc, out_features: 10}\n"
+    "trainer: {max_epochs: 2, enable_progress_bar: false, enable_model_summary: false, "
+    "default_root_dir: ., log_every_n_steps: 1}\n"
+    "callbacks:\n  hook_order: {out: hooks.txt, save_at_fit_end: true}\n";
+
+/* `lhost train` of bn_model plus `more` callbacks (YAML lines); the model it ends with (the
+ * fixture's checkpoint in on_fit_end): bn's running_mean (10 floats) and num_batches_tracked.
+ * (The fixture checks tensor 1, fc1.bias here, has 10 floats.) */
+static int64_t bn_run(const char *more, float *mean)
+{
+    char path[512], text[4096], args[800];
+    lh_safetensors_file *f;
+    lh_error err;
+    const void *p;
+    int64_t count;
+    snprintf(path, sizeof path, "%s/w/cfg.yaml", dir);
+    snprintf(text, sizeof text, "%s%s", bn_model, more);
+    write_text(path, text);
+    snprintf(args, sizeof args, "train --config cfg.yaml --plugin-dir '%s/hook_order'",
+             LH_FIXTURE_PLUGIN_DIR);
+    free(run(args, 0));
+    snprintf(path, sizeof path, "%s/w/hooks-fit-end.ckpt", dir);
+    ck_assert_msg(lh_safetensors_read(path, &f, &err) == 0, "%s", err.msg);
+    p = lh_safetensors_find(f, "bn.running_mean", "F32", 10, &err);
+    ck_assert_msg(p != NULL, "%s", err.msg);
+    memcpy(mean, p, 10 * 4);
+    p = lh_safetensors_find(f, "bn.num_batches_tracked", "I64", 1, &err);
+    ck_assert_msg(p != NULL, "%s", err.msg);
+    memcpy(&count, p, 8);
+    lh_safetensors_close(f);
+    return count;
+}
+
+/* 2 epochs of 4 steps: training counts 8 batches. ema (decay 0.5) averages the count as torch
+ * does (the float average truncated: 1, 1, 2, 3, 4, 5, 6, 7) and the statistics with it; swa
+ * recomputes the statistics for its average with one pass of 4 batches (update_bn). */
+START_TEST(ema_and_swa_with_batchnorm)
+{
+    float plain[10], ema[10], swa[10];
+    int k, differ_e = 0, differ_s = 0;
+    ck_assert_int_eq(bn_run("", plain), 8);
+    ck_assert_int_eq(bn_run("  ema: {decay: 0.5}\n", ema), 7);
+    ck_assert_int_eq(bn_run("  swa: {swa_lrs: 0.01, swa_epoch_start: 1}\n", swa), 4);
+    for (k = 0; k < 10; k++) {
+        differ_e += ema[k] != plain[k];
+        differ_s += swa[k] != plain[k] && swa[k] != ema[k];
+    }
+    ck_assert_msg(differ_e == 10 && differ_s == 10, "running_mean: %d of 10 differ with ema, "
+                  "%d with swa", differ_e, differ_s);
+    /* without its buffers, ema leaves the statistics as training left them */
+    ck_assert_int_eq(bn_run("  ema: {decay: 0.5, use_buffers: false}\n", ema), 8);
+}
+END_TEST
+
 static double mono(void)
 {
     struct timespec ts;
@@ -425,7 +490,7 @@ int main(void)
     const TTest *const tests[] = {plugins_listed_with_hooks_and_stages,
                                   grad_norm_and_lr_monitor_in_metrics,
                                   ema_validates_and_saves_the_average,
-                                  swa_lr_follows_swalr,
+                                  swa_lr_follows_swalr, ema_and_swa_with_batchnorm,
                                   timer_stops_within_a_batch_of_3s,
                                   prediction_writer_matches_predict,
                                   NULL};

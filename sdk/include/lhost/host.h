@@ -77,6 +77,8 @@ typedef struct lhost_trainer_state {
 /* Element type of a model tensor (since ABI 1.1): the same value as metric.h's
  * LHOST_DTYPE_F32. */
 #define LHOST_TENSOR_F32 3
+/* since ABI 1.1: int64 (a buffer's num_batches_tracked), metric.h's LHOST_DTYPE_I64. */
+#define LHOST_TENSOR_I64 2
 
 /* One named model tensor, filled by lhost_host.tensor_info (since ABI 1.1). */
 typedef struct lhost_tensor_info {
@@ -84,7 +86,7 @@ typedef struct lhost_tensor_info {
     int32_t dtype;        /* LHOST_TENSOR_F32 */
     const char *name;     /* PyTorch state_dict name, as checkpoints use it: "conv1.0.weight";
                            * host-owned, valid until the run ends */
-    int32_t ndim;         /* 1..4 */
+    int32_t ndim;         /* 1..4; 0 for a scalar buffer (num_batches_tracked) */
     int32_t index;        /* the index passed to tensor_info */
     int64_t shape[4];     /* the first ndim are used; PyTorch's layout (out, in), (K, C, R, S) */
     int64_t numel;        /* product of the shape */
@@ -187,7 +189,8 @@ typedef struct lhost_host {
     /* [main-thread] Gradient norms as torch.nn.utils.clip_grad_norm_ computes them: the p-norm
      * of each parameter's gradient into per_tensor[i] (may be NULL; else tensor_count entries)
      * and the p-norm of those norms into *total (may be NULL). p > 0 or INFINITY (max |g|).
-     * Only while grads are valid (LHOST_EUNSUPPORTED otherwise). */
+     * Only while grads are valid (LHOST_EUNSUPPORTED otherwise). This and the three below run
+     * on the model's device: no gradient is copied, only one double per tensor comes back. */
     int32_t (*grad_norm)(lhost_ctx *ctx, double p, double *per_tensor, double *total);
     /* [main-thread] Multiply every gradient by `factor` (finite) in place. Grads valid only. */
     int32_t (*grad_scale)(lhost_ctx *ctx, double factor);
@@ -224,6 +227,31 @@ typedef struct lhost_host {
      * such as LearningRateMonitor's "lr-Adam". LHOST_ENOTFOUND when the run has no optimizer
      * (validate, predict). Its momentum is get_hparam "momentum". */
     int32_t (*optimizer_name)(lhost_ctx *ctx, char *buf, uint64_t cap);
+
+    /* ---- since ABI 1.1: the model's buffers ------------------------------------------------
+     * nn.Module.buffers() in state_dict order: batch norm's running_mean and running_var
+     * (LHOST_TENSOR_F32, ndim 1) and num_batches_tracked (LHOST_TENSOR_I64, ndim 0, numel 1),
+     * numbered 0..count-1 apart from the parameters, for weight averaging with buffers
+     * (Lightning's WeightAveraging use_buffers). A model without batch norm has none. Errors
+     * as the tensor services. */
+
+    /* [main-thread] Number of buffers. Valid in every hook. */
+    int32_t (*buffer_count)(lhost_ctx *ctx, int32_t *out);
+    /* [main-thread] Describe buffer `index` into *out (the caller sets out->struct_size). */
+    int32_t (*buffer_info)(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out);
+    /* [main-thread] Copy buffer `index` into `dst` (plugin memory: `numel` floats for F32,
+     * int64_t for I64), or overwrite it from `src` (borrowed). Writing is refused between
+     * on_after_backward and the optimizer step, as tensor_write. */
+    int32_t (*buffer_read)(lhost_ctx *ctx, int32_t index, void *dst, uint64_t numel);
+    int32_t (*buffer_write)(lhost_ctx *ctx, int32_t index, const void *src, uint64_t numel);
+    /* [main-thread] torch.optim.swa_utils.update_bn over the training set: running_mean to 0,
+     * running_var to 1, num_batches_tracked to 0, then one forward pass over every training
+     * batch (this rank's share, the last epoch's order) in train mode with momentum None (the
+     * cumulative average of the batches' statistics); no backward, no optimizer step, nothing
+     * logged. What StochasticWeightAveraging's extra epoch computes for a model with batch
+     * norm. LHOST_OK at once for a model without batch norm; LHOST_EUNSUPPORTED outside
+     * on_train_end of a fit. */
+    int32_t (*update_bn)(lhost_ctx *ctx);
 } lhost_host;
 
 /* Does `host` have the member `field` (added in some minor version)? */
