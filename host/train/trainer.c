@@ -429,7 +429,8 @@ static int epoch_begin(lh_trainer *t, lh_error *err)
     int32_t i;
     t->epoch_validated = 0;
     if (t->resume_batch == 0) {
-        lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
+        if (t->opts.shuffle) /* data.shuffle: false keeps the identity setup_loop made */
+            lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
         lh_logstore_reset_epoch(&t->log);
         for (i = 0; i < t->n_metrics; i++)
             lh_metric_run_reset(&t->metrics[i]);

@@ -55,6 +55,9 @@ typedef struct lh_trainer_opts {
     char split_ckpt[4096];       /* a checkpoint whose saved val split to reuse ("" = none) */
     int32_t eval_test;           /* 1: evaluate the test split and log test_* (lhost test) */
     double dist_timeout;         /* seconds a collective may wait for other ranks; 0: forever */
+    int32_t shuffle;             /* data.shuffle: 1 a fresh seeded order per epoch, 0 data order */
+    char init_weights[4096];     /* model.init_weights ("" = the seeded init; model_weights.h) */
+    int32_t init_strict;         /* model.init_strict */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0
