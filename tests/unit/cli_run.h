@@ -52,7 +52,7 @@ static inline char *read_text(const char *path)
     return s;
 }
 
-static void write_text(const char *path, const char *text)
+static inline void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (f) {

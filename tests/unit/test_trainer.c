@@ -354,6 +354,25 @@ static void fit_case(const char *c)
     run_free(&r);
 }
 
+/* data.shuffle: false (DataLoader's shuffle=False): every epoch takes the samples in the
+ * dataset's order, where the default run above took the reference's shuffled order. */
+START_TEST(no_shuffle_keeps_the_dataset_order)
+{
+    run r;
+    lh_error err = {{0}};
+    int64_t k, moved = 0;
+    run_setup(&r, "adam", LHOST_STAGE_FIT);
+    r.t->opts.shuffle = 0;
+    ck_assert_msg(lh_trainer_fit(r.t, &err) == 0, "fit: %s", err.msg);
+    ck_assert_int_eq(r.t->epoch, 2);
+    for (k = 0; k < r.t->train.count; k++)
+        moved += r.t->perm[k] != k;
+    ck_assert_msg(moved == 0, "%lld of %lld samples out of the dataset's order", (long long)moved,
+                  (long long)r.t->train.count);
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(fit_adam_matches_torch)
 {
     fit_case("adam");
@@ -413,6 +432,7 @@ int main(void)
         fit_adam_matches_torch,
         fit_sgd_momentum_matches_torch,
         fit_adamw_matches_torch,
+        no_shuffle_keeps_the_dataset_order,
         validate_trained_weights_matches_torch,
         NULL,
     };
