@@ -155,7 +155,7 @@ def main():
             "data": "Fashion-MNIST train, the first steps*batch_size images, in order"}
     os.makedirs(a.out, exist_ok=True)
     write_safetensors(os.path.join(a.out, "init.safetensors"), init,
-                      {"generator": meta["generator"], "torch": meta["torch"], "seed": meta["seed"]})
+                      {k: meta[k] for k in ("generator", "torch", "seed")})
     ref = state(model)
     ref["loss"] = np.array(losses, dtype=np.float64)
     if a.threads == 1:  # PyTorch against itself: the same run on two threads
