@@ -12,6 +12,7 @@
 #ifndef LH_KERNELS_BACKEND_H
 #define LH_KERNELS_BACKEND_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,7 +72,30 @@ typedef struct lh_adam_args {
     float lr, beta1, beta2, eps, weight_decay;
     int32_t decoupled; /* 1 = AdamW (decay the weights), 0 = Adam (add wd * p to the gradient) */
     int64_t step;      /* 1-based step number after this update */
+    /* lr, beta1 and beta2 as the config gave them, for the scalars PyTorch computes in double
+     * from Python floats: 1 - beta (then rounded to float), 1 - beta^t and lr / (1 - beta1^t).
+     * (1 - 0.999f in float is 0.00099998713, PyTorch's (float)(1 - 0.999) 0.001: v would grow
+     * 1.3e-5 slower.) 0: derived from the float fields instead. Appended in backend version 5. */
+    double lr_exact, beta1_exact, beta2_exact;
 } lh_adam_args;
+
+/* The scalars of one Adam step as PyTorch forms them (see lh_adam_args). */
+typedef struct lh_adam_scalars {
+    float c1, c2;          /* 1 - beta1, 1 - beta2 */
+    float step_size;       /* lr / (1 - beta1^t) */
+    float bc2_sqrt;        /* sqrt(1 - beta2^t) */
+} lh_adam_scalars;
+
+static inline lh_adam_scalars lh_adam_scalars_of(const lh_adam_args *a)
+{
+    double lr = a->lr_exact ? a->lr_exact : a->lr;
+    double b1 = a->beta1_exact ? a->beta1_exact : a->beta1;
+    double b2 = a->beta2_exact ? a->beta2_exact : a->beta2;
+    double bc1 = 1.0 - pow(b1, (double)a->step), bc2 = 1.0 - pow(b2, (double)a->step);
+    lh_adam_scalars s = {(float)(1.0 - b1), (float)(1.0 - b2), (float)(lr / bc1),
+                         (float)sqrt(bc2)};
+    return s;
+}
 
 /* SGD hyper-parameters (PyTorch semantics: the first step initialises the momentum buffer). */
 typedef struct lh_sgd_args {
@@ -242,7 +266,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 4
+#define LH_BACKEND_VERSION 5
 
 /* The bytes of a communicator id (NCCL's ncclUniqueId) that one rank makes and the others
  * receive through the host's broadcast before lh_backend.comm_init. */

@@ -41,9 +41,11 @@ static int check_shape(const lh_safetensors_file *f, const char *key, const lh_p
 
 /* A save (from set): the model's buffer `from` to w as one tensor "<prefix><param name>" per
  * parameter; a load (from NULL): those tensors of f into `to`. Both go through one host copy
- * of the whole buffer, so save and load cannot disagree on names, order or messages. */
+ * of the whole buffer, so save and load cannot disagree on names, order or messages. A
+ * `partial` load takes only the tensors f has; the others keep `to`'s values. */
 static int move_buffer(const lh_model *m, const lh_dmem *from, lh_dmem *to, const char *prefix,
-                       lh_safetensors_writer *w, const lh_safetensors_file *f, lh_error *err)
+                       lh_safetensors_writer *w, const lh_safetensors_file *f, int32_t partial,
+                       lh_error *err)
 {
     size_t bytes = (size_t)m->total_params * 4;
     float *host = malloc(bytes ? bytes : 1);
@@ -53,7 +55,7 @@ static int move_buffer(const lh_model *m, const lh_dmem *from, lh_dmem *to, cons
     if (!host)
         return lh_error_set(err, "model: out of memory for %zu bytes of %s", bytes,
                             prefix[0] ? prefix : "weights");
-    if (from && m->be->download(m->bctx, host, from, bytes)) {
+    if ((from || partial) && m->be->download(m->bctx, host, from ? from : to, bytes)) {
         lh_error_set(err, "%s backend: download: %s", m->be->name, m->be->last_error(m->bctx));
         goto done;
     }
@@ -65,7 +67,7 @@ static int move_buffer(const lh_model *m, const lh_dmem *from, lh_dmem *to, cons
             if (lh_safetensors_add(w, key, "F32", p->ndim, p->shape, host + p->offset,
                                    (uint64_t)p->numel * 4, err))
                 goto done;
-        } else {
+        } else if (!partial || lh_safetensors_index(f, key) >= 0) {
             if (!(src = lh_safetensors_find(f, key, "F32", p->numel, err)) ||
                 check_shape(f, key, p, err))
                 goto done;
@@ -85,20 +87,21 @@ done:
 int lh_model_ckpt_save_buffer(const lh_model *m, const lh_dmem *buf, const char *prefix,
                               lh_safetensors_writer *w, lh_error *err)
 {
-    return move_buffer(m, buf, NULL, prefix, w, NULL, err);
+    return move_buffer(m, buf, NULL, prefix, w, NULL, 0, err);
 }
 
 int lh_model_ckpt_load_buffer(const lh_model *m, lh_dmem *buf, const char *prefix,
                               const lh_safetensors_file *f, lh_error *err)
 {
-    return move_buffer(m, NULL, buf, prefix, NULL, f, err);
+    return move_buffer(m, NULL, buf, prefix, NULL, f, 0, err);
 }
 
 /* The model's persistent buffers (F32, shape (numel)) and its batch counts (I64 scalars,
  * "<layer>.num_batches_tracked", as PyTorch keeps them): saved (w set) or loaded (f set). A
- * model without them (no batchnorm: every checkpoint before them) moves nothing. */
+ * model without them (no batchnorm: every checkpoint before them) moves nothing. A `partial`
+ * load takes only those f has. */
 static int move_state(lh_model *m, lh_safetensors_writer *w, const lh_safetensors_file *f,
-                      lh_error *err)
+                      int32_t partial, lh_error *err)
 {
     size_t bytes = (size_t)m->total_buffers * 4;
     float *host = malloc(bytes ? bytes : 1);
@@ -115,7 +118,7 @@ static int move_state(lh_model *m, lh_safetensors_writer *w, const lh_safetensor
     for (i = 0; i < m->n_buffers; i++) {
         const lh_buffer_info *b = &m->buffers[i];
         const void *src;
-        if (!b->persistent)
+        if (!b->persistent || (f && partial && lh_safetensors_index(f, b->name) < 0))
             continue;
         if (w) {
             if (lh_safetensors_add(w, b->name, "F32", 1, &b->numel, host + b->offset,
@@ -132,6 +135,8 @@ static int move_state(lh_model *m, lh_safetensors_writer *w, const lh_safetensor
         if (!lh_layer_kind_of(m->spec.layers[i].type)->counts_batches)
             continue;
         snprintf(key, sizeof key, "%s.num_batches_tracked", m->spec.layers[i].name);
+        if (f && partial && lh_safetensors_index(f, key) < 0)
+            continue;
         if (w) {
             if (lh_safetensors_add(w, key, "I64", 0, NULL, &m->batches_tracked[i], 8, err))
                 goto done;
@@ -158,7 +163,7 @@ int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *er
     if (!spec)
         return lh_error_set(err, "model: out of memory for its spec");
     rc = lh_model_ckpt_save_buffer(m, m->param, "", w, err) ||
-         move_state((lh_model *)m, w, NULL, err) ||
+         move_state((lh_model *)m, w, NULL, 0, err) ||
          lh_safetensors_meta(w, "model_spec", spec, err);
     free(spec);
     return rc ? -1 : 0;
@@ -189,12 +194,47 @@ int lh_model_ckpt_load(lh_model *m, const lh_safetensors_file *f, lh_error *err)
         lh_error_set(err, "its model differs from the config's model");
         goto done;
     }
-    rc = lh_model_ckpt_load_buffer(m, m->param, "", f, err) || move_state(m, NULL, f, err)
-             ? -1
-             : 0;
+    rc = lh_model_ckpt_load_weights(m, f, 0, err);
 done:
     free(a);
     free(b);
     free(theirs);
     return rc;
+}
+
+int lh_model_ckpt_load_weights(lh_model *m, const lh_safetensors_file *f, int32_t partial,
+                               lh_error *err)
+{
+    return move_buffer(m, NULL, m->param, "", NULL, f, partial, err) ||
+                   move_state(m, NULL, f, partial, err)
+               ? -1
+               : 0;
+}
+
+int32_t lh_model_ckpt_n_keys(const lh_model *m)
+{
+    int32_t i, n = m->n_params;
+    for (i = 0; i < m->n_buffers; i++)
+        n += m->buffers[i].persistent != 0;
+    for (i = 0; i < m->spec.n_layers; i++)
+        n += lh_layer_kind_of(m->spec.layers[i].type)->counts_batches != 0;
+    return n;
+}
+
+/* In the order the checkpoint writes them: parameters, persistent buffers, batch counts. */
+const char *lh_model_ckpt_key(const lh_model *m, int32_t k, char *buf, size_t len)
+{
+    int32_t i;
+    if (k < m->n_params)
+        return m->params[k].name;
+    k -= m->n_params;
+    for (i = 0; i < m->n_buffers; i++)
+        if (m->buffers[i].persistent && k-- == 0)
+            return m->buffers[i].name;
+    for (i = 0; i < m->spec.n_layers; i++)
+        if (lh_layer_kind_of(m->spec.layers[i].type)->counts_batches && k-- == 0) {
+            snprintf(buf, len, "%s.num_batches_tracked", m->spec.layers[i].name);
+            return buf;
+        }
+    return NULL;
 }

@@ -7,6 +7,8 @@
 #ifndef LH_MODEL_CKPT_H
 #define LH_MODEL_CKPT_H
 
+#include <stddef.h>
+
 #include "error.h"
 #include "kernels/backend.h"
 #include "model.h"
@@ -16,6 +18,15 @@
 int lh_model_ckpt_save(const lh_model *m, lh_safetensors_writer *w, lh_error *err);
 /* Weights from `f` onto the device, after checking that the checkpoint's spec is m's. */
 int lh_model_ckpt_load(lh_model *m, const lh_safetensors_file *f, lh_error *err);
+/* The weights, persistent buffers and batch counts of `f` onto the device, each checked for
+ * dtype and shape, without looking at its spec (model.init_weights, model_weights.h). With
+ * `partial` 0 every one must be there; with 1 those f lacks keep their values. */
+int lh_model_ckpt_load_weights(lh_model *m, const lh_safetensors_file *f, int32_t partial,
+                               lh_error *err);
+/* The model's state_dict keys: how many, and the k-th (0 <= k < n; NULL past the end), which
+ * may be written into buf[len]. */
+int32_t lh_model_ckpt_n_keys(const lh_model *m);
+const char *lh_model_ckpt_key(const lh_model *m, int32_t k, char *buf, size_t len);
 /* Only the spec, to build the model a checkpoint holds. */
 int lh_model_ckpt_read_spec(const lh_safetensors_file *f, lh_model_spec *spec, lh_error *err);
 

@@ -122,7 +122,9 @@ static int block_from_cfg(const lh_config_node *item, const char *def_name, lh_m
 int lh_model_spec_from_cfg(const lh_config_node *model, int32_t in_c, int32_t in_h, int32_t in_w,
                            lh_model_spec *out, lh_error *err)
 {
-    static const char *const keys[] = {"layers", "input_shape", NULL};
+    /* init_weights and init_strict are the trainer's (model_weights.h) */
+    static const char *const keys[] = {"layers", "input_shape", "init_weights", "init_strict",
+                                       NULL};
     const lh_config_node *layers, *shape;
     int32_t i;
     memset(out, 0, sizeof *out);

@@ -146,7 +146,8 @@ int lh_optim_step(lh_optim *o, lh_dmem *param, const lh_dmem *grad, lh_error *er
         rc = o->be->sgd_step(o->bctx, o->n, &a, param, grad, o->m);
     } else {
         lh_adam_args a = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-                          (float)o->weight_decay, o->type == LH_OPTIM_ADAMW, o->step};
+                          (float)o->weight_decay, o->type == LH_OPTIM_ADAMW, o->step,
+                          o->lr, o->beta1, o->beta2};
         rc = o->be->adam_step(o->bctx, o->n, &a, param, grad, o->m, o->v);
     }
     if (rc)

@@ -291,7 +291,7 @@ int lh_loop_max_steps_reached(const lh_trainer *t)
 
 int lh_loop_shuffles(const lh_trainer *t)
 {
-    return !overfitting(&t->opts);
+    return t->opts.shuffle && !overfitting(&t->opts);
 }
 
 int lh_loop_steps_after(const lh_trainer *t, int64_t b)

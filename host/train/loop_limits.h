@@ -59,7 +59,7 @@ int lh_loop_val_check_batch(const lh_trainer *t, int64_t b); /* validation after
 /* A stop request may end fit once `epochs_done` epochs and min_steps steps are done. */
 int lh_loop_can_stop_early(const lh_trainer *t, int64_t epochs_done);
 int lh_loop_max_steps_reached(const lh_trainer *t);
-int lh_loop_shuffles(const lh_trainer *t);               /* 0 with overfit_batches */
+int lh_loop_shuffles(const lh_trainer *t); /* 0 with data.shuffle: false or overfit_batches */
 /* Batch b ends an accumulation window: its gradient makes the optimizer step. */
 int lh_loop_steps_after(const lh_trainer *t, int64_t b);
 /* After backward (and the gradient all-reduce): add this batch's gradient / K to the sum and put

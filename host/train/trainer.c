@@ -509,7 +509,7 @@ static int epoch_begin(lh_trainer *t, lh_error *err)
     t->epoch_validated = 0;
     if (t->resume_batch == 0) {
         t->accum_n = 0;
-        if (lh_loop_shuffles(t)) /* overfit_batches: the same first batches every epoch */
+        if (lh_loop_shuffles(t)) /* data.shuffle, not overfit_batches */
             lh_rng_shuffle(&t->rng_shuffle, t->perm, t->train.count);
         lh_logstore_reset_epoch(&t->log);
         for (i = 0; i < t->n_metrics; i++)

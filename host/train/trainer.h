@@ -70,6 +70,9 @@ typedef struct lh_trainer_opts {
     int64_t min_steps;           /* a stop request waits for this many steps; 0: none */
     double max_time;             /* seconds of training (Lightning's Timer); NAN: none */
     int64_t num_sanity_val_steps; /* validation batches before training; -1: all */
+    int32_t shuffle;             /* data.shuffle: 1 a fresh seeded order per epoch, 0 data order */
+    char init_weights[4096];     /* model.init_weights ("" = the seeded init; model_weights.h) */
+    int32_t init_strict;         /* model.init_strict */
 } lh_trainer_opts;
 
 #define LH_CLIP_NORM 0

@@ -38,6 +38,9 @@ const lh_trainer_key lh_trainer_keys[] = {
      MORE "validate, test and predict)"},
     {"data.batch_size", LH_KEY_INT, "64", 1, 1 << 20, 0, 0, NULL, OPT(batch_size),
      "samples per batch, training and validation"},
+    {"data.shuffle", LH_KEY_BOOL, "true", 0, 0, 0, 0, NULL, OPT(shuffle),
+     "a fresh seeded order of the training samples every epoch;"
+     MORE "false: the dataset's order, every epoch (DataLoader's shuffle)"},
     {"data.num_classes", LH_KEY_INT, "10", 2, 1 << 16, 0, 0, NULL, OPT(num_classes),
      "classes; the model's last layer has as many outputs"},
     {"data.mean", LH_KEY_FLOAT, "null", 0, 0, -1e9, 1e9, NULL, OPT(mean),
@@ -81,6 +84,17 @@ const lh_trainer_key lh_trainer_keys[] = {
      MORE "over the training split, or lists M, S (one value per feature)"},
     SECTION("model", "the network: layers, a list of {type: ..., name: ..., ...} as in "
                      "examples/seed.yaml"),
+    {"model.input_shape", LH_KEY_LIST, "[]", 0, 0, 0, 0, NULL, ELSEWHERE,
+     "[C, H, W] of a sample; []: the data's"},
+    {"model.layers", LH_KEY_LIST, "[]", 0, 0, 0, 0, NULL, ELSEWHERE,
+     "the layers, in order (examples/seed.yaml)"},
+    {"model.init_weights", LH_KEY_STRING, "", 0, 0, 0, 0, NULL, OPT(init_weights),
+     "start from the weights of a .safetensors file under PyTorch's"
+     MORE "state_dict names (or of an lhost .ckpt) instead of the seeded"
+     MORE "init; \"\": the seeded init"},
+    {"model.init_strict", LH_KEY_BOOL, "true", 0, 0, 0, 0, NULL, OPT(init_strict),
+     "model.init_weights must hold every key of the model and no other"
+     MORE "(load_state_dict's strict); false: missing ones keep the init"},
     SECTION("optimizer", "the optimizer, as torch.optim's"),
     SECTION("trainer", "Lightning's Trainer arguments"),
     {"trainer.max_epochs", LH_KEY_INT, "1000", -1, INT32_MAX, 0, 0, NULL, OPT(max_epochs),

@@ -17,6 +17,7 @@
 #include "trainer.h"
 #include "trainer_dist.h"
 #include "trainer_keys.h"
+#include "model_weights.h"
 
 /* The keys, their defaults and ranges are the table in trainer_keys.c (also --help's). */
 int lh_trainer_opts_from_cfg(const lh_config *cfg, lh_trainer_opts *o, lh_error *err)
@@ -203,6 +204,26 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err)
     return 0;
 }
 
+/* model.init_weights over the seeded init (the config's model only: a checkpoint's model
+ * takes the checkpoint's weights), with a line saying what it took. */
+static int init_weights(lh_trainer *t, lh_error *err)
+{
+    lh_model_weights_report rep;
+    if (!t->opts.init_weights[0])
+        return 0;
+    if (lh_model_load_weights(&t->model, t->opts.init_weights, t->opts.init_strict, &rep, err))
+        return lh_error_wrap(err, "config: model.init_weights");
+    if (lh_dist_rank() != 0)
+        return 0;
+    fprintf(t->out, "Initial weights: %d tensors from %s\n", (int)rep.loaded,
+            t->opts.init_weights);
+    if (rep.n_missing)
+        fprintf(t->out, "  kept the seeded init (not in the file): %s\n", rep.missing);
+    if (rep.n_unexpected)
+        fprintf(t->out, "  skipped (no key of the model): %s\n", rep.unexpected);
+    return 0;
+}
+
 /* The model: `model_spec` (from a checkpoint) or the config's, planned for the data's image
  * shape, allocated for batches of B and initialised from rng_init. */
 static int setup_model(lh_trainer *t, const lh_model_spec *model_spec, lh_error *err)
@@ -228,7 +249,7 @@ static int setup_model(lh_trainer *t, const lh_model_spec *model_spec, lh_error 
     if (lh_model_alloc(&t->model, t->be, t->bctx, (int32_t)t->opts.batch_size, err) ||
         lh_model_init(&t->model, &t->rng_init, err))
         return -1;
-    return 0;
+    return model_spec ? 0 : init_weights(t, err);
 }
 
 /* Batch counts, the data order (fit: the identity until the first shuffle, and the

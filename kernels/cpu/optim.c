@@ -6,7 +6,8 @@
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  * SGD (torch.optim.SGD): g = grad + wd p; buf = g on the first step, else
  *   buf = momentum buf + (1 - dampening) g; g = g + momentum buf (nesterov) or buf; p -= lr g.
- * Scalars are computed in double and rounded to float once, as PyTorch does. Element-wise, so
+ * Scalars (1 - b, the bias corrections, the step size) are computed in double from the
+ * config's values and rounded to float once, as PyTorch does (lh_adam_scalars_of). Element-wise, so
  * the thread split does not change results. */
 #include <math.h>
 
@@ -18,14 +19,14 @@ typedef struct opt_job {
     const lh_sgd_args *sgd;
     float *p, *m, *v, *buf;
     const float *g;
-    float step_size, bc2_sqrt; /* Adam: lr / (1 - b1^t), sqrt(1 - b2^t) */
+    lh_adam_scalars sc;        /* Adam: 1 - b1, 1 - b2, lr / (1 - b1^t), sqrt(1 - b2^t) */
 } opt_job;
 
 LH_CPU_CLONES
 static void adam_range(const opt_job *j, int64_t lo, int64_t hi)
 {
     const lh_adam_args *a = j->adam;
-    const float b1 = a->beta1, b2 = a->beta2, c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2;
+    const float b1 = a->beta1, b2 = a->beta2, c1 = j->sc.c1, c2 = j->sc.c2;
     const float wd = a->weight_decay, decay = 1.0f - a->lr * a->weight_decay;
     const int coupled = !a->decoupled && wd != 0.0f, decoupled = a->decoupled && wd != 0.0f;
     for (int64_t i = lo; i < hi; i++) {
@@ -38,8 +39,8 @@ static void adam_range(const opt_job *j, int64_t lo, int64_t hi)
         float v = j->v[i] * b2 + g * g * c2;
         j->m[i] = m;
         j->v[i] = v;
-        float denom = sqrtf(v) / j->bc2_sqrt + a->eps;
-        j->p[i] = p - j->step_size * (m / denom);
+        float denom = sqrtf(v) / j->sc.bc2_sqrt + a->eps;
+        j->p[i] = p - j->sc.step_size * (m / denom);
     }
 }
 
@@ -90,10 +91,8 @@ int lh_cpu_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_d
     if (n < 0 || a->step < 1)
         return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: adam_step: expected n >= 0 and step >= 1,"
                            " got n=%lld step=%lld", (long long)n, (long long)a->step);
-    double bc1 = 1.0 - pow((double)a->beta1, (double)a->step);
-    double bc2 = 1.0 - pow((double)a->beta2, (double)a->step);
     opt_job j = {.n = n, .adam = a, .p = F(param), .g = CF(grad), .m = F(m), .v = F(v),
-                 .step_size = (float)((double)a->lr / bc1), .bc2_sqrt = (float)sqrt(bc2)};
+                 .sc = lh_adam_scalars_of(a)};
     run(ctx, &j);
     return LH_BACKEND_OK;
 }

@@ -2,13 +2,15 @@
  *   g = grad (+ wd * p for Adam);  p *= 1 - lr * wd (AdamW)
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
- * The bias corrections are computed on the host in double, as PyTorch does in Python. */
+ * 1 - b and the bias corrections are computed on the host in double, as PyTorch does in Python
+ * (lh_adam_scalars_of). */
 #include <math.h>
 
 #include "common.cuh"
 
-__global__ void adam_kernel(int64_t n, float lr, float b1, float b2, float eps, float wd,
-                            int decoupled, float step_size, float bc2_sqrt, float *p,
+__global__ void adam_kernel(int64_t n, float lr, float b1, float b2, float c1, float c2,
+                            float eps, float wd, int decoupled, float step_size, float bc2_sqrt,
+                            float *p,
                             const float *grad, float *m, float *v)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
@@ -18,8 +20,8 @@ __global__ void adam_kernel(int64_t n, float lr, float b1, float b2, float eps, 
             w *= 1.0f - lr * wd;
         else if (wd != 0.0f)
             g += wd * w;
-        float mi = b1 * m[i] + (1.0f - b1) * g;
-        float vi = b2 * v[i] + (1.0f - b2) * g * g;
+        float mi = b1 * m[i] + c1 * g;
+        float vi = b2 * v[i] + c2 * g * g;
         m[i] = mi, v[i] = vi;
         p[i] = w - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
     }
@@ -28,17 +30,16 @@ __global__ void adam_kernel(int64_t n, float lr, float b1, float b2, float eps, 
 int lh_cuda_adam_step(lh_backend_ctx *ctx, int64_t n, const lh_adam_args *a, lh_dmem *param,
                       const lh_dmem *grad, lh_dmem *m, lh_dmem *v)
 {
-    double bc1, bc2;
+    lh_adam_scalars sc;
     if (a->step < 1)
         return lh_cuda_fail(ctx, LH_BACKEND_EINVAL, "adam_step: step %lld (expected >= 1)",
                             (long long)a->step);
     if (n <= 0)
         return 0;
-    bc1 = 1.0 - pow((double)a->beta1, (double)a->step);
-    bc2 = 1.0 - pow((double)a->beta2, (double)a->step);
+    sc = lh_adam_scalars_of(a);
     LH_LAUNCH(adam_kernel, lh_cuda_blocks(n), LH_CUDA_THREADS, ctx->stream)(
-        n, a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->decoupled,
-        (float)(a->lr / bc1), (float)sqrt(bc2), lh_f(param), lh_cf(grad), lh_f(m), lh_f(v));
+        n, a->lr, a->beta1, a->beta2, sc.c1, sc.c2, a->eps, a->weight_decay, a->decoupled,
+        sc.step_size, sc.bc2_sqrt, lh_f(param), lh_cf(grad), lh_f(m), lh_f(v));
     LH_CUDA_LAUNCHED(ctx, "adam");
     return 0;
 }

@@ -484,7 +484,7 @@ static void adam_case(const char *name, int decoupled, float wd)
     char what[64];
     twin p = twin_random(N, -1, 1, 71), m = twin_new(N * 4), v = twin_new(N * 4);
     for (int step = 1; step <= 3; step++) {
-        lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, wd, decoupled, step};
+        lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, wd, decoupled, step, 1e-3, 0.9, 0.999};
         twin g = twin_random(N, -1, 1, 72 + (uint64_t)step);
         BOTH(G->adam_step(gx, N, &a, p.g, g.g, m.g, v.g),
              C->adam_step(cx, N, &a, p.c, g.c, m.c, v.c));

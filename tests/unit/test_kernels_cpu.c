@@ -584,7 +584,8 @@ START_TEST(adam_matches_pytorch)
             *v = dev(ctx, NULL, 4 * np);
     lh_adam_args a = {.lr = (float)hp.v[0], .beta1 = (float)hp.v[1], .beta2 = (float)hp.v[2],
                       .eps = (float)hp.v[3], .weight_decay = (float)hp.v[4],
-                      .decoupled = (int)hp.v[5]};
+                      .decoupled = (int)hp.v[5], .lr_exact = hp.v[0],
+                      .beta1_exact = hp.v[1], .beta2_exact = hp.v[2]};
     for (int s = 0; s < steps; s++) {
         B->upload(ctx, g, grads.f + s * np, 4 * np);
         a.step = s + 1;

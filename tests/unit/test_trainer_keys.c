@@ -103,6 +103,9 @@ START_TEST(defaults_are_the_tables)
     ck_assert_int_eq(o.fast_dev_run, 0);
     ck_assert_int_eq(o.num_sanity_val_steps, 2);
     ck_assert(isnan(o.max_time));
+    ck_assert_int_eq(o.shuffle, 1);
+    ck_assert_str_eq(o.init_weights, "");
+    ck_assert_int_eq(o.init_strict, 1);
 }
 END_TEST
 
@@ -171,6 +174,11 @@ START_TEST(values_and_ranges)
     ck_assert_int_eq(o.progress_bar, 0);
     ck_assert_int_eq(o.profiler, 1);
     ck_assert_str_eq(o.device, "cpu");
+    ck_assert_msg(opts_of("data: {shuffle: false}\nmodel: {init_weights: w.safetensors, "
+                          "init_strict: false}\n", &o, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(o.shuffle, 0);
+    ck_assert_str_eq(o.init_weights, "w.safetensors");
+    ck_assert_int_eq(o.init_strict, 0);
     /* every integer key takes its bounds and refuses one past them, naming itself */
     for (int32_t i = 0; i < lh_trainer_n_keys; i++) {
         const lh_trainer_key *k = &lh_trainer_keys[i];
@@ -210,9 +218,13 @@ START_TEST(unknown_keys_are_named)
                               "plugin_dirs");
     ck_assert_int_ne(opts_of("data: {bath_size: 3}\n", &o, &err), 0);
     ck_assert_str_eq(err.msg, "config k.yaml:1: data.bath_size: unknown key; expected one of "
-                              "path, batch_size, num_classes, mean, std, format, train, val, test, "
-                     "train_labels, val_labels, test_labels, label_column, feature_columns, "
-                     "val_split, normalize");
+                              "path, batch_size, shuffle, num_classes, mean, std, format, train, "
+                     "val, test, train_labels, val_labels, test_labels, label_column, "
+                     "feature_columns, val_split, normalize");
+    /* model's keys are the table's too: a typo is named with what it may be */
+    ck_assert_int_ne(opts_of("model: {init_weight: w.safetensors}\n", &o, &err), 0);
+    ck_assert_str_eq(err.msg, "config k.yaml:1: model.init_weight: unknown key; expected one of "
+                              "input_shape, layers, init_weights, init_strict");
     ck_assert_int_ne(opts_of("trainer: {epochs: 3}\n", &o, &err), 0);
     ck_assert_msg(strstr(err.msg, "trainer.epochs: unknown key; expected one of max_epochs, "
                                   "min_epochs, device"), "%s", err.msg);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tests/e2e/test_resnet_example.sh — examples/resnet.yaml as written (label: slow): a small
+# ResNet with batch norm and residual blocks on Fashion-MNIST, 4 epochs under a cosine learning
+# rate, reaches val_acc >= 0.92; its one checkpoint is named after the best val_acc and
+# `lhost validate` on it prints that value.
+# Run: ctest --test-dir build -R e2e_test_resnet_example --output-on-failure
+set -euo pipefail
+: "${LHOST:?}" "${LH_SOURCE_DIR:?}"
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "SKIP: Fashion-MNIST not installed (Debian package dataset-fashion-mnist)"; exit 77
+fi
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cd "$work"
+"$LHOST" train --config "$LH_SOURCE_DIR/examples/resnet.yaml" --trainer.default_root_dir="$work" \
+  --callbacks.model_checkpoint.dirpath="$work/ckpt" > train.log 2>&1 || {
+  tail -20 train.log; echo "FAIL: lhost train exited non-zero"; exit 1; }
+csv=$(ls "$work"/lightning_logs/version_*/metrics.csv)
+col=$(head -1 "$csv" | tr ',' '\n' | grep -nx val_acc | cut -d: -f1)
+vals=$(awk -F, -v c="$col" 'NR>1 && $c != "" {print $c}' "$csv")
+echo "val_acc per epoch: $(echo $vals)"
+[ "$(echo "$vals" | wc -l)" = 4 ] || { echo "FAIL: expected 4 validation rows"; exit 1; }
+best=$(echo "$vals" | sort -g | tail -1)
+awk -v v="$best" 'BEGIN { exit !(v >= 0.92) }' || { echo "FAIL: best val_acc $best < 0.92"; exit 1; }
+ck=$(ls "$work"/ckpt/resnet-val_acc=*.ckpt)
+[ "$(echo "$ck" | wc -l)" = 1 ] || { echo "FAIL: expected one checkpoint: $ck"; exit 1; }
+[ "$(basename "$ck" .ckpt | sed 's/^resnet-val_acc=//')" = "$(printf '%.5f' "$best")" ] ||
+  { echo "FAIL: checkpoint $ck is not named after the best val_acc $best"; exit 1; }
+"$LHOST" validate --ckpt "$ck" > validate.log 2>&1 || { cat validate.log; exit 1; }
+got=$(awk '$1 == "val_acc" {print $2}' validate.log)
+awk -v a="$got" -v b="$best" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }' ||
+  { echo "FAIL: validate says val_acc $got, training logged $best"; exit 1; }
+echo "PASS: best val_acc $best"
