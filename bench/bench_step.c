@@ -123,7 +123,7 @@ static void step(const lh_backend *be, lh_backend_ctx *ctx, model *M, int train,
         TIMED("conv1 bwd (no dx)",
               be->conv2d_backward(ctx, &c1, M->x, M->w1, M->dy1, NULL, M->dw1, M->db1));
     }
-    lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, k};
+    lh_adam_args a = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, k, 1e-3, 0.9, 0.999};
     lh_dmem *p[6] = {M->w1, M->b1, M->w2, M->b2, M->fw, M->fb};
     lh_dmem *g[6] = {M->dw1, M->db1, M->dw2, M->db2, M->dfw, M->dfb};
     for (int i = 0; i < 6; i++)
