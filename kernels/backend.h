@@ -47,6 +47,14 @@ typedef struct lh_pool_shape {
     int32_t oh, ow;
 } lh_pool_shape;
 
+/* How conv2d (and the fused conv block) computes, set with lh_backend.configure. GEMM is
+ * im2col + sgemm, every backend's default and the reference; DIRECT and WINOGRAD are oneDNN's
+ * convolution primitives on the CPU; AUTO picks per shape from a one-off measurement. */
+#define LH_CONV_ALGO_GEMM 0
+#define LH_CONV_ALGO_AUTO 1
+#define LH_CONV_ALGO_DIRECT 2
+#define LH_CONV_ALGO_WINOGRAD 3
+
 /* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
  * no kind, but parity tests and kernels switch on them). */
 #define LH_ACT_TANH 1
@@ -228,7 +236,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 2
+#define LH_BACKEND_VERSION 3
 
 #define LH_BACKEND_MEMBER_(name, kind, params, args)                                             \
     int (*name)(lh_backend_ctx *ctx, LH_BACKEND_UNPAREN params);
@@ -258,6 +266,11 @@ typedef struct lh_backend {
 
     /* The ops (see LH_BACKEND_OPS above for each one's arguments and contract). */
     LH_BACKEND_OPS(LH_BACKEND_MEMBER_)
+
+    /* Since version 3. Choose how conv2d computes from now on (LH_CONV_ALGO_*). NULL = the
+     * backend has only LH_CONV_ALGO_GEMM. Returns 0 or LH_BACKEND_EINVAL (with last_error)
+     * for an algorithm it does not know. */
+    int (*configure)(lh_backend_ctx *ctx, int32_t conv_algorithm);
 } lh_backend;
 
 #undef LH_BACKEND_MEMBER_

@@ -167,3 +167,22 @@ int lh_backend_select(const char *device, int32_t threads, const lh_backend **be
     return lh_error_set(err, "trainer.device: expected auto, cpu, cuda or cuda:N, got \"%s\"",
                         device);
 }
+
+const char *const lh_backend_conv_algorithms[] = {"gemm", "auto", "direct", "winograd", NULL};
+
+int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
+                         lh_error *err)
+{
+    if (conv_algorithm < LH_CONV_ALGO_GEMM || conv_algorithm > LH_CONV_ALGO_WINOGRAD)
+        return lh_error_set(err, "trainer.conv_algorithm: expected gemm, auto, direct or "
+                            "winograd, got %d", (int)conv_algorithm);
+    if (!be->configure)
+        return conv_algorithm == LH_CONV_ALGO_GEMM
+                   ? 0
+                   : lh_error_set(err, "trainer.conv_algorithm: %s needs the cpu device (the %s "
+                                  "backend has only gemm)",
+                                  lh_backend_conv_algorithms[conv_algorithm], be->name);
+    if (be->configure(ctx, conv_algorithm))
+        return lh_error_set(err, "trainer.conv_algorithm: %s", be->last_error(ctx));
+    return 0;
+}

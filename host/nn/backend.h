@@ -21,6 +21,15 @@
 int lh_backend_select(const char *device, int32_t threads, const lh_backend **be,
                       lh_backend_ctx **ctx, lh_error *err);
 
+/* The names of trainer.conv_algorithm in LH_CONV_ALGO_* order, NULL-terminated. */
+extern const char *const lh_backend_conv_algorithms[];
+
+/* Tell an opened backend how to run conv2d (LH_CONV_ALGO_*). A backend without configure has
+ * only GEMM: any other choice is refused, naming the backend:
+ *   trainer.conv_algorithm: winograd needs the cpu device (the cuda backend has only gemm) */
+int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
+                         lh_error *err);
+
 /* Load the CUDA module and return its ops table (not opened). The module stays loaded for the
  * life of the process. -1 with the path and the reason in err: dlerror's, or a table of
  * another LH_BACKEND_VERSION or struct_size than this lhost's ("CUDA module <path>: backend
