@@ -1,5 +1,6 @@
 /* bench/bench_conv.c — the tutorial's two conv+relu+maxpool blocks (batch 64) on the CPU
- * backend under each trainer.conv_algorithm: forward and backward, median ms.
+ * backend under each trainer.conv_algorithm, and direct under bf16-mixed: forward and
+ * backward, median ms.
  *
  * Run:  ./build/bench/bench_conv [reps=20] [threads=0]
  * conv1: 1->64, 28x28; conv2: 64->128, 14x14; 3x3 pad 1, maxpool 2. Inputs are fixed
@@ -12,8 +13,11 @@
 
 #include "kernels/backend.h"
 
-enum { NALG = 4, MAXREPS = 200 };
-static const char *const alg_names[NALG] = {"gemm", "auto", "direct", "winograd"};
+enum { NALG = 5, MAXREPS = 200 };
+static const char *const alg_names[NALG] = {"gemm", "auto", "direct", "winograd", "bf16"};
+/* the last one: direct under trainer.precision bf16-mixed */
+static const int32_t algs[NALG] = {LH_CONV_ALGO_GEMM, LH_CONV_ALGO_AUTO, LH_CONV_ALGO_DIRECT,
+                                   LH_CONV_ALGO_WINOGRAD, LH_CONV_ALGO_DIRECT};
 
 static double now_ms(void)
 {
@@ -74,7 +78,9 @@ int main(int argc, char **argv)
     block_init(&blocks[0], "conv1", 1, 28, 64);
     block_init(&blocks[1], "conv2", 64, 14, 128);
     for (int a = 0; a < NALG; a++) {
-        if (!(ctx[a] = be->open(0, threads, err, sizeof err)) || be->configure(ctx[a], a)) {
+        int32_t prec = a == NALG - 1 ? LH_PRECISION_BF16_MIXED : LH_PRECISION_32;
+        if (!(ctx[a] = be->open(0, threads, err, sizeof err)) ||
+            be->configure(ctx[a], algs[a], prec)) {
             fprintf(stderr, "bench_conv: %s: %s\n", alg_names[a], ctx[a] ? be->last_error(ctx[a])
                                                                         : err);
             return 1;

@@ -55,6 +55,13 @@ typedef struct lh_pool_shape {
 #define LH_CONV_ALGO_DIRECT 2
 #define LH_CONV_ALGO_WINOGRAD 3
 
+/* Compute precision, set with lh_backend.configure (Lightning's trainer.precision names).
+ * BF16_MIXED: conv2d multiplies in bfloat16 (inputs and weights rounded to bf16 per call) and
+ * accumulates and writes fp32; the weights, every other op, the loss and the optimizer stay
+ * fp32. */
+#define LH_PRECISION_32 0
+#define LH_PRECISION_BF16_MIXED 1
+
 /* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
  * no kind, but parity tests and kernels switch on them). */
 #define LH_ACT_TANH 1
@@ -267,10 +274,11 @@ typedef struct lh_backend {
     /* The ops (see LH_BACKEND_OPS above for each one's arguments and contract). */
     LH_BACKEND_OPS(LH_BACKEND_MEMBER_)
 
-    /* Since version 3. Choose how conv2d computes from now on (LH_CONV_ALGO_*). NULL = the
-     * backend has only LH_CONV_ALGO_GEMM. Returns 0 or LH_BACKEND_EINVAL (with last_error)
-     * for an algorithm it does not know. */
-    int (*configure)(lh_backend_ctx *ctx, int32_t conv_algorithm);
+    /* Since version 3. Choose how conv2d computes from now on: LH_CONV_ALGO_* and
+     * LH_PRECISION_*. NULL = the backend has only LH_CONV_ALGO_GEMM in LH_PRECISION_32.
+     * Returns 0 or LH_BACKEND_EINVAL (with last_error) for a choice it does not know or this
+     * machine cannot run. */
+    int (*configure)(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 } lh_backend;
 
 #undef LH_BACKEND_MEMBER_

@@ -54,9 +54,9 @@ static void prof_close(lh_backend_ctx *ctx)
     free(p);
 }
 
-static int prof_configure(lh_backend_ctx *ctx, int32_t conv_algorithm)
+static int prof_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision)
 {
-    return P(ctx)->be->configure(P(ctx)->ctx, conv_algorithm);
+    return P(ctx)->be->configure(P(ctx)->ctx, conv_algorithm, precision);
 }
 
 static const char *prof_last_error(lh_backend_ctx *ctx)

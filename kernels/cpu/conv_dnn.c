@@ -47,6 +47,7 @@ struct lh_cpu_dnn_plan {
     int fused;
     int32_t algorithm;
     int tid;                   /* the pool thread that runs it, on its slice of the batch */
+    int bf16;                  /* bf16 src, weights, diff_dst; fp32 everything else */
     dnnl_stream_t strm;
     int usable;                /* 0: oneDNN has no optimised kernel here (run GEMM) */
     dnnl_primitive_t fwd, bwd_data, bwd_weights, pool_fwd, pool_bwd;
@@ -94,10 +95,11 @@ static void md_plain(dnnl_memory_desc_t *md, int nd, int64_t d0, int64_t d1, int
     dnnl_memory_desc_init_by_tag(md, nd, dims, dt, tags[nd]);
 }
 
-static void md_any(dnnl_memory_desc_t *md, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+static void md_any(dnnl_memory_desc_t *md, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                   dnnl_data_type_t dt)
 {
     dnnl_dims_t dims = {d0, d1, d2, d3};
-    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dt, dnnl_format_tag_any);
 }
 
 static dnnl_status_t reorder_new(lh_cpu_dnn *d, dnnl_primitive_t *out,
@@ -244,7 +246,7 @@ static dnnl_status_t plan_build(lh_cpu_dnn *d, lh_cpu_dnn_plan *pl)
     const lh_pool_shape *ps = &pl->ps;
     dnnl_alg_kind_t alg = pl->algorithm == LH_CONV_ALGO_WINOGRAD ? dnnl_convolution_winograd
                                                                  : dnnl_convolution_direct;
-    dnnl_memory_desc_t x_md, w_md, b_md, y_md, x_any, w_any, y_any;
+    dnnl_memory_desc_t x_md, w_md, b_md, y_md, x_any, w_any, y_any, x_in, w_in, dy_in;
     dnnl_dims_t strides = {s->stride, s->stride}, pad_l = {s->pad, s->pad};
     dnnl_dims_t pad_r = {(int64_t)(s->oh - 1) * s->stride + s->r - s->h - s->pad,
                          (int64_t)(s->ow - 1) * s->stride + s->s - s->w - s->pad};
@@ -258,17 +260,22 @@ static dnnl_status_t plan_build(lh_cpu_dnn *d, lh_cpu_dnn_plan *pl)
     md_plain(&w_md, 4, s->k, s->c, s->r, s->s, dnnl_f32);
     md_plain(&b_md, 1, s->k, 0, 0, 0, dnnl_f32);
     md_plain(&y_md, 4, s->n, s->k, s->oh, s->ow, dnnl_f32);
-    md_any(&x_any, s->n, s->c, s->h, s->w);
-    md_any(&w_any, s->k, s->c, s->r, s->s);
-    md_any(&y_any, s->n, s->k, s->oh, s->ow);
+    /* what the primitives read (x, w, dy) is bf16 under bf16-mixed; what they write is fp32 */
+    dnnl_data_type_t in_dt = pl->bf16 ? dnnl_bf16 : dnnl_f32;
+    md_any(&x_any, s->n, s->c, s->h, s->w, dnnl_f32);
+    md_any(&w_any, s->k, s->c, s->r, s->s, dnnl_f32);
+    md_any(&y_any, s->n, s->k, s->oh, s->ow, dnnl_f32);
+    md_any(&x_in, s->n, s->c, s->h, s->w, in_dt);
+    md_any(&w_in, s->k, s->c, s->r, s->s, in_dt);
+    md_any(&dy_in, s->n, s->k, s->oh, s->ow, in_dt);
     pl->usable = 1;
 
-    if ((st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &x_any, &w_any,
+    if ((st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &x_in, &w_in,
                                                  &b_md, &y_any, strides, pad_l, pad_r)) ||
-        (st = dnnl_convolution_backward_data_desc_init(&bdd, alg, &x_any, &w_any, &y_any,
+        (st = dnnl_convolution_backward_data_desc_init(&bdd, alg, &x_any, &w_in, &dy_in,
                                                        strides, pad_l, pad_r)) ||
-        (st = dnnl_convolution_backward_weights_desc_init(&bwd, alg, &x_any, &w_any, &b_md,
-                                                          &y_any, strides, pad_l, pad_r)))
+        (st = dnnl_convolution_backward_weights_desc_init(&bwd, alg, &x_in, &w_any, &b_md,
+                                                          &dy_in, strides, pad_l, pad_r)))
         goto done;
     /* Each plan brings its own scratchpad: the library's default one is shared by primitives
      * that the pool's threads run at once. */
@@ -313,7 +320,7 @@ static dnnl_status_t plan_build(lh_cpu_dnn *d, lh_cpu_dnn_plan *pl)
         dnnl_pooling_desc_t pfd, pbd;
         md_plain(&p_md, 4, ps->n, ps->c, ps->oh, ps->ow, dnnl_f32);
         md_plain(&i_md, 4, ps->n, ps->c, ps->oh, ps->ow, dnnl_s32);
-        md_any(&p_any, ps->n, ps->c, ps->oh, ps->ow);
+        md_any(&p_any, ps->n, ps->c, ps->oh, ps->ow, dnnl_f32);
         if ((st = port_init(d, &pl->dst, NULL, cy, 1, cy)) ||
             (st = dnnl_pooling_forward_desc_init(&pfd, dnnl_forward_training, dnnl_pooling_max,
                                                  cy, &p_any, pst, pk, p0, ppr)) ||
@@ -386,9 +393,10 @@ done:
 }
 
 static int same_plan(const lh_cpu_dnn_plan *pl, const lh_conv_shape *s, const lh_pool_shape *ps,
-                     int32_t algorithm, int tid)
+                     int32_t algorithm, int tid, int bf16)
 {
-    return pl->algorithm == algorithm && pl->tid == tid && memcmp(&pl->s, s, sizeof *s) == 0 &&
+    return pl->algorithm == algorithm && pl->tid == tid && pl->bf16 == bf16 &&
+           memcmp(&pl->s, s, sizeof *s) == 0 &&
            pl->fused == (ps != NULL) && (!ps || memcmp(&pl->ps, ps, sizeof *ps) == 0);
 }
 
@@ -398,6 +406,7 @@ static int plan_for(lh_backend_ctx *ctx, const lh_conv_shape *ss, const lh_pool_
                     int32_t algorithm, int tid, lh_cpu_dnn_plan **out)
 {
     lh_cpu_dnn *d = ctx->dnn;
+    int bf16 = ctx->precision == LH_PRECISION_BF16_MIXED;
     dnnl_status_t st;
     *out = NULL;
     if (!d) {
@@ -410,7 +419,7 @@ static int plan_for(lh_backend_ctx *ctx, const lh_conv_shape *ss, const lh_pool_
         ctx->dnn = d;
     }
     for (lh_cpu_dnn_plan *pl = d->plans; pl; pl = pl->next)
-        if (same_plan(pl, ss, sps, algorithm, tid)) {
+        if (same_plan(pl, ss, sps, algorithm, tid, bf16)) {
             *out = pl;
             return LH_BACKEND_OK;
         }
@@ -418,6 +427,7 @@ static int plan_for(lh_backend_ctx *ctx, const lh_conv_shape *ss, const lh_pool_
     if (!pl)
         return lh_cpu_fail(ctx, LH_BACKEND_ENOMEM, "cpu: out of memory for a oneDNN plan");
     pl->s = *ss, pl->fused = sps != NULL, pl->algorithm = algorithm, pl->tid = tid;
+    pl->bf16 = bf16;
     if (sps)
         pl->ps = *sps;
     st = dnnl_stream_create(&pl->strm, d->eng, dnnl_stream_default_flags);
@@ -431,7 +441,7 @@ static int plan_for(lh_backend_ctx *ctx, const lh_conv_shape *ss, const lh_pool_
         lh_cpu_dnn_plan *v = calloc(1, sizeof *v);
         if (v)
             v->s = pl->s, v->ps = pl->ps, v->fused = pl->fused, v->algorithm = algorithm,
-            v->tid = tid;
+            v->tid = tid, v->bf16 = bf16;
         plan_free(pl);
         if (!v)
             return lh_cpu_fail(ctx, LH_BACKEND_ENOMEM, "cpu: out of memory for a oneDNN plan");

@@ -6,6 +6,8 @@
  *   winograd  oneDNN's convolution_winograd (F(4x4, 3x3): 3x3 stride 1 only)
  *   auto      per shape, the fastest of the three on a one-off measurement
  * A shape oneDNN has no optimised kernel for (conv_dnn.c says how that is told) runs GEMM.
+ * trainer.precision bf16-mixed runs every conv as direct in bf16 (auto included: oneDNN has
+ * no bf16 Winograd, and GEMM is fp32); a shape with no bf16 kernel runs GEMM in fp32.
  *
  * auto measures each candidate's forward + backward (best of two timed runs after one warm
  * run) on the shape's first call, on plan-sized buffers of fixed values, and remembers the
@@ -15,6 +17,7 @@
  * cost of keeping it in memory is that auto's choice, and so the bits of the result, can differ
  * from one run to the next: auto is the one setting that does not keep the determinism
  * promise (README.md). */
+#include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,12 +32,35 @@ typedef struct lh_cpu_conv_choice {
     int32_t algorithm;
 } lh_cpu_conv_choice;
 
-int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm)
+/* bf16 needs oneDNN's bf16 kernels for real: avx512_bf16 (Cooper Lake, Zen 4) or AMX. On
+ * plain AVX-512 oneDNN would emulate bf16 at a loss, so that is refused, not run slowly. */
+static int cpu_has_bf16(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+           (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision)
 {
     if (conv_algorithm < LH_CONV_ALGO_GEMM || conv_algorithm > LH_CONV_ALGO_WINOGRAD)
         return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv algorithm %d: expected %d to %d",
                            (int)conv_algorithm, LH_CONV_ALGO_GEMM, LH_CONV_ALGO_WINOGRAD);
+    if (precision != LH_PRECISION_32 && precision != LH_PRECISION_BF16_MIXED)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: precision %d: expected %d or %d",
+                           (int)precision, LH_PRECISION_32, LH_PRECISION_BF16_MIXED);
+    if (precision == LH_PRECISION_BF16_MIXED && !cpu_has_bf16()) {
+        char lib[96];
+        lh_cpu_gemm_describe(lib, sizeof lib);
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: bf16-mixed needs a CPU with avx512_bf16 "
+                           "or AMX; this one has neither (%s)", lib);
+    }
+    if (precision == LH_PRECISION_BF16_MIXED && conv_algorithm != LH_CONV_ALGO_DIRECT &&
+        conv_algorithm != LH_CONV_ALGO_AUTO)
+        return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: bf16-mixed runs conv2d as direct "
+                           "convolution only (conv algorithm %d)", (int)conv_algorithm);
     ctx->conv_algorithm = conv_algorithm;
+    ctx->precision = precision;
     return LH_BACKEND_OK;
 }
 
@@ -174,6 +200,8 @@ int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
     int rc;
     if (a == LH_CONV_ALGO_GEMM || s->n <= 0)
         return LH_CONV_ALGO_GEMM;
+    if (ctx->precision == LH_PRECISION_BF16_MIXED)
+        a = LH_CONV_ALGO_DIRECT; /* oneDNN's only bf16 convolution */
     if (a == LH_CONV_ALGO_AUTO && (rc = pick_auto(ctx, s, ps, &a)))
         return rc;
     if (a == LH_CONV_ALGO_GEMM)

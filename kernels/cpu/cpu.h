@@ -69,6 +69,7 @@ struct lh_backend_ctx {
     float *shared;                      /* workspace all threads see (partial sums) */
     size_t shared_floats;
     int32_t conv_algorithm;             /* LH_CONV_ALGO_*, from configure (0: GEMM) */
+    int32_t precision;                  /* LH_PRECISION_*, from configure (0: fp32) */
     struct lh_cpu_dnn *dnn;             /* oneDNN primitives and their cache (conv_dnn.c) */
     struct lh_cpu_conv_choice *conv_choices; /* auto's verdict per shape (conv_pick.c) */
     char err[256];
@@ -128,7 +129,8 @@ int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_
                                              lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
 
 /* oneDNN primitives. A plan is one pool thread's primitives for its slice of the batch under
- * one algorithm (DIRECT or WINOGRAD; ps non-NULL: the fused conv+relu+maxpool block), created
+ * one algorithm (DIRECT or WINOGRAD; ps non-NULL: the fused conv+relu+maxpool block) in
+ * ctx->precision (BF16_MIXED: bf16 inputs, fp32 accumulation and outputs), created
  * on first use and cached in ctx->dnn for the life of the context. lh_cpu_dnn_plans fills
  * pl[nthreads] (NULL for a thread with an empty slice) and returns 1, or 0 where oneDNN has no
  * optimised kernel for the shape (the caller then runs GEMM), or < 0 on error. */
@@ -154,7 +156,7 @@ void lh_cpu_conv_release(lh_backend_ctx *ctx);
  * error. */
 int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
                               const lh_pool_shape *ps, lh_cpu_dnn_plan **pl);
-int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm);
+int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 
 #define F(p) ((float *)(p))
 #define CF(p) ((const float *)(p))

@@ -5,7 +5,8 @@
  * under direct, winograd and auto on shapes that oneDNN has kernels for and shapes it has not
  * (Winograd is 3x3 stride 1 only: those must fall back to GEMM, bit for bit), on 1 and 2
  * threads and odd batch sizes. Tolerance, as max |a - gemm| / max |gemm| over each tensor:
- * direct 1e-5, winograd 1e-3 (its transforms round differently), auto the looser of the two.
+ * direct 1e-5, winograd 1e-3 (its transforms round differently), auto the looser of the two,
+ * direct under bf16-mixed 2e-2 (bf16 keeps 8 bits of mantissa).
  * argmax must equal GEMM's wherever the pooled value is positive (ties have probability 0 with
  * these inputs; where p is 0 the contract lets it differ). Each algorithm gives the same bytes
  * twice, in one context and in a fresh one.
@@ -22,10 +23,19 @@
 
 static const char *const names[] = {"gemm", "auto", "direct", "winograd"};
 
-static double tolerance(int algorithm)
-{
-    return algorithm == LH_CONV_ALGO_DIRECT ? 1e-5 : 1e-3;
-}
+/* What runs against GEMM, and how close it must come. */
+typedef struct variant {
+    int32_t algorithm, precision;
+    const char *name;
+    double tol;
+} variant;
+
+static const variant variants[] = {
+    {LH_CONV_ALGO_AUTO, LH_PRECISION_32, "auto", 1e-3},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_32, "direct", 1e-5},
+    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd", 1e-3},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED, "direct bf16-mixed", 2e-2},
+};
 
 static float *random_floats(size_t n, unsigned seed)
 {
@@ -38,32 +48,42 @@ static float *random_floats(size_t n, unsigned seed)
     return v;
 }
 
-static lh_backend_ctx *open_with(int algorithm, int threads)
+static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
 {
     const lh_backend *be = lh_cpu_backend();
     char err[256];
     lh_backend_ctx *ctx = be->open(0, threads, err, sizeof err);
     ck_assert_msg(ctx != NULL, "%s", err);
-    ck_assert_msg(be->configure(ctx, algorithm) == 0, "%s", be->last_error(ctx));
+    ck_assert_msg(be->configure(ctx, algorithm, precision) == 0, "%s", be->last_error(ctx));
     return ctx;
 }
 
-/* max |a - r| / max |r|, and print the worst element when over tol. */
-static void assert_close(const char *what, const float *a, const float *r, size_t n, double tol)
+/* max |a - r| / max |r| over n elements. */
+static double rel_error(const float *a, const float *r, size_t n)
 {
     double worst = 0.0, scale = 1e-30;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs((double)r[i]));
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - (double)r[i]);
-        if (!(d <= worst)) /* NaN counts as worst */
-            worst = d, at = i;
+        scale = fmax(scale, fabs((double)r[i]));
+        worst = d <= worst ? worst : d; /* NaN counts as worst */
     }
+    return worst / scale;
+}
+
+/* max |a - r| / max |r| <= tol, printing the worst element when not. */
+static void assert_close(const char *what, const float *a, const float *r, size_t n, double tol)
+{
+    double err = rel_error(a, r, n);
+    size_t at = 0;
     if (getenv("LH_TEST_VERBOSE"))
-        fprintf(stderr, "%s: %.3g\n", what, worst / scale);
-    ck_assert_msg(worst / scale <= tol, "%s: relative error %.3g > %.3g at [%zu]: %.8g vs %.8g",
-                  what, worst / scale, tol, at, (double)a[at], (double)r[at]);
+        fprintf(stderr, "%s: %.3g\n", what, err);
+    if (err <= tol)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)a[i] - r[i]) <= fabs((double)a[at] - r[at])))
+            at = i;
+    ck_abort_msg("%s: relative error %.3g > %.3g at [%zu]: %.8g vs %.8g", what, err, tol, at,
+                 (double)a[at], (double)r[at]);
 }
 
 /* Outputs of one algorithm on one shape: plain conv (y, dx, dw, db) or fused (p, argmax, ...). */
@@ -100,7 +120,10 @@ static inputs make_inputs(lh_conv_shape s, int pool_size, int pool_stride)
     return in;
 }
 
-static outs run(lh_backend_ctx *ctx, const inputs *in, int with_dx)
+/* Forward and backward; the fused backward reads `given` p and argmax when not NULL (bf16's
+ * rounding may move a pool window's maximum to another element, which changes the whole
+ * gradient there: its conv math is compared on GEMM's forward instead). */
+static outs run_given(lh_backend_ctx *ctx, const inputs *in, int with_dx, const outs *given)
 {
     const lh_backend *be = lh_cpu_backend();
     const lh_conv_shape *s = &in->s;
@@ -120,8 +143,9 @@ static outs run(lh_backend_ctx *ctx, const inputs *in, int with_dx)
         rc = be->conv2d_relu_maxpool_forward(ctx, s, &in->ps, X, W, B, (lh_dmem *)o.y,
                                              (lh_dmem *)o.argmax);
         ck_assert_msg(rc == 0, "%s", be->last_error(ctx));
-        rc = be->conv2d_relu_maxpool_backward(ctx, s, &in->ps, X, W, (lh_dmem *)o.y,
-                                              (lh_dmem *)o.argmax, DY, DX, (lh_dmem *)o.dw,
+        const outs *fw = given ? given : &o;
+        rc = be->conv2d_relu_maxpool_backward(ctx, s, &in->ps, X, W, (lh_dmem *)fw->y,
+                                              (lh_dmem *)fw->argmax, DY, DX, (lh_dmem *)o.dw,
                                               (lh_dmem *)o.db);
     } else {
         rc = be->conv2d_forward(ctx, s, X, W, B, (lh_dmem *)o.y);
@@ -130,6 +154,11 @@ static outs run(lh_backend_ctx *ctx, const inputs *in, int with_dx)
     }
     ck_assert_msg(rc == 0, "%s", be->last_error(ctx));
     return o;
+}
+
+static outs run(lh_backend_ctx *ctx, const inputs *in, int with_dx)
+{
+    return run_given(ctx, in, with_dx, NULL);
 }
 
 static void outs_free(outs *o)
@@ -146,41 +175,46 @@ static int same_bytes(const outs *a, const outs *b)
            memcmp(a->db, b->db, a->k * sizeof(float)) == 0;
 }
 
-/* Every algorithm on `in` against GEMM on the same thread count; fallback: the algorithm has
- * no oneDNN kernel here, so its results must be GEMM's bytes. */
+/* Every variant on `in` against GEMM on the same thread count; fallback: fp32 Winograd has no
+ * oneDNN kernel here, so its results must be GEMM's bytes. */
 static void compare_all(const char *label, inputs in, int threads, int with_dx,
                         int winograd_falls_back)
 {
-    lh_backend_ctx *g = open_with(LH_CONV_ALGO_GEMM, threads);
+    lh_backend_ctx *g = open_with(LH_CONV_ALGO_GEMM, LH_PRECISION_32, threads);
     outs ref = run(g, &in, with_dx);
-    char what[160];
-    for (int a = LH_CONV_ALGO_AUTO; a <= LH_CONV_ALGO_WINOGRAD; a++) {
-        lh_backend_ctx *ctx = open_with(a, threads);
-        outs o = run(ctx, &in, with_dx), again = run(ctx, &in, with_dx);
-        lh_backend_ctx *fresh = open_with(a, threads);
-        outs o2 = run(fresh, &in, with_dx);
-        double tol = tolerance(a);
-        snprintf(what, sizeof what, "%s, %s, %d threads", label, names[a], threads);
+    char what[160], t[200];
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        const variant *va = &variants[v];
+        lh_backend_ctx *ctx = open_with(va->algorithm, va->precision, threads);
+        const outs *given = va->precision == LH_PRECISION_BF16_MIXED ? &ref : NULL;
+        outs o = run_given(ctx, &in, with_dx, given), again = run_given(ctx, &in, with_dx, given);
+        lh_backend_ctx *fresh = open_with(va->algorithm, va->precision, threads);
+        outs o2 = run_given(fresh, &in, with_dx, given);
+        snprintf(what, sizeof what, "%s, %s, %d threads", label, va->name, threads);
         ck_assert_msg(same_bytes(&o, &again), "%s: two runs in one context differ", what);
-        if (a != LH_CONV_ALGO_AUTO) /* auto's choice may differ between contexts */
+        if (va->algorithm != LH_CONV_ALGO_AUTO) /* auto's choice may differ between contexts */
             ck_assert_msg(same_bytes(&o, &o2), "%s: a fresh context gives other bytes", what);
-        if (a == LH_CONV_ALGO_WINOGRAD && winograd_falls_back)
+        if (va->precision == LH_PRECISION_32 && va->algorithm == LH_CONV_ALGO_WINOGRAD &&
+            winograd_falls_back)
             ck_assert_msg(same_bytes(&o, &ref), "%s: no Winograd kernel here, so GEMM's bytes "
                           "were expected", what);
-        else if (a != LH_CONV_ALGO_AUTO) /* oneDNN ran: it sums in another order than GEMM */
+        else if (va->algorithm != LH_CONV_ALGO_AUTO) /* oneDNN sums in another order */
             ck_assert_msg(!same_bytes(&o, &ref), "%s: GEMM's very bytes; did oneDNN run?", what);
-        char t[200];
+        if (va->precision == LH_PRECISION_BF16_MIXED) /* bf16's 8-bit mantissa shows */
+            ck_assert_msg(rel_error(o.y, ref.y, ref.ny) > 1e-4, "%s: y as close as fp32's; did "
+                          "bf16 run?", what);
         snprintf(t, sizeof t, "%s: y", what);
-        assert_close(t, o.y, ref.y, ref.ny, tol);
+        assert_close(t, o.y, ref.y, ref.ny, va->tol);
         if (with_dx) {
             snprintf(t, sizeof t, "%s: dx", what);
-            assert_close(t, o.dx, ref.dx, ref.nx, tol);
+            assert_close(t, o.dx, ref.dx, ref.nx, va->tol);
         }
         snprintf(t, sizeof t, "%s: dw", what);
-        assert_close(t, o.dw, ref.dw, ref.nw, tol);
+        assert_close(t, o.dw, ref.dw, ref.nw, va->tol);
         snprintf(t, sizeof t, "%s: db", what);
-        assert_close(t, o.db, ref.db, ref.k, tol);
-        if (in.ps.size)
+        assert_close(t, o.db, ref.db, ref.k, va->tol);
+        /* argmax: GEMM's wherever p > 0 (fp32; bf16's rounding may move a near-tie) */
+        if (in.ps.size && va->precision == LH_PRECISION_32)
             for (size_t i = 0; i < ref.ny; i++)
                 ck_assert_msg(ref.y[i] <= 0.0f || o.argmax[i] == ref.argmax[i],
                               "%s: argmax[%zu] %d, GEMM's %d (p %g)", what, i, o.argmax[i],
@@ -237,8 +271,8 @@ START_TEST(fused_block_matches_gemm)
 }
 END_TEST
 
-/* Unknown algorithms are refused by the backend; a backend without configure takes only gemm,
- * and the host says which backend refused which choice. */
+/* Unknown choices are refused by the backend; a backend without configure takes only gemm in
+ * fp32, bf16-mixed only direct or auto, and the host says which key refused what. */
 START_TEST(choices_are_checked)
 {
     const lh_backend *be = lh_cpu_backend();
@@ -246,16 +280,33 @@ START_TEST(choices_are_checked)
     lh_backend_ctx *ctx = be->open(0, 1, err, sizeof err);
     lh_error e = {{0}};
     ck_assert_ptr_nonnull(ctx);
-    ck_assert_int_eq(be->configure(ctx, 7), LH_BACKEND_EINVAL);
+    ck_assert_int_eq(be->configure(ctx, 7, LH_PRECISION_32), LH_BACKEND_EINVAL);
     ck_assert_str_eq(be->last_error(ctx), "cpu: conv algorithm 7: expected 0 to 3");
-    ck_assert_int_eq(lh_backend_configure(be, ctx, LH_CONV_ALGO_WINOGRAD, &e), 0);
+    ck_assert_int_eq(be->configure(ctx, LH_CONV_ALGO_DIRECT, 5), LH_BACKEND_EINVAL);
+    ck_assert_str_eq(be->last_error(ctx), "cpu: precision 5: expected 0 or 1");
+    ck_assert_int_eq(lh_backend_configure(be, ctx, LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, &e),
+                     0);
+    ck_assert_int_ne(lh_backend_configure(be, ctx, LH_CONV_ALGO_WINOGRAD,
+                                          LH_PRECISION_BF16_MIXED, &e), 0);
+    ck_assert_str_eq(e.msg, "trainer.precision: bf16-mixed runs conv2d as oneDNN's direct bf16 "
+                            "convolution: trainer.conv_algorithm must be direct or auto, got "
+                            "winograd");
     lh_backend gemm_only = *be;
     gemm_only.name = "cuda";
     gemm_only.configure = NULL;
-    ck_assert_int_eq(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_GEMM, &e), 0);
-    ck_assert_int_ne(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_DIRECT, &e), 0);
+    ck_assert_int_eq(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_GEMM, LH_PRECISION_32,
+                                          &e), 0);
+    ck_assert_int_ne(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_32,
+                                          &e), 0);
     ck_assert_str_eq(e.msg, "trainer.conv_algorithm: direct needs the cpu device (the cuda "
                             "backend has only gemm)");
+    ck_assert_int_ne(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_GEMM,
+                                          LH_PRECISION_BF16_MIXED, &e), 0);
+    ck_assert_str_eq(e.msg, "trainer.precision: bf16-mixed needs the cpu device (the cuda "
+                            "backend computes in 32 only, for now)");
+    ck_assert_int_eq(lh_backend_precision(0), LH_PRECISION_32);
+    ck_assert_int_eq(lh_backend_precision(1), LH_PRECISION_BF16_MIXED);
+    ck_assert_int_eq(lh_backend_precision(2), LH_PRECISION_32); /* "32-true" */
     for (int a = 0; a < 4; a++)
         ck_assert_str_eq(lh_backend_conv_algorithms[a], names[a]);
     be->close(ctx);
