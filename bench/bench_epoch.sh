@@ -13,11 +13,13 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 # One lhost epoch per entry ALGORITHM[:PRECISION] of LHOST_BENCH_ALGOS (trainer.conv_algorithm,
 # trainer.precision; default 32), in that order; the first one's time is what the others'
-# ratios and PyTorch's are taken against. direct:bf16-mixed is left out where the CPU has
-# neither avx512_bf16 nor AMX. LHOST_BENCH_BATCHES=N trains N batches only (0: the whole
+# ratios and PyTorch's are taken against. The bf16-mixed entries are left out where the CPU
+# has neither avx512_bf16 nor AMX. LHOST_BENCH_BATCHES=N trains N batches only (0: the whole
 # epoch), for a quicker comparison on a loaded machine.
-algos=${LHOST_BENCH_ALGOS:-gemm direct winograd auto direct:bf16-mixed}
-if ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then algos=${algos//direct:bf16-mixed/}; fi
+algos=${LHOST_BENCH_ALGOS:-gemm direct winograd auto direct:bf16-mixed auto:bf16-mixed}
+if ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  algos=$(printf '%s\n' $algos | grep -v bf16-mixed | tr '\n' ' ')
+fi
 batches=${LHOST_BENCH_BATCHES:-0}
 gemm_s=""
 for entry in $algos; do

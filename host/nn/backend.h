@@ -32,8 +32,9 @@ int32_t lh_backend_precision(int32_t index);
 /* Tell an opened backend how to run conv2d (LH_CONV_ALGO_*, LH_PRECISION_*). A backend without
  * configure has only gemm in fp32: any other choice is refused, naming the backend:
  *   trainer.conv_algorithm: winograd needs the cpu device (the cuda backend has only gemm)
- * bf16-mixed runs conv2d as oneDNN's direct bf16 convolution, so it takes conv_algorithm
- * direct or auto only; the backend refuses it on a CPU without avx512_bf16 or AMX. */
+ * bf16-mixed runs conv2d as oneDNN's direct bf16 convolution (auto: that or fp32 gemm), so
+ * it takes conv_algorithm direct or auto only; the backend refuses it on a CPU without
+ * avx512_bf16 or AMX. */
 int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
                          int32_t precision, lh_error *err);
 

@@ -485,6 +485,25 @@ int lh_cpu_dnn_plans(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_
     return usable;
 }
 
+void lh_cpu_dnn_drop(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                     int32_t algorithm)
+{
+    int bf16 = ctx->precision == LH_PRECISION_BF16_MIXED;
+    for (lh_cpu_dnn_plan **at = ctx->dnn ? &ctx->dnn->plans : NULL; at && *at;) {
+        lh_cpu_dnn_plan *pl = *at;
+        lh_conv_shape ss;
+        lh_pool_shape sps;
+        int64_t lo;
+        slice(s, ps, pl->tid, ctx->nthreads, &ss, &sps, &lo);
+        if (same_plan(pl, &ss, ps ? &sps : NULL, algorithm, pl->tid, bf16)) {
+            *at = pl->next;
+            plan_free(pl);
+        } else {
+            at = &pl->next;
+        }
+    }
+}
+
 void lh_cpu_dnn_release(lh_backend_ctx *ctx)
 {
     lh_cpu_dnn *d = ctx->dnn;

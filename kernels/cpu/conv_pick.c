@@ -6,8 +6,10 @@
  *   winograd  oneDNN's convolution_winograd (F(4x4, 3x3): 3x3 stride 1 only)
  *   auto      per shape, the fastest of the three on a one-off measurement
  * A shape oneDNN has no optimised kernel for (conv_dnn.c says how that is told) runs GEMM.
- * trainer.precision bf16-mixed runs every conv as direct in bf16 (auto included: oneDNN has
- * no bf16 Winograd, and GEMM is fp32); a shape with no bf16 kernel runs GEMM in fp32.
+ * trainer.precision bf16-mixed runs direct in bf16 (oneDNN has no bf16 Winograd); auto then
+ * picks per shape between that and fp32 GEMM (oneDNN's direct kernels are slow with one input
+ * channel, as the tutorial's first conv has: 4-5x GEMM's time there, bench/README.md); a
+ * shape with no bf16 kernel runs GEMM in fp32.
  *
  * auto measures each candidate's forward + backward (best of two timed runs after one warm
  * run) on the shape's first call, on plan-sized buffers of fixed values, and remembers the
@@ -29,6 +31,7 @@ typedef struct lh_cpu_conv_choice {
     lh_conv_shape s;
     lh_pool_shape ps;
     int fused;
+    int32_t precision;
     int32_t algorithm;
 } lh_cpu_conv_choice;
 
@@ -145,6 +148,8 @@ static int measure(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_sh
         return lh_cpu_fail(ctx, LH_BACKEND_ENOMEM, "cpu: out of memory measuring conv2d");
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0] && !rc; c++) {
         lh_cpu_dnn_plan *plans[LH_CPU_MAX_THREADS], **pl = NULL;
+        if (candidates[c] == LH_CONV_ALGO_WINOGRAD && ctx->precision != LH_PRECISION_32)
+            continue; /* oneDNN has no bf16 Winograd */
         if (candidates[c] != LH_CONV_ALGO_GEMM) {
             int usable = lh_cpu_dnn_plans(ctx, s, ps, candidates[c], plans);
             if (usable < 0) {
@@ -167,6 +172,9 @@ static int measure(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_sh
             best_t = t, *best = candidates[c];
     }
     free(pr.block);
+    for (size_t c = 1; c < sizeof candidates / sizeof candidates[0]; c++)
+        if (candidates[c] != *best) /* the losers' plans would only hold memory */
+            lh_cpu_dnn_drop(ctx, s, ps, candidates[c]);
     return rc < 0 ? rc : rc ? LH_BACKEND_EINVAL : LH_BACKEND_OK;
 }
 
@@ -176,6 +184,7 @@ static int pick_auto(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_
     lh_cpu_conv_choice *c;
     for (c = ctx->conv_choices; c; c = c->next)
         if (memcmp(&c->s, s, sizeof *s) == 0 && c->fused == (ps != NULL) &&
+            c->precision == ctx->precision &&
             (!ps || memcmp(&c->ps, ps, sizeof *ps) == 0)) {
             *algorithm = c->algorithm;
             return LH_BACKEND_OK;
@@ -185,7 +194,7 @@ static int pick_auto(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_
         return rc;
     if (!(c = calloc(1, sizeof *c)))
         return lh_cpu_fail(ctx, LH_BACKEND_ENOMEM, "cpu: out of memory");
-    c->s = *s, c->fused = ps != NULL, c->algorithm = *algorithm;
+    c->s = *s, c->fused = ps != NULL, c->algorithm = *algorithm, c->precision = ctx->precision;
     if (ps)
         c->ps = *ps;
     c->next = ctx->conv_choices;
@@ -200,8 +209,6 @@ int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
     int rc;
     if (a == LH_CONV_ALGO_GEMM || s->n <= 0)
         return LH_CONV_ALGO_GEMM;
-    if (ctx->precision == LH_PRECISION_BF16_MIXED)
-        a = LH_CONV_ALGO_DIRECT; /* oneDNN's only bf16 convolution */
     if (a == LH_CONV_ALGO_AUTO && (rc = pick_auto(ctx, s, ps, &a)))
         return rc;
     if (a == LH_CONV_ALGO_GEMM)

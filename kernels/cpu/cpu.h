@@ -148,6 +148,9 @@ int lh_cpu_dnn_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_po
                         lh_cpu_dnn_plan **pl, const float *x, const float *w, const float *p,
                         const int32_t *argmax, const float *dy, float *dx, float *dw,
                         float *db);
+/* Free the plans of one shape and algorithm (auto's losers) in ctx->precision. */
+void lh_cpu_dnn_drop(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                     int32_t algorithm);
 void lh_cpu_dnn_release(lh_backend_ctx *ctx);
 /* Free auto's verdicts and the plans (cpu_close). */
 void lh_cpu_conv_release(lh_backend_ctx *ctx);
