@@ -39,8 +39,9 @@ for entry in $algos; do
   rss=$(awk '{print int($2/1024)}' time.txt)
   [ -n "$gemm_s" ] || gemm_s=$train_s
   ratio=$(awk -v a="$train_s" -v b="$gemm_s" 'BEGIN { printf "%.2f", a / b }')
-  echo "lhost ${algo} ${prec}: train ${train_s} s (x${ratio} of ${algos%% *}), validate ${val_s} s," \
-       "peak RSS ${rss} MiB, start to first batch ${first_ms} ms (threads ${threads})"
+  echo "lhost ${algo} ${prec}: train ${train_s} s (x${ratio} of ${algos%% *})," \
+       "validate ${val_s} s, peak RSS ${rss} MiB, start to first batch ${first_ms} ms" \
+       "(threads ${threads})"
 done
 if [ "$batches" != 0 ]; then
   echo "pytorch: skipped (LHOST_BENCH_BATCHES=${batches}: lhost trained part of an epoch)"
