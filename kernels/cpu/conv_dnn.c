@@ -551,7 +551,9 @@ static void plane_to_window(const lh_pool_shape *ps, const int32_t *argmax, int3
         for (int oy = 0; oy < ps->oh; oy++)
             for (int ox = 0; ox < ps->ow; ox++, idx++, argmax++) {
                 int a = *argmax, y = a / ps->w - oy * ps->stride, x = a % ps->w - ox * ps->stride;
-                *idx = y * ps->size + x;
+                /* an index outside its window (not one forward wrote) must not send oneDNN's
+                 * scatter outside the tensor: it lands on the window's first element */
+                *idx = y >= 0 && y < ps->size && x >= 0 && x < ps->size ? y * ps->size + x : 0;
             }
 }
 

@@ -267,6 +267,8 @@ START_TEST(fused_block_matches_gemm)
                     make_inputs(SHAPE(3, 1, 28, 28, 16, 3, 1, 1), 2, 2), t, 0, 0);
         compare_all("block 8->16 13x13 + pool 3 stride 2, n 5",
                     make_inputs(SHAPE(5, 8, 13, 13, 16, 3, 1, 1), 3, 2), t, 1, 0);
+        compare_all("block 8->16 14x14 + pool 3 stride 2 (floor drops a row), n 3",
+                    make_inputs(SHAPE(3, 8, 14, 14, 16, 3, 1, 1), 3, 2), t, 1, 0);
         compare_all("block 4->8 11x11 stride 2 + pool 2, n 2",
                     make_inputs(SHAPE(2, 4, 11, 11, 8, 3, 2, 1), 2, 2), t, 1, 1);
     }
