@@ -49,6 +49,21 @@ typedef struct lh_pool_shape {
     int32_t oh, ow;
 } lh_pool_shape;
 
+/* How conv2d (and the fused conv block) computes, set with lh_backend.configure. GEMM is
+ * im2col + sgemm, every backend's default and the reference; DIRECT and WINOGRAD are oneDNN's
+ * convolution primitives on the CPU; AUTO picks per shape from a one-off measurement. */
+#define LH_CONV_ALGO_GEMM 0
+#define LH_CONV_ALGO_AUTO 1
+#define LH_CONV_ALGO_DIRECT 2
+#define LH_CONV_ALGO_WINOGRAD 3
+
+/* Compute precision, set with lh_backend.configure (Lightning's trainer.precision names).
+ * BF16_MIXED: conv2d multiplies in bfloat16 (inputs and weights rounded to bf16 per call) and
+ * accumulates and writes fp32; the weights, every other op, the loss and the optimizer stay
+ * fp32. */
+#define LH_PRECISION_32 0
+#define LH_PRECISION_BF16_MIXED 1
+
 /* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
  * no kind, but parity tests and kernels switch on them). */
 #define LH_ACT_TANH 1
@@ -266,7 +281,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 5
+#define LH_BACKEND_VERSION 6
 
 /* The bytes of a communicator id (NCCL's ncclUniqueId) that one rank makes and the others
  * receive through the host's broadcast before lh_backend.comm_init. */
@@ -315,6 +330,11 @@ typedef struct lh_backend {
     /* Wait for the queued all-reduces at most timeout_s seconds (0: no limit); past it the
      * communicator is aborted and LH_BACKEND_ETIMEDOUT returned. */
     int (*comm_wait)(lh_backend_ctx *ctx, double timeout_s);
+    /* Since version 6. Choose how conv2d computes from now on: LH_CONV_ALGO_* and
+     * LH_PRECISION_*. NULL = the backend has only LH_CONV_ALGO_GEMM in LH_PRECISION_32.
+     * Returns 0 or LH_BACKEND_EINVAL (with last_error) for a choice it does not know or this
+     * machine cannot run. */
+    int (*configure)(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 } lh_backend;
 
 #undef LH_BACKEND_MEMBER_

@@ -21,6 +21,23 @@
 int lh_backend_select(const char *device, int32_t threads, const lh_backend **be,
                       lh_backend_ctx **ctx, lh_error *err);
 
+/* The names of trainer.conv_algorithm in LH_CONV_ALGO_* order, NULL-terminated. */
+extern const char *const lh_backend_conv_algorithms[];
+
+/* The names of trainer.precision, NULL-terminated: "32", "bf16-mixed", "32-true" (Lightning's
+ * long name of "32"); lh_backend_precision maps an index into it to LH_PRECISION_*. */
+extern const char *const lh_backend_precisions[];
+int32_t lh_backend_precision(int32_t index);
+
+/* Tell an opened backend how to run conv2d (LH_CONV_ALGO_*, LH_PRECISION_*). A backend without
+ * configure has only gemm in fp32: any other choice is refused, naming the backend:
+ *   trainer.conv_algorithm: winograd needs the cpu device (the cuda backend has only gemm)
+ * bf16-mixed runs conv2d as oneDNN's direct bf16 convolution (auto: that or fp32 gemm), so
+ * it takes conv_algorithm direct or auto only; the backend refuses it on a CPU without
+ * avx512_bf16 or AMX. */
+int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
+                         int32_t precision, lh_error *err);
+
 /* Load the CUDA module and return its ops table (not opened). The module stays loaded for the
  * life of the process. -1 with the path and the reason in err: dlerror's, or a table of
  * another LH_BACKEND_VERSION or struct_size than this lhost's ("CUDA module <path>: backend

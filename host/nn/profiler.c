@@ -54,6 +54,11 @@ static void prof_close(lh_backend_ctx *ctx)
     free(p);
 }
 
+static int prof_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision)
+{
+    return P(ctx)->be->configure(P(ctx)->ctx, conv_algorithm, precision);
+}
+
 static const char *prof_last_error(lh_backend_ctx *ctx)
 {
     return P(ctx)->be->last_error(P(ctx)->ctx);
@@ -142,6 +147,8 @@ int lh_profiler_wrap(const lh_backend **be, lh_backend_ctx **ctx, lh_error *err)
     } else {
         t->comm_id = NULL, t->comm_init = NULL, t->comm_allreduce_sum = NULL, t->comm_wait = NULL;
     }
+    if (in->configure)
+        t->configure = prof_configure;
     p->t0 = lh_clock_now();
     *be = t;
     *ctx = (lh_backend_ctx *)(void *)p;

@@ -1,6 +1,7 @@
 /* host/train/trainer_keys.c — the table of config keys (see trainer_keys.h) and its reader. */
 #include "trainer_keys.h"
 
+#include "backend.h"
 #include "loop_limits.h"
 
 #include <math.h>
@@ -105,6 +106,15 @@ const lh_trainer_key lh_trainer_keys[] = {
      "auto, cpu, cuda or cuda:N (Lightning's accelerator and devices)"},
     {"trainer.threads", LH_KEY_INT, "0", 0, 1024, 0, 0, NULL, OPT(threads),
      "CPU threads; 0: all cores"},
+    {"trainer.conv_algorithm", LH_KEY_ENUM, "gemm", 0, 0, 0, 0, lh_backend_conv_algorithms,
+     OPT(conv_algorithm),
+     "CPU conv2d: gemm (im2col + sgemm), direct or winograd (oneDNN's"
+     MORE "primitives; gemm where oneDNN has no kernel), auto (the fastest per"
+     MORE "shape, measured once per run; not bit-reproducible across runs)"},
+    {"trainer.precision", LH_KEY_ENUM, "32", 0, 0, 0, 0, lh_backend_precisions, OPT(precision),
+     "32 (or 32-true), or bf16-mixed: conv2d in bfloat16 with fp32 weights,"
+     MORE "loss and optimizer (CPU with avx512_bf16 or AMX; conv_algorithm"
+     MORE "direct, or auto: per shape bf16 direct or fp32 gemm)"},
     {"trainer.log_every_n_steps", LH_KEY_INT, "50", 1, INT32_MAX, 0, 0, NULL,
      OPT(log_every_n_steps), "write a metrics.csv row every N training steps"},
     {"trainer.default_root_dir", LH_KEY_STRING, ".", 0, 0, 0, 0, NULL, OPT(root_dir),

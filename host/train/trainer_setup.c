@@ -343,6 +343,9 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
             cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
         return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
     }
+    if (lh_backend_configure(t->be, t->bctx, o->conv_algorithm,
+                             lh_backend_precision(o->precision), err))
+        return -1;
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;
     return lh_trainer_data_setup(t, err) || setup_model(t, model_spec, err) || setup_loop(t, err) ||

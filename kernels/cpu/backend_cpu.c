@@ -139,6 +139,7 @@ static void cpu_close(lh_backend_ctx *ctx)
 {
     if (!ctx)
         return;
+    lh_cpu_conv_release(ctx);
     lh_cpu_pool_destroy(ctx->pool);
     for (int t = 0; t < ctx->nthreads; t++)
         free_aligned(ctx->scratch[t]);
@@ -228,6 +229,7 @@ static const lh_backend cpu_backend = {
     LH_BACKEND_OPS(CPU_OP_)
     .conv2d_relu_maxpool_forward = lh_cpu_conv2d_relu_maxpool_forward,
     .conv2d_relu_maxpool_backward = lh_cpu_conv2d_relu_maxpool_backward,
+    .configure = lh_cpu_configure,
 };
 
 const lh_backend *lh_cpu_backend(void)

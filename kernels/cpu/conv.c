@@ -1,4 +1,6 @@
-/* kernels/cpu/conv.c — conv2d forward/backward as im2col + oneDNN sgemm, one image at a time.
+/* kernels/cpu/conv.c — conv2d forward/backward as im2col + oneDNN sgemm, one image at a time:
+ * the GEMM algorithm (LH_CONV_ALGO_GEMM), the reference the oneDNN primitives of conv_dnn.c are
+ * tested against and their fallback (conv_pick.c dispatches between them).
  *
  * Each thread takes a contiguous slice of the batch. Per image (P = OH*OW, CRS = C*R*S):
  *   forward   y_i (K, P)   = w (K, CRS) . col_i (CRS, P) + b      (y prefilled with b, beta 1)
@@ -164,7 +166,7 @@ static void reduce_task(void *arg, int tid, int nt)
                          hi - nw);
 }
 
-static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s)
+int lh_cpu_conv_check(lh_backend_ctx *ctx, const lh_conv_shape *s)
 {
     if (s->n < 0 || s->c <= 0 || s->h <= 0 || s->w <= 0 || s->k <= 0 || s->r <= 0 ||
         s->s <= 0 || s->stride <= 0 || s->pad < 0)
@@ -179,10 +181,10 @@ static int check_shape(lh_backend_ctx *ctx, const lh_conv_shape *s)
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+int lh_cpu_gemm_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                           const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
 {
-    int rc = check_shape(ctx, s);
+    int rc = lh_cpu_conv_check(ctx, s);
     if (rc)
         return rc;
     rc = lh_cpu_reserve(ctx, scratch_floats(s, NULL), 0);
@@ -209,11 +211,11 @@ static int run_backward(lh_backend_ctx *ctx, conv_job *j)
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+int lh_cpu_gemm_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
                            lh_dmem *db)
 {
-    int rc = check_shape(ctx, s);
+    int rc = lh_cpu_conv_check(ctx, s);
     if (rc)
         return rc;
     conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
@@ -222,9 +224,9 @@ int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
 }
 
 /* The pool must read the conv output: ps->n == s->n, ps->c == s->k, ps->h/w == s->oh/ow. */
-static int check_block(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps)
+int lh_cpu_conv_block_check(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps)
 {
-    int rc = check_shape(ctx, s);
+    int rc = lh_cpu_conv_check(ctx, s);
     if (rc)
         return rc;
     if ((rc = lh_cpu_maxpool_check(ctx, ps)))
@@ -236,12 +238,12 @@ static int check_block(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_poo
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+int lh_cpu_gemm_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
                                        const lh_pool_shape *ps, const lh_dmem *x,
                                        const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
                                        lh_dmem *argmax)
 {
-    int rc = check_block(ctx, s, ps);
+    int rc = lh_cpu_conv_block_check(ctx, s, ps);
     if (rc)
         return rc;
     if ((rc = lh_cpu_reserve(ctx, scratch_floats(s, ps), 0)))
@@ -252,13 +254,13 @@ int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape 
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
                                         const lh_pool_shape *ps, const lh_dmem *x,
                                         const lh_dmem *w, const lh_dmem *p,
                                         const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
                                         lh_dmem *dw, lh_dmem *db)
 {
-    int rc = check_block(ctx, s, ps);
+    int rc = lh_cpu_conv_block_check(ctx, s, ps);
     if (rc)
         return rc;
     conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),

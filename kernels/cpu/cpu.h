@@ -68,6 +68,10 @@ struct lh_backend_ctx {
     size_t scratch_floats;              /* size of each scratch[t] */
     float *shared;                      /* workspace all threads see (partial sums) */
     size_t shared_floats;
+    int32_t conv_algorithm;             /* LH_CONV_ALGO_*, from configure (0: GEMM) */
+    int32_t precision;                  /* LH_PRECISION_*, from configure (0: fp32) */
+    struct lh_cpu_dnn *dnn;             /* oneDNN primitives and their cache (conv_dnn.c) */
+    struct lh_cpu_conv_choice *conv_choices; /* auto's verdict per shape (conv_pick.c) */
     char err[256];
     char desc[192];
 };
@@ -101,6 +105,61 @@ void lh_cpu_maxpool_planes_backward(const lh_pool_shape *s, const float *dy,
                                     const int32_t *argmax, float *dx, int64_t planes);
 /* 0, or LH_BACKEND_EINVAL with last_error set when the shape is inconsistent. */
 int lh_cpu_maxpool_check(lh_backend_ctx *ctx, const lh_pool_shape *s);
+
+/* ---- conv2d: GEMM (conv.c), oneDNN primitives (conv_dnn.c), the choice (conv_pick.c) --- */
+/* 0, or LH_BACKEND_EINVAL with last_error set when the shape is inconsistent. */
+int lh_cpu_conv_check(lh_backend_ctx *ctx, const lh_conv_shape *s);
+/* As lh_cpu_conv_check, and the pool must read the conv output. */
+int lh_cpu_conv_block_check(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                            const lh_pool_shape *ps);
+/* The GEMM algorithm: the ops' contracts exactly (kernels/backend.h). */
+int lh_cpu_gemm_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                               const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cpu_gemm_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                                const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                                lh_dmem *db);
+int lh_cpu_gemm_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                            const lh_pool_shape *ps, const lh_dmem *x,
+                                            const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                            lh_dmem *argmax);
+int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                             const lh_pool_shape *ps, const lh_dmem *x,
+                                             const lh_dmem *w, const lh_dmem *p,
+                                             const lh_dmem *argmax, const lh_dmem *dp,
+                                             lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
+
+/* oneDNN primitives. A plan is one pool thread's primitives for its slice of the batch under
+ * one algorithm (DIRECT or WINOGRAD; ps non-NULL: the fused conv+relu+maxpool block) in
+ * ctx->precision (BF16_MIXED: bf16 inputs, fp32 accumulation and outputs), created
+ * on first use and cached in ctx->dnn for the life of the context. lh_cpu_dnn_plans fills
+ * pl[nthreads] (NULL for a thread with an empty slice) and returns 1, or 0 where oneDNN has no
+ * optimised kernel for the shape (the caller then runs GEMM), or < 0 on error. */
+typedef struct lh_cpu_dnn_plan lh_cpu_dnn_plan;
+typedef struct lh_cpu_dnn lh_cpu_dnn;
+int lh_cpu_dnn_plans(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                     int32_t algorithm, lh_cpu_dnn_plan **pl);
+/* The ops' contracts (kernels/backend.h) on those plans. Plain (ps NULL): y is the conv
+ * output, dy its gradient, p and argmax unused. Fused: y / p is the pooled output, dy its
+ * gradient. dx may be NULL; db may be NULL. */
+int lh_cpu_dnn_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                       lh_cpu_dnn_plan **pl, const float *x, const float *w, const float *b,
+                       float *y, int32_t *argmax);
+int lh_cpu_dnn_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                        lh_cpu_dnn_plan **pl, const float *x, const float *w, const float *p,
+                        const int32_t *argmax, const float *dy, float *dx, float *dw,
+                        float *db);
+/* Free the plans of one shape and algorithm (auto's losers) in ctx->precision. */
+void lh_cpu_dnn_drop(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
+                     int32_t algorithm);
+void lh_cpu_dnn_release(lh_backend_ctx *ctx);
+/* Free auto's verdicts and the plans (cpu_close). */
+void lh_cpu_conv_release(lh_backend_ctx *ctx);
+/* The algorithm conv2d runs for this shape under ctx->conv_algorithm, AUTO and the fallback
+ * resolved: LH_CONV_ALGO_GEMM or _DIRECT / _WINOGRAD with its plans in pl[nthreads]; < 0 on
+ * error. */
+int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                              const lh_pool_shape *ps, lh_cpu_dnn_plan **pl);
+int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 
 #define F(p) ((float *)(p))
 #define CF(p) ((const float *)(p))

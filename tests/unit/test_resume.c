@@ -193,6 +193,30 @@ START_TEST(sgd_momentum_resume_is_exact)
 }
 END_TEST
 
+/* oneDNN's primitives keep the promise too: same config, seed and threads, same bytes, and
+ * resume is exact (the model's conv+relu+maxpool runs as the fused block). */
+START_TEST(direct_conv_resume_is_exact)
+{
+    straight_vs_split("--trainer.conv_algorithm=direct --trainer.threads=2");
+    synth_remove(dir);
+}
+END_TEST
+
+START_TEST(winograd_conv_resume_is_exact)
+{
+    straight_vs_split("--trainer.conv_algorithm=winograd --trainer.threads=2");
+    synth_remove(dir);
+}
+END_TEST
+
+START_TEST(bf16_mixed_resume_is_exact)
+{
+    straight_vs_split("--trainer.precision=bf16-mixed --trainer.conv_algorithm=direct "
+                      "--trainer.threads=2");
+    synth_remove(dir);
+}
+END_TEST
+
 /* A checkpoint taken in the middle of an epoch (every_n_train_steps) resumes at the next batch
  * with the same data order, metric state and logged sums: the end is byte-identical again. */
 START_TEST(mid_epoch_resume_is_exact)
@@ -237,6 +261,9 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, resume_is_exact);
     tcase_add_test(tc, sgd_momentum_resume_is_exact);
+    tcase_add_test(tc, direct_conv_resume_is_exact);
+    tcase_add_test(tc, winograd_conv_resume_is_exact);
+    tcase_add_test(tc, bf16_mixed_resume_is_exact);
     tcase_add_test(tc, mid_epoch_resume_is_exact);
     suite_add_tcase(s, tc);
     return check_run(s);

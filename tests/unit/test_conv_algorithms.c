@@ -1,0 +1,331 @@
+/* tests/unit/test_conv_algorithms.c — the CPU backend's conv2d algorithms
+ * (trainer.conv_algorithm: kernels/cpu/conv_pick.c, conv_dnn.c) against its GEMM path.
+ *
+ * conv2d_forward / conv2d_backward and the fused conv2d_relu_maxpool_forward / _backward run
+ * under direct, winograd and auto on shapes that oneDNN has kernels for and shapes it has not
+ * (Winograd is 3x3 stride 1 only: those must fall back to GEMM, bit for bit), on 1 and 2
+ * threads and odd batch sizes. Tolerance, as max |a - gemm| / max |gemm| over each tensor:
+ * direct 1e-5, winograd 1e-3 (its transforms round differently), auto the looser of the two,
+ * direct and auto under bf16-mixed 2e-2 (bf16 keeps 8 bits of mantissa).
+ * argmax must equal GEMM's wherever the pooled value is positive (ties have probability 0 with
+ * these inputs; where p is 0 the contract lets it differ). Each algorithm gives the same bytes
+ * twice, in one context and in a fresh one.
+ * Run: ctest --test-dir build -R test_conv_algorithms --output-on-failure */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "check_run.h"
+#include "kernels/backend.h"
+
+static const char *const names[] = {"gemm", "auto", "direct", "winograd"};
+
+/* What runs against GEMM, and how close it must come. */
+typedef struct variant {
+    int32_t algorithm, precision;
+    const char *name;
+    double tol;
+} variant;
+
+static const variant variants[] = {
+    {LH_CONV_ALGO_AUTO, LH_PRECISION_32, "auto", 1e-3},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_32, "direct", 1e-5},
+    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd", 1e-3},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED, "direct bf16-mixed", 2e-2},
+    {LH_CONV_ALGO_AUTO, LH_PRECISION_BF16_MIXED, "auto bf16-mixed", 2e-2},
+};
+
+static float *random_floats(size_t n, unsigned seed)
+{
+    float *v = malloc(n * sizeof *v + 4);
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        v[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return v;
+}
+
+static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
+{
+    const lh_backend *be = lh_cpu_backend();
+    char err[256];
+    lh_backend_ctx *ctx = be->open(0, threads, err, sizeof err);
+    ck_assert_msg(ctx != NULL, "%s", err);
+    ck_assert_msg(be->configure(ctx, algorithm, precision) == 0, "%s", be->last_error(ctx));
+    return ctx;
+}
+
+/* max |a - r| / max |r| over n elements. */
+static double rel_error(const float *a, const float *r, size_t n)
+{
+    double worst = 0.0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)r[i]);
+        scale = fmax(scale, fabs((double)r[i]));
+        worst = d <= worst ? worst : d; /* NaN counts as worst */
+    }
+    return worst / scale;
+}
+
+/* max |a - r| / max |r| <= tol, printing the worst element when not. */
+static void assert_close(const char *what, const float *a, const float *r, size_t n, double tol)
+{
+    double err = rel_error(a, r, n);
+    size_t at = 0;
+    if (getenv("LH_TEST_VERBOSE"))
+        fprintf(stderr, "%s: %.3g\n", what, err);
+    if (err <= tol)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)a[i] - r[i]) <= fabs((double)a[at] - r[at])))
+            at = i;
+    ck_abort_msg("%s: relative error %.3g > %.3g at [%zu]: %.8g vs %.8g", what, err, tol, at,
+                 (double)a[at], (double)r[at]);
+}
+
+/* Outputs of one algorithm on one shape: plain conv (y, dx, dw, db) or fused (p, argmax, ...). */
+typedef struct outs {
+    float *y, *dx, *dw, *db;
+    int32_t *argmax;
+    size_t ny, nx, nw, k;
+} outs;
+
+typedef struct inputs {
+    lh_conv_shape s;
+    lh_pool_shape ps; /* ps.size 0: plain conv */
+    float *x, *w, *b, *dy;
+} inputs;
+
+static inputs make_inputs(lh_conv_shape s, int pool_size, int pool_stride)
+{
+    inputs in = {.s = s};
+    s.oh = (s.h + 2 * s.pad - s.r) / s.stride + 1;
+    s.ow = (s.w + 2 * s.pad - s.s) / s.stride + 1;
+    in.s = s;
+    size_t ny = (size_t)s.n * s.k * s.oh * s.ow;
+    if (pool_size) {
+        in.ps = (lh_pool_shape){.n = s.n, .c = s.k, .h = s.oh, .w = s.ow, .size = pool_size,
+                                .stride = pool_stride,
+                                .oh = (s.oh - pool_size) / pool_stride + 1,
+                                .ow = (s.ow - pool_size) / pool_stride + 1};
+        ny = (size_t)s.n * s.k * in.ps.oh * in.ps.ow;
+    }
+    in.x = random_floats((size_t)s.n * s.c * s.h * s.w, 11);
+    in.w = random_floats((size_t)s.k * s.c * s.r * s.s, 12);
+    in.b = random_floats((size_t)s.k, 13);
+    in.dy = random_floats(ny, 14);
+    return in;
+}
+
+/* Forward and backward; the fused backward reads `given` p and argmax when not NULL (bf16's
+ * rounding may move a pool window's maximum to another element, which changes the whole
+ * gradient there: its conv math is compared on GEMM's forward instead). */
+static outs run_given(lh_backend_ctx *ctx, const inputs *in, int with_dx, const outs *given)
+{
+    const lh_backend *be = lh_cpu_backend();
+    const lh_conv_shape *s = &in->s;
+    outs o = {.nx = (size_t)s->n * s->c * s->h * s->w, .nw = (size_t)s->k * s->c * s->r * s->s,
+              .k = (size_t)s->k};
+    int rc;
+    o.ny = in->ps.size ? (size_t)s->n * s->k * in->ps.oh * in->ps.ow
+                       : (size_t)s->n * s->k * s->oh * s->ow;
+    o.y = calloc(o.ny + 1, sizeof(float));
+    o.argmax = calloc(o.ny + 1, sizeof(int32_t));
+    o.dx = calloc(o.nx + 1, sizeof(float));
+    o.dw = calloc(o.nw + 1, sizeof(float));
+    o.db = calloc(o.k + 1, sizeof(float));
+    lh_dmem *X = (lh_dmem *)in->x, *W = (lh_dmem *)in->w, *B = (lh_dmem *)in->b;
+    lh_dmem *DY = (lh_dmem *)in->dy, *DX = with_dx ? (lh_dmem *)o.dx : NULL;
+    if (in->ps.size) {
+        rc = be->conv2d_relu_maxpool_forward(ctx, s, &in->ps, X, W, B, (lh_dmem *)o.y,
+                                             (lh_dmem *)o.argmax);
+        ck_assert_msg(rc == 0, "%s", be->last_error(ctx));
+        const outs *fw = given ? given : &o;
+        rc = be->conv2d_relu_maxpool_backward(ctx, s, &in->ps, X, W, (lh_dmem *)fw->y,
+                                              (lh_dmem *)fw->argmax, DY, DX, (lh_dmem *)o.dw,
+                                              (lh_dmem *)o.db);
+    } else {
+        rc = be->conv2d_forward(ctx, s, X, W, B, (lh_dmem *)o.y);
+        ck_assert_msg(rc == 0, "%s", be->last_error(ctx));
+        rc = be->conv2d_backward(ctx, s, X, W, DY, DX, (lh_dmem *)o.dw, (lh_dmem *)o.db);
+    }
+    ck_assert_msg(rc == 0, "%s", be->last_error(ctx));
+    return o;
+}
+
+static outs run(lh_backend_ctx *ctx, const inputs *in, int with_dx)
+{
+    return run_given(ctx, in, with_dx, NULL);
+}
+
+static void outs_free(outs *o)
+{
+    free(o->y), free(o->dx), free(o->dw), free(o->db), free(o->argmax);
+}
+
+static int same_bytes(const outs *a, const outs *b)
+{
+    return memcmp(a->y, b->y, a->ny * sizeof(float)) == 0 &&
+           memcmp(a->argmax, b->argmax, a->ny * sizeof(int32_t)) == 0 &&
+           memcmp(a->dx, b->dx, a->nx * sizeof(float)) == 0 &&
+           memcmp(a->dw, b->dw, a->nw * sizeof(float)) == 0 &&
+           memcmp(a->db, b->db, a->k * sizeof(float)) == 0;
+}
+
+/* Every variant on `in` against GEMM on the same thread count; fallback: fp32 Winograd has no
+ * oneDNN kernel here, so its results must be GEMM's bytes. */
+static void compare_all(const char *label, inputs in, int threads, int with_dx,
+                        int winograd_falls_back)
+{
+    lh_backend_ctx *g = open_with(LH_CONV_ALGO_GEMM, LH_PRECISION_32, threads);
+    outs ref = run(g, &in, with_dx);
+    char what[160], t[200];
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        const variant *va = &variants[v];
+        lh_backend_ctx *ctx = open_with(va->algorithm, va->precision, threads);
+        const outs *given = va->precision == LH_PRECISION_BF16_MIXED ? &ref : NULL;
+        outs o = run_given(ctx, &in, with_dx, given), again = run_given(ctx, &in, with_dx, given);
+        lh_backend_ctx *fresh = open_with(va->algorithm, va->precision, threads);
+        outs o2 = run_given(fresh, &in, with_dx, given);
+        snprintf(what, sizeof what, "%s, %s, %d threads", label, va->name, threads);
+        ck_assert_msg(same_bytes(&o, &again), "%s: two runs in one context differ", what);
+        if (va->algorithm != LH_CONV_ALGO_AUTO) /* auto's choice may differ between contexts */
+            ck_assert_msg(same_bytes(&o, &o2), "%s: a fresh context gives other bytes", what);
+        if (va->precision == LH_PRECISION_32 && va->algorithm == LH_CONV_ALGO_WINOGRAD &&
+            winograd_falls_back)
+            ck_assert_msg(same_bytes(&o, &ref), "%s: no Winograd kernel here, so GEMM's bytes "
+                          "were expected", what);
+        else if (va->algorithm != LH_CONV_ALGO_AUTO) /* oneDNN sums in another order */
+            ck_assert_msg(!same_bytes(&o, &ref), "%s: GEMM's very bytes; did oneDNN run?", what);
+        if (va->precision == LH_PRECISION_BF16_MIXED && va->algorithm == LH_CONV_ALGO_DIRECT)
+            /* bf16's 8-bit mantissa shows */
+            ck_assert_msg(rel_error(o.y, ref.y, ref.ny) > 1e-4, "%s: y as close as fp32's; did "
+                          "bf16 run?", what);
+        snprintf(t, sizeof t, "%s: y", what);
+        assert_close(t, o.y, ref.y, ref.ny, va->tol);
+        if (with_dx) {
+            snprintf(t, sizeof t, "%s: dx", what);
+            assert_close(t, o.dx, ref.dx, ref.nx, va->tol);
+        }
+        snprintf(t, sizeof t, "%s: dw", what);
+        assert_close(t, o.dw, ref.dw, ref.nw, va->tol);
+        snprintf(t, sizeof t, "%s: db", what);
+        assert_close(t, o.db, ref.db, ref.k, va->tol);
+        /* argmax: GEMM's wherever p > 0 (fp32; bf16's rounding may move a near-tie) */
+        if (in.ps.size && va->precision == LH_PRECISION_32)
+            for (size_t i = 0; i < ref.ny; i++)
+                ck_assert_msg(ref.y[i] <= 0.0f || o.argmax[i] == ref.argmax[i],
+                              "%s: argmax[%zu] %d, GEMM's %d (p %g)", what, i, o.argmax[i],
+                              ref.argmax[i], (double)ref.y[i]);
+        outs_free(&o), outs_free(&again), outs_free(&o2);
+        lh_cpu_backend()->close(ctx);
+        lh_cpu_backend()->close(fresh);
+    }
+    outs_free(&ref);
+    lh_cpu_backend()->close(g);
+    free(in.x), free(in.w), free(in.b), free(in.dy);
+}
+
+#define SHAPE(N, C, H, W, K, R, ST, P)                                                           \
+    ((lh_conv_shape){.n = N, .c = C, .h = H, .w = W, .k = K, .r = R, .s = R, .stride = ST,        \
+                     .pad = P})
+
+START_TEST(conv_3x3_matches_gemm)
+{
+    for (int t = 1; t <= 2; t++) {
+        compare_all("conv 16->32 14x14 3x3 pad 1, n 6", make_inputs(SHAPE(6, 16, 14, 14, 32, 3,
+                                                                          1, 1), 0, 0), t, 1, 0);
+        compare_all("conv 1->16 28x28 3x3 pad 1, n 5 (no dx)",
+                    make_inputs(SHAPE(5, 1, 28, 28, 16, 3, 1, 1), 0, 0), t, 0, 0);
+    }
+}
+END_TEST
+
+START_TEST(odd_shapes_match_gemm)
+{
+    for (int t = 1; t <= 2; t++) {
+        compare_all("conv 3->8 12x13 3x3 stride 2 pad 1, n 5",
+                    make_inputs(SHAPE(5, 3, 12, 13, 8, 3, 2, 1), 0, 0), t, 1, 1);
+        compare_all("conv 8->16 9x9 5x5 pad 0, n 3", make_inputs(SHAPE(3, 8, 9, 9, 16, 5, 1, 0),
+                                                                 0, 0), t, 1, 1);
+        compare_all("conv 4->8 7x7 1x1, n 1", make_inputs(SHAPE(1, 4, 7, 7, 8, 1, 1, 0), 0, 0),
+                    t, 1, 1);
+    }
+}
+END_TEST
+
+START_TEST(fused_block_matches_gemm)
+{
+    for (int t = 1; t <= 2; t++) {
+        compare_all("block 16->32 14x14 + pool 2, n 6",
+                    make_inputs(SHAPE(6, 16, 14, 14, 32, 3, 1, 1), 2, 2), t, 1, 0);
+        compare_all("block 1->16 28x28 + pool 2, n 3 (no dx)",
+                    make_inputs(SHAPE(3, 1, 28, 28, 16, 3, 1, 1), 2, 2), t, 0, 0);
+        compare_all("block 8->16 13x13 + pool 3 stride 2, n 5",
+                    make_inputs(SHAPE(5, 8, 13, 13, 16, 3, 1, 1), 3, 2), t, 1, 0);
+        compare_all("block 8->16 14x14 + pool 3 stride 2 (floor drops a row), n 3",
+                    make_inputs(SHAPE(3, 8, 14, 14, 16, 3, 1, 1), 3, 2), t, 1, 0);
+        compare_all("block 4->8 11x11 stride 2 + pool 2, n 2",
+                    make_inputs(SHAPE(2, 4, 11, 11, 8, 3, 2, 1), 2, 2), t, 1, 1);
+    }
+}
+END_TEST
+
+/* Unknown choices are refused by the backend; a backend without configure takes only gemm in
+ * fp32, bf16-mixed only direct or auto, and the host says which key refused what. */
+START_TEST(choices_are_checked)
+{
+    const lh_backend *be = lh_cpu_backend();
+    char err[256];
+    lh_backend_ctx *ctx = be->open(0, 1, err, sizeof err);
+    lh_error e = {{0}};
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(be->configure(ctx, 7, LH_PRECISION_32), LH_BACKEND_EINVAL);
+    ck_assert_str_eq(be->last_error(ctx), "cpu: conv algorithm 7: expected 0 to 3");
+    ck_assert_int_eq(be->configure(ctx, LH_CONV_ALGO_DIRECT, 5), LH_BACKEND_EINVAL);
+    ck_assert_str_eq(be->last_error(ctx), "cpu: precision 5: expected 0 or 1");
+    ck_assert_int_eq(lh_backend_configure(be, ctx, LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, &e),
+                     0);
+    ck_assert_int_ne(lh_backend_configure(be, ctx, LH_CONV_ALGO_WINOGRAD,
+                                          LH_PRECISION_BF16_MIXED, &e), 0);
+    ck_assert_str_eq(e.msg, "trainer.precision: bf16-mixed runs conv2d as oneDNN's direct bf16 "
+                            "convolution: trainer.conv_algorithm must be direct or auto, got "
+                            "winograd");
+    lh_backend gemm_only = *be;
+    gemm_only.name = "cuda";
+    gemm_only.configure = NULL;
+    ck_assert_int_eq(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_GEMM, LH_PRECISION_32,
+                                          &e), 0);
+    ck_assert_int_ne(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_32,
+                                          &e), 0);
+    ck_assert_str_eq(e.msg, "trainer.conv_algorithm: direct needs the cpu device (the cuda "
+                            "backend has only gemm)");
+    ck_assert_int_ne(lh_backend_configure(&gemm_only, ctx, LH_CONV_ALGO_GEMM,
+                                          LH_PRECISION_BF16_MIXED, &e), 0);
+    ck_assert_str_eq(e.msg, "trainer.precision: bf16-mixed needs the cpu device (the cuda "
+                            "backend computes in 32 only, for now)");
+    ck_assert_int_eq(lh_backend_precision(0), LH_PRECISION_32);
+    ck_assert_int_eq(lh_backend_precision(1), LH_PRECISION_BF16_MIXED);
+    ck_assert_int_eq(lh_backend_precision(2), LH_PRECISION_32); /* "32-true" */
+    for (int a = 0; a < 4; a++)
+        ck_assert_str_eq(lh_backend_conv_algorithms[a], names[a]);
+    be->close(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv_algorithms");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, conv_3x3_matches_gemm);
+    tcase_add_test(tc, odd_shapes_match_gemm);
+    tcase_add_test(tc, fused_block_matches_gemm);
+    tcase_add_test(tc, choices_are_checked);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
