@@ -62,7 +62,8 @@ add_dependencies(test_ref_callbacks_run lhost_cuda_emu lhost)
 # code (the emulation).
 add_test(NAME test_loop_limits_emu COMMAND test_loop_limits)
 set_tests_properties(test_loop_limits_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 600
-  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
+  ENVIRONMENT
+  "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0;LH_TEST_DEVICE=cuda")
 add_dependencies(test_loop_limits lhost_cuda_emu lhost)
 # The model's buffers and update_bn against PyTorch on the CUDA backend's code (the emulation).
 add_test(NAME test_update_bn_emu COMMAND test_update_bn)

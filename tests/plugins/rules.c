@@ -141,7 +141,8 @@ static int32_t nm_batch_end(void *s, lhost_ctx *c, const lhost_batch_info *b)
     int32_t n;
     uint64_t need = (uint64_t)b->batch_size * (uint64_t)b->num_classes;
     if (h->tensor_count(c, &n) != LHOST_OK || n < 1 || h->tensor_info(c, 0, &ti) != LHOST_OK ||
-        ti.numel > 4096 || h->tensor_read(c, 0, LHOST_TENSOR_PARAM, first, (uint64_t)ti.numel) != LHOST_OK)
+        ti.numel > 4096 ||
+        h->tensor_read(c, 0, LHOST_TENSOR_PARAM, first, (uint64_t)ti.numel) != LHOST_OK)
         return LHOST_ERROR;
     if (need == 0 || need > 64 * 16)
         return need == 0 ? LHOST_OK : LHOST_ERROR;
