@@ -2,8 +2,11 @@
 comparison with lhost in bench/bench_epoch.sh (same data, batch 64, Adam 1e-3, same threads).
 
   python3 bench/torch_epoch.py --data /usr/share/datasets/fashion-mnist --threads 2 [--epochs 1]
+      [--limit-train-batches N]
 
-Prints one JSON line per epoch: train_s, val_s, val_acc, peak_rss_mib.
+--limit-train-batches N trains the first N batches of each epoch's shuffle (0: all), as lhost's
+trainer.limit_train_batches; validation always covers the 10k test images.
+Prints one JSON line per epoch: train_s, val_s, val_acc, peak_rss_mib, train_batches.
 """
 import argparse, gzip, json, os, resource, time
 
@@ -52,6 +55,7 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--limit-train-batches", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -62,7 +66,8 @@ def main():
         t0 = time.perf_counter()
         m.train()
         perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), 64):
+        n = len(xt) if a.limit_train_batches <= 0 else min(len(xt), 64 * a.limit_train_batches)
+        for i in range(0, n, 64):
             idx = perm[i:i + 64]
             loss = F.cross_entropy(m(xt[idx]), yt[idx])
             opt.zero_grad()
@@ -77,7 +82,8 @@ def main():
         t2 = time.perf_counter()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"epoch": ep, "train_s": round(t1 - t0, 2), "val_s": round(t2 - t1, 2),
-                          "val_acc": correct / len(xv), "peak_rss_mib": round(rss, 1)}), flush=True)
+                          "val_acc": correct / len(xv), "peak_rss_mib": round(rss, 1),
+                          "train_batches": (n + 63) // 64}), flush=True)
 
 
 if __name__ == "__main__":
