@@ -697,11 +697,41 @@ static int override_part(const override_arg *ov, lh_config_node **cur, const cha
 
 /* Split the argument at its first '=' (a value may hold more), then walk the key one dotted part
  * at a time. */
+/* The offset of the first byte of s that does not begin UTF-8 as YAML reads it (a code point up
+ * to U+10FFFF, no surrogate, no overlong form), or -1. An override is held to what a file is, so
+ * the tree it makes emits as YAML that loads back (libyaml's emitter would escape U+18B35E as
+ * "\U0018B35E", which its reader refuses). */
+static long utf8_bad(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                                         : (c & 0xF8) == 0xF0 ? 3 : 4;
+        unsigned long v = n == 0 ? c : c & (0x3Fu >> n);
+        if (n == 4)
+            return (long)(p - (const unsigned char *)s);
+        for (unsigned k = 1; k <= n; k++) {
+            if ((p[k] & 0xC0) != 0x80) /* a NUL ends the loop here too */
+                return (long)(p - (const unsigned char *)s);
+            v = v << 6 | (p[k] & 0x3Fu);
+        }
+        if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
+            v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return (long)(p - (const unsigned char *)s);
+        p += n + 1;
+    }
+    return -1;
+}
+
 int lh_config_override(lh_config *cfg, const char *arg, lh_error *err)
 {
     lh_error local;
     if (!err)
         err = &local;
+    long bad = utf8_bad(arg);
+    if (bad >= 0)
+        return lh_error_set(err, "config command line (%.*s...): byte %ld is not UTF-8 text",
+                            (int)(bad < 60 ? bad : 60), arg, bad);
     char where[1100];
     snprintf(where, sizeof where, "command line (%.1000s)", arg);
     const char *s = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;

@@ -89,6 +89,16 @@ static int idx_dims(idx_file *f, int rank, int64_t dims[4], int64_t *payload, lh
     return 0;
 }
 
+/* zlib's read buffer: 256 KiB, or the file's size when smaller (at least zlib's default 8 KiB),
+ * so a small file costs no large allocations. Only the chunking depends on it. */
+static unsigned read_buffer(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size >= (1 << 18))
+        return 1u << 18;
+    return st.st_size < 8192 ? 8192u : (unsigned)st.st_size;
+}
+
 /* Open f->path and read its header. rank_lo..rank_hi are the accepted ranks, rank_text names
  * them in a bad-rank message and rank_lo's magic is the one a bad-magic message expects. On
  * success dims[0..*rank) hold the dimensions and the file is positioned at the payload, whose
@@ -104,7 +114,7 @@ static int idx_open(idx_file *f, int rank_lo, int rank_hi, const char *rank_text
     if (!f->gz)
         return lh_error_set(err, "data %s: cannot open: %s", f->path,
                             errno ? strerror(errno) : "out of memory");
-    gzbuffer(f->gz, 1 << 18);
+    gzbuffer(f->gz, read_buffer(f->path));
     if (idx_read(f, magic, 4, "a 4-byte IDX magic number", err) < 0)
         return -1;
     if (magic[0] != 0 || magic[1] != 0)

@@ -17,6 +17,10 @@ done
 [ ${#opts[@]} -gt 0 ] || opts=(-max_total_time=60)
 [ ${#targets[@]} -gt 0 ] || targets=(bare_parse idx ckpt config params ckpt_name plugin_desc)
 export LHOST_DATA_CACHE=0
+# No allocation stacks kept: ASan finds the same errors without them, at a quarter less time
+# per input for the allocation-heavy parsers (config, ckpt). A finding replayed directly
+# (build-fuzz/tests/fuzz_TARGET FILE) prints them in full. The caller's options come after.
+export ASAN_OPTIONS="malloc_context_size=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 status=0
 for t in "${targets[@]}"; do
   exe="$build/tests/fuzz_$t"
@@ -24,8 +28,12 @@ for t in "${targets[@]}"; do
   log="$build/tests/fuzz_work/$t.log"
   mkdir -p "$work"
   dict=(); [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+  # A YAML config past 2 KiB reaches no limit that a shorter one cannot (depth 64, 64 override
+  # parts), only costs time; the other targets keep libFuzzer's default (4 KiB, or the largest
+  # seed). A -max_len given to the script comes later and wins.
+  len=(); [ "$t" = config ] && len=(-max_len=2048)
   start=$(date +%s)
-  "$exe" "${opts[@]}" "${dict[@]}" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+  "$exe" "${len[@]}" "${opts[@]}" "${dict[@]}" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/tests/fuzz_work/$t-" \
     "$work" "$here/corpus_$t" >"$log" 2>&1
   rc=$?

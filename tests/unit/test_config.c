@@ -428,6 +428,34 @@ START_TEST(test_emit_layout)
 END_TEST
 
 /* What --print_config prints: the file with the overrides applied, loading back the same. */
+/* An override is UTF-8 text as a file must be: accepted code points emit and load back; a code
+ * point past U+10FFFF (which libyaml's emitter would escape and its reader refuse), a surrogate,
+ * an overlong form or a cut sequence is refused with the byte it starts at. */
+START_TEST(test_override_utf8)
+{
+    lh_error err = {{0}};
+    lh_config *cfg = load(YAML_TEXT);
+    static const char *const bad[][2] = {
+        {"--data.name=ab\xf6\x8b\x8d\x9e", "byte 14 is not UTF-8"}, /* U+18B35E */
+        {"--data.\xed\xa0\x80=1", "byte 7 is not UTF-8"},             /* U+D800 */
+        {"--data.name=\xc0\xaf", "byte 12 is not UTF-8"},              /* overlong '/' */
+        {"--data.name=\xe6\x97", "byte 12 is not UTF-8"},              /* cut */
+        {"--data.name=\xff", "byte 12 is not UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_ne(lh_config_override(cfg, bad[i][0], &err), 0);
+        ck_assert_msg(strstr(err.msg, bad[i][1]) && strstr(err.msg, "config command line ("),
+                      "%s", err.msg);
+    }
+    ck_assert_str_eq(lh_config_scalar(lh_config_get(lh_config_root(cfg), "data.name")), "null");
+    /* é, 日 and U+10FFFF, the last code point */
+    ck_assert_msg(lh_config_override(cfg, "--data.n\xc3\xa9=\xe6\x97\xa5 \xf4\x8f\xbf\xbf",
+                                     &err) == 0, "%s", err.msg);
+    free(round_trip(cfg));
+    lh_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_emit_after_overrides)
 {
     lh_error err = {{0}};
@@ -470,6 +498,7 @@ int main(void)
     tcase_add_test(tc, test_emit_round_trip);
     tcase_add_test(tc, test_emit_layout);
     tcase_add_test(tc, test_emit_after_overrides);
+    tcase_add_test(tc, test_override_utf8);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
