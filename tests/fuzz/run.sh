@@ -33,8 +33,10 @@ for t in "${targets[@]}"; do
   # seed). A -max_len given to the script comes later and wins.
   len=(); [ "$t" = config ] && len=(-max_len=2048)
   start=$(date +%s)
-  "$exe" "${len[@]}" "${opts[@]}" "${dict[@]}" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$build/tests/fuzz_work/$t-" \
+  # The limits come before the caller's options, so that a caller can raise them (libFuzzer
+  # takes a flag's last value): -timeout is wall-clock time, and a loaded machine may need more.
+  "$exe" "${len[@]}" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 "${opts[@]}" \
+    "${dict[@]}" -print_final_stats=1 -artifact_prefix="$build/tests/fuzz_work/$t-" \
     "$work" "$here/corpus_$t" >"$log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
