@@ -94,10 +94,12 @@ static int make_digits(void)
 {
     gzFile g = gzopen(SKDATA "/digits.csv.gz", "rb");
     char line[1024];
-    float *x = malloc(1797 * 64 * sizeof *x);
+    float *x;
     int64_t y[1797], n = 0, sx[4] = {1797, 1, 8, 8}, sy[1] = {1797};
     if (!g)
         return -1;
+    x = malloc(1797 * 64 * sizeof *x);
+    ck_assert_ptr_nonnull(x);
     while (n < 1797 && gzgets(g, line, sizeof line)) {
         char *p = line;
         for (int j = 0; j < 65; j++) {
