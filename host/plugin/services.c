@@ -161,22 +161,28 @@ static int32_t svc_tensor_count(lhost_ctx *ctx, int32_t *out)
     return ENV_CALL(ctx, tensor_count, LHOST_EUNSUPPORTED, out);
 }
 
+/* The env's answer `full` into the plugin's `out`, as trainer_state: only what the plugin's
+ * struct has room for, its own struct_size kept. */
+static int32_t tensor_info_out(lhost_tensor_info *out, lhost_tensor_info *full, int32_t rc)
+{
+    uint32_t n;
+    if (rc != LHOST_OK)
+        return rc;
+    n = out->struct_size < sizeof *full ? out->struct_size : (uint32_t)sizeof *full;
+    full->struct_size = out->struct_size;
+    memcpy(out, full, n);
+    return LHOST_OK;
+}
+
+#define TENSOR_INFO_OK(ctx, out) ((ctx) && (out) && (out)->struct_size >= sizeof(uint32_t))
+
 static int32_t svc_tensor_info(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out)
 {
-    lhost_tensor_info full;
-    uint32_t n;
-    int32_t rc;
-    if (!ctx || !out || out->struct_size < sizeof(uint32_t))
+    lhost_tensor_info full = {.struct_size = sizeof full};
+    if (!TENSOR_INFO_OK(ctx, out))
         return LHOST_EINVAL;
-    memset(&full, 0, sizeof full);
-    full.struct_size = sizeof full;
-    if ((rc = ENV_CALL(ctx, tensor_info, LHOST_EUNSUPPORTED, index, &full)) != LHOST_OK)
-        return rc;
-    /* As trainer_state: only what the plugin's struct has room for. */
-    n = out->struct_size < sizeof full ? out->struct_size : (uint32_t)sizeof full;
-    full.struct_size = out->struct_size;
-    memcpy(out, &full, n);
-    return LHOST_OK;
+    return tensor_info_out(out, &full, ENV_CALL(ctx, tensor_info, LHOST_EUNSUPPORTED, index,
+                                                &full));
 }
 
 static int32_t svc_tensor_find(lhost_ctx *ctx, const char *name, int32_t *index)
@@ -275,19 +281,11 @@ static int32_t svc_buffer_count(lhost_ctx *ctx, int32_t *out)
 
 static int32_t svc_buffer_info(lhost_ctx *ctx, int32_t index, lhost_tensor_info *out)
 {
-    lhost_tensor_info full;
-    uint32_t n;
-    int32_t rc;
-    if (!ctx || !out || out->struct_size < sizeof(uint32_t))
+    lhost_tensor_info full = {.struct_size = sizeof full};
+    if (!TENSOR_INFO_OK(ctx, out))
         return LHOST_EINVAL;
-    memset(&full, 0, sizeof full);
-    full.struct_size = sizeof full;
-    if ((rc = ENV_CALL(ctx, buffer_info, LHOST_EUNSUPPORTED, index, &full)) != LHOST_OK)
-        return rc;
-    n = out->struct_size < sizeof full ? out->struct_size : (uint32_t)sizeof full;
-    full.struct_size = out->struct_size;
-    memcpy(out, &full, n);
-    return LHOST_OK;
+    return tensor_info_out(out, &full, ENV_CALL(ctx, buffer_info, LHOST_EUNSUPPORTED, index,
+                                                &full));
 }
 
 static int32_t svc_buffer_read(lhost_ctx *ctx, int32_t index, void *dst, uint64_t numel)
