@@ -25,6 +25,7 @@
 
 #include "check_run.h"
 #include "cli_run.h"
+#include "csv_column.h"
 #include "safetensors.h"
 #include "synth_data.h"
 
@@ -84,42 +85,11 @@ static char *file_text(const char *rel)
     return s;
 }
 
-/* Column `name` of a CSV text: values of every row into out (NAN where empty); rows read. */
-static int csv_column(const char *text, const char *name, double *out, int cap)
-{
-    const char *line = text, *nl;
-    int col = -1, c = 0, n = 0;
-    size_t len = strlen(name);
-    const char *p = text;
-    while (*p && *p != '\n') { /* the header */
-        const char *end = p + strcspn(p, ",\n");
-        if ((size_t)(end - p) == len && strncmp(p, name, len) == 0)
-            col = c;
-        c++;
-        p = *end == ',' ? end + 1 : end;
-    }
-    ck_assert_msg(col >= 0, "no column \"%s\" in\n%.300s", name, text);
-    line = strchr(text, '\n');
-    while (line && line[1] && n < cap) {
-        line++;
-        nl = strchr(line, '\n');
-        p = line;
-        for (c = 0; c < col && p && (!nl || p < nl); c++)
-            p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
-        out[n++] = (p && *p != ',' && *p != '\n' && *p) ? strtod(p, NULL) : NAN;
-        line = nl;
-    }
-    return n;
-}
-
 /* The non-empty values of a column, in row order. */
 static int csv_values(const char *text, const char *name, double *out, int cap)
 {
-    double all[4096];
-    int n = csv_column(text, name, all, 4096), k, m = 0;
-    for (k = 0; k < n && m < cap; k++)
-        if (!isnan(all[k]))
-            out[m++] = all[k];
+    int m = csv_column_values(text, name, out, cap);
+    ck_assert_msg(m >= 0, "no column \"%s\" in\n%.300s", name, text);
     return m;
 }
 
