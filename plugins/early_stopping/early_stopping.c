@@ -395,20 +395,4 @@ static const lhost_plugin_desc es_desc = {
     .vtable = &es_vtable,
 };
 
-static const lhost_plugin_desc *const es_plugins[] = {&es_desc};
-
-static const lhost_library es_library = {
-    .struct_size = sizeof(lhost_library),
-    .abi = LHOST_ABI_VERSION_INIT,
-    .error = NULL,
-    .n_plugins = 1,
-    .plugins = es_plugins,
-};
-
-LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *host_abi,
-                                                     const lhost_host *host)
-{
-    (void)host_abi;
-    (void)host;
-    return &es_library;
-}
+LHOST_PLUGIN_LIBRARY(&es_desc);

@@ -127,14 +127,4 @@ static const lhost_plugin_desc desc = {
     params, sizeof params / sizeof params[0], LHOST_PRIORITY_DEFAULT, &vtable,
 };
 
-static const lhost_plugin_desc *const plugins[] = {&desc};
-static const lhost_library library = {sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL, 1,
-                                      plugins};
-
-LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *abi,
-                                                     const lhost_host *host)
-{
-    (void)abi;
-    (void)host;
-    return &library;
-}
+LHOST_PLUGIN_LIBRARY(&desc);

@@ -4,15 +4,4 @@
  * set the optimizer's lr through the host's set_hparam service. */
 #include "lr_sched.h"
 
-static const lhost_plugin_desc *const plugins[] = {&lhs_step_lr_desc, &lhs_cosine_desc,
-                                                   &lhs_one_cycle_desc, &lhs_plateau_desc};
-static const lhost_library library = {sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL, 4,
-                                      plugins};
-
-LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *abi,
-                                                     const lhost_host *host)
-{
-    (void)abi;
-    (void)host;
-    return &library;
-}
+LHOST_PLUGIN_LIBRARY(&lhs_step_lr_desc, &lhs_cosine_desc, &lhs_one_cycle_desc, &lhs_plateau_desc);

@@ -828,20 +828,4 @@ static const lhost_plugin_desc mc_desc = {
     .vtable = &mc_vtable,
 };
 
-static const lhost_plugin_desc *const mc_plugins[] = {&mc_desc};
-
-static const lhost_library mc_library = {
-    .struct_size = sizeof(lhost_library),
-    .abi = LHOST_ABI_VERSION_INIT,
-    .error = NULL,
-    .n_plugins = 1,
-    .plugins = mc_plugins,
-};
-
-LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *host_abi,
-                                                     const lhost_host *host)
-{
-    (void)host_abi;
-    (void)host;
-    return &mc_library;
-}
+LHOST_PLUGIN_LIBRARY(&mc_desc);

@@ -69,6 +69,28 @@ typedef struct lhost_library {
 typedef const lhost_library *(*lhost_entry_fn)(const lhost_version *host_abi,
                                                const lhost_host *host);
 
+/* The whole entry point of a library whose plugins are fixed at build time (most are):
+ *
+ *     LHOST_PLUGIN_LIBRARY(&my_desc);             one plugin
+ *     LHOST_PLUGIN_LIBRARY(&a_desc, &b_desc);     several
+ *
+ * defines the descriptor table, the lhost_library and `lhost_plugin_entry` returning it. Write
+ * the entry by hand to decide at load time (look at host_abi, or refuse with `error`). */
+#define LHOST_PLUGIN_LIBRARY(...)                                                               \
+    static const lhost_plugin_desc *const lhost_library_plugins_[] = {__VA_ARGS__};            \
+    static const lhost_library lhost_library_ = {                                              \
+        sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL,                                   \
+        (uint32_t)(sizeof lhost_library_plugins_ / sizeof lhost_library_plugins_[0]),          \
+        lhost_library_plugins_};                                                               \
+    LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *host_abi,        \
+                                                         const lhost_host *host)               \
+    {                                                                                          \
+        (void)host_abi;                                                                        \
+        (void)host;                                                                            \
+        return &lhost_library_;                                                                \
+    }                                                                                          \
+    typedef int lhost_library_defined_ /* so that the use ends with a semicolon */
+
 #ifdef __cplusplus
 }
 #endif
