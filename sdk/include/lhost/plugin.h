@@ -76,14 +76,19 @@ typedef const lhost_library *(*lhost_entry_fn)(const lhost_version *host_abi,
  *
  * defines the descriptor table, the lhost_library and `lhost_plugin_entry` returning it. Write
  * the entry by hand to decide at load time (look at host_abi, or refuse with `error`). */
+#ifdef __cplusplus
+#define LHOST_ENTRY_LINKAGE_ extern "C"
+#else
+#define LHOST_ENTRY_LINKAGE_
+#endif
 #define LHOST_PLUGIN_LIBRARY(...)                                                               \
     static const lhost_plugin_desc *const lhost_library_plugins_[] = {__VA_ARGS__};            \
     static const lhost_library lhost_library_ = {                                              \
         sizeof(lhost_library), LHOST_ABI_VERSION_INIT, NULL,                                   \
         (uint32_t)(sizeof lhost_library_plugins_ / sizeof lhost_library_plugins_[0]),          \
         lhost_library_plugins_};                                                               \
-    LHOST_EXPORT const lhost_library *lhost_plugin_entry(const lhost_version *host_abi,        \
-                                                         const lhost_host *host)               \
+    LHOST_ENTRY_LINKAGE_ LHOST_EXPORT const lhost_library *lhost_plugin_entry(                 \
+        const lhost_version *host_abi, const lhost_host *host)                                 \
     {                                                                                          \
         (void)host_abi;                                                                        \
         (void)host;                                                                            \
