@@ -276,18 +276,8 @@ static int batch(lh_check_host *h, int64_t e, int32_t b, int32_t stage, lhost_ba
         h->targets[i] = n == 1 ? 0 : i % CLASSES, h->index[i] = b * LH_CHECK_ROWS + i;
     if (e == h->nan_epoch && b == LH_CHECK_BATCHES - 1)
         h->inputs[0] = NAN, h->inputs[1] = INFINITY;
-    memset(bi, 0, sizeof *bi);
-    bi->struct_size = sizeof *bi;
-    bi->batch_idx = b;
-    bi->batch_size = n;
-    bi->loss = NAN;
-    bi->stage = stage;
-    bi->num_classes = t->model.num_outputs;
-    bi->input_ndim = 4;
-    bi->input_shape[0] = n, bi->input_shape[1] = IN_C;
-    bi->input_shape[2] = bi->input_shape[3] = IN_HW;
+    lh_trainer_batch_info(t, stage, b, n, h->index, 0, NAN, bi); /* as the trainer's hooks */
     bi->targets = h->targets;
-    bi->sample_index = h->index;
     t->batch_idx = b;
     if (n > 0 && (t->be->upload(t->bctx, t->model.input, h->inputs, (size_t)(n * per) * 4) ||
                   t->be->upload(t->bctx, t->model.targets, h->targets, (size_t)n * 4)))

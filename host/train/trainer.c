@@ -41,9 +41,8 @@ static int load_batch(lh_trainer *t, const lh_dmem *images, const lh_dmem *label
     return 0;
 }
 
-/* The batch hooks' view of the n samples idx[first ..] in t->model.input (nothing copied). */
-static void batch_info(const lh_trainer *t, int32_t stage, int64_t b, int32_t n,
-                       const int32_t *idx, int64_t first, double loss, lhost_batch_info *bi)
+void lh_trainer_batch_info(const lh_trainer *t, int32_t stage, int64_t b, int32_t n,
+                           const int32_t *idx, int64_t first, double loss, lhost_batch_info *bi)
 {
     memset(bi, 0, sizeof *bi);
     bi->struct_size = sizeof *bi;
@@ -273,7 +272,7 @@ int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err)
             continue;
         loss_sum += (double)loss * n;
         seen += n;
-        batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, start, loss, &bi);
+        lh_trainer_batch_info(t, LHOST_STAGE_VALIDATE, b, n, t->seq, start, loss, &bi);
         if (batch_end_hook(t, LH_HOOK_VALIDATION_BATCH_END, &bi, err))
             return -1;
         lh_progress_val_step(lh_progress_active(), b + 1);
@@ -407,7 +406,7 @@ static int train_epoch(lh_trainer *t, lh_progress *pb, lh_error *err)
         if (n > 0 && load_batch(t, t->train_images, t->train_labels, t->train.labels, t->perm,
                                 t->perm_dev, start, n, err))
             return -1;
-        batch_info(t, LHOST_STAGE_FIT, b, n, t->perm, start, NAN, &bi);
+        lh_trainer_batch_info(t, LHOST_STAGE_FIT, b, n, t->perm, start, NAN, &bi);
         if (hook(t, LH_HOOK_TRAIN_BATCH_START, &bi, err) ||
             (n > 0 && (lh_model_forward(&t->model, n, 1, dropout_seed(t), err) ||
                        lh_model_loss(&t->model, n, 1, err) ||
@@ -687,7 +686,7 @@ int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
         }
         if (predict_rows(t, &f, b * B, n, err))
             goto fail;
-        batch_info(t, LHOST_STAGE_PREDICT, b, n, t->seq, b * B, NAN, &bi);
+        lh_trainer_batch_info(t, LHOST_STAGE_PREDICT, b, n, t->seq, b * B, NAN, &bi);
         if (batch_end_hook(t, LH_HOOK_PREDICT_BATCH_END, &bi, err))
             goto fail;
     }

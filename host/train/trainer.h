@@ -188,6 +188,10 @@ int lh_trainer_make_run_dir(lh_trainer *t, lh_error *err);
 int lh_trainer_reload_csv(lh_trainer *t, lh_error *err);
 
 int lh_trainer_fit(lh_trainer *t, lh_error *err);
+/* The batch hooks' view of the n samples idx[first ..] in t->model.input, their targets in
+ * t->targets_host (nothing copied). */
+void lh_trainer_batch_info(const lh_trainer *t, int32_t stage, int64_t b, int32_t n,
+                           const int32_t *idx, int64_t first, double loss, lhost_batch_info *bi);
 /* One validation pass: logs val_loss and val_<metric>; prints them when `print` is set. */
 int lh_trainer_validate(lh_trainer *t, int32_t print, lh_error *err);
 /* torch.optim.swa_utils.update_bn over the training set (the update_bn host service). */

@@ -21,6 +21,7 @@
 
 #include "check_run.h"
 #include "cli_run.h"
+#include "hook_order_run.h"
 #include "safetensors.h"
 #include "synth_data.h"
 
@@ -38,12 +39,7 @@ static const char cfg_text[] =
 
 static void setup(void)
 {
-    char path[512];
-    ck_assert_int_eq(synth_workdir(dir, sizeof dir, "looplim", 256, 64), 0);
-    snprintf(path, sizeof path, "%s/w", dir);
-    ck_assert_int_eq(mkdir(path, 0755), 0);
-    snprintf(path, sizeof path, "%s/w/cfg.yaml", dir);
-    write_text(path, cfg_text);
+    hook_order_workdir(dir, sizeof dir, "looplim", 256, 64, cfg_text);
 }
 
 static void teardown(void) { synth_remove(dir); }
@@ -51,15 +47,7 @@ static void teardown(void) { synth_remove(dir); }
 /* lhost ARGS in w/ with the fixture's folder; the output (to free). */
 static char *run(const char *args, int want_rc)
 {
-    char cwd[400], full[2000], *out;
-    int rc;
-    snprintf(cwd, sizeof cwd, "%s/w", dir);
-    const char *device = getenv("LH_TEST_DEVICE");
-    snprintf(full, sizeof full, "%s --plugin-dir '%s/hook_order' --trainer.device=%s", args,
-             LH_FIXTURE_PLUGIN_DIR, device ? device : "auto");
-    rc = cli_run(cwd, full, &out);
-    ck_assert_msg(rc == want_rc, "lhost %s: exit %d, expected %d\n%s", full, rc, want_rc, out);
-    return out;
+    return hook_order_run(dir, args, want_rc);
 }
 
 /* Train from `cfg` with extra options; the hook log (to free), removed from w/. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_each.h"
 #include "check_run.h"
 #include "config.h"
 #include "model.h"
@@ -147,27 +148,13 @@ static void check_backend(const lh_backend *be, lh_backend_ctx *ctx)
 
 START_TEST(cpu_matches_torch)
 {
-    const lh_backend *be = lh_cpu_backend();
-    char why[256];
-    lh_backend_ctx *ctx = be->open(0, 1, why, sizeof why);
-    ck_assert_msg(ctx != NULL, "%s", why);
-    check_backend(be, ctx);
-    be->close(ctx);
+    on_cpu_backend(check_backend);
 }
 END_TEST
 
 START_TEST(cuda_matches_torch)
 {
-    const lh_backend *be;
-    lh_backend_ctx *ctx;
-    lh_error err;
-    char why[256];
-    if (lh_backend_load_cuda(&be, &err) || !(ctx = be->open(0, 1, why, sizeof why))) {
-        printf("cuda_matches_torch: no CUDA backend here; checked on the CPU only\n");
-        return;
-    }
-    check_backend(be, ctx);
-    be->close(ctx);
+    on_cuda_backend("cuda_matches_torch", check_backend);
 }
 END_TEST
 
