@@ -129,12 +129,15 @@ static int parse(lh_args *a, const lh_args_spec *spec, int argc, char **argv)
 /* ---- --help: the config keys, their types, defaults and help ------------------------------ */
 
 /* "  --data.batch_size INT   help (default: 64)", the help under the key when the key is long
- * and the default under the help when the line would pass 100 columns. */
+ * and the default under the help when the line would pass 100 columns. An empty default is
+ * shown as "", the way the help texts and a config write it. */
 static void key_row(FILE *f, const char *path, const char *type, const char *help,
                     const char *dflt)
 {
     enum { COL = 34, WIDTH = 100 };
     char left[200];
+    if (!dflt[0])
+        dflt = "\"\"";
     int n = snprintf(left, sizeof left, "  --%s %s", path, type);
     if (n + 2 > COL)
         fprintf(f, "%s\n%*s%s", left, COL, "", help);

@@ -173,6 +173,7 @@ int lh_loop_opts_finish(const lh_config_node *root, lh_trainer_opts *o, lh_error
         lh_batch_limit n = {NAN, o->fast_dev_run};
         if (!(o->overfit_batches.frac > 0 || o->overfit_batches.n > 0))
             o->limit_train_batches = o->limit_val_batches = n;
+        o->limit_test_batches = o->limit_predict_batches = n;
         o->max_steps = o->fast_dev_run;
         o->num_sanity_val_steps = 0;
         o->max_epochs = 1;
@@ -218,12 +219,21 @@ int lh_loop_setup(lh_trainer *t, lh_error *err)
     const lh_trainer_opts *o = &t->opts;
     lh_batch_limit lt = o->limit_train_batches, lv = o->limit_val_batches;
     int fit = t->stage == LHOST_STAGE_FIT;
+    const char *lt_key = "limit_train_batches", *lv_key = "limit_val_batches";
     if (overfitting(o))
-        lt = lv = o->overfit_batches;
-    if ((fit && limit_batches(overfitting(o) ? "overfit_batches" : "limit_train_batches", lt,
-                              t->num_train_batches, &t->num_train_batches, err)) ||
-        limit_batches(overfitting(o) ? "overfit_batches" : "limit_val_batches", lv,
-                      t->num_val_batches, &t->num_val_batches, err))
+        lt = lv = o->overfit_batches, lt_key = lv_key = "overfit_batches";
+    /* Lightning's evaluation loops each have their own limit: trainer.test reads
+     * limit_test_batches and trainer.predict limit_predict_batches (over all the batches:
+     * rank 0 writes every prediction), neither limit_val_batches nor overfit_batches. */
+    if (o->eval_test)
+        lv = o->limit_test_batches, lv_key = "limit_test_batches";
+    if (t->stage == LHOST_STAGE_PREDICT &&
+        limit_batches("limit_predict_batches", o->limit_predict_batches,
+                      (t->val.count + o->batch_size - 1) / o->batch_size, &t->num_predict_batches,
+                      err))
+        return -1;
+    if ((fit && limit_batches(lt_key, lt, t->num_train_batches, &t->num_train_batches, err)) ||
+        limit_batches(lv_key, lv, t->num_val_batches, &t->num_val_batches, err))
         return -1;
     t->val_enabled = t->num_val_batches > 0;
     t->last_batch = -1;
@@ -430,6 +440,8 @@ void lh_loop_hparams(const lh_trainer *t, cJSON *o)
     char d[32];
     add_limit(o, "limit_train_batches", p->limit_train_batches);
     add_limit(o, "limit_val_batches", p->limit_val_batches);
+    add_limit(o, "limit_test_batches", p->limit_test_batches);
+    add_limit(o, "limit_predict_batches", p->limit_predict_batches);
     add_limit(o, "val_check_interval", p->val_check_interval);
     add_limit(o, "overfit_batches", p->overfit_batches);
     if (p->check_val_every_n_epoch)

@@ -655,7 +655,7 @@ static int predict_rows(lh_trainer *t, lh_atomic_file *f, int64_t first, int32_t
 int lh_trainer_predict(lh_trainer *t, const char *out_path, lh_error *err)
 {
     int32_t B = (int32_t)t->opts.batch_size, C = t->model.num_outputs, c;
-    int64_t b, nb = (t->val.count + B - 1) / B;
+    int64_t b, nb = t->num_predict_batches; /* limit_predict_batches: lh_loop_setup */
     char name[32];
     lh_atomic_file f;
     lhost_batch_info bi;

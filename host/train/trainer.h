@@ -48,6 +48,7 @@ typedef struct lh_trainer_opts {
     int64_t log_every_n_steps;
     char root_dir[4096];         /* default_root_dir */
     lh_batch_limit limit_train_batches, limit_val_batches; /* 0 batches: none (no validation) */
+    lh_batch_limit limit_test_batches, limit_predict_batches; /* lhost test / lhost predict */
     int32_t progress_bar;        /* -1 auto (TTY), 0 off, 1 on */
     int32_t summary;             /* print the model summary */
     int32_t profiler;            /* 1: time every backend op, report at the end (profiler.h) */
@@ -104,6 +105,7 @@ typedef struct lh_trainer {
     int32_t *perm;               /* (train.count) this epoch's order */
 
     int64_t epoch, global_step, batch_idx, num_train_batches, num_val_batches;
+    int64_t num_predict_batches; /* lhost predict: rank 0 writes them all, not a shard */
     int64_t resume_epoch, resume_batch; /* where fit starts */
     int32_t stage;               /* LHOST_STAGE_* */
     int32_t epoch_validated;     /* 1 once this epoch's validation ran (for checkpoints) */

@@ -125,6 +125,11 @@ const lh_trainer_key lh_trainer_keys[] = {
     LIMIT("trainer.limit_val_batches", "1.0", limit_val_batches,
           "validation batches per run, as limit_train_batches; 0: no"
           MORE "validation"),
+    LIMIT("trainer.limit_test_batches", "1.0", limit_test_batches,
+          "batches `lhost test` evaluates, as limit_train_batches (a"
+          MORE "training run's limit_val_batches does not apply)"),
+    LIMIT("trainer.limit_predict_batches", "1.0", limit_predict_batches,
+          "batches `lhost predict` writes, as limit_train_batches"),
     LIMIT("trainer.val_check_interval", "1.0", val_check_interval,
           "validate every N training batches (an int), or this fraction of"
           MORE "an epoch (a float, 1.0: at each epoch's end)"),

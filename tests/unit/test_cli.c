@@ -391,7 +391,7 @@ START_TEST(help_lists_config_keys)
             end = strstr(row + 1, "\n  --") ? strstr(row + 1, "\n  --") : row + strlen(row);
             ck_assert_msg(strstr(row, k->help) && strstr(row, k->help) < end, "%s: %s: help",
                           args, k->path);
-            snprintf(want, sizeof want, "(default: %s)\n", k->dflt);
+            snprintf(want, sizeof want, "(default: %s)\n", k->dflt[0] ? k->dflt : "\"\"");
             ck_assert_msg(strstr(row, want) && strstr(row, want) < end, "%s: %s: no \"%s\"",
                           args, k->path, want);
         }

@@ -473,6 +473,49 @@ START_TEST(overfit_batches)
 }
 END_TEST
 
+/* The hook log of an evaluation command (lhost test / predict / validate ARGS, the
+ * checkpoint's config plus the hook_order callback) in w/, removed. */
+static char *eval_hooks(const char *args)
+{
+    char path[512], full[700], *h;
+    snprintf(full, sizeof full, "%s --callbacks.hook_order.out=hooks.txt", args);
+    free(run(full, 0));
+    snprintf(path, sizeof path, "%s/w/hooks.txt", dir);
+    h = read_text(path);
+    ck_assert_msg(h != NULL, "%s: no hooks.txt", args);
+    remove(path);
+    return h;
+}
+
+/* Each evaluation loop has its own limit, as Lightning's (trainer.test reads
+ * limit_test_batches, trainer.predict limit_predict_batches): limit_val_batches cuts
+ * validation only, and the other two (int or fraction) cut the 4 test batches. */
+START_TEST(test_and_predict_limits)
+{
+    char *h = train("--trainer.limit_train_batches=2 --trainer.num_sanity_val_steps=0 "
+                    "--callbacks.hook_order.save=true", NULL);
+    free(h);
+    h = eval_hooks("test --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1");
+    ck_assert_int_eq(count(h, "on_validation_batch_end"), 4);
+    free(h);
+    h = eval_hooks("test --ckpt hooks-e0.ckpt --trainer.limit_test_batches=2");
+    ck_assert_int_eq(count(h, "on_validation_batch_end"), 2);
+    free(h);
+    h = eval_hooks("predict --ckpt hooks-e0.ckpt --data ../data --out p.csv "
+                   "--trainer.limit_val_batches=1");
+    ck_assert_int_eq(count(h, "on_predict_batch_end"), 4);
+    free(h);
+    h = eval_hooks("predict --ckpt hooks-e0.ckpt --data ../data --out p.csv "
+                   "--trainer.limit_predict_batches=0.25");
+    ck_assert_int_eq(count(h, "on_predict_batch_end"), 1);
+    free(h);
+    h = eval_hooks("validate --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1 "
+                   "--trainer.limit_test_batches=2");
+    ck_assert_int_eq(count(h, "on_validation_batch_end"), 1);
+    free(h);
+}
+END_TEST
+
 START_TEST(sanity_check)
 {
     char *h;
@@ -593,6 +636,7 @@ int main(void)
                                   fast_dev_run,
                                   overfit_batches,
                                   sanity_check,
+                                  test_and_predict_limits,
                                   bad_values_name_the_key,
                                   resume_mid_window_is_exact,
                                   NULL};
