@@ -29,6 +29,13 @@
 #include "kernels/cpu/cpu.h"
 
 enum { XI = 16 }; /* elements of a transformed tile */
+
+/* The tile loops store 16 planes a runtime stride apart, which GCC cannot prove disjoint. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LH_IVDEP _Pragma("GCC ivdep")
+#else
+#define LH_IVDEP
+#endif
 /* A chunk holds at least this many tiles (whole images), so each GEMM has a wide N: conv2's
  * 14x14 output (49 tiles) gets 4 images, 196 tiles, ~0.8 + 1.6 MB of V and M. */
 enum { CHUNK_TILES = 192 };
@@ -39,13 +46,14 @@ int lh_cpu_wino_fits(const lh_conv_shape *s)
 }
 
 /* One Winograd correlation: cin planes (hin, win), zero-padded by q, into cout planes
- * (hout, wout) = (hin + 2q - 2, win + 2q - 2), covered by th x tw tiles of 2x2. A padded input
- * plane is kept as its even and odd columns (hp rows, wh columns each), so every tile's four
- * columns are contiguous loads along a row of tiles. */
+ * (hout, wout) = (hin + 2q - 2, win + 2q - 2), covered by th x tw tiles of 2x2, numbered
+ * t = ty * tw + x. The transforms run over all tiles of a plane in one loop (a row of tiles is
+ * too short to fill a vector: 7 on conv2): a plane is first staged as phases, phase (rp, cp)
+ * holding element (2 R + rp, 2 x + cp) of the padded plane at R * tw + x, so element (a, b)
+ * of tile t is phase (a % 2, b) at t + (a / 2) tw, and every load is contiguous in t. */
 typedef struct wgeo {
     int cin, cout, hin, win, q;
     int hout, wout, th, tw;
-    int hp, wh;
 } wgeo;
 
 static wgeo make_geo(int cin, int cout, int hin, int win, int q)
@@ -53,115 +61,121 @@ static wgeo make_geo(int cin, int cout, int hin, int win, int q)
     wgeo g = {.cin = cin, .cout = cout, .hin = hin, .win = win, .q = q};
     g.hout = hin + 2 * q - 2, g.wout = win + 2 * q - 2;
     g.th = (g.hout + 1) / 2, g.tw = (g.wout + 1) / 2;
-    g.hp = 2 * g.th + 2, g.wh = g.tw + 1;
     return g;
 }
 
 static int64_t geo_tiles(const wgeo *g) { return (int64_t)g->th * g->tw; }
+/* Floats of one phase of an input plane's staging (th + 1 rows of tw) and of all 8. */
+static int64_t phase_floats(const wgeo *g) { return (int64_t)(g->th + 1) * g->tw; }
+static int64_t stage_floats(const wgeo *g) { return 8 * phase_floats(g); }
 
-/* e, o (rows, cols) = even and odd columns of plane x (h, w) shifted by q rows and columns,
- * zero outside it. */
-static void split_plane(const float *x, int h, int w, int q, int rows, int cols, float *e,
-                        float *o)
+/* Floats of a zero-bordered copy of a plane: (2 th + 2, 2 tw + 2) covers every tile. */
+static int64_t padded_floats(const wgeo *g) { return (int64_t)(2 * g->th + 2) * (2 * g->tw + 2); }
+
+/* pl (., cols) = x (h, w) at row and column q. Only the interior is written, so the border a
+ * caller zeroed once stays zero for every plane of one geometry. */
+static void pad_plane(const float *x, int h, int w, int q, int cols, float *pl)
 {
-    for (int r = 0; r < rows; r++) {
-        int xr = r - q;
-        float *er = e + (int64_t)r * cols, *or = o + (int64_t)r * cols;
-        if (xr < 0 || xr >= h) {
-            memset(er, 0, sizeof(float) * cols);
-            memset(or, 0, sizeof(float) * cols);
-            continue;
-        }
-        const float *row = x + (int64_t)xr * w;
-        for (int j = 0; j < cols; j++) {
-            int c0 = 2 * j - q, c1 = c0 + 1;
-            er[j] = c0 >= 0 && c0 < w ? row[c0] : 0.0f;
-            or[j] = c1 >= 0 && c1 < w ? row[c1] : 0.0f;
-        }
-    }
+    for (int r = 0; r < h; r++)
+        memcpy(pl + (int64_t)(r + q) * cols + q, x + (int64_t)r * w, sizeof(float) * w);
 }
 
-/* V = B^T d B for every tile of one split plane: v[xi * xs + t], t = tile index th * tw + tw. */
+/* st[(rp * ncp + cp) * len + R * tw + x] = pl (., cols) at (2 R + rp, 2 x + cp), for R < rows,
+ * rp < 2, cp < ncp; len = phase length. */
 LH_CPU_CLONES
-static void input_tiles(const wgeo *g, const float *e, const float *o, float *restrict v,
-                        int64_t xs)
+static void stage_plane(const float *pl, int cols, int rows, int tw, int ncp, int64_t len,
+                        float *restrict st)
 {
-    for (int ty = 0; ty < g->th; ty++) {
-        const float *er[4], *orw[4];
+    for (int rp = 0; rp < 2; rp++)
+        for (int r = 0; r < rows; r++) {
+            const float *src = pl + (int64_t)(2 * r + rp) * cols;
+            for (int cp = 0; cp < ncp; cp++) {
+                float *restrict dst = st + (rp * ncp + cp) * len + (int64_t)r * tw;
+                for (int c = 0; c < tw; c++)
+                    dst[c] = src[2 * c + cp];
+            }
+        }
+}
+
+/* V = B^T d B for every tile of one staged plane: v[xi * xs + t]. */
+LH_CPU_CLONES
+static void input_tiles(const wgeo *g, const float *st, float *restrict v, int64_t xs)
+{
+    const int64_t n = geo_tiles(g), len = phase_floats(g), tw = g->tw;
+    /* element (a, b) of tile 0: phase (a % 2, b), a / 2 rows of tiles down */
+    const float *e[4][4];
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            e[a][b] = st + ((a & 1) * 4 + b) * len + (a >> 1) * tw;
+    LH_IVDEP /* the 16 planes of v are xs apart and never overlap */
+    for (int64_t t = 0; t < n; t++) {
+        float d[4][4], r[4][4];
         for (int a = 0; a < 4; a++)
-            er[a] = e + (int64_t)(2 * ty + a) * g->wh, orw[a] = o + (int64_t)(2 * ty + a) * g->wh;
-        float *restrict vt = v + (int64_t)ty * g->tw;
-        for (int x = 0; x < g->tw; x++) {
-            float d[4][4], t[4][4];
-            for (int a = 0; a < 4; a++) {
-                d[a][0] = er[a][x], d[a][1] = orw[a][x];
-                d[a][2] = er[a][x + 1], d[a][3] = orw[a][x + 1];
-            }
-            for (int b = 0; b < 4; b++) { /* B^T d: combine rows */
-                t[0][b] = d[0][b] - d[2][b], t[1][b] = d[1][b] + d[2][b];
-                t[2][b] = d[2][b] - d[1][b], t[3][b] = d[1][b] - d[3][b];
-            }
-            for (int a = 0; a < 4; a++) { /* (B^T d) B: combine columns */
-                vt[(4 * a + 0) * xs + x] = t[a][0] - t[a][2];
-                vt[(4 * a + 1) * xs + x] = t[a][1] + t[a][2];
-                vt[(4 * a + 2) * xs + x] = t[a][2] - t[a][1];
-                vt[(4 * a + 3) * xs + x] = t[a][1] - t[a][3];
-            }
+            for (int b = 0; b < 4; b++)
+                d[a][b] = e[a][b][t];
+        for (int b = 0; b < 4; b++) { /* B^T d: combine rows */
+            r[0][b] = d[0][b] - d[2][b], r[1][b] = d[1][b] + d[2][b];
+            r[2][b] = d[2][b] - d[1][b], r[3][b] = d[1][b] - d[3][b];
+        }
+        for (int a = 0; a < 4; a++) { /* (B^T d) B: combine columns */
+            v[(4 * a + 0) * xs + t] = r[a][0] - r[a][2];
+            v[(4 * a + 1) * xs + t] = r[a][1] + r[a][2];
+            v[(4 * a + 2) * xs + t] = r[a][2] - r[a][1];
+            v[(4 * a + 3) * xs + t] = r[a][1] - r[a][3];
         }
     }
 }
 
 /* y (hout, wout) = A^T M A + bias for every tile of one output plane (m[xi * xs + t]); tmp
- * holds 4 * tw floats (the tile row's four outputs, de-interleaved). */
+ * holds 4 floats per tile (each tile's four outputs, interleaved into y's rows after). */
 LH_CPU_CLONES
 static void output_tiles(const wgeo *g, const float *m, int64_t xs, float bias, float *y,
                          float *restrict tmp)
 {
-    float *restrict q00 = tmp, *restrict q01 = tmp + g->tw, *restrict q10 = tmp + 2 * g->tw;
-    float *restrict q11 = tmp + 3 * g->tw;
-    for (int ty = 0; ty < g->th; ty++) {
-        const float *mt = m + (int64_t)ty * g->tw;
-        for (int x = 0; x < g->tw; x++) {
-            float s[2][4]; /* A^T M: combine rows */
-            for (int b = 0; b < 4; b++) {
-                float m0 = mt[b * xs + x], m1 = mt[(4 + b) * xs + x];
-                float m2 = mt[(8 + b) * xs + x], m3 = mt[(12 + b) * xs + x];
-                s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
-            }
-            q00[x] = s[0][0] + s[0][1] + s[0][2] + bias;
-            q01[x] = s[0][1] - s[0][2] - s[0][3] + bias;
-            q10[x] = s[1][0] + s[1][1] + s[1][2] + bias;
-            q11[x] = s[1][1] - s[1][2] - s[1][3] + bias;
+    const int64_t n = geo_tiles(g);
+    float *restrict q00 = tmp, *restrict q01 = tmp + n, *restrict q10 = tmp + 2 * n;
+    float *restrict q11 = tmp + 3 * n;
+    for (int64_t t = 0; t < n; t++) {
+        float s[2][4]; /* A^T M: combine rows */
+        for (int b = 0; b < 4; b++) {
+            float m0 = m[b * xs + t], m1 = m[(4 + b) * xs + t];
+            float m2 = m[(8 + b) * xs + t], m3 = m[(12 + b) * xs + t];
+            s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
         }
-        for (int i = 0; i < 2 && 2 * ty + i < g->hout; i++) {
-            const float *ev = i ? q10 : q00, *od = i ? q11 : q01;
-            float *row = y + (int64_t)(2 * ty + i) * g->wout;
-            for (int c = 0; c < g->wout; c++)
-                row[c] = c & 1 ? od[c >> 1] : ev[c >> 1];
-        }
+        q00[t] = s[0][0] + s[0][1] + s[0][2] + bias;
+        q01[t] = s[0][1] - s[0][2] - s[0][3] + bias;
+        q10[t] = s[1][0] + s[1][1] + s[1][2] + bias;
+        q11[t] = s[1][1] - s[1][2] - s[1][3] + bias;
+    }
+    for (int r = 0; r < g->hout; r++) {
+        const int64_t t0 = (int64_t)(r >> 1) * g->tw;
+        const float *ev = (r & 1 ? q10 : q00) + t0, *od = (r & 1 ? q11 : q01) + t0;
+        float *row = y + (int64_t)r * g->wout;
+        int c = 0;
+        for (; c + 1 < g->wout; c += 2)
+            row[c] = ev[c >> 1], row[c + 1] = od[c >> 1];
+        if (c < g->wout)
+            row[c] = ev[c >> 1];
     }
 }
 
-/* Z = A dY A^T for every 2x2 tile of one split gradient plane (e, o: 2 th rows, tw columns),
- * z[xi * xs + t]. */
+/* Z = A dY A^T for every 2x2 tile of one staged gradient plane (2 row and 2 column phases of
+ * th x tw, zero outside dy): z[xi * xs + t]. */
 LH_CPU_CLONES
-static void grad_tiles(const wgeo *g, const float *e, const float *o, float *restrict z,
-                       int64_t xs)
+static void grad_tiles(const wgeo *g, const float *st, float *restrict z, int64_t xs)
 {
-    for (int ty = 0; ty < g->th; ty++) {
-        const float *e0 = e + (int64_t)2 * ty * g->tw, *e1 = e0 + g->tw;
-        const float *o0 = o + (int64_t)2 * ty * g->tw, *o1 = o0 + g->tw;
-        float *restrict zt = z + (int64_t)ty * g->tw;
-        for (int x = 0; x < g->tw; x++) {
-            float r0[4], r1[4]; /* A dY: rows of the 4x2 result, column 0 and 1 */
-            r0[0] = e0[x], r0[1] = e0[x] + e1[x], r0[2] = e0[x] - e1[x], r0[3] = -e1[x];
-            r1[0] = o0[x], r1[1] = o0[x] + o1[x], r1[2] = o0[x] - o1[x], r1[3] = -o1[x];
-            for (int a = 0; a < 4; a++) { /* (A dY) A^T */
-                zt[(4 * a + 0) * xs + x] = r0[a];
-                zt[(4 * a + 1) * xs + x] = r0[a] + r1[a];
-                zt[(4 * a + 2) * xs + x] = r0[a] - r1[a];
-                zt[(4 * a + 3) * xs + x] = -r1[a];
-            }
+    const int64_t n = geo_tiles(g);
+    const float *e0 = st, *o0 = st + n, *e1 = st + 2 * n, *o1 = st + 3 * n;
+    LH_IVDEP /* the 16 planes of z are xs apart and never overlap */
+    for (int64_t t = 0; t < n; t++) {
+        float r0[4], r1[4]; /* A dY: rows of the 4x2 result, column 0 and 1 */
+        r0[0] = e0[t], r0[1] = e0[t] + e1[t], r0[2] = e0[t] - e1[t], r0[3] = -e1[t];
+        r1[0] = o0[t], r1[1] = o0[t] + o1[t], r1[2] = o0[t] - o1[t], r1[3] = -o1[t];
+        for (int a = 0; a < 4; a++) { /* (A dY) A^T */
+            z[(4 * a + 0) * xs + t] = r0[a];
+            z[(4 * a + 1) * xs + t] = r0[a] + r1[a];
+            z[(4 * a + 2) * xs + t] = r0[a] - r1[a];
+            z[(4 * a + 3) * xs + t] = -r1[a];
         }
     }
 }
@@ -222,7 +236,8 @@ static void filter_task(void *arg, int tid, int nt)
  * filter u (16, cout, cin), + bias (may be NULL). ws: wino_chunk_floats(g, n). */
 static size_t wino_chunk_floats(const wgeo *g, int64_t n)
 {
-    return (size_t)(XI * (g->cin + g->cout) * n * geo_tiles(g) + 2 * g->hp * g->wh + 4 * g->tw);
+    return (size_t)(XI * (g->cin + g->cout) * n * geo_tiles(g) + stage_floats(g) +
+                    padded_floats(g) + 4 * geo_tiles(g));
 }
 
 static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u,
@@ -230,13 +245,15 @@ static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u
 {
     const int64_t tpi = geo_tiles(g), t = n * tpi;
     const int64_t vs = g->cin * t, ms = g->cout * t; /* distance between xi planes */
-    float *v = ws, *m = v + XI * vs, *e = m + XI * ms, *o = e + g->hp * g->wh;
-    float *tmp = o + g->hp * g->wh;
+    float *v = ws, *m = v + XI * vs, *st = m + XI * ms, *pl = st + stage_floats(g);
+    float *tmp = pl + padded_floats(g);
+    const int cols = 2 * g->tw + 2;
+    memset(pl, 0, sizeof(float) * padded_floats(g));
     for (int64_t i = 0; i < n; i++)
         for (int c = 0; c < g->cin; c++) {
-            split_plane(in + (i * g->cin + c) * g->hin * g->win, g->hin, g->win, g->q, g->hp,
-                        g->wh, e, o);
-            input_tiles(g, e, o, v + c * t + i * tpi, vs);
+            pad_plane(in + (i * g->cin + c) * g->hin * g->win, g->hin, g->win, g->q, cols, pl);
+            stage_plane(pl, cols, g->th + 1, g->tw, 4, phase_floats(g), st);
+            input_tiles(g, st, v + c * t + i * tpi, vs);
         }
     for (int xi = 0; xi < XI; xi++)
         lh_cpu_sgemm(0, 0, g->cout, t, g->cin, 1.0f, u + (int64_t)xi * g->cout * g->cin, g->cin,
@@ -339,7 +356,8 @@ static size_t backward_floats(const lh_conv_shape *s, const lh_pool_shape *ps, i
     size_t n = 0;
     if (ps)
         n += (size_t)chunk * s->k * s->oh * s->ow + (size_t)s->k * ps->oh * ps->ow;
-    size_t wgrad = (size_t)(XI * (s->c + s->k) * chunk * geo_tiles(&g) + 2 * g.hp * g.wh);
+    size_t wgrad = (size_t)(XI * (s->c + s->k) * chunk * geo_tiles(&g) + stage_floats(&g) +
+                            2 * padded_floats(&g));
     size_t xgrad = with_dx ? wino_chunk_floats(&gd, chunk) : 0;
     return n + (wgrad > xgrad ? wgrad : xgrad);
 }
@@ -353,6 +371,7 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t out_sz = s->k * plane, tpi = geo_tiles(&g);
     const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     const int64_t kc = (int64_t)s->k * s->c;
+    const int cols = 2 * g.tw + 2;
     float *dybuf = j->ctx->scratch[tid], *dpm = dybuf + (j->ps ? j->chunk * out_sz : 0);
     float *ws = dpm + pout;
     float *part = j->parts + (size_t)tid * j->part_stride, *dbp = part + XI * kc;
@@ -372,16 +391,20 @@ static void backward_task(void *arg, int tid, int nt)
             lh_cpu_conv_row_sums(dbp, dyc + q * out_sz, s->k, plane, i + q == lo);
         /* backward-w: V of x and Z of dy over the forward's tiles */
         const int64_t vs = s->c * t, zs = s->k * t;
-        float *v = ws, *z = v + XI * vs, *e = z + XI * zs, *o = e + g.hp * g.wh;
+        float *v = ws, *z = v + XI * vs, *st = z + XI * zs, *plx = st + stage_floats(&g);
+        float *pld = plx + padded_floats(&g); /* x's and dy's zero-bordered planes */
+        memset(plx, 0, sizeof(float) * 2 * padded_floats(&g));
         for (int64_t q = 0; q < n; q++) {
             for (int c = 0; c < s->c; c++) {
-                split_plane(j->x + (i + q) * in_sz + c * s->h * s->w, s->h, s->w, s->pad, g.hp,
-                            g.wh, e, o);
-                input_tiles(&g, e, o, v + c * t + q * tpi, vs);
+                pad_plane(j->x + (i + q) * in_sz + c * s->h * s->w, s->h, s->w, s->pad, cols,
+                          plx);
+                stage_plane(plx, cols, g.th + 1, g.tw, 4, phase_floats(&g), st);
+                input_tiles(&g, st, v + c * t + q * tpi, vs);
             }
             for (int k = 0; k < s->k; k++) {
-                split_plane(dyc + q * out_sz + k * plane, s->oh, s->ow, 0, 2 * g.th, g.tw, e, o);
-                grad_tiles(&g, e, o, z + k * t + q * tpi, zs);
+                pad_plane(dyc + q * out_sz + k * plane, s->oh, s->ow, 0, cols, pld);
+                stage_plane(pld, cols, g.th, g.tw, 2, tpi, st);
+                grad_tiles(&g, st, z + k * t + q * tpi, zs);
             }
         }
         for (int xi = 0; xi < XI; xi++)
