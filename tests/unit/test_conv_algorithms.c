@@ -303,7 +303,8 @@ START_TEST(fused_block_matches_gemm)
 END_TEST
 
 /* Winograd's tiling edges: odd H and W (partial 2x2 tiles), pad 0, C = 1 (conv1's shape),
- * n = 1 (the second thread has no image), pad 2 (backward-x then pads dy by 0). */
+ * n = 1 (the second thread has no image), pad 2 (backward-x then pads dy by 0), a single
+ * output pixel and a single tile row. */
 START_TEST(winograd_edges_match_gemm)
 {
     for (int t = 1; t <= 2; t++) {
@@ -320,6 +321,10 @@ START_TEST(winograd_edges_match_gemm)
         compare_all("block 1->8 13x11 + pool 2, n 3 (no dx)",
                     make_inputs(SHAPE(3, 1, 13, 11, 8, 3, 1, 1), 2, 2), t, 0, 0);
         compare_all("conv 4->8 6x6 3x3 pad 2, n 2", make_inputs(SHAPE(2, 4, 6, 6, 8, 3, 1, 2), 0,
+                                                                0), t, 1, 0);
+        compare_all("conv 6->5 3x3 3x3 pad 0 (one output), n 3",
+                    make_inputs(SHAPE(3, 6, 3, 3, 5, 3, 1, 0), 0, 0), t, 1, 0);
+        compare_all("conv 6->5 1x2 3x3 pad 1, n 2", make_inputs(SHAPE(2, 6, 1, 2, 5, 3, 1, 1), 0,
                                                                 0), t, 1, 0);
     }
 }
