@@ -1,6 +1,6 @@
 /* bench/bench_conv.c — the tutorial's two conv+relu+maxpool blocks (batch 64) on the CPU
- * backend under each trainer.conv_algorithm, and direct under bf16-mixed: forward and
- * backward, median ms.
+ * backend under each trainer.conv_algorithm, and direct under bf16-mixed (skipped, saying so,
+ * on a CPU the backend refuses it on): forward and backward, median ms.
  *
  * Run:  ./build/bench/bench_conv [reps=20] [threads=0]
  * conv1: 1->64, 28x28; conv2: 64->128, 14x14; 3x3 pad 1, maxpool 2. Inputs are fixed
