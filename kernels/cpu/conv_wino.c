@@ -36,6 +36,7 @@ enum { XI = 16 }; /* elements of a transformed tile */
 #else
 #define LH_IVDEP
 #endif
+
 /* A chunk holds at least this many tiles (whole images), so each GEMM has a wide N: conv2's
  * 14x14 output (49 tiles) gets 4 images, 196 tiles, ~0.8 + 1.6 MB of V and M. */
 enum { CHUNK_TILES = 192 };
@@ -198,7 +199,6 @@ typedef struct wino_job {
     size_t part_stride;      /* floats between threads' partials (D then db) in ctx->shared */
     float *parts;
     int64_t chunk;           /* images per chunk */
-    size_t scratch;          /* floats of a thread's workspace */
 } wino_job;
 
 /* u(xi)[k][c] = (G g G^T)(xi) for k in this thread's range; rotate: u(xi)[c][k] of g
