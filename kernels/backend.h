@@ -51,7 +51,8 @@ typedef struct lh_pool_shape {
 
 /* How conv2d (and the fused conv block) computes, set with lh_backend.configure. GEMM is
  * im2col + sgemm, every backend's default and the reference; DIRECT and WINOGRAD are oneDNN's
- * convolution primitives on the CPU; AUTO picks per shape from a one-off measurement. */
+ * convolution primitives on the CPU (WINOGRAD, where oneDNN has none, the CPU backend's own
+ * F(2x2, 3x3)); AUTO picks per shape from a one-off measurement. */
 #define LH_CONV_ALGO_GEMM 0
 #define LH_CONV_ALGO_AUTO 1
 #define LH_CONV_ALGO_DIRECT 2

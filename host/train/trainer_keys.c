@@ -109,8 +109,9 @@ const lh_trainer_key lh_trainer_keys[] = {
     {"trainer.conv_algorithm", LH_KEY_ENUM, "gemm", 0, 0, 0, 0, lh_backend_conv_algorithms,
      OPT(conv_algorithm),
      "CPU conv2d: gemm (im2col + sgemm), direct or winograd (oneDNN's"
-     MORE "primitives; gemm where oneDNN has no kernel), auto (the fastest per"
-     MORE "shape, measured once per run; not bit-reproducible across runs)"},
+     MORE "primitives; winograd without AVX-512: lhost's F(2x2,3x3); gemm"
+     MORE "where there is no kernel), auto (the fastest per shape, measured"
+     MORE "once per run; not bit-reproducible across runs)"},
     {"trainer.precision", LH_KEY_ENUM, "32", 0, 0, 0, 0, lh_backend_precisions, OPT(precision),
      "32 (or 32-true), or bf16-mixed: conv2d in bfloat16 with fp32 weights,"
      MORE "loss and optimizer (CPU with avx512_bf16 or AMX; conv_algorithm"

@@ -48,7 +48,7 @@ static void fill_bias(float *y, const float *b, int k, int64_t p)
 }
 
 LH_CPU_CLONES
-static void add_row_sums(float *db, const float *dy, int k, int64_t p, int first)
+void lh_cpu_conv_row_sums(float *db, const float *dy, int k, int64_t p, int first)
 {
     for (int i = 0; i < k; i++) {
         const float *row = dy + (int64_t)i * p;
@@ -89,6 +89,21 @@ static void mask_positive(float *out, const float *g, const float *p, int64_t n)
         out[i] = p[i] > 0.0f ? g[i] : 0.0f;
 }
 
+void lh_cpu_conv_block_pool(const lh_pool_shape *ps, const float *y, float *p, int32_t *argmax,
+                            int k)
+{
+    /* relu(max(window)) == max(relu(window)) */
+    lh_cpu_maxpool_planes_forward(ps, y, p, argmax, k);
+    relu_inplace(p, (int64_t)k * ps->oh * ps->ow);
+}
+
+void lh_cpu_conv_block_dy(const lh_pool_shape *ps, const float *dp, const float *p,
+                          const int32_t *argmax, float *dpm, float *dy, int k)
+{
+    mask_positive(dpm, dp, p, (int64_t)k * ps->oh * ps->ow);
+    lh_cpu_maxpool_planes_backward(ps, dpm, argmax, dy, k);
+}
+
 static void forward_task(void *arg, int tid, int nt)
 {
     conv_job *j = arg;
@@ -105,10 +120,8 @@ static void forward_task(void *arg, int tid, int nt)
         const float *bmat = lh_cpu_conv_columns(s, xi, col, xp);
         fill_bias(yi, j->b, s->k, p);
         lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
-        if (j->ps) { /* relu(max(window)) == max(relu(window)) */
-            lh_cpu_maxpool_planes_forward(j->ps, yi, j->p + i * pout, j->argmax + i * pout, s->k);
-            relu_inplace(j->p + i * pout, pout);
-        }
+        if (j->ps)
+            lh_cpu_conv_block_pool(j->ps, yi, j->p + i * pout, j->argmax + i * pout, s->k);
     }
 }
 
@@ -133,13 +146,12 @@ static void backward_task(void *arg, int tid, int nt)
     for (int64_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * in_sz;
         const float *dyi = j->dy ? j->dy + i * out_sz : dybuf;
-        if (j->ps) {
-            mask_positive(dpm, j->dp + i * pout, j->cp + i * pout, pout);
-            lh_cpu_maxpool_planes_backward(j->ps, dpm, j->cargmax + i * pout, dybuf, s->k);
-        }
+        if (j->ps)
+            lh_cpu_conv_block_dy(j->ps, j->dp + i * pout, j->cp + i * pout, j->cargmax + i * pout,
+                                 dpm, dybuf, s->k);
         const float *cmat = lh_cpu_conv_columns(s, xi, col, xp);
         lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
-        add_row_sums(dbp, dyi, s->k, p, i == lo);
+        lh_cpu_conv_row_sums(dbp, dyi, s->k, p, i == lo);
         if (j->dx) {
             float *dxi = j->dx + i * in_sz;
             if (lh_cpu_conv_is_pointwise(s)) {

@@ -3,9 +3,12 @@
  * trainer.conv_algorithm reaches the context through lh_backend.configure:
  *   gemm      im2col + sgemm (conv.c): the reference, and every fallback below
  *   direct    oneDNN's convolution_direct primitives (conv_dnn.c)
- *   winograd  oneDNN's convolution_winograd (F(4x4, 3x3): 3x3 stride 1 only)
+ *   winograd  oneDNN's convolution_winograd (F(4x4, 3x3), 3x3 stride 1, AVX-512 only) where
+ *             conv_dnn.c says it has a kernel, else lhost's F(2x2, 3x3) (conv_wino.c: 3x3,
+ *             stride 1, pad 0 to 2), else GEMM
  *   auto      per shape, the fastest of the three on a one-off measurement
- * A shape oneDNN has no optimised kernel for (conv_dnn.c says how that is told) runs GEMM.
+ * Otherwise a shape oneDNN has no optimised kernel for (conv_dnn.c says how that is told) runs
+ * GEMM.
  * trainer.precision bf16-mixed runs direct in bf16 (oneDNN has no bf16 Winograd); auto then
  * picks per shape between that and fp32 GEMM (oneDNN's direct kernels are slow with one input
  * channel, as the tutorial's first conv has: 4-5x GEMM's time there, bench/README.md); a
@@ -116,9 +119,10 @@ static int probe_alloc(probe *pr, const lh_conv_shape *s, const lh_pool_shape *p
     return 0;
 }
 
-/* One forward + backward of `algorithm` (plans NULL: GEMM) on the probe's buffers. */
+/* One forward + backward on the probe's buffers: oneDNN's plans pl, else lhost's Winograd
+ * (own), else GEMM. */
 static int probe_step(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
-                      lh_cpu_dnn_plan **pl, probe *pr)
+                      lh_cpu_dnn_plan **pl, int own, probe *pr)
 {
     lh_dmem *X = (lh_dmem *)pr->x, *W = (lh_dmem *)pr->w, *B = (lh_dmem *)pr->b;
     lh_dmem *Y = (lh_dmem *)pr->y, *A = (lh_dmem *)pr->argmax, *DY = (lh_dmem *)pr->dy;
@@ -127,6 +131,12 @@ static int probe_step(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool
         return lh_cpu_dnn_forward(ctx, s, ps, pl, pr->x, pr->w, pr->b, pr->y, pr->argmax) ||
                lh_cpu_dnn_backward(ctx, s, ps, pl, pr->x, pr->w, pr->y, pr->argmax, pr->dy,
                                    pr->dx, pr->dw, pr->db);
+    if (own && ps)
+        return lh_cpu_wino_conv2d_relu_maxpool_forward(ctx, s, ps, X, W, B, Y, A) ||
+               lh_cpu_wino_conv2d_relu_maxpool_backward(ctx, s, ps, X, W, Y, A, DY, DX, DW, DB);
+    if (own)
+        return lh_cpu_wino_conv2d_forward(ctx, s, X, W, B, Y) ||
+               lh_cpu_wino_conv2d_backward(ctx, s, X, W, DY, DX, DW, DB);
     if (ps)
         return lh_cpu_gemm_conv2d_relu_maxpool_forward(ctx, s, ps, X, W, B, Y, A) ||
                lh_cpu_gemm_conv2d_relu_maxpool_backward(ctx, s, ps, X, W, Y, A, DY, DX, DW, DB);
@@ -134,7 +144,8 @@ static int probe_step(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool
            lh_cpu_gemm_conv2d_backward(ctx, s, X, W, DY, DX, DW, DB);
 }
 
-/* The fastest of GEMM and the oneDNN algorithms that have a kernel for this shape. */
+/* The fastest of GEMM, the oneDNN algorithms that have a kernel for this shape and, where
+ * oneDNN has no Winograd kernel, lhost's own. */
 static int measure(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
                    int32_t *best)
 {
@@ -148,6 +159,7 @@ static int measure(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_sh
         return lh_cpu_fail(ctx, LH_BACKEND_ENOMEM, "cpu: out of memory measuring conv2d");
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0] && !rc; c++) {
         lh_cpu_dnn_plan *plans[LH_CPU_MAX_THREADS], **pl = NULL;
+        int own = 0;
         if (candidates[c] == LH_CONV_ALGO_WINOGRAD && ctx->precision != LH_PRECISION_32)
             continue; /* oneDNN has no bf16 Winograd */
         if (candidates[c] != LH_CONV_ALGO_GEMM) {
@@ -156,14 +168,15 @@ static int measure(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_sh
                 rc = usable;
                 break;
             }
-            if (!usable)
+            own = !usable && candidates[c] == LH_CONV_ALGO_WINOGRAD && lh_cpu_wino_fits(s);
+            if (!usable && !own)
                 continue; /* no kernel here */
-            pl = plans;
+            pl = usable ? plans : NULL;
         }
         double t = 0.0;
         for (int rep = 0; rep < 3 && !rc; rep++) {
             double t0 = now_s();
-            rc = probe_step(ctx, s, ps, pl, &pr);
+            rc = probe_step(ctx, s, ps, pl, own, &pr);
             double dt = now_s() - t0;
             if (rep == 1 || (rep == 2 && dt < t))
                 t = dt;
@@ -214,7 +227,10 @@ int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
     if (a == LH_CONV_ALGO_GEMM)
         return a;
     rc = lh_cpu_dnn_plans(ctx, s, ps, a, pl);
-    return rc < 0 ? rc : rc ? a : LH_CONV_ALGO_GEMM;
+    if (rc)
+        return rc < 0 ? rc : a;
+    return a == LH_CONV_ALGO_WINOGRAD && lh_cpu_wino_fits(s) ? LH_CPU_CONV_ALGO_WINO_OWN
+                                                             : LH_CONV_ALGO_GEMM;
 }
 
 /* ---- the ops ------------------------------------------------------------------------------- */
@@ -228,6 +244,8 @@ int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_
         return rc;
     if (rc == LH_CONV_ALGO_GEMM)
         return lh_cpu_gemm_conv2d_forward(ctx, s, x, w, b, y);
+    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
+        return lh_cpu_wino_conv2d_forward(ctx, s, x, w, b, y);
     return lh_cpu_dnn_forward(ctx, s, NULL, pl, CF(x), CF(w), CF(b), F(y), NULL);
 }
 
@@ -241,6 +259,8 @@ int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh
         return rc;
     if (rc == LH_CONV_ALGO_GEMM)
         return lh_cpu_gemm_conv2d_backward(ctx, s, x, w, dy, dx, dw, db);
+    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
+        return lh_cpu_wino_conv2d_backward(ctx, s, x, w, dy, dx, dw, db);
     return lh_cpu_dnn_backward(ctx, s, NULL, pl, CF(x), CF(w), NULL, NULL, CF(dy), F(dx), F(dw),
                                F(db));
 }
@@ -256,6 +276,8 @@ int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape 
         return rc;
     if (rc == LH_CONV_ALGO_GEMM)
         return lh_cpu_gemm_conv2d_relu_maxpool_forward(ctx, s, ps, x, w, b, p, argmax);
+    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
+        return lh_cpu_wino_conv2d_relu_maxpool_forward(ctx, s, ps, x, w, b, p, argmax);
     return lh_cpu_dnn_forward(ctx, s, ps, pl, CF(x), CF(w), CF(b), F(p), (int32_t *)argmax);
 }
 
@@ -271,6 +293,9 @@ int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape
         return rc;
     if (rc == LH_CONV_ALGO_GEMM)
         return lh_cpu_gemm_conv2d_relu_maxpool_backward(ctx, s, ps, x, w, p, argmax, dp, dx, dw,
+                                                        db);
+    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
+        return lh_cpu_wino_conv2d_relu_maxpool_backward(ctx, s, ps, x, w, p, argmax, dp, dx, dw,
                                                         db);
     return lh_cpu_dnn_backward(ctx, s, ps, pl, CF(x), CF(w), CF(p), (const int32_t *)argmax,
                                CF(dp), F(dx), F(dw), F(db));

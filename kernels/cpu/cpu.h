@@ -128,6 +128,35 @@ int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_
                                              const lh_dmem *argmax, const lh_dmem *dp,
                                              lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
 
+/* Pieces of the fused block both conv.c and conv_wino.c run. Forward: p, argmax = relu(maxpool(
+ * y)) over k planes. Backward: dy (k planes of the conv output) = maxpool_backward of dp masked
+ * by p > 0 (dpm: workspace of p's size). db[i] (+)= sum of row i of dy (k, p): first overwrites. */
+void lh_cpu_conv_block_pool(const lh_pool_shape *ps, const float *y, float *p, int32_t *argmax,
+                            int k);
+void lh_cpu_conv_block_dy(const lh_pool_shape *ps, const float *dp, const float *p,
+                          const int32_t *argmax, float *dpm, float *dy, int k);
+void lh_cpu_conv_row_sums(float *db, const float *dy, int k, int64_t p, int first);
+
+/* lhost's Winograd F(2x2, 3x3) (conv_wino.c), where oneDNN has none: 1 when the shape is one it
+ * runs (3x3, stride 1, pad 0 to 2). The ops' contracts exactly, as the GEMM ones. */
+int lh_cpu_wino_fits(const lh_conv_shape *s);
+int lh_cpu_wino_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                               const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
+int lh_cpu_wino_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
+                                const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
+                                lh_dmem *db);
+int lh_cpu_wino_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                            const lh_pool_shape *ps, const lh_dmem *x,
+                                            const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
+                                            lh_dmem *argmax);
+int lh_cpu_wino_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
+                                             const lh_pool_shape *ps, const lh_dmem *x,
+                                             const lh_dmem *w, const lh_dmem *p,
+                                             const lh_dmem *argmax, const lh_dmem *dp,
+                                             lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
+/* What lh_cpu_conv_algorithm_for returns when lhost's own Winograd runs (never configured). */
+#define LH_CPU_CONV_ALGO_WINO_OWN 100
+
 /* oneDNN primitives. A plan is one pool thread's primitives for its slice of the batch under
  * one algorithm (DIRECT or WINOGRAD; ps non-NULL: the fused conv+relu+maxpool block) in
  * ctx->precision (BF16_MIXED: bf16 inputs, fp32 accumulation and outputs), created
@@ -155,8 +184,8 @@ void lh_cpu_dnn_release(lh_backend_ctx *ctx);
 /* Free auto's verdicts and the plans (cpu_close). */
 void lh_cpu_conv_release(lh_backend_ctx *ctx);
 /* The algorithm conv2d runs for this shape under ctx->conv_algorithm, AUTO and the fallback
- * resolved: LH_CONV_ALGO_GEMM or _DIRECT / _WINOGRAD with its plans in pl[nthreads]; < 0 on
- * error. */
+ * resolved: LH_CONV_ALGO_GEMM, LH_CPU_CONV_ALGO_WINO_OWN, or _DIRECT / _WINOGRAD with its plans
+ * in pl[nthreads]; < 0 on error. */
 int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
                               const lh_pool_shape *ps, lh_cpu_dnn_plan **pl);
 int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);

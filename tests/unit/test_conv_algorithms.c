@@ -3,8 +3,11 @@
  *
  * conv2d_forward / conv2d_backward and the fused conv2d_relu_maxpool_forward / _backward run
  * under direct, winograd and auto on shapes that oneDNN has kernels for and shapes it has not
- * (Winograd is 3x3 stride 1 only: those must fall back to GEMM, bit for bit), on 1 and 2
- * threads and odd batch sizes. Tolerance, as max |a - gemm| / max |gemm| over each tensor:
+ * (Winograd, oneDNN's or where its AVX-512-only kernel cannot run lhost's own F(2x2, 3x3), is
+ * 3x3 stride 1 only: other shapes must fall back to GEMM, bit for bit), on 1 and 2 threads and
+ * odd batch sizes, and for Winograd's partial tiles odd H and W, pad 0 and 2, one input
+ * channel and a batch of one (a thread with no image). Tolerance, as max |a - gemm| / max |gemm|
+ * over each tensor (y or p, dx, dw, db):
  * direct 1e-5, winograd 1e-3 (its transforms round differently), auto the looser of the two,
  * direct and auto under bf16-mixed 2e-2 (bf16 keeps 8 bits of mantissa).
  * argmax must equal GEMM's wherever the pooled value is positive (ties have probability 0 with
@@ -57,6 +60,26 @@ static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
     ck_assert_msg(ctx != NULL, "%s", err);
     ck_assert_msg(be->configure(ctx, algorithm, precision) == 0, "%s", be->last_error(ctx));
     return ctx;
+}
+
+/* 1 when this CPU runs bf16-mixed; the backend refuses it on CPUs without avx512_bf16 or AMX
+ * (choices_are_checked holds that refusal's wording), and then its variants are skipped,
+ * saying so once. */
+static int cpu_runs_bf16(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        const lh_backend *be = lh_cpu_backend();
+        char err[256];
+        lh_backend_ctx *ctx = be->open(0, 1, err, sizeof err);
+        ck_assert_msg(ctx != NULL, "%s", err);
+        known = be->configure(ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED) == 0;
+        if (!known)
+            fprintf(stderr, "test_conv_algorithms: bf16-mixed variants skipped: %s\n",
+                    be->last_error(ctx));
+        be->close(ctx);
+    }
+    return known;
 }
 
 /* max |a - r| / max |r| over n elements. */
@@ -177,7 +200,8 @@ static int same_bytes(const outs *a, const outs *b)
 }
 
 /* Every variant on `in` against GEMM on the same thread count; fallback: fp32 Winograd has no
- * oneDNN kernel here, so its results must be GEMM's bytes. */
+ * kernel here (neither oneDNN's nor lhost's), so its results must be GEMM's bytes; otherwise
+ * each non-auto variant must not give GEMM's bytes (proof that it ran). */
 static void compare_all(const char *label, inputs in, int threads, int with_dx,
                         int winograd_falls_back)
 {
@@ -186,6 +210,8 @@ static void compare_all(const char *label, inputs in, int threads, int with_dx,
     char what[160], t[200];
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         const variant *va = &variants[v];
+        if (va->precision == LH_PRECISION_BF16_MIXED && !cpu_runs_bf16())
+            continue;
         lh_backend_ctx *ctx = open_with(va->algorithm, va->precision, threads);
         const outs *given = va->precision == LH_PRECISION_BF16_MIXED ? &ref : NULL;
         outs o = run_given(ctx, &in, with_dx, given), again = run_given(ctx, &in, with_dx, given);
@@ -200,7 +226,8 @@ static void compare_all(const char *label, inputs in, int threads, int with_dx,
             ck_assert_msg(same_bytes(&o, &ref), "%s: no Winograd kernel here, so GEMM's bytes "
                           "were expected", what);
         else if (va->algorithm != LH_CONV_ALGO_AUTO) /* oneDNN sums in another order */
-            ck_assert_msg(!same_bytes(&o, &ref), "%s: GEMM's very bytes; did oneDNN run?", what);
+            ck_assert_msg(!same_bytes(&o, &ref), "%s: GEMM's very bytes; did %s run?", what,
+                          va->name);
         if (va->precision == LH_PRECISION_BF16_MIXED && va->algorithm == LH_CONV_ALGO_DIRECT)
             /* bf16's 8-bit mantissa shows */
             ck_assert_msg(rel_error(o.y, ref.y, ref.ny) > 1e-4, "%s: y as close as fp32's; did "
@@ -275,6 +302,34 @@ START_TEST(fused_block_matches_gemm)
 }
 END_TEST
 
+/* Winograd's tiling edges: odd H and W (partial 2x2 tiles), pad 0, C = 1 (conv1's shape),
+ * n = 1 (the second thread has no image), pad 2 (backward-x then pads dy by 0), a single
+ * output pixel and a single tile row. */
+START_TEST(winograd_edges_match_gemm)
+{
+    for (int t = 1; t <= 2; t++) {
+        compare_all("conv 5->6 7x7 3x3 pad 1, n 1", make_inputs(SHAPE(1, 5, 7, 7, 6, 3, 1, 1), 0,
+                                                                0), t, 1, 0);
+        compare_all("conv 3->7 13x11 3x3 pad 0, n 3",
+                    make_inputs(SHAPE(3, 3, 13, 11, 7, 3, 1, 0), 0, 0), t, 1, 0);
+        compare_all("conv 1->8 11x13 3x3 pad 1, n 2",
+                    make_inputs(SHAPE(2, 1, 11, 13, 8, 3, 1, 1), 0, 0), t, 1, 0);
+        compare_all("conv 1->8 9x8 3x3 pad 0, n 4", make_inputs(SHAPE(4, 1, 9, 8, 8, 3, 1, 0), 0,
+                                                                0), t, 1, 0);
+        compare_all("block 4->8 7x7 pad 0 + pool 2, n 1",
+                    make_inputs(SHAPE(1, 4, 7, 7, 8, 3, 1, 0), 2, 2), t, 1, 0);
+        compare_all("block 1->8 13x11 + pool 2, n 3 (no dx)",
+                    make_inputs(SHAPE(3, 1, 13, 11, 8, 3, 1, 1), 2, 2), t, 0, 0);
+        compare_all("conv 4->8 6x6 3x3 pad 2, n 2", make_inputs(SHAPE(2, 4, 6, 6, 8, 3, 1, 2), 0,
+                                                                0), t, 1, 0);
+        compare_all("conv 6->5 3x3 3x3 pad 0 (one output), n 3",
+                    make_inputs(SHAPE(3, 6, 3, 3, 5, 3, 1, 0), 0, 0), t, 1, 0);
+        compare_all("conv 6->5 1x2 3x3 pad 1, n 2", make_inputs(SHAPE(2, 6, 1, 2, 5, 3, 1, 1), 0,
+                                                                0), t, 1, 0);
+    }
+}
+END_TEST
+
 /* Unknown choices are refused by the backend; a backend without configure takes only gemm in
  * fp32, bf16-mixed only direct or auto, and the host says which key refused what. */
 START_TEST(choices_are_checked)
@@ -325,6 +380,7 @@ int main(void)
     tcase_add_test(tc, conv_3x3_matches_gemm);
     tcase_add_test(tc, odd_shapes_match_gemm);
     tcase_add_test(tc, fused_block_matches_gemm);
+    tcase_add_test(tc, winograd_edges_match_gemm);
     tcase_add_test(tc, choices_are_checked);
     suite_add_tcase(s, tc);
     return check_run(s);
