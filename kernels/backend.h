@@ -64,6 +64,11 @@ typedef struct lh_pool_shape {
  * fp32. */
 #define LH_PRECISION_32 0
 #define LH_PRECISION_BF16_MIXED 1
+/* OR'ed into configure's precision (since version 7): fp32 GEMMs may round their operands to
+ * TF32 (10-bit mantissa) on tensor cores, torch.set_float32_matmul_precision("high") or
+ * ("medium"). A backend with no TF32 (the CPU's) ignores the bit and stays fp32 throughout. */
+#define LH_PRECISION_FLAG_TF32 0x100
+#define LH_PRECISION_MASK 0xff /* precision & LH_PRECISION_MASK: LH_PRECISION_32 or _BF16_MIXED */
 
 /* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
  * no kind, but parity tests and kernels switch on them). */
@@ -282,7 +287,7 @@ static inline const char *lh_backend_op_name(int op)
 /* The table's layout version: + 1 whenever a member is added, removed, moved or changes its
  * arguments. The host refuses a module whose version or struct_size differs from its own, so a
  * stale liblhost_cuda.so is a clear error instead of a call through the wrong slot. */
-#define LH_BACKEND_VERSION 6
+#define LH_BACKEND_VERSION 7 /* 7: configure's precision takes LH_PRECISION_FLAG_TF32 */
 
 /* The bytes of a communicator id (NCCL's ncclUniqueId) that one rank makes and the others
  * receive through the host's broadcast before lh_backend.comm_init. */
@@ -332,9 +337,10 @@ typedef struct lh_backend {
      * communicator is aborted and LH_BACKEND_ETIMEDOUT returned. */
     int (*comm_wait)(lh_backend_ctx *ctx, double timeout_s);
     /* Since version 6. Choose how conv2d computes from now on: LH_CONV_ALGO_* and
-     * LH_PRECISION_*. NULL = the backend has only LH_CONV_ALGO_GEMM in LH_PRECISION_32.
-     * Returns 0 or LH_BACKEND_EINVAL (with last_error) for a choice it does not know or this
-     * machine cannot run. */
+     * LH_PRECISION_*, the latter OR'ed with LH_PRECISION_FLAG_TF32 since version 7 (the host
+     * passes the bit to version 7 tables only). NULL = the backend has only LH_CONV_ALGO_GEMM
+     * in LH_PRECISION_32. Returns 0 or LH_BACKEND_EINVAL (with last_error) for a choice it does
+     * not know or this machine cannot run. [main-thread] */
     int (*configure)(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 } lh_backend;
 

@@ -7,8 +7,10 @@
 #      best checkpoint validated on the GPU and on the CPU (device-independent checkpoints)
 #   4. bench_step on the GPU: a step's time per op, with the trainer's one wait per step, and
 #      with all steps queued (what the wait costs)
-#   5. the Lightning peer (plain PyTorch, PyTorch with resident data, Lightning) for 3 epochs
-#   6. a summary: lhost's and the peers' train-epoch times and the ratios
+#   5. the precisions: one short tutorial epoch (300 batches) on the GPU in 32, with
+#      float32_matmul_precision high (TF32) and in bf16-mixed, seconds per setting
+#   6. the Lightning peer (plain PyTorch, PyTorch with resident data, Lightning) for 3 epochs
+#   7. a summary: lhost's and the peers' train-epoch times and the ratios
 # Needs only what the tree carries: run bench/gpu/prepare.sh first on a machine with apt, which
 # fills the git-ignored .device/ (build dependencies as a sysroot, the IDX files, the peer).
 #   bash bench/gpu/run.sh [epochs]
@@ -28,7 +30,8 @@ work=$(mktemp -d)
 # The step logs go to $OUT, where a device run brings files back (at most 8), when it is set.
 keep() {
   [ -n "${OUT:-}" ] || return 0
-  for f in parity.log lhost.log profile.log step.log peer.log metrics.csv san-memcheck.log \
+  for f in parity.log lhost.log profile.log precision.log step.log peer.log metrics.csv \
+           san-memcheck.log \
            san-racecheck.log san-synccheck.log san-initcheck.log; do
     [ -f "$work/$f" ] && cp "$work/$f" "$OUT/"
   done
@@ -138,7 +141,7 @@ if [ -x "$build/tests/test_cuda_parity" ]; then
     CK_FORK=no timeout 240 "$san" --tool memcheck --print-limit 20 \
       "$build/tests/test_cuda_parity" 2>&1 | grep -vE '^ *$' | head -60
   fi
-  for t in test_backend_select test_device_ckpt; do
+  for t in test_backend_select test_device_ckpt test_cuda_precision; do
     timeout 240 "$build/tests/$t" > "$work/$t.log" 2>&1; rc=$?
     grep -E 'rel |SKIP|Checks:|:F:|:E:|refused' "$work/$t.log"
     echo "$t exit $rc"; [ $rc -eq 0 ] || status=1
@@ -175,6 +178,29 @@ step "lhost: one epoch on the GPU with the simple profiler (time per op)"
    "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-prof") > "$work/profile.log" 2>&1
 sed -n '/batches in/p;/Profiler Report/,$p' "$work/profile.log"
 
+step "precisions: 300 batches of examples/seed.yaml on the GPU in 32, TF32, bf16-mixed"
+# The rehearsal's limits (in common, after ours) keep it to two batches there.
+precision_s=()
+: > "$work/precision.log"
+for setting in "32" "high" "bf16-mixed"; do
+  case $setting in
+    high) flags=(--trainer.float32_matmul_precision=high) ;;
+    *) flags=(--trainer.precision="$setting") ;;
+  esac
+  (cd "$work" && timeout 180 "$lhost" train --config "$src/examples/seed.yaml" \
+     --trainer.device=cuda --trainer.max_epochs=1 --trainer.limit_train_batches=300 \
+     --trainer.limit_val_batches=20 --trainer.enable_model_summary=false "${flags[@]}" \
+     "${common[@]}" --callbacks.model_checkpoint.dirpath="$work/ckpt-$setting") \
+    > "$work/precision-$setting.log" 2>&1
+  rc=$?
+  cat "$work/precision-$setting.log" >> "$work/precision.log"
+  t=$(sed -n 's/.*batches in \([0-9.]*\)s.*/\1/p' "$work/precision-$setting.log" | tail -1)
+  acc=$(grep -oE 'val_acc[= ][0-9.]+' "$work/precision-$setting.log" | tail -1)
+  echo "precision $setting: train ${t:-?} s, $acc, exit $rc"
+  [ $rc -eq 0 ] || { status=1; tail -5 "$work/precision-$setting.log"; }
+  precision_s+=("$setting=${t:-?}")
+done
+
 step "bench_step --device=cuda 200: one step's time per op, as the trainer waits, and queued"
 if [ "${LHOST_GPU_REHEARSAL:-0}" = 1 ]; then
   echo "skipped (rehearsal)"
@@ -197,6 +223,7 @@ fi
 
 step "summary (train epoch, seconds)"
 echo "lhost cuda:     $lhost_train"
+echo "lhost cuda 300 batches by precision: ${precision_s[*]}"
 if [ -s "$work/peer.log" ]; then
   python3 - "$work/peer.log" "$lhost_train" <<'PY'
 import json, sys

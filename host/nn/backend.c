@@ -170,22 +170,32 @@ int lh_backend_select(const char *device, int32_t threads, const lh_backend **be
 
 const char *const lh_backend_conv_algorithms[] = {"gemm", "auto", "direct", "winograd", NULL};
 const char *const lh_backend_precisions[] = {"32", "bf16-mixed", "32-true", NULL};
+const char *const lh_backend_matmul_precisions[] = {"highest", "high", "medium", NULL};
 
 int32_t lh_backend_precision(int32_t index)
 {
     return index == 1 ? LH_PRECISION_BF16_MIXED : LH_PRECISION_32;
 }
 
+int lh_backend_takes_tf32(const lh_backend *be)
+{
+    /* The CPU backend has no TF32: it computes fp32 throughout and ignores the flag. */
+    return be->configure && be->version >= 7 && strcmp(be->name, "cpu") != 0;
+}
+
 int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
                          int32_t precision, lh_error *err)
 {
+    int32_t base = precision & ~LH_PRECISION_FLAG_TF32;
+    if (!lh_backend_takes_tf32(be))
+        precision = base;
     if (conv_algorithm < LH_CONV_ALGO_GEMM || conv_algorithm > LH_CONV_ALGO_WINOGRAD)
         return lh_error_set(err, "trainer.conv_algorithm: expected gemm, auto, direct or "
                             "winograd, got %d", (int)conv_algorithm);
-    if (precision != LH_PRECISION_32 && precision != LH_PRECISION_BF16_MIXED)
+    if (base != LH_PRECISION_32 && base != LH_PRECISION_BF16_MIXED)
         return lh_error_set(err, "trainer.precision: expected 32 or bf16-mixed, got %d",
-                            (int)precision);
-    if (!be->configure && precision != LH_PRECISION_32)
+                            (int)base);
+    if (!be->configure && base != LH_PRECISION_32)
         return lh_error_set(err, "trainer.precision: bf16-mixed needs the cpu device (the %s "
                             "backend computes in 32 only, for now)", be->name);
     if (!be->configure)
@@ -194,14 +204,15 @@ int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv
                    : lh_error_set(err, "trainer.conv_algorithm: %s needs the cpu device (the %s "
                                   "backend has only gemm)",
                                   lh_backend_conv_algorithms[conv_algorithm], be->name);
-    if (precision == LH_PRECISION_BF16_MIXED && conv_algorithm != LH_CONV_ALGO_DIRECT &&
-        conv_algorithm != LH_CONV_ALGO_AUTO)
+    /* The CPU's bf16 is oneDNN's direct convolution (the CUDA backend's is its GEMM). */
+    if (strcmp(be->name, "cpu") == 0 && base == LH_PRECISION_BF16_MIXED &&
+        conv_algorithm != LH_CONV_ALGO_DIRECT && conv_algorithm != LH_CONV_ALGO_AUTO)
         return lh_error_set(err, "trainer.precision: bf16-mixed runs conv2d as oneDNN's direct "
                             "bf16 convolution: trainer.conv_algorithm must be direct or auto, "
                             "got %s", lh_backend_conv_algorithms[conv_algorithm]);
     if (be->configure(ctx, conv_algorithm, precision))
         return lh_error_set(err, "%s: %s",
-                            precision == LH_PRECISION_32 ? "trainer.conv_algorithm"
+                            base == LH_PRECISION_32 ? "trainer.conv_algorithm"
                                                          : "trainer.precision",
                             be->last_error(ctx));
     return 0;

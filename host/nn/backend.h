@@ -29,12 +29,22 @@ extern const char *const lh_backend_conv_algorithms[];
 extern const char *const lh_backend_precisions[];
 int32_t lh_backend_precision(int32_t index);
 
+/* The names of trainer.float32_matmul_precision (torch.set_float32_matmul_precision's),
+ * NULL-terminated: "highest" (fp32 GEMMs), "high" and "medium" (TF32 where the backend has
+ * it: LH_PRECISION_FLAG_TF32). */
+extern const char *const lh_backend_matmul_precisions[];
+/* Whether the backend takes LH_PRECISION_FLAG_TF32 (a version 7+ table with configure that
+ * has TF32: the CUDA one, not the CPU's); lh_backend_configure drops the flag elsewhere. */
+int lh_backend_takes_tf32(const lh_backend *be);
+
 /* Tell an opened backend how to run conv2d (LH_CONV_ALGO_*, LH_PRECISION_*). A backend without
  * configure has only gemm in fp32: any other choice is refused, naming the backend:
  *   trainer.conv_algorithm: winograd needs the cpu device (the cuda backend has only gemm)
- * bf16-mixed runs conv2d as oneDNN's direct bf16 convolution (auto: that or fp32 gemm), so
- * it takes conv_algorithm direct or auto only; the backend refuses it on a CPU without
- * avx512_bf16 or AMX. */
+ * On the cpu, bf16-mixed runs conv2d as oneDNN's direct bf16 convolution (auto: that or fp32
+ * gemm), so it takes conv_algorithm direct or auto only; the backend refuses it on a CPU
+ * without avx512_bf16 or AMX. The cuda backend runs bf16-mixed in its gemm (cuBLAS bf16 with
+ * fp32 accumulation), its only algorithm. `precision` may carry LH_PRECISION_FLAG_TF32; it
+ * reaches only a backend that takes it (lh_backend_takes_tf32). */
 int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv_algorithm,
                          int32_t precision, lh_error *err);
 

@@ -45,6 +45,8 @@ typedef struct lh_trainer_opts {
     int64_t threads;             /* 0 = all cores */
     int32_t conv_algorithm;      /* LH_CONV_ALGO_* (trainer.conv_algorithm) */
     int32_t precision;           /* index into lh_backend_precisions (trainer.precision) */
+    int32_t matmul_precision;    /* index into lh_backend_matmul_precisions
+                                  * (trainer.float32_matmul_precision) */
     int64_t log_every_n_steps;
     char root_dir[4096];         /* default_root_dir */
     lh_batch_limit limit_train_batches, limit_val_batches; /* 0 batches: none (no validation) */

@@ -114,8 +114,13 @@ const lh_trainer_key lh_trainer_keys[] = {
      MORE "once per run; not bit-reproducible across runs)"},
     {"trainer.precision", LH_KEY_ENUM, "32", 0, 0, 0, 0, lh_backend_precisions, OPT(precision),
      "32 (or 32-true), or bf16-mixed: conv2d in bfloat16 with fp32 weights,"
-     MORE "loss and optimizer (CPU with avx512_bf16 or AMX; conv_algorithm"
-     MORE "direct, or auto: per shape bf16 direct or fp32 gemm)"},
+     MORE "loss and optimizer (cpu: avx512_bf16 or AMX, conv_algorithm direct,"
+     MORE "or auto: per shape bf16 direct or fp32 gemm; cuda: its gemm, cuBLAS"
+     MORE "bf16 with fp32 accumulation)"},
+    {"trainer.float32_matmul_precision", LH_KEY_ENUM, "highest", 0, 0, 0, 0,
+     lh_backend_matmul_precisions, OPT(matmul_precision),
+     "torch.set_float32_matmul_precision: highest (fp32 GEMMs), high or"
+     MORE "medium (cuda: fp32 GEMMs on TF32 tensor cores; no effect on the cpu)"},
     {"trainer.log_every_n_steps", LH_KEY_INT, "50", 1, INT32_MAX, 0, 0, NULL,
      OPT(log_every_n_steps), "write a metrics.csv row every N training steps"},
     {"trainer.default_root_dir", LH_KEY_STRING, ".", 0, 0, 0, 0, NULL, OPT(root_dir),

@@ -2,6 +2,7 @@
  * optimizer, plugin instances, run directory. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -343,8 +344,15 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
             cfg ? lh_config_get(lh_config_root(cfg), "trainer.device") : NULL;
         return dev ? lh_error_wrap(err, "config %s", lh_config_where(dev)) : -1;
     }
+    if (o->matmul_precision > 0 && !lh_backend_takes_tf32(t->be) && lh_dist_rank() == 0)
+        /* as torch on a CPU: a setting with nothing to set, said once, not an error */
+        fprintf(stderr, "lhost: warning: trainer.float32_matmul_precision: %s has no effect on "
+                "the %s backend (float32 throughout)\n",
+                lh_backend_matmul_precisions[o->matmul_precision], t->be->name);
     if (lh_backend_configure(t->be, t->bctx, o->conv_algorithm,
-                             lh_backend_precision(o->precision), err))
+                             lh_backend_precision(o->precision) |
+                                 (o->matmul_precision > 0 ? LH_PRECISION_FLAG_TF32 : 0),
+                             err))
         return -1;
     if (o->profiler && lh_profiler_wrap(&t->be, &t->bctx, err))
         return -1;

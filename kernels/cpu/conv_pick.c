@@ -49,6 +49,7 @@ static int cpu_has_bf16(void)
 
 int lh_cpu_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision)
 {
+    precision &= ~LH_PRECISION_FLAG_TF32; /* no TF32 here: fp32 GEMMs stay fp32 */
     if (conv_algorithm < LH_CONV_ALGO_GEMM || conv_algorithm > LH_CONV_ALGO_WINOGRAD)
         return lh_cpu_fail(ctx, LH_BACKEND_EINVAL, "cpu: conv algorithm %d: expected %d to %d",
                            (int)conv_algorithm, LH_CONV_ALGO_GEMM, LH_CONV_ALGO_WINOGRAD);

@@ -50,25 +50,36 @@ int lh_cuda_fail_blas(lh_backend_ctx *ctx, cublasStatus_t s, const char *what, c
                         cublasGetStatusString(s));
 }
 
-void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes)
+/* Grow one of the context's scratch buffers to at least `bytes`. */
+static void *grow_scratch(lh_backend_ctx *ctx, void **buf, size_t *have, size_t bytes)
 {
     cudaError_t e;
-    if (bytes <= ctx->scratch_bytes)
-        return ctx->scratch;
-    if (ctx->scratch) {
+    if (bytes <= *have)
+        return *buf;
+    if (*buf) {
         /* Queued work may still read the old buffer: cudaFree waits for the device. */
-        cudaFree(ctx->scratch);
-        ctx->scratch = NULL, ctx->scratch_bytes = 0;
+        cudaFree(*buf);
+        *buf = NULL, *have = 0;
     }
-    e = cudaMalloc(&ctx->scratch, bytes);
+    e = cudaMalloc(buf, bytes);
     if (e != cudaSuccess) {
-        ctx->scratch = NULL;
+        *buf = NULL;
         lh_cuda_fail(ctx, LH_BACKEND_ENOMEM, "scratch: cudaMalloc of %zu bytes: %s", bytes,
                      cudaGetErrorString(e));
         return NULL;
     }
-    ctx->scratch_bytes = bytes;
-    return ctx->scratch;
+    *have = bytes;
+    return *buf;
+}
+
+void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes)
+{
+    return grow_scratch(ctx, &ctx->scratch, &ctx->scratch_bytes, bytes);
+}
+
+void *lh_cuda_scratch_aux(lh_backend_ctx *ctx, size_t bytes)
+{
+    return grow_scratch(ctx, &ctx->scratch_aux, &ctx->scratch_aux_bytes, bytes);
 }
 
 /* ---- open / close / describe ----------------------------------------------------------- */
@@ -83,6 +94,8 @@ static void close_ctx(lh_backend_ctx *ctx)
     lh_cuda_comm_close(ctx);
     if (ctx->scratch)
         cudaFree(ctx->scratch);
+    if (ctx->scratch_aux)
+        cudaFree(ctx->scratch_aux);
     if (ctx->blas)
         cublasDestroy(ctx->blas);
     if (ctx->stream)
@@ -150,7 +163,8 @@ static lh_backend_ctx *open_ctx(int32_t device, int32_t threads, char *err, size
         close_ctx(ctx);
         return NULL;
     }
-    /* Plain FP32 GEMMs (no TF32) so results match the CPU backend to 1e-4. */
+    /* Plain FP32 GEMMs (no TF32) so results match the CPU backend to 1e-4, until configure
+     * asks for TF32 (trainer.float32_matmul_precision high or medium). */
     cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH);
     describe_into(ctx);
     return ctx;
@@ -229,9 +243,9 @@ static int sync_ctx(lh_backend_ctx *ctx)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
-/* Every required op is lh_cuda_<op>; the optional ones the GPU has would be named below (none
- * yet: the fused conv2d_relu_maxpool ops stay NULL and the host runs the single ops). Filled in
- * a function because C++ before C++20 has no designated initializers. */
+/* Every required op is lh_cuda_<op>; the optional ones the GPU has are named below (the fused
+ * conv2d_relu_maxpool block, conv2d_fused.cu). Filled in a function because C++ before C++20
+ * has no designated initializers. */
 #define CUDA_REQUIRED_req(name) t.name = lh_cuda_##name;
 #define CUDA_REQUIRED_opt(name)
 #define CUDA_OP_(name, kind, params, args) CUDA_REQUIRED_##kind(name)
@@ -252,7 +266,10 @@ static lh_backend make_table(void)
     t.sync = sync_ctx;
     t.wrap_host = NULL; /* device memory is not host memory */
     LH_BACKEND_OPS(CUDA_OP_)
+    t.conv2d_relu_maxpool_forward = lh_cuda_conv2d_relu_maxpool_forward;
+    t.conv2d_relu_maxpool_backward = lh_cuda_conv2d_relu_maxpool_backward;
     lh_cuda_comm_table(&t);
+    t.configure = lh_cuda_configure;
     return t;
 }
 

@@ -17,6 +17,10 @@ struct lh_backend_ctx {
     cublasHandle_t blas;
     void *scratch;        /* grows on demand; im2col columns, transposed gradients, row losses */
     size_t scratch_bytes;
+    void *scratch_aux;    /* a second one, alive while an op also uses `scratch` (fused dy) */
+    size_t scratch_aux_bytes;
+    int bf16;             /* configure: conv2d's GEMMs in bfloat16 (LH_PRECISION_BF16_MIXED) */
+    int tf32;             /* configure: fp32 GEMMs on TF32 tensor cores (LH_PRECISION_FLAG_TF32) */
     void *comm;           /* ncclComm_t after comm_init (comm.cu), else NULL */
     char err[512];
     char desc[448];
@@ -91,6 +95,12 @@ static inline dim3 lh_cuda_grid2(int64_t cols, int64_t rows)
 /* Scratch memory of at least `bytes`, valid until the next call (work on the stream is ordered,
  * so reuse across ops is safe). NULL on failure with the error recorded. */
 void *lh_cuda_scratch(lh_backend_ctx *ctx, size_t bytes);
+/* The same for ctx->scratch_aux: an op that keeps a buffer while calling code that takes
+ * lh_cuda_scratch (the fused conv block's dy) keeps it here. */
+void *lh_cuda_scratch_aux(lh_backend_ctx *ctx, size_t bytes);
+
+/* configure (conv2d.cu): conv algorithm and precision, see lh_backend.configure. */
+int lh_cuda_configure(lh_backend_ctx *ctx, int32_t conv_algorithm, int32_t precision);
 
 /* The collectives (comm.cu): fill the table's comm members (none without NCCL); destroy the
  * context's communicator. */

@@ -3,7 +3,7 @@
  * the first maximum in row-major window order wins, NaN counts as the maximum (PyTorch).
  * backward: dx (N,C,H,W) = sum of dy over the outputs whose argmax is this element; every dx
  * element is written (gather form: no atomics, deterministic, overlapping windows allowed). */
-#include "common.cuh"
+#include "maxpool.cuh"
 
 /* I: the element index type, int32_t whenever the tensor allows (64-bit division is slow on
  * the GPU), int64_t beyond. */
@@ -14,20 +14,11 @@ __global__ void maxpool_forward_kernel(lh_pool_shape s, const float *x, float *y
     for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total;
          t += (I)gridDim.x * blockDim.x) {
         I plane = t / per_plane;
-        int o = (int)(t - plane * per_plane), oh = o / s.ow, ow = o - oh * s.ow;
+        int o = (int)(t - plane * per_plane), oh = o / s.ow, ow = o - oh * s.ow, at;
         const float *xp = x + (int64_t)plane * s.h * s.w;
-        int h0 = oh * s.stride, w0 = ow * s.stride;
-        int best_i = h0 * s.w + w0;
-        float best = xp[best_i];
-        for (int r = 0; r < s.size; r++)
-            for (int q = 0; q < s.size; q++) {
-                int i = (h0 + r) * s.w + w0 + q;
-                float v = xp[i];
-                if (v > best || (isnan(v) && !isnan(best)))
-                    best = v, best_i = i;
-            }
-        y[t] = best;
-        arg[t] = best_i;
+        y[t] = lh_pool_window_max(xp, s.w, s.size, oh * s.stride, ow * s.stride,
+                                  lh_pool_plain(), &at);
+        arg[t] = at;
     }
 }
 
@@ -39,24 +30,15 @@ __global__ void maxpool_backward_kernel(lh_pool_shape s, const float *dy, const 
     for (I t = blockIdx.x * (I)blockDim.x + threadIdx.x; t < total;
          t += (I)gridDim.x * blockDim.x) {
         I plane = t / per_plane;
-        int i = (int)(t - plane * per_plane), h = i / s.w, w = i - h * s.w;
-        /* outputs whose window [o*stride, o*stride+size) holds h (resp. w) */
-        int oh_lo = h < s.size ? 0 : (h - s.size) / s.stride + 1, oh_hi = h / s.stride;
-        int ow_lo = w < s.size ? 0 : (w - s.size) / s.stride + 1, ow_hi = w / s.stride;
+        int i = (int)(t - plane * per_plane), h = i / s.w, w = i - h * s.w, last;
         const float *dyp = dy + (int64_t)plane * s.oh * s.ow;
         const int32_t *ap = arg + (int64_t)plane * s.oh * s.ow;
-        float acc = 0.0f;
-        oh_hi = oh_hi < s.oh - 1 ? oh_hi : s.oh - 1;
-        ow_hi = ow_hi < s.ow - 1 ? ow_hi : s.ow - 1;
-        for (int oh = oh_lo; oh <= oh_hi; oh++)
-            for (int ow = ow_lo; ow <= ow_hi; ow++)
-                if (ap[oh * s.ow + ow] == i)
-                    acc += dyp[oh * s.ow + ow];
+        float acc = lh_pool_gather(s, dyp, ap, h, w, &last);
         dx[t] = acc;
     }
 }
 
-static int check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s, const char *op)
+int lh_cuda_pool_check_shape(lh_backend_ctx *ctx, const lh_pool_shape *s, const char *op)
 {
     if (s->n < 0 || s->c < 0 || s->size < 1 || s->stride < 1 ||
         s->oh != (s->h - s->size) / s->stride + 1 || s->ow != (s->w - s->size) / s->stride + 1 ||
@@ -71,7 +53,7 @@ int lh_cuda_maxpool_forward(lh_backend_ctx *ctx, const lh_pool_shape *s, const l
                             lh_dmem *y, lh_dmem *argmax)
 {
     int64_t total = (int64_t)s->n * s->c * s->oh * s->ow;
-    if (check_shape(ctx, s, "maxpool_forward"))
+    if (lh_cuda_pool_check_shape(ctx, s, "maxpool_forward"))
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;
@@ -89,7 +71,7 @@ int lh_cuda_maxpool_backward(lh_backend_ctx *ctx, const lh_pool_shape *s, const 
                              const lh_dmem *argmax, lh_dmem *dx)
 {
     int64_t total = (int64_t)s->n * s->c * s->h * s->w;
-    if (check_shape(ctx, s, "maxpool_backward"))
+    if (lh_cuda_pool_check_shape(ctx, s, "maxpool_backward"))
         return LH_BACKEND_EINVAL;
     if (total == 0)
         return 0;

@@ -475,6 +475,7 @@ const char *cudaGetErrorString(cudaError_t e)
 
 struct lh_emu_blas {
     cudaStream_t stream;
+    cublasMath_t math;
 };
 
 cublasStatus_t cublasCreate(cublasHandle_t *handle)
@@ -499,7 +500,14 @@ cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream)
 
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
-    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (mode != CUBLAS_DEFAULT_MATH && mode != CUBLAS_TF32_TENSOR_OP_MATH) {
+        complain("cublasSetMathMode", "math mode %d is not emulated", (int)mode);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    handle->math = mode;
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasGetVersion(cublasHandle_t handle, int *version)
@@ -520,52 +528,92 @@ const char *cublasGetStatusString(cublasStatus_t status)
     return "unknown error";
 }
 
+// An operand's elements: fp32, or bf16 as its 2-byte bits.
+struct operand {
+    const char *name;
+    const void *p;
+    cudaDataType type;
+};
+
+static size_t type_size(cudaDataType t)
+{
+    return t == CUDA_R_16BF ? 2 : 4;
+}
+
 // Column-major operand of `rows` x `cols` with leading dimension ld: in device memory whole?
-static bool operand_ok(const char *name, const float *p, int rows, int cols, int ld)
+static bool operand_ok(const char *call, const operand &o, int rows, int cols, int ld)
 {
     size_t n = (size_t)(cols - 1) * (size_t)ld + (size_t)rows;
-    if (rows == 0 || cols == 0 || lh_emu_is_device(p, n * sizeof(float)))
+    if (rows == 0 || cols == 0 || lh_emu_is_device(o.p, n * type_size(o.type)))
         return true;
-    complain("cublasSgemm", "%s (%p, %d x %d, ld %d) is not wholly in device memory", name,
-             (const void *)p, rows, cols, ld);
+    complain(call, "%s (%p, %d x %d, ld %d) is not wholly in device memory", o.name, o.p, rows,
+             cols, ld);
     return false;
 }
 
-cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
+// fp32 rounded to TF32 as tensor cores read it: 10 mantissa bits, to nearest (ties to even).
+static float round_tf32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) // Inf and NaN stay as they are
+        u = (u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// Element i of an operand, as the multiplier sees it.
+static float element(const operand &o, size_t i, bool tf32)
+{
+    if (o.type == CUDA_R_16BF) {
+        uint32_t u = (uint32_t)((const uint16_t *)o.p)[i] << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    float f = ((const float *)o.p)[i];
+    return tf32 ? round_tf32(f) : f;
+}
+
+// C (m x n, fp32) = alpha op(A) op(B) + beta C, products summed in double (a reference, not
+// cuBLAS's order); `call` names the entry point in complaints.
+static cublasStatus_t gemm(const char *call, cublasHandle_t handle, cublasOperation_t transa,
                            cublasOperation_t transb, int m, int n, int k, const float *alpha,
-                           const float *A, int lda, const float *B, int ldb, const float *beta,
-                           float *C, int ldc)
+                           const operand &A, int lda, const operand &B, int ldb,
+                           const float *beta, float *C, int ldc)
 {
     int ar = transa == CUBLAS_OP_N ? m : k, ac = transa == CUBLAS_OP_N ? k : m;
     int br = transb == CUBLAS_OP_N ? k : n, bc = transb == CUBLAS_OP_N ? n : k;
+    bool tf32 = handle && handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
+    operand oc = {"C", C, CUDA_R_32F};
     if (!handle)
         return CUBLAS_STATUS_NOT_INITIALIZED;
     if (m < 0 || n < 0 || k < 0 || lda < (ar > 1 ? ar : 1) || ldb < (br > 1 ? br : 1) ||
         ldc < (m > 1 ? m : 1) || transa > CUBLAS_OP_C || transb > CUBLAS_OP_C) {
-        complain("cublasSgemm", "invalid arguments: op %d %d, m %d n %d k %d, lda %d ldb %d ldc %d",
+        complain(call, "invalid arguments: op %d %d, m %d n %d k %d, lda %d ldb %d ldc %d",
                  (int)transa, (int)transb, m, n, k, lda, ldb, ldc);
         return CUBLAS_STATUS_INVALID_VALUE;
     }
     if (m == 0 || n == 0)
         return CUBLAS_STATUS_SUCCESS;
     if (lh_emu_is_device(alpha, 4) || lh_emu_is_device(beta, 4)) {
-        complain("cublasSgemm", "alpha/beta in device memory with the host pointer mode");
+        complain(call, "alpha/beta in device memory with the host pointer mode");
         return CUBLAS_STATUS_INVALID_VALUE;
     }
-    if ((k > 0 && (!operand_ok("A", A, ar, ac, lda) || !operand_ok("B", B, br, bc, ldb))) ||
-        !operand_ok("C", C, m, n, ldc))
+    if ((k > 0 && (!operand_ok(call, A, ar, ac, lda) || !operand_ok(call, B, br, bc, ldb))) ||
+        !operand_ok(call, oc, m, n, ldc))
         return CUBLAS_STATUS_INVALID_VALUE;
     // op(A) (m x k) and op(B) (k x n) packed column-major, then C column by column in double.
     std::vector<float> a((size_t)m * k), b((size_t)k * n);
     std::vector<double> acc((size_t)m);
     for (int l = 0; l < k; l++)
         for (int i = 0; i < m; i++)
-            a[(size_t)l * m + i] =
-                transa == CUBLAS_OP_N ? A[(size_t)l * lda + i] : A[(size_t)i * lda + l];
+            a[(size_t)l * m + i] = element(A, transa == CUBLAS_OP_N ? (size_t)l * lda + i
+                                                                   : (size_t)i * lda + l, tf32);
     for (int j = 0; j < n; j++)
         for (int l = 0; l < k; l++)
-            b[(size_t)j * k + l] =
-                transb == CUBLAS_OP_N ? B[(size_t)j * ldb + l] : B[(size_t)l * ldb + j];
+            b[(size_t)j * k + l] = element(B, transb == CUBLAS_OP_N ? (size_t)j * ldb + l
+                                                                   : (size_t)l * ldb + j, tf32);
     for (int j = 0; j < n; j++) {
         float *c = C + (size_t)j * ldc;
         std::fill(acc.begin(), acc.end(), 0.0);
@@ -579,4 +627,33 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
             c[i] = (float)(*alpha * acc[i] + (*beta == 0.0f ? 0.0 : (double)*beta * c[i]));
     }
     return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
+                           cublasOperation_t transb, int m, int n, int k, const float *alpha,
+                           const float *A, int lda, const float *B, int ldb, const float *beta,
+                           float *C, int ldc)
+{
+    return gemm("cublasSgemm", handle, transa, transb, m, n, k, alpha, {"A", A, CUDA_R_32F},
+                lda, {"B", B, CUDA_R_32F}, ldb, beta, C, ldc);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void *alpha,
+                            const void *A, cudaDataType Atype, int lda, const void *B,
+                            cudaDataType Btype, int ldb, const void *beta, void *C,
+                            cudaDataType Ctype, int ldc, cublasComputeType_t computeType,
+                            cublasGemmAlgo_t algo)
+{
+    // What the emulation models: A and B both fp32 or both bf16, C fp32, fp32 accumulation
+    // (cuBLAS's table of supported combinations has these rows), and float alpha/beta.
+    if (Atype != Btype || (Atype != CUDA_R_32F && Atype != CUDA_R_16BF) || Ctype != CUDA_R_32F ||
+        computeType != CUBLAS_COMPUTE_32F || (int)algo < -1 || (int)algo > 23) {
+        complain("cublasGemmEx", "types A %d B %d C %d, compute %d, algo %d: not emulated",
+                 (int)Atype, (int)Btype, (int)Ctype, (int)computeType, (int)algo);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    return gemm("cublasGemmEx", handle, transa, transb, m, n, k, (const float *)alpha,
+                {"A", A, Atype}, lda, {"B", B, Btype}, ldb, (const float *)beta, (float *)C,
+                ldc);
 }

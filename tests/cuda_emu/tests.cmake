@@ -70,3 +70,10 @@ add_test(NAME test_update_bn_emu COMMAND test_update_bn)
 set_tests_properties(test_update_bn_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 300
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>")
 add_dependencies(test_update_bn lhost_cuda_emu)
+
+# The CUDA backend's precisions (bf16-mixed, TF32) and its fused conv block, op by op and in
+# `lhost train` runs, on the emulation (tests/unit/test_cuda_precision.c).
+add_test(NAME test_cuda_precision_emu COMMAND test_cuda_precision)
+set_tests_properties(test_cuda_precision_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 900
+  ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
+add_dependencies(test_cuda_precision lhost_cuda_emu lhost)

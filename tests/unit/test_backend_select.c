@@ -277,6 +277,7 @@ START_TEST(op_list_matches_its_version)
         {4, OP_LIST_V3}, /* the gradient norm ops */
         {5, OP_LIST_V3}, /* lh_adam_args grew its exact scalars */
         {6, OP_LIST_V3}, /* configure appended */
+        {7, OP_LIST_V3}, /* configure's precision takes LH_PRECISION_FLAG_TF32 */
     };
     uint64_t h = op_list_hash();
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
