@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "rel_error.h"
 
 #define RTOL 1e-4
 
@@ -102,26 +103,12 @@ static twin twin_random(size_t n, float lo, float hi, uint64_t seed)
 static void check_floats(const char *what, const twin *t, size_t n)
 {
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    double ss = 0, worst = -1, rms;
-    size_t wi = 0, bad = 0;
+    double worst;
+    size_t wi, bad;
     ck_assert_msg(G->sync(gx) == 0 && G->download(gx, a, t->g, n * sizeof *a) == 0, "%s: %s",
                   what, G->last_error(gx));
     ck_assert_int_eq(C->download(cx, b, t->c, n * sizeof *b), 0);
-    for (size_t i = 0; i < n; i++)
-        ss += (double)b[i] * b[i];
-    rms = sqrt(ss / (double)(n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        double ref = fabs(b[i]) > rms ? fabs(b[i]) : rms;
-        double rel = fabs((double)a[i] - b[i]) / (ref > 0 ? ref : 1e-30);
-        if (isnan(a[i]) != isnan(b[i]))
-            rel = INFINITY;
-        else if (isnan(a[i]))
-            rel = 0;
-        if (rel > worst)
-            worst = rel, wi = i;
-        if (rel > RTOL)
-            bad++;
-    }
+    worst = rel_error_worst(a, b, n, RTOL, &wi, &bad);
     printf("%-28s n=%-8zu worst rel %.3g at [%zu]: cuda %.9g cpu %.9g\n", what, n, worst, wi,
            (double)a[wi], (double)b[wi]);
     fflush(stdout);

@@ -28,6 +28,8 @@
 #include "backend_each.h"
 #include "check_run.h"
 #include "cli_run.h"
+#include "csv_column.h"
+#include "rel_error.h"
 #include "synth_data.h"
 
 static const lh_backend *cpu_be;
@@ -35,12 +37,10 @@ static lh_backend_ctx *cpu_ctx;
 
 /* ---- device buffers ------------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static float frand(float lo, float hi)
+/* Uniform in [lo, hi), from synth_data.h's generator. */
+static float frand(uint64_t *state, float lo, float hi)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return lo + (hi - lo) * (float)(rng_state >> 40) / 16777216.0f;
+    return lo + (hi - lo) * (float)((double)synth_next(state) / 2147483648.0); /* 31 bits */
 }
 
 static lh_dmem *dev_random(const lh_backend *be, lh_backend_ctx *ctx, size_t n, float lo, float hi,
@@ -50,9 +50,8 @@ static lh_dmem *dev_random(const lh_backend *be, lh_backend_ctx *ctx, size_t n, 
     lh_dmem *d = be->alloc(ctx, n * sizeof *h);
     ck_assert_ptr_nonnull(h);
     ck_assert_msg(d != NULL, "alloc: %s", be->last_error(ctx));
-    rng_state = seed;
     for (size_t i = 0; i < n; i++)
-        h[i] = frand(lo, hi);
+        h[i] = frand(&seed, lo, hi);
     ck_assert_msg(be->upload(ctx, d, h, n * sizeof *h) == 0, "%s", be->last_error(ctx));
     free(h);
     return d;
@@ -74,22 +73,13 @@ static float *host_copy(const lh_backend *be, lh_backend_ctx *ctx, const lh_dmem
     return h;
 }
 
-/* The metric above, printed with the worst element; identical: whether every bit matched. */
+/* The metric above (rel_error.h), printed with the worst element; identical: whether every
+ * bit matched. */
 static double worst_rel(const char *what, const float *a, const float *b, size_t n, int *identical)
 {
-    double ss = 0, worst = 0, rms;
-    size_t wi = 0;
+    size_t wi;
+    double worst = rel_error_worst(a, b, n, 0, &wi, NULL);
     *identical = memcmp(a, b, n * sizeof *a) == 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)b[i] * b[i];
-    rms = sqrt(ss / (double)(n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        double ref = fabs(b[i]) > rms ? fabs(b[i]) : rms;
-        double rel =
-            isnan(a[i]) || isnan(b[i]) ? INFINITY : fabs((double)a[i] - b[i]) / (ref ? ref : 1e-30);
-        if (rel > worst)
-            worst = rel, wi = i;
-    }
     printf("%-48s n=%-7zu worst rel %.3g at [%zu] (%.9g vs %.9g)%s\n", what, n, worst, wi,
            n ? (double)a[wi] : 0.0, n ? (double)b[wi] : 0.0, *identical ? ", identical" : "");
     fflush(stdout);
@@ -438,39 +428,19 @@ static const char cfg_text[] =
     "log_every_n_steps: 2, "
     "enable_progress_bar: false, default_root_dir: .}\n";
 
-/* Field `col` (0-based) of a CSV line, copied into buf ("" when missing or empty). */
-static const char *field(const char *line, int col, char *buf, size_t len)
-{
-    const char *f = line, *end;
-    for (int i = 0; i < col && f; i++)
-        f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
-    buf[0] = 0;
-    if (f) {
-        end = f + strcspn(f, ",\r\n");
-        snprintf(buf, len, "%.*s", (int)(end - f), f);
-    }
-    return buf;
-}
-
 /* val_loss of the run in dir/sub: the last metrics.csv row that has it. */
 static double val_loss(const char *sub)
 {
-    char path[600], buf[64], *text, *line, *save;
-    int col = -1;
-    double v = NAN;
+    char path[600], *text;
+    double v[256];
+    int n;
     snprintf(path, sizeof path, "%s/%s/lightning_logs/version_0/metrics.csv", dir, sub);
     text = read_text(path);
     ck_assert_msg(text != NULL, "no %s", path);
-    line = strtok_r(text, "\n", &save);
-    for (int i = 0; line && col < 0 && *field(line, i, buf, sizeof buf); i++)
-        if (strcmp(buf, "val_loss") == 0)
-            col = i;
-    ck_assert_msg(col >= 0, "%s has no val_loss column", path);
-    while ((line = strtok_r(NULL, "\n", &save)))
-        if (*field(line, col, buf, sizeof buf))
-            v = strtod(buf, NULL);
+    n = csv_column_values(text, "val_loss", v, 256);
     free(text);
-    return v;
+    ck_assert_msg(n > 0, "%s has no val_loss", path);
+    return v[n - 1];
 }
 
 /* lhost train in dir/sub with `args`; the output (malloc'ed). */
