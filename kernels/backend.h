@@ -68,7 +68,6 @@ typedef struct lh_pool_shape {
  * TF32 (10-bit mantissa) on tensor cores, torch.set_float32_matmul_precision("high") or
  * ("medium"). A backend with no TF32 (the CPU's) ignores the bit and stays fp32 throughout. */
 #define LH_PRECISION_FLAG_TF32 0x100
-#define LH_PRECISION_MASK 0xff /* precision & LH_PRECISION_MASK: LH_PRECISION_32 or _BF16_MIXED */
 
 /* Element-wise activations of act_forward / act_backward (fixed numbers: kept in configs of
  * no kind, but parity tests and kernels switch on them). */

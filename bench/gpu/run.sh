@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu/run.sh — everything a short GPU slot is for, in one go, on a CUDA machine (H100/H200):
 #   1. configure + build (Release, sm_90) into build-gpu/
-#   2. the CUDA parity test (every op vs the CPU backend, worst element per op) and the device
-#      selection test
+#   2. the CUDA parity test (every op vs the CPU backend, worst element per op), the device
+#      selection test, and the precision test (bf16-mixed, TF32, the fused conv block)
 #   3. lhost: 3 epochs of examples/seed.yaml on the GPU (train-epoch times, val_acc), then the
 #      best checkpoint validated on the GPU and on the CPU (device-independent checkpoints)
 #   4. bench_step on the GPU: a step's time per op, with the trainer's one wait per step, and

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/e2e/test_gpu_rehearsal.sh — bench/gpu/run.sh, the one script a GPU slot runs, rehearsed
 # against the CUDA emulation (LHOST_GPU_REHEARSAL=1, one epoch of two batches): its own build,
-# the parity and device tests, training, validation on both devices and the profiled epoch must
-# all pass, so the script cannot rot between the rare sessions that have a GPU.
+# the parity, device and precision tests, training, validation on both devices, the profiled
+# epoch and the three precisions' epochs must all pass, so the script cannot rot between the
+# rare sessions that have a GPU.
 # Label: slow, rehearsal (a Release build of its own; not part of the sanitizer pass).
 set -euo pipefail
 : "${LH_SOURCE_DIR:?}" "${LH_BUILD_DIR:?}"
@@ -14,7 +15,9 @@ LHOST_GPU_REHEARSAL=1 LHOST_GPU_BUILD="$LH_BUILD_DIR/gpu-rehearsal" LHOST_BENCH_
   bash "$LH_SOURCE_DIR/bench/gpu/run.sh" 1 > "$log" 2>&1 || status=$?
 cat "$log"
 for want in "test_cuda_parity exit 0" "test_backend_select exit 0" "test_device_ckpt exit 0" \
-            "lhost train exit 0" "FIT Profiler Report" "val_acc "; do
+            "test_cuda_precision exit 0" "lhost train exit 0" "FIT Profiler Report" "val_acc " \
+            "precision 32: train" "precision high: train" "precision bf16-mixed: train" \
+            "by precision: 32="; do
   grep -q "$want" "$log" || { echo "FAIL: no \"$want\" in the run's output"; exit 1; }
 done
 [ "$status" = 0 ] || { echo "FAIL: bench/gpu/run.sh exited $status"; exit 1; }
