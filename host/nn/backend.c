@@ -213,7 +213,7 @@ int lh_backend_configure(const lh_backend *be, lh_backend_ctx *ctx, int32_t conv
     if (be->configure(ctx, conv_algorithm, precision))
         return lh_error_set(err, "%s: %s",
                             base == LH_PRECISION_32 ? "trainer.conv_algorithm"
-                                                         : "trainer.precision",
+                                                    : "trainer.precision",
                             be->last_error(ctx));
     return 0;
 }
