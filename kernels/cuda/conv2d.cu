@@ -23,7 +23,11 @@
 
 #include "conv2d.cuh"
 
+/* The emulation builds with a small cap (tests/cuda_emu/tests.cmake) so that the tests' shapes
+ * run in several chunks: dW's accumulation over chunks and the fused block's per-chunk db. */
+#ifndef LH_CONV_SCRATCH_MAX
 #define LH_CONV_SCRATCH_MAX ((size_t)256 << 20)
+#endif
 
 /* Index arithmetic: 64-bit division is a long instruction sequence on the GPU, so each kernel
  * takes one row per grid y (a channel, a (n, c) plane, a row of col) and 32-bit positions

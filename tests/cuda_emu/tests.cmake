@@ -12,6 +12,10 @@ add_library(lhost_cuda_emu MODULE ${LH_CUDA_EMU_KERNELS} ${CMAKE_CURRENT_LIST_DI
 # comm.cu's NCCL calls go to the emulated NCCL (nccl.h, nccl_emu.cc), which the ranks of a job on
 # this machine share through POSIX shared memory.
 target_compile_definitions(lhost_cuda_emu PRIVATE LH_HAVE_NCCL)
+# conv2d's scratch cap at 256 KiB instead of 256 MiB: the tests' convolutions (the tutorial's
+# second layer from a batch of 2 on) run in several chunks of images, as only huge batches do
+# on a GPU.
+target_compile_definitions(lhost_cuda_emu PRIVATE LH_CONV_SCRATCH_MAX=262144)
 target_link_libraries(lhost_cuda_emu PRIVATE rt)
 # The emulation's headers stand in for CUDA's: they come first on the include path.
 target_include_directories(lhost_cuda_emu BEFORE PRIVATE ${CMAKE_CURRENT_LIST_DIR})
