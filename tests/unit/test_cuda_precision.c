@@ -416,16 +416,13 @@ static const char cfg_text[] =
     "data: {path: ../data, batch_size: 16}\n"
     "optimizer: {name: adam, lr: 0.002}\n"
     "model:\n  layers:\n"
-    "    - {type: conv2d, name: conv1.0, out_channels: 4, kernel_size: 3, "
-    "padding: 1}\n"
+    "    - {type: conv2d, name: conv1.0, out_channels: 4, kernel_size: 3, padding: 1}\n"
     "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
-    "    - {type: conv2d, name: conv2.0, out_channels: 8, kernel_size: 3, "
-    "padding: 1}\n"
+    "    - {type: conv2d, name: conv2.0, out_channels: 8, kernel_size: 3, padding: 1}\n"
     "    - {type: relu}\n    - {type: maxpool2d, kernel_size: 2}\n"
     "    - {type: flatten}\n"
     "    - {type: linear, name: fc, out_features: 10}\n"
-    "trainer: {max_epochs: 1, limit_train_batches: 6, limit_val_batches: 2, "
-    "log_every_n_steps: 2, "
+    "trainer: {max_epochs: 1, limit_train_batches: 6, limit_val_batches: 2, log_every_n_steps: 2, "
     "enable_progress_bar: false, default_root_dir: .}\n";
 
 /* val_loss of the run in dir/sub: the last metrics.csv row that has it. */
@@ -470,8 +467,7 @@ static int count(const char *hay, const char *needle)
 START_TEST(train_on_cuda)
 {
     static const char *const warning =
-        "lhost: warning: trainer.float32_matmul_precision: high has no effect on "
-        "the cpu backend "
+        "lhost: warning: trainer.float32_matmul_precision: high has no effect on the cpu backend "
         "(float32 throughout)";
     const lh_backend *be;
     lh_error err = {{0}};
