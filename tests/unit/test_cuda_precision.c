@@ -470,6 +470,7 @@ START_TEST(train_on_cuda)
         "lhost: warning: trainer.float32_matmul_precision: high has no effect on the cpu backend "
         "(float32 throughout)";
     const lh_backend *be;
+    lh_backend_ctx *ctx;
     lh_error err = {{0}};
     char *out;
     double l32;
@@ -477,10 +478,11 @@ START_TEST(train_on_cuda)
     ck_assert_msg(count(out, warning) == 1, "expected the warning once in:\n%s", out);
     free(out);
     printf("cpu, float32_matmul_precision high: val_loss %.6g\n", val_loss("cpu_high"));
-    if (lh_backend_load_cuda(&be, &err)) {
+    if (lh_backend_select("cuda", 1, &be, &ctx, &err)) {
         printf("train_on_cuda: no CUDA backend here (%s); checked on the CPU only\n", err.msg);
         return;
     }
+    be->close(ctx);
     out = train("cuda32", "--trainer.device=cuda --trainer.profiler=simple");
     /* the host ran the blocks as the backend's fused op, not as its single ops */
     ck_assert_msg(strstr(out, "conv2d_relu_maxpool_forward ") &&
