@@ -115,8 +115,8 @@ const lh_trainer_key lh_trainer_keys[] = {
     {"trainer.precision", LH_KEY_ENUM, "32", 0, 0, 0, 0, lh_backend_precisions, OPT(precision),
      "32 (or 32-true), or bf16-mixed: conv2d in bfloat16 with fp32 weights,"
      MORE "loss and optimizer (cpu: avx512_bf16 or AMX, conv_algorithm direct,"
-     MORE "or auto: per shape bf16 direct or fp32 gemm; cuda: its gemm, cuBLAS"
-     MORE "bf16 with fp32 accumulation)"},
+     MORE "the default there, or auto: per shape bf16 direct or fp32 gemm;"
+     MORE "cuda: its gemm, cuBLAS bf16 with fp32 accumulation)"},
     {"trainer.float32_matmul_precision", LH_KEY_ENUM, "highest", 0, 0, 0, 0,
      lh_backend_matmul_precisions, OPT(matmul_precision),
      "torch.set_float32_matmul_precision: highest (fp32 GEMMs), high or"

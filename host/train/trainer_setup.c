@@ -349,7 +349,13 @@ int lh_trainer_setup(lh_trainer *t, const lh_trainer_opts *o, lh_config *cfg, lh
         fprintf(stderr, "lhost: warning: trainer.float32_matmul_precision: %s has no effect on "
                 "the %s backend (float32 throughout)\n",
                 lh_backend_matmul_precisions[o->matmul_precision], t->be->name);
-    if (lh_backend_configure(t->be, t->bctx, o->conv_algorithm,
+    /* `precision: bf16-mixed` alone works on the CPU as on CUDA: where the config leaves
+     * conv_algorithm unset, the CPU takes direct, the algorithm its bf16 convolution is. */
+    if (lh_backend_precision(o->precision) == LH_PRECISION_BF16_MIXED &&
+        strcmp(t->be->name, "cpu") == 0 &&
+        !(cfg && lh_config_get(lh_config_root(cfg), "trainer.conv_algorithm")))
+        t->opts.conv_algorithm = LH_CONV_ALGO_DIRECT;
+    if (lh_backend_configure(t->be, t->bctx, t->opts.conv_algorithm,
                              lh_backend_precision(o->precision) |
                                  (o->matmul_precision > 0 ? LH_PRECISION_FLAG_TF32 : 0),
                              err))

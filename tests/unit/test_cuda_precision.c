@@ -8,6 +8,8 @@
  *     equal to the CUDA backend's own fp32 (the reduced precision ran), the ops a precision
  *     leaves alone bitwise equal to it;
  *   - configure's refusals (cuda + direct, an unknown precision) and their messages;
+ *   - `precision: bf16-mixed` alone on the cpu takes its direct algorithm (runs where the CPU
+ *     has bf16, refused for the CPU elsewhere), with gemm named it is refused
  *   - `lhost train` on the cuda device in 32, bf16-mixed and float32_matmul_precision high: the
  *     runs succeed, the fused op is what the host calls (profiler report), and the losses stay
  *     within 5% of the fp32 run; on the cpu, high prints one warning and trains.
@@ -440,21 +442,59 @@ static double val_loss(const char *sub)
     return v[n - 1];
 }
 
-/* lhost train in dir/sub with `args`; the output (malloc'ed). */
-static char *train(const char *sub, const char *args)
+/* lhost train in dir/sub with `args`, its exit status in *rc; the output (malloc'ed). */
+static char *train_rc(const char *sub, const char *args, int *rc)
 {
     char path[600], cmd[512], *out;
-    int rc;
     snprintf(path, sizeof path, "%s/%s", dir, sub);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/%s/cfg.yaml", dir, sub);
     write_text(path, cfg_text);
     snprintf(path, sizeof path, "%s/%s", dir, sub);
     snprintf(cmd, sizeof cmd, "train --config cfg.yaml %s", args);
-    rc = cli_run(path, cmd, &out);
-    ck_assert_msg(rc == 0, "lhost %s: exit %d\n%s", cmd, rc, out);
+    *rc = cli_run(path, cmd, &out);
     return out;
 }
+
+static char *train(const char *sub, const char *args)
+{
+    int rc;
+    char *out = train_rc(sub, args, &rc);
+    ck_assert_msg(rc == 0, "lhost train %s: exit %d\n%s", args, rc, out);
+    return out;
+}
+
+/* 1 when the CPU backend takes bf16-mixed here (avx512_bf16 or AMX); its context is left in
+ * gemm / 32 as the other cases use it. */
+static int cpu_bf16(void)
+{
+    int yes = cpu_be->configure(cpu_ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED) == 0;
+    ck_assert_int_eq(cpu_be->configure(cpu_ctx, LH_CONV_ALGO_GEMM, LH_PRECISION_32), 0);
+    return yes;
+}
+
+/* precision: bf16-mixed alone runs on the CPU (conv_algorithm unset: direct, its bf16
+ * algorithm) where the CPU has bf16, and elsewhere is refused for the CPU, not for the
+ * algorithm; an explicit gemm with it is refused naming the key. */
+START_TEST(bf16_mixed_alone_on_the_cpu)
+{
+    int rc;
+    char *out = train_rc("cpu_bf16", "--trainer.device=cpu --trainer.precision=bf16-mixed", &rc);
+    if (cpu_bf16()) {
+        ck_assert_msg(rc == 0, "bf16-mixed alone: exit %d\n%s", rc, out);
+        printf("cpu bf16-mixed: val_loss %.6g\n", val_loss("cpu_bf16"));
+    } else {
+        ck_assert_msg(rc == 1 && strstr(out, "cpu: bf16-mixed needs a CPU with avx512_bf16 or "
+                                             "AMX"), "bf16-mixed alone: exit %d\n%s", rc, out);
+    }
+    free(out);
+    out = train_rc("cpu_bf16_gemm", "--trainer.device=cpu --trainer.precision=bf16-mixed "
+                   "--trainer.conv_algorithm=gemm", &rc);
+    ck_assert_msg(rc == 1 && strstr(out, "trainer.conv_algorithm must be direct or auto, got "
+                                         "gemm"), "bf16-mixed with gemm: exit %d\n%s", rc, out);
+    free(out);
+}
+END_TEST
 
 static int count(const char *hay, const char *needle)
 {
@@ -531,6 +571,7 @@ int main(void)
     suite_add_tcase(s, ops);
     tcase_set_timeout(run, 600);
     tcase_add_test(run, train_on_cuda);
+    tcase_add_test(run, bf16_mixed_alone_on_the_cpu);
     suite_add_tcase(s, run);
     rc = check_run(s);
     cpu_be->close(cpu_ctx);
