@@ -22,7 +22,8 @@
  * per call into ctx->shared by all threads (split over k), and backward-weights sums each
  * thread's D and db in thread order before the 4x4 -> 3x3 transform, so results depend only
  * on the thread count. The fused block keeps conv.c's structure and contract: the conv output
- * of a chunk is pooled while in cache and never stored; backward rebuilds dy from dp.
+ * of a chunk is pooled while in cache and never stored (under 2x2 stride-2 pooling each output
+ * tile is one pooling window, pooled straight from M); backward rebuilds dy from dp.
  * Rounding differs from GEMM's (the transforms add and halve), by ~1e-6 relative. */
 #include <string.h>
 
@@ -127,6 +128,21 @@ static void input_tiles(const wgeo *g, const float *st, float *restrict v, int64
     }
 }
 
+/* q = the four outputs (row-major) A^T M A + bias of tile t (m[xi * xs + t]). */
+static inline void tile_outputs(const float *m, int64_t xs, int64_t t, float bias, float q[4])
+{
+    float s[2][4]; /* A^T M: combine rows */
+    for (int b = 0; b < 4; b++) {
+        float m0 = m[b * xs + t], m1 = m[(4 + b) * xs + t];
+        float m2 = m[(8 + b) * xs + t], m3 = m[(12 + b) * xs + t];
+        s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
+    }
+    q[0] = s[0][0] + s[0][1] + s[0][2] + bias;
+    q[1] = s[0][1] - s[0][2] - s[0][3] + bias;
+    q[2] = s[1][0] + s[1][1] + s[1][2] + bias;
+    q[3] = s[1][1] - s[1][2] - s[1][3] + bias;
+}
+
 /* y (hout, wout) = A^T M A + bias for every tile of one output plane (m[xi * xs + t]); tmp
  * holds 4 floats per tile (each tile's four outputs, interleaved into y's rows after). */
 LH_CPU_CLONES
@@ -137,16 +153,9 @@ static void output_tiles(const wgeo *g, const float *m, int64_t xs, float bias, 
     float *restrict q00 = tmp, *restrict q01 = tmp + n, *restrict q10 = tmp + 2 * n;
     float *restrict q11 = tmp + 3 * n;
     for (int64_t t = 0; t < n; t++) {
-        float s[2][4]; /* A^T M: combine rows */
-        for (int b = 0; b < 4; b++) {
-            float m0 = m[b * xs + t], m1 = m[(4 + b) * xs + t];
-            float m2 = m[(8 + b) * xs + t], m3 = m[(12 + b) * xs + t];
-            s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
-        }
-        q00[t] = s[0][0] + s[0][1] + s[0][2] + bias;
-        q01[t] = s[0][1] - s[0][2] - s[0][3] + bias;
-        q10[t] = s[1][0] + s[1][1] + s[1][2] + bias;
-        q11[t] = s[1][1] - s[1][2] - s[1][3] + bias;
+        float q[4];
+        tile_outputs(m, xs, t, bias, q);
+        q00[t] = q[0], q01[t] = q[1], q10[t] = q[2], q11[t] = q[3];
     }
     for (int r = 0; r < g->hout; r++) {
         const int64_t t0 = (int64_t)(r >> 1) * g->tw;
@@ -157,6 +166,35 @@ static void output_tiles(const wgeo *g, const float *m, int64_t xs, float bias, 
             row[c] = ev[c >> 1], row[c + 1] = od[c >> 1];
         if (c < g->wout)
             row[c] = ev[c >> 1];
+    }
+}
+
+/* The fused block under 2x2 stride-2 pooling: each pooling window is one output tile (tiles
+ * start at (0, 0)), so p (oh, ow) = relu(max of the tile) and its argmax come straight from
+ * M, and the conv output is never stored. Same rules as lh_cpu_conv_block_pool. The pooled
+ * tiles are one run of t (a row of tiles is too short for a vector); tmp: 2 floats a tile. */
+LH_CPU_CLONES
+static void pool_tiles(const wgeo *g, const lh_pool_shape *ps, const float *m, int64_t xs,
+                       float bias, float *p, int32_t *am, float *restrict tmp)
+{
+    const int64_t n = (int64_t)ps->oh * g->tw;
+    float *restrict pv = tmp;
+    int32_t *restrict pk = (int32_t *)(tmp + n); /* which of the four: 0 1 / 2 3 */
+    LH_IVDEP /* tmp is apart from m */
+    for (int64_t t = 0; t < n; t++) {
+        float q[4];
+        tile_outputs(m, xs, t, bias, q);
+        float v = lh_cpu_pool2x2(q[0], q[1], q[2], q[3], 0, 2, &pk[t]);
+        pv[t] = v > 0.0f || v != v ? v : 0.0f; /* relu_forward's rule */
+    }
+    const int ow = ps->ow, w = g->wout;
+    for (int r = 0; r < ps->oh; r++) {
+        const int32_t *kr = pk + (int64_t)r * g->tw, i0 = 2 * r * w;
+        const float *vr = pv + (int64_t)r * g->tw;
+        for (int c = 0; c < ow; c++) {
+            p[(int64_t)r * ow + c] = vr[c];
+            am[(int64_t)r * ow + c] = i0 + 2 * c + (kr[c] & 1) + (kr[c] >> 1) * w;
+        }
     }
 }
 
@@ -240,13 +278,14 @@ static size_t wino_chunk_floats(const wgeo *g, int64_t n)
                     padded_floats(g) + 4 * geo_tiles(g));
 }
 
-static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u,
-                       const float *bias, float *out, float *ws)
+/* The 16 products M(xi) (cout, n tiles) of a chunk (in ws; xi planes cout * n * tiles
+ * apart) for the correlation g of in with u; ws: wino_chunk_floats(g, n). */
+static const float *wino_products(const wgeo *g, int64_t n, const float *in, const float *u,
+                                  float *ws)
 {
     const int64_t tpi = geo_tiles(g), t = n * tpi;
     const int64_t vs = g->cin * t, ms = g->cout * t; /* distance between xi planes */
     float *v = ws, *m = v + XI * vs, *st = m + XI * ms, *pl = st + stage_floats(g);
-    float *tmp = pl + padded_floats(g);
     const int cols = 2 * g->tw + 2;
     memset(pl, 0, sizeof(float) * padded_floats(g));
     for (int64_t i = 0; i < n; i++)
@@ -258,6 +297,15 @@ static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u
     for (int xi = 0; xi < XI; xi++)
         lh_cpu_sgemm(0, 0, g->cout, t, g->cin, 1.0f, u + (int64_t)xi * g->cout * g->cin, g->cin,
                      v + xi * vs, t, 0.0f, m + xi * ms, t);
+    return m;
+}
+
+static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u,
+                       const float *bias, float *out, float *ws)
+{
+    const int64_t tpi = geo_tiles(g), t = n * tpi, ms = g->cout * t;
+    const float *m = wino_products(g, n, in, u, ws);
+    float *tmp = ws + wino_chunk_floats(g, n) - 4 * tpi;
     const int64_t plane = (int64_t)g->hout * g->wout;
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < g->cout; k++)
@@ -286,12 +334,23 @@ static void forward_task(void *arg, int tid, int nt)
     const lh_conv_shape *s = j->s;
     const wgeo g = forward_geo(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * s->oh * s->ow;
-    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    const int64_t pplane = j->ps ? (int64_t)j->ps->oh * j->ps->ow : 0, pout = s->k * pplane;
     float *ws = j->ctx->scratch[tid], *ybuf = ws + wino_chunk_floats(&g, j->chunk);
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i += j->chunk) {
         int64_t n = hi - i < j->chunk ? hi - i : j->chunk;
+        if (j->ps && j->ps->size == 2 && j->ps->stride == 2) {
+            const float *m = wino_products(&g, n, j->x + i * in_sz, j->u, ws);
+            const int64_t tpi = geo_tiles(&g), ms = s->k * n * tpi;
+            for (int64_t q = 0; q < n; q++)
+                for (int k = 0; k < s->k; k++)
+                    pool_tiles(&g, j->ps, m + k * n * tpi + q * tpi, ms, j->b ? j->b[k] : 0.0f,
+                               j->p + (i + q) * pout + k * pplane,
+                               j->argmax + (i + q) * pout + k * pplane,
+                               ws + wino_chunk_floats(&g, n) - 4 * tpi);
+            continue;
+        }
         float *yc = j->ps ? ybuf : j->y + i * out_sz;
         wino_chunk(&g, n, j->x + i * in_sz, j->u, j->b, yc, ws);
         for (int64_t q = 0; j->ps && q < n; q++)

@@ -98,6 +98,22 @@ void lh_cpu_conv_col2im(const lh_conv_shape *s, const float *col, float *xp, flo
 
 /* ---- shared pieces of kernels (maxpool.c), used by the fused conv block in conv.c --------- */
 /* Pool `planes` consecutive (H, W) planes of x into y/argmax (maxpool_forward's rules). */
+/* A 2x2 pooling window a b / c d, a at flat index ia and c at ic: its maximum, *k its index;
+ * the first maximum wins, a later element if greater or NaN (maxpool_forward's rule). Inline, so
+ * loops over windows still vectorise (maxpool.c and the Winograd fused block share it). */
+static inline float lh_cpu_pool2x2(float a, float b, float c, float d, int32_t ia, int32_t ic,
+                                   int32_t *k)
+{
+    int bw = b > a || b != b;
+    float m = bw ? b : a;
+    int32_t i = bw ? ia + 1 : ia;
+    int cw = c > m || c != c;
+    m = cw ? c : m;
+    i = cw ? ic : i;
+    int dw = d > m || d != d;
+    *k = dw ? ic + 1 : i;
+    return dw ? d : m;
+}
 void lh_cpu_maxpool_planes_forward(const lh_pool_shape *s, const float *x, float *y,
                                    int32_t *argmax, int64_t planes);
 /* Scatter dy back through argmax into `planes` whole (H, W) planes of dx. */

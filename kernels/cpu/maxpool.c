@@ -41,18 +41,8 @@ static void plane_fwd_2x2(const lh_pool_shape *s, const float *x, float *y, int3
         float *yo = y + oh * ow_n;
         int32_t *ao = am + oh * ow_n;
         for (int ow = 0; ow < ow_n; ow++) {
-            float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-            int bw = b > a || b != b; /* greater, or NaN */
-            float m = bw ? b : a;
-            int32_t k = bw ? i0 + 2 * ow + 1 : i0 + 2 * ow;
-            int cw = c > m || c != c;
-            m = cw ? c : m;
-            k = cw ? i1 + 2 * ow : k;
-            int dw = d > m || d != d;
-            m = dw ? d : m;
-            k = dw ? i1 + 2 * ow + 1 : k;
-            yo[ow] = m;
-            ao[ow] = k;
+            yo[ow] = lh_cpu_pool2x2(r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1],
+                                    i0 + 2 * ow, i1 + 2 * ow, &ao[ow]);
         }
     }
 }

@@ -330,6 +330,63 @@ START_TEST(winograd_edges_match_gemm)
 }
 END_TEST
 
+/* Winograd's fused forward under 2x2 stride-2 pooling pools each output tile straight from
+ * its products: p and argmax must be the very bytes of its plain conv2d_forward followed by
+ * maxpool_forward and relu_forward, ties and NaN included (the first image is all zeros, so
+ * every window ties at the bias; a NaN in the second spreads over a patch of windows), on even
+ * and odd outputs (the floor drops the last row and column), pad 0 and 1, n = 1 and 2 threads. */
+static void assert_fused_is_pooled_conv(const char *label, inputs in, int threads)
+{
+    const lh_backend *be = lh_cpu_backend();
+    lh_backend_ctx *ctx = open_with(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, threads);
+    const lh_conv_shape *s = &in.s;
+    const size_t img = (size_t)s->c * s->h * s->w, ny = (size_t)s->n * s->k * s->oh * s->ow;
+    const size_t np = (size_t)s->n * s->k * in.ps.oh * in.ps.ow;
+    memset(in.x, 0, sizeof(float) * img);
+    if (s->n > 1)
+        in.x[img + img / 2] = NAN;
+    float *y = calloc(ny, sizeof(float)), *p = calloc(np, sizeof(float));
+    float *p2 = calloc(np, sizeof(float));
+    int32_t *a = calloc(np, sizeof(int32_t)), *a2 = calloc(np, sizeof(int32_t));
+    lh_dmem *X = (lh_dmem *)in.x, *W = (lh_dmem *)in.w, *B = (lh_dmem *)in.b;
+    ck_assert_int_eq(be->conv2d_relu_maxpool_forward(ctx, s, &in.ps, X, W, B, (lh_dmem *)p,
+                                                     (lh_dmem *)a), 0);
+    ck_assert_int_eq(be->conv2d_forward(ctx, s, X, W, B, (lh_dmem *)y), 0);
+    ck_assert_int_eq(be->maxpool_forward(ctx, &in.ps, (lh_dmem *)y, (lh_dmem *)p2,
+                                         (lh_dmem *)a2), 0);
+    ck_assert_int_eq(be->relu_forward(ctx, (int64_t)np, (lh_dmem *)p2, (lh_dmem *)p2), 0);
+    size_t nans = 0;
+    for (size_t i = 0; i < np; i++) {
+        ck_assert_msg(memcmp(&p[i], &p2[i], sizeof(float)) == 0 && a[i] == a2[i],
+                      "%s, %d threads: [%zu] p %g argmax %d, pooled conv's %g %d", label,
+                      threads, i, (double)p[i], a[i], (double)p2[i], a2[i]);
+        nans += p[i] != p[i];
+    }
+    for (int32_t k = 0; k < s->k; k++) /* image 0 ties everywhere: the first one wins */
+        for (int32_t r = 0; r < in.ps.oh; r++)
+            for (int32_t c = 0; c < in.ps.ow; c++)
+                ck_assert_int_eq(a[(k * in.ps.oh + r) * in.ps.ow + c], 2 * r * s->ow + 2 * c);
+    ck_assert_msg(s->n == 1 || nans > 0, "%s: the NaN reached no window", label);
+    free(y), free(p), free(p2), free(a), free(a2);
+    be->close(ctx);
+    free(in.x), free(in.w), free(in.b), free(in.dy);
+}
+
+START_TEST(winograd_fused_pool_is_pooled_conv)
+{
+    for (int t = 1; t <= 2; t++) {
+        assert_fused_is_pooled_conv("block 8->16 14x14 pad 1, n 3",
+                                    make_inputs(SHAPE(3, 8, 14, 14, 16, 3, 1, 1), 2, 2), t);
+        assert_fused_is_pooled_conv("block 3->5 7x7 pad 0 (5x5 out), n 2",
+                                    make_inputs(SHAPE(2, 3, 7, 7, 5, 3, 1, 0), 2, 2), t);
+        assert_fused_is_pooled_conv("block 1->4 13x11 pad 1, n 2",
+                                    make_inputs(SHAPE(2, 1, 13, 11, 4, 3, 1, 1), 2, 2), t);
+        assert_fused_is_pooled_conv("block 4->6 10x12 pad 0, n 1",
+                                    make_inputs(SHAPE(1, 4, 10, 12, 6, 3, 1, 0), 2, 2), t);
+    }
+}
+END_TEST
+
 /* Unknown choices are refused by the backend; a backend without configure takes only gemm in
  * fp32, bf16-mixed only direct or auto, and the host says which key refused what. */
 START_TEST(choices_are_checked)
@@ -381,6 +438,7 @@ int main(void)
     tcase_add_test(tc, odd_shapes_match_gemm);
     tcase_add_test(tc, fused_block_matches_gemm);
     tcase_add_test(tc, winograd_edges_match_gemm);
+    tcase_add_test(tc, winograd_fused_pool_is_pooled_conv);
     tcase_add_test(tc, choices_are_checked);
     suite_add_tcase(s, tc);
     return check_run(s);
