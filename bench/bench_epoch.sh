@@ -13,6 +13,7 @@
 # LHOST_BENCH_EPOCHS=E: train E epochs (default 1) and report the first epoch's times and the
 #   last epoch's val_acc, for issue 15's "val_acc after 3 epochs within 0.3 pp of fp32" (lhost
 #   and PyTorch alike; each setting then takes E times as long).
+# LHOST_BENCH_TORCH=0: leave PyTorch out (a second run of more epochs for lhost's val_acc).
 # LHOST_BENCH_DATA: the Fashion-MNIST folder.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -105,7 +106,8 @@ for entry in $algos; do
 done
 
 pt=""; pt_line="skipped (/usr/bin/python3 has no torch)"
-if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+[ "${LHOST_BENCH_TORCH:-1}" = 0 ] && pt_line="skipped (LHOST_BENCH_TORCH=0)"
+if [ "${LHOST_BENCH_TORCH:-1}" != 0 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
   py=$(/usr/bin/python3 "$src/bench/torch_epoch.py" --data "$data" --threads "$threads" \
        --epochs "$epochs" --limit-train-batches "$batches")
   printf '%s\n' "$py" | sed 's/^/pytorch epoch: /'
