@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# tests/e2e/test_gpu_rehearsal.sh — bench/gpu/run.sh, the one script a GPU slot runs, rehearsed
+# tests/e2e/test_gpu_rehearsal.sh — bench/gpu/run.sh, the one script a GPU machine runs, rehearsed
 # against the CUDA emulation (LHOST_GPU_REHEARSAL=1, one epoch of two batches): its own build,
 # the parity, device and precision tests, training, validation on both devices, the profiled
 # epoch and the three precisions' epochs must all pass, so the script cannot rot between the
-# rare sessions that have a GPU.
+# rare runs on a machine with a GPU.
 # Label: slow, rehearsal (a Release build of its own; not part of the sanitizer pass).
 set -euo pipefail
 : "${LH_SOURCE_DIR:?}" "${LH_BUILD_DIR:?}"
