@@ -110,7 +110,8 @@ static void forward_task(void *arg, int tid, int nt)
     const lh_conv_shape *s = j->s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
-    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p, *ybuf = xp + lh_cpu_conv_padded_floats(s);
+    float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p;
+    float *ybuf = xp + lh_cpu_conv_padded_floats(s);
     const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
