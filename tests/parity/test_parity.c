@@ -33,6 +33,7 @@
 
 #include "check_run.h"
 #include "cli_run.h"
+#include "cpu_bf16.h"
 #include "safetensors.h"
 
 #define DATA "/usr/share/datasets/fashion-mnist"
@@ -213,21 +214,13 @@ START_TEST(bf16_mixed_follows_pytorch)
 }
 END_TEST
 
-/* bf16-mixed runs where the CPU has avx512_bf16 or AMX (the backend refuses it elsewhere). */
-static int cpu_has_bf16(void)
-{
-    char *info = read_text("/proc/cpuinfo");
-    int yes = info && (strstr(info, " avx512_bf16") || strstr(info, " amx_bf16"));
-    free(info);
-    return yes;
-}
-
 int main(void)
 {
     /* Under the sanitizers (LH_SANITIZED=1) gemm only: each case is minutes there, and the
      * other settings' arithmetic is the kernel tests' (test_conv_algorithms) under ASan. */
     const char *san = getenv("LH_SANITIZED");
-    int all = !(san && strcmp(san, "1") == 0), bf16 = all && cpu_has_bf16();
+    int all = !(san && strcmp(san, "1") == 0);
+    int bf16 = all && cpu_runs_bf16("test_parity");
     const TTest *tests[5] = {gemm_follows_pytorch, NULL};
     int n = 1;
     if (all)
@@ -241,7 +234,5 @@ int main(void)
     }
     if (!all)
         printf("LH_SANITIZED=1: gemm only\n");
-    else if (!bf16)
-        printf("bf16-mixed: left out, this CPU has neither avx512_bf16 nor AMX\n");
     return check_main("parity", 1500, NULL, NULL, tests);
 }

@@ -22,6 +22,7 @@
 
 #include "backend.h"
 #include "check_run.h"
+#include "cpu_bf16.h"
 #include "kernels/backend.h"
 
 static const char *const names[] = {"gemm", "auto", "direct", "winograd"};
@@ -60,26 +61,6 @@ static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
     ck_assert_msg(ctx != NULL, "%s", err);
     ck_assert_msg(be->configure(ctx, algorithm, precision) == 0, "%s", be->last_error(ctx));
     return ctx;
-}
-
-/* 1 when this CPU runs bf16-mixed; the backend refuses it on CPUs without avx512_bf16 or AMX
- * (choices_are_checked holds that refusal's wording), and then its variants are skipped,
- * saying so once. */
-static int cpu_runs_bf16(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        const lh_backend *be = lh_cpu_backend();
-        char err[256];
-        lh_backend_ctx *ctx = be->open(0, 1, err, sizeof err);
-        ck_assert_msg(ctx != NULL, "%s", err);
-        known = be->configure(ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED) == 0;
-        if (!known)
-            fprintf(stderr, "test_conv_algorithms: bf16-mixed variants skipped: %s\n",
-                    be->last_error(ctx));
-        be->close(ctx);
-    }
-    return known;
 }
 
 /* max |a - r| / max |r| over n elements. */
@@ -210,7 +191,8 @@ static void compare_all(const char *label, inputs in, int threads, int with_dx,
     char what[160], t[200];
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         const variant *va = &variants[v];
-        if (va->precision == LH_PRECISION_BF16_MIXED && !cpu_runs_bf16())
+        if (va->precision == LH_PRECISION_BF16_MIXED &&
+            !cpu_runs_bf16("test_conv_algorithms"))
             continue;
         lh_backend_ctx *ctx = open_with(va->algorithm, va->precision, threads);
         const outs *given = va->precision == LH_PRECISION_BF16_MIXED ? &ref : NULL;

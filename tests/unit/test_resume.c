@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli_run.h"
+#include "cpu_bf16.h"
 #include "safetensors.h"
 #include "synth_data.h"
 #include "check_run.h"
@@ -211,6 +212,8 @@ END_TEST
 
 START_TEST(bf16_mixed_resume_is_exact)
 {
+    if (!cpu_runs_bf16("test_resume"))
+        return;
     straight_vs_split("--trainer.precision=bf16-mixed --trainer.conv_algorithm=direct "
                       "--trainer.threads=2");
     synth_remove(dir);
