@@ -5,7 +5,6 @@
 #ifndef LH_TEST_CPU_BF16_H
 #define LH_TEST_CPU_BF16_H
 
-#include <check.h>
 #include <stdio.h>
 
 #include "kernels/backend.h"
@@ -17,11 +16,12 @@ static inline int cpu_runs_bf16(const char *test)
         const lh_backend *be = lh_cpu_backend();
         char err[256];
         lh_backend_ctx *ctx = be->open(0, 1, err, sizeof err);
-        ck_assert_msg(ctx != NULL, "%s", err);
-        known = be->configure(ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED) == 0;
+        /* no ck_assert here: test_parity asks before any test runs */
+        known = ctx && be->configure(ctx, LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED) == 0;
         if (!known)
-            printf("%s: bf16-mixed left out: %s\n", test, be->last_error(ctx));
-        be->close(ctx);
+            printf("%s: bf16-mixed left out: %s\n", test, ctx ? be->last_error(ctx) : err);
+        if (ctx)
+            be->close(ctx);
     }
     return known;
 }
