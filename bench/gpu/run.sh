@@ -89,7 +89,13 @@ if ! cmake -S "$src" -B "$build" "${cfg[@]}" > "$work/configure.log" 2>&1; then
   cat "$work/configure.log"; echo "run: configure failed"; exit 1
 fi
 grep -E 'lhost:' "$work/configure.log"
-if ! cmake --build "$build" -j"$(nproc)" > "$work/build.log" 2>&1; then
+# Only what the steps below run (the rest of the suite is the CPU CI's).
+targets=(lhost lhost_reference_plugins lhost_cuda)
+if ! grep -q -- '-DLHOST_TESTS=OFF' <<< "${cfg[*]}"; then # tests and bench/ come together
+  targets+=(bench_step test_cuda_parity test_backend_select test_device_ckpt test_cuda_precision)
+fi
+[ "${LHOST_GPU_REHEARSAL:-0}" = 1 ] && targets+=(lhost_cuda_emu)
+if ! cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" > "$work/build.log" 2>&1; then
   grep -E -B2 -A8 'error|Error' "$work/build.log" | head -80; echo "run: build failed"; exit 1
 fi
 grep -ciE 'warning' "$work/build.log" | sed 's/^/build warnings: /'

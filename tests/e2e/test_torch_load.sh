@@ -13,7 +13,8 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 "$LHOST" train --config "$LH_SOURCE_DIR/examples/seed.yaml" --trainer.max_epochs=1 \
-  --trainer.limit_train_batches=150 --trainer.enable_progress_bar=false \
+  --trainer.limit_train_batches=60 --trainer.limit_val_batches=2 \
+  --trainer.enable_progress_bar=false \
   --trainer.default_root_dir="$work" --callbacks.model_checkpoint.dirpath="$work/ckpt"
 ck=$(ls "$work"/ckpt/modelo-val_acc=*.ckpt)
 "$LHOST" predict --ckpt "$ck" --data "$data" --out pred.csv

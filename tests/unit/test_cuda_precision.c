@@ -174,6 +174,22 @@ static const struct {
     {"tf32", LH_PRECISION_32 | LH_PRECISION_FLAG_TF32},
 };
 
+/* The blocks fused_vs_single compares: conv1-like (Q = 9: fp32 takes the small-Q dW path from a
+ * dy the fused op builds; no dx, as conv1 has none), an odd pool, conv2-like (Q = 144: dW by
+ * GEMM, dyt straight from dp) and a 3x2 kernel under a 3/3 pool. */
+#define CONV(N, C, H, W, K, R, S, P)                                                              \
+    {.n = N, .c = C, .h = H, .w = W, .k = K, .r = R, .s = S, .stride = 1, .pad = P}
+static const struct {
+    const char *name;
+    lh_conv_shape s;
+    int pool_size, pool_stride, with_dx;
+} fused_blocks[] = {
+    {"1->8 28x28 pool 2/2 n1", CONV(1, 1, 28, 28, 8, 3, 3, 1), 2, 2, 0},
+    {"3->5 k3x3 13x13 pool 3/2 n4", CONV(4, 3, 13, 13, 5, 3, 3, 1), 3, 2, 1},
+    {"16->24 14x14 pool 2/2 n3", CONV(3, 16, 14, 14, 24, 3, 3, 1), 2, 2, 1},
+    {"7->6 k3x2 11x9 pool 3/3 n1", CONV(1, 7, 11, 9, 6, 3, 2, 0), 3, 3, 1},
+};
+
 static void check_fused(const lh_backend *be, lh_backend_ctx *ctx)
 {
     ck_assert_msg(be->conv2d_relu_maxpool_forward && be->conv2d_relu_maxpool_backward,
@@ -181,51 +197,11 @@ static void check_fused(const lh_backend *be, lh_backend_ctx *ctx)
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         ck_assert_msg(be->configure(ctx, LH_CONV_ALGO_GEMM, modes[m].precision) == 0, "%s",
                       be->last_error(ctx));
-        /* conv1-like (Q = 9: fp32 takes the small-Q dW path from a dy the fused op builds) */
-        fused_vs_single(be, ctx, modes[m].name, "1->8 28x28 pool 2/2 n1",
-                        make_block((lh_conv_shape){.n = 1,
-                                                   .c = 1,
-                                                   .h = 28,
-                                                   .w = 28,
-                                                   .k = 8,
-                                                   .r = 3,
-                                                   .s = 3,
-                                                   .stride = 1,
-                                                   .pad = 1},
-                                   2, 2),
-                        0);
-        fused_vs_single(be, ctx, modes[m].name, "3->5 k3x3 13x13 pool 3/2 n4",
-                        make_block((lh_conv_shape){.n = 4,
-                                                   .c = 3,
-                                                   .h = 13,
-                                                   .w = 13,
-                                                   .k = 5,
-                                                   .r = 3,
-                                                   .s = 3,
-                                                   .stride = 1,
-                                                   .pad = 1},
-                                   3, 2),
-                        1);
-        /* conv2-like (Q = 144: dW by GEMM, dyt straight from dp) */
-        fused_vs_single(be, ctx, modes[m].name, "16->24 14x14 pool 2/2 n3",
-                        make_block((lh_conv_shape){.n = 3,
-                                                   .c = 16,
-                                                   .h = 14,
-                                                   .w = 14,
-                                                   .k = 24,
-                                                   .r = 3,
-                                                   .s = 3,
-                                                   .stride = 1,
-                                                   .pad = 1},
-                                   2, 2),
-                        1);
-        fused_vs_single(
-            be, ctx, modes[m].name, "7->6 k3x2 11x9 pool 3/3 n1",
-            make_block(
-                (lh_conv_shape){
-                    .n = 1, .c = 7, .h = 11, .w = 9, .k = 6, .r = 3, .s = 2, .stride = 1, .pad = 0},
-                3, 3),
-            1);
+        for (size_t i = 0; i < sizeof fused_blocks / sizeof fused_blocks[0]; i++)
+            fused_vs_single(be, ctx, modes[m].name, fused_blocks[i].name,
+                            make_block(fused_blocks[i].s, fused_blocks[i].pool_size,
+                                       fused_blocks[i].pool_stride),
+                            fused_blocks[i].with_dx);
     }
 }
 

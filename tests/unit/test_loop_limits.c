@@ -492,27 +492,28 @@ static char *eval_hooks(const char *args)
  * validation only, and the other two (int or fraction) cut the 4 test batches. */
 START_TEST(test_and_predict_limits)
 {
+    static const struct {
+        const char *args, *hook;
+        int want;
+    } runs[] = {
+        {"test --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1", "on_validation_batch_end", 4},
+        {"test --ckpt hooks-e0.ckpt --trainer.limit_test_batches=2", "on_validation_batch_end", 2},
+        {"predict --ckpt hooks-e0.ckpt --data ../data --out p.csv --trainer.limit_val_batches=1",
+         "on_predict_batch_end", 4},
+        {"predict --ckpt hooks-e0.ckpt --data ../data --out p.csv "
+         "--trainer.limit_predict_batches=0.25", "on_predict_batch_end", 1},
+        {"validate --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1 "
+         "--trainer.limit_test_batches=2", "on_validation_batch_end", 1},
+    };
     char *h = train("--trainer.limit_train_batches=2 --trainer.num_sanity_val_steps=0 "
                     "--callbacks.hook_order.save=true", NULL);
     free(h);
-    h = eval_hooks("test --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1");
-    ck_assert_int_eq(count(h, "on_validation_batch_end"), 4);
-    free(h);
-    h = eval_hooks("test --ckpt hooks-e0.ckpt --trainer.limit_test_batches=2");
-    ck_assert_int_eq(count(h, "on_validation_batch_end"), 2);
-    free(h);
-    h = eval_hooks("predict --ckpt hooks-e0.ckpt --data ../data --out p.csv "
-                   "--trainer.limit_val_batches=1");
-    ck_assert_int_eq(count(h, "on_predict_batch_end"), 4);
-    free(h);
-    h = eval_hooks("predict --ckpt hooks-e0.ckpt --data ../data --out p.csv "
-                   "--trainer.limit_predict_batches=0.25");
-    ck_assert_int_eq(count(h, "on_predict_batch_end"), 1);
-    free(h);
-    h = eval_hooks("validate --ckpt hooks-e0.ckpt --trainer.limit_val_batches=1 "
-                   "--trainer.limit_test_batches=2");
-    ck_assert_int_eq(count(h, "on_validation_batch_end"), 1);
-    free(h);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        h = eval_hooks(runs[i].args);
+        ck_assert_msg(count(h, runs[i].hook) == runs[i].want, "%s: %d x %s, expected %d",
+                      runs[i].args, count(h, runs[i].hook), runs[i].hook, runs[i].want);
+        free(h);
+    }
 }
 END_TEST
 
