@@ -12,10 +12,11 @@
  * cuBLAS is column-major: a row-major (r, c) matrix is its column-major transpose with ld = c.
  * Chunks keep the scratch (col + yt/dyt) under LH_CONV_SCRATCH_MAX bytes.
  * Precision (configure): fp32 cublasSgemm (TF32 tensor cores when the handle's math mode says
- * so), or bf16-mixed: each GEMM's two operands are rounded to bfloat16 (to nearest even) by
- * to_bf16_kernel and multiplied by cublasGemmEx with fp32 accumulation into fp32 C, as the CPU
- * backend's bf16-mixed conv2d (inputs, weights and dy in bf16; everything else fp32). The
- * small-Q dW path is fp32 arithmetic, so bf16-mixed takes the GEMM path there too.
+ * so), or bf16-mixed: each GEMM's two operands are rounded to bfloat16 (to nearest even; im2col
+ * writes col so, to_bf16_kernel rounds w and dyt) and multiplied by cublasGemmEx with fp32
+ * accumulation into fp32 C, as the CPU backend's bf16-mixed conv2d (inputs, weights and dy in
+ * bf16; everything else fp32). The small-Q dW path is fp32 arithmetic, so bf16-mixed takes the
+ * GEMM path there too.
  * The chunk loops (conv_forward_chunks, conv_backward_chunks) are shared with the fused
  * conv + relu + maxpool block (conv2d_fused.cu), which only brings its own epilogue and its own
  * way of making dyt (conv2d.cuh). */
@@ -34,22 +35,28 @@
  * within the row (grid x), and divides only those. Rows and positions are grid-stride loops;
  * a position fits 32 bits because chunk_plan caps nb * P (LH_CONV_SCRATCH_MAX). */
 
+/* A GEMM operand's element: fp32 as is, or (bf16-mixed) rounded to bfloat16, to nearest even. */
+__device__ inline void store_operand(float *p, float v) { *p = v; }
+__device__ inline void store_operand(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+
 /* col (Q, NP), NP = nb*P, from images n0 .. n0+nb-1 of x: row q = (c, r, ss), column
- * n*P + p holds x[n0 + n, c, oh*stride - pad + r, ow*stride - pad + ss] (0 outside). */
-__global__ void im2col_kernel(lh_conv_shape s, int n0, int nb, const float *x, float *col)
+ * n*P + p holds x[n0 + n, c, oh*stride - pad + r, ow*stride - pad + ss] (0 outside). In
+ * bf16-mixed col is the GEMM's bf16 operand itself (T = __nv_bfloat16): no fp32 copy to round. */
+template <typename T>
+__global__ void im2col_kernel(lh_conv_shape s, int n0, int nb, const float *x, T *col)
 {
     int P = s.oh * s.ow, NP = nb * P, Q = s.c * s.r * s.s;
     for (int q = blockIdx.y; q < Q; q += gridDim.y) {
         int c = q / (s.r * s.s), rs = q - c * s.r * s.s, r = rs / s.s, ss = rs - r * s.s;
         const float *xc = x + ((int64_t)n0 * s.c + c) * s.h * s.w;
-        float *row = col + (int64_t)q * NP;
+        T *row = col + (int64_t)q * NP;
         for (int np = blockIdx.x * blockDim.x + threadIdx.x; np < NP;
              np += gridDim.x * blockDim.x) {
             int n = np / P, p = np - n * P, oh = p / s.ow, ow = p - oh * s.ow;
             int h = oh * s.stride - s.pad + r, w = ow * s.stride - s.pad + ss;
-            row[np] = h >= 0 && h < s.h && w >= 0 && w < s.w
-                          ? xc[(int64_t)n * s.c * s.h * s.w + h * s.w + w]
-                          : 0.0f;
+            store_operand(row + np, h >= 0 && h < s.h && w >= 0 && w < s.w
+                                        ? xc[(int64_t)n * s.c * s.h * s.w + h * s.w + w]
+                                        : 0.0f);
         }
     }
 }
@@ -272,6 +279,21 @@ static int to_bf16(lh_backend_ctx *ctx, int64_t n, const float *src, __nv_bfloat
     return 0;
 }
 
+/* The chunk's GEMM operand col: fp32 into cs->col, or in bf16-mixed straight into cs->colh. */
+static int im2col(lh_backend_ctx *ctx, const lh_conv_shape *s, int n0, int nb, const lh_dmem *x,
+                  conv_scratch *cs)
+{
+    dim3 grid = lh_cuda_grid2((int64_t)nb * s->oh * s->ow, (int64_t)s->c * s->r * s->s);
+    if (ctx->bf16)
+        LH_LAUNCH(im2col_kernel<__nv_bfloat16>, grid, LH_CUDA_THREADS, ctx->stream)(
+            *s, n0, nb, lh_cf(x), cs->colh);
+    else
+        LH_LAUNCH(im2col_kernel<float>, grid, LH_CUDA_THREADS, ctx->stream)(*s, n0, nb,
+                                                                            lh_cf(x), cs->col);
+    LH_CUDA_LAUNCHED(ctx, "im2col");
+    return 0;
+}
+
 /* C (m x n) = op(A) . op(B) + beta C, column-major: fp32 A and B with cublasSgemm, or in
  * bf16-mixed their bf16 copies Ah, Bh (made by the caller) with cublasGemmEx. */
 static int conv_gemm(lh_backend_ctx *ctx, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
@@ -305,10 +327,7 @@ int lh_cuda_conv_forward_chunks(lh_backend_ctx *ctx, const lh_conv_shape *s, con
     for (int n0 = 0; n0 < s->n; n0 += nb) {
         int cnb = s->n - n0 < nb ? s->n - n0 : nb;
         int64_t NP = cnb * P;
-        LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
-            *s, n0, cnb, lh_cf(x), cs.col);
-        LH_CUDA_LAUNCHED(ctx, "im2col");
-        if (ctx->bf16 && (rc = to_bf16(ctx, NP * Q, cs.col, cs.colh)))
+        if ((rc = im2col(ctx, s, n0, cnb, x, &cs)))
             return rc;
         /* yt^T (NP x K) = col^T (NP x Q) . w^T (Q x K) */
         if ((rc = conv_gemm(ctx, CUBLAS_OP_N, CUBLAS_OP_N, (int)NP, s->k, (int)Q, cs.col, cs.colh,
@@ -388,11 +407,8 @@ int lh_cuda_conv_backward_chunks(lh_backend_ctx *ctx, const lh_conv_shape *s, co
                                                      : lh_f(db))))
             return rc;
         if (!direct) {
-            LH_LAUNCH(im2col_kernel, lh_cuda_grid2(NP, Q), LH_CUDA_THREADS, ctx->stream)(
-                *s, n0, cnb, lh_cf(x), cs.col);
-            LH_CUDA_LAUNCHED(ctx, "im2col");
-            if (ctx->bf16 && (rc = to_bf16(ctx, NP * Q, cs.col, cs.colh)))
-                return rc;
+            if ((rc = im2col(ctx, s, n0, cnb, x, &cs)))
+            return rc;
             /* dw^T (Q x K) = col (Q x NP) . dyt^T (NP x K) */
             if ((rc = conv_gemm(ctx, CUBLAS_OP_T, CUBLAS_OP_N, (int)Q, s->k, (int)NP, cs.col,
                                 cs.colh, (int)NP, cs.yt, cs.yth, (int)NP, beta, lh_f(dw),
