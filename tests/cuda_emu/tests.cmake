@@ -38,8 +38,8 @@ set_tests_properties(test_device_ckpt_emu PROPERTIES LABELS "unit;cuda" TIMEOUT 
   ENVIRONMENT "LHOST_CUDA_MODULE=$<TARGET_FILE:lhost_cuda_emu>;LHOST_DATA_CACHE=0")
 add_dependencies(test_device_ckpt lhost_cuda_emu lhost)
 
-# The GPU slot's script, rehearsed on the emulation (a build of its own: kept out of the
-# sanitizer pass by its label).
+# The GPU slot's script, rehearsed on the emulation with this build's binaries (kept out of the
+# sanitizer pass by its label: that build has no CUDA backend).
 set_tests_properties(e2e_test_gpu_rehearsal PROPERTIES LABELS "slow;rehearsal"
   SKIP_RETURN_CODE 77)
 

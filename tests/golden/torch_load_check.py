@@ -4,7 +4,10 @@ another model (examples/resnet.yaml: batchnorm, residual blocks) loads into the 
 lh_torch.py builds from the checkpoint's own model_spec, with its buffers (running statistics,
 num_batches_tracked) as well, and is run in eval() mode.
 
-  python3 tests/golden/torch_load_check.py CKPT DATA_DIR PRED_CSV
+  python3 tests/golden/torch_load_check.py CKPT DATA_DIR PRED_CSV [N]
+
+N: the prediction file holds the first N test samples only (`lhost predict` under
+limit_predict_batches); without it, it must hold all of them.
 
 The safetensors file is read by hand (8-byte header length, JSON header, raw little-endian
 tensors) so no extra package is needed. Exits non-zero on any mismatch.
@@ -60,6 +63,7 @@ def read_idx(path):
 
 def main():
     ckpt, data, pred_csv = sys.argv[1:4]
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else None
     tensors, meta = read_safetensors(ckpt)
     model = Modelo()
     if not set(model.state_dict().keys()) <= set(tensors.keys()):
@@ -73,9 +77,13 @@ def main():
     mean, std = float(hp["mean"]), float(hp["std"])
     x = read_idx(os.path.join(data, "t10k-images-idx3-ubyte.gz"))
     x = (torch.from_numpy(x.copy()).float().unsqueeze(1) / 255 - mean) / std
+    rows = np.loadtxt(pred_csv, delimiter=",", skiprows=1, ndmin=2)
+    if len(rows) != (first if first is not None else len(x)):
+        sys.exit(f"FAIL: {pred_csv} has {len(rows)} rows, expected "
+                 f"{first if first is not None else len(x)}")
+    x = x[:len(rows)]
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + 500]) for i in range(0, len(x), 500)]).numpy()
-    rows = np.loadtxt(pred_csv, delimiter=",", skiprows=1)
     ours_pred, ours_logits = rows[:, 2].astype(int), rows[:, 3:]
     torch_pred = logits.argmax(1)
     diff = np.abs(ours_logits - logits)
