@@ -545,10 +545,11 @@ static float *chunk_stage(const wgeo *g, int64_t n, float *ws)
     return ws + geo_xi(g) * (g->cin + g->cout) * n * geo_tiles(g);
 }
 
-/* The (m + 2)^2 products M(xi) (cout, n tiles) of a chunk (in ws; xi planes cout * n * tiles
- * apart) for the correlation g of in with u; ws: wino_chunk_floats(g, n). */
-static const float *wino_products(const wgeo *g, int64_t n, const float *in, const float *u,
-                                  float *ws)
+/* V of a chunk (the start of ws) and, with more than one input channel, its (m + 2)^2 products
+ * M(xi) (cout, n tiles; after V, xi planes cout * n * tiles apart) for the correlation g of in
+ * with u; ws: wino_chunk_floats(g, n). channel_products then gives M per output channel. */
+static void wino_products(const wgeo *g, int64_t n, const float *in, const float *u,
+                          float *ws)
 {
     const int64_t tpi = geo_tiles(g), t = n * tpi;
     const int64_t vs = g->cin * t, ms = g->cout * t; /* distance between xi planes */
@@ -564,21 +565,45 @@ static const float *wino_products(const wgeo *g, int64_t n, const float *in, con
         }
         input_tiles(g, st, t, v + c * t, vs);
     }
-    for (int xi = 0; xi < xin; xi++)
+    for (int xi = 0; g->cin > 1 && xi < xin; xi++) /* one channel: channel_products */
         lh_cpu_sgemm(0, 0, g->cout, t, g->cin, 1.0f, u + (int64_t)xi * g->cout * g->cin, g->cin,
                      v + xi * vs, t, 0.0f, m + xi * ms, t);
+}
+
+/* The products M(xi) (t tiles) of output channel k of a chunk and the distance between their
+ * planes (*xs): in M where wino_products ran the GEMMs. With one input channel M(xi)[k] =
+ * u(xi)[k] V(xi) is formed here, per channel, into M's first (m + 2)^2 t floats: the GEMMs
+ * would be outer products writing all of M out of cache to be read back (conv1's case). */
+LH_CPU_CLONES
+static const float *channel_products(const wgeo *g, int64_t t, const float *u, float *ws,
+                                     int k, int64_t *xs)
+{
+    const int xin = geo_xi(g);
+    float *m = ws + xin * g->cin * t;
+    *xs = g->cout * t;
+    if (g->cin > 1)
+        return m + k * t;
+    for (int xi = 0; xi < xin; xi++) {
+        const float uk = u[xi * g->cout + k], *v = ws + xi * t;
+        float *restrict mk = m + xi * t;
+        for (int64_t j = 0; j < t; j++)
+            mk[j] = uk * v[j];
+    }
+    *xs = t;
     return m;
 }
 
 static void wino_chunk(const wgeo *g, int64_t n, const float *in, const float *u,
                        const float *bias, float *out, float *ws)
 {
-    const int64_t t = n * geo_tiles(g), ms = g->cout * t;
-    const float *m = wino_products(g, n, in, u, ws);
-    const int64_t plane = (int64_t)g->hout * g->wout;
-    for (int k = 0; k < g->cout; k++)
-        output_tiles(g, m + k * t, ms, n, bias ? bias[k] : 0.0f, out + k * plane,
-                     g->cout * plane, chunk_stage(g, n, ws));
+    const int64_t t = n * geo_tiles(g), plane = (int64_t)g->hout * g->wout;
+    wino_products(g, n, in, u, ws);
+    for (int k = 0; k < g->cout; k++) {
+        int64_t xs;
+        const float *mk = channel_products(g, t, u, ws, k, &xs);
+        output_tiles(g, mk, xs, n, bias ? bias[k] : 0.0f, out + k * plane, g->cout * plane,
+                     chunk_stage(g, n, ws));
+    }
 }
 
 /* ---- which tile ---------------------------------------------------------------------------- */
@@ -626,12 +651,14 @@ static void forward_task(void *arg, int tid, int nt)
     for (int64_t i = lo; i < hi; i += j->chunk) {
         int64_t n = hi - i < j->chunk ? hi - i : j->chunk;
         if (j->ps && j->ps->size == 2 && j->ps->stride == 2) {
-            const float *m = wino_products(&g, n, j->x + i * in_sz, j->u, ws);
-            const int64_t tpi = geo_tiles(&g), ms = s->k * n * tpi;
-            for (int k = 0; k < s->k; k++)
-                pool_tiles(&g, j->ps, m + k * n * tpi, ms, n, j->b ? j->b[k] : 0.0f,
+            wino_products(&g, n, j->x + i * in_sz, j->u, ws);
+            for (int k = 0; k < s->k; k++) {
+                int64_t xs;
+                const float *mk = channel_products(&g, n * geo_tiles(&g), j->u, ws, k, &xs);
+                pool_tiles(&g, j->ps, mk, xs, n, j->b ? j->b[k] : 0.0f,
                            j->p + i * pout + k * pplane, j->argmax + i * pout + k * pplane,
                            pout, chunk_stage(&g, n, ws));
+            }
             continue;
         }
         float *yc = j->ps ? ybuf : j->y + i * out_sz;
