@@ -1,30 +1,57 @@
-/* kernels/cpu/conv_wino.c — lhost's own Winograd F(2x2, 3x3) conv2d, for CPUs where oneDNN
- * has no Winograd kernel (its convolution_winograd is AVX-512 only): 3x3, stride 1, pad 0 to 2,
- * any H, W (partial tiles read zeros and drop what falls outside the output).
+/* kernels/cpu/conv_wino.c — lhost's own Winograd conv2d, F(2x2, 3x3) and F(4x4, 3x3), for
+ * CPUs where oneDNN has no Winograd kernel (its convolution_winograd is AVX-512 only): 3x3,
+ * stride 1, pad 0 to 2, any H, W (partial tiles read zeros and drop what falls outside the
+ * output).
  *
- * Each output tile is 2x2, read from a 4x4 input tile (tiles overlap by 2). With
+ * An m x m output tile (m = 2 or 4) is read from an (m + 2)^2 input tile (tiles overlap by 2);
+ * xi = 0 .. (m + 2)^2 - 1 numbers the elements of a transformed tile (16 or 36). F(2x2):
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
- *   A^T = [1 1 1 0; 0 1 -1 -1],
- * and xi = 0..15 the 16 elements of a transformed 4x4 tile:
+ *   A^T = [1 1 1 0; 0 1 -1 -1];
+ * F(4x4), points 0, +-1, +-2 (Lavin and Gray):
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+ *          0 4 0 -5 0 1],
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
  *   forward     U = G g G^T per (k, c); V = B^T d B per (c, tile);
  *               M(xi) (K, T) = U(xi) (K, C) . V(xi) (C, T); y = A^T M A + b per tile
  *   backward-x  the same on dy padded by 2 - pad, with the filter rotated by 180 degrees and
  *               (k, c) transposed: dx is the full correlation of dy with it
- *   backward-w  Z = A dY A^T per (k, tile); D(xi) (K, C) = sum over tiles Z(xi) . V(xi)^T;
- *               dw = G^T D G per (k, c); db = row sums of dy
- * 2.25x fewer multiplications than the direct convolution (16 per 4 outputs instead of 36),
- * each of the 16 GEMMs one lh_cpu_sgemm call over a chunk of the thread's images; the transforms
- * are plain loops over tiles that the compiler vectorises (LH_CPU_CLONES: AVX-512, AVX2 or
- * baseline, picked at load time).
+ *   backward-w  F(2x2) only: Z = A dY A^T per (k, tile); D(xi) (K, C) = sum over tiles
+ *               Z(xi) . V(xi)^T; dw = G^T D G per (k, c); db = row sums of dy
+ * Multiplications per output: 4 under F(2x2), 2.25 under F(4x4), against the direct
+ * convolution's 9; each GEMM one lh_cpu_sgemm call over a chunk of the thread's images (with one
+ * input channel, conv1's case, the products are formed per output channel in cache instead).
+ * The transforms are plain loops over a chunk's tiles that the compiler vectorises
+ * (LH_CPU_CLONES: AVX-512, AVX2 or baseline, picked at load time).
+ *
+ * Which tile: the forward's correlation (output oh x ow) and backward-x's (output h x w) each
+ * take F(4x4) where its products, 36 ceil(h / 4) ceil(w / 4), are at most 0.8 of F(2x2)'s,
+ * 16 ceil(h / 2) ceil(w / 2), else F(2x2): F(4x4)'s transforms cost more per tile, so it wins
+ * only where it saves GEMM work (its partial tiles counted whole). The tutorial's blocks both
+ * take F(4x4): conv2 (64 -> 128, 14x14: 576 products to 784), conv1 (1 -> 64, 28x28: 1764 to
+ * 3136; dx is not asked there). Measured with bench_conv's wino-f4 / wino-f2 rows (the fused
+ * block, batch 64, 30 interleaved reps, min ms, F(4x4) / F(2x2); AVX2 EPYC, two cores, with two
+ * other training processes running beside, so the two-thread figures swing most: 5 runs, the
+ * ratio of the medians of forward + backward there):
+ *   conv2 forward   1 thread 0.88, 0.91 (13.6 / 15.4 ms)   2 threads 0.86 to 0.99
+ *   conv2 backward  1 thread 0.94, 0.94 (33.9 / 36.0 ms)   (forward + backward)
+ *   conv1 forward   1 thread 0.96, 0.95 (3.6 / 3.7 ms)     2 threads 0.84 to 1.27 (forward)
+ *   conv1 backward  the same code under both (no dx): 1.01, 1.01, the runs' noise floor.
+ * conv1 gains little either way (its one input channel leaves the transforms, not the GEMMs,
+ * the larger cost); the rule keeps F(4x4) there for the one-thread figures.
+ * A 5x5 output (144 products either way) and a 1x2 one keep F(2x2) (test_conv_algorithms).
+ * F(4x4) rounds worse (its transforms multiply by up to 8 and divide by 6 and 24): within
+ * 4e-6 of GEMM, max |diff| / max |GEMM| over a tensor, on test_conv_algorithms' shapes, against
+ * 5e-7 under F(2x2); U is computed in double and rounded once.
  *
  * Threads split the batch as conv.c does (a contiguous slice each, in chunks of whole images
  * so the transformed tiles of a chunk stay in cache); the transformed filter is computed once
- * per call into ctx->shared by all threads (split over k), and backward-weights sums each
- * thread's D and db in thread order before the 4x4 -> 3x3 transform, so results depend only
- * on the thread count. The fused block keeps conv.c's structure and contract: the conv output
- * of a chunk is pooled while in cache and never stored (under 2x2 stride-2 pooling each output
- * tile is one pooling window, pooled straight from M); backward rebuilds dy from dp.
- * Rounding differs from GEMM's (the transforms add and halve), by ~1e-6 relative. */
+ * per call into ctx->shared by all threads, and backward-weights sums each thread's D and db in
+ * thread order before the 4x4 -> 3x3 transform, so results depend only on the thread count.
+ * The fused block keeps conv.c's structure and contract: the conv output of a chunk is pooled
+ * while in cache and never stored (under 2x2 stride-2 pooling the windows split the output
+ * tiles exactly, one per 2x2 tile and four per 4x4 tile, pooled straight from the tile's
+ * outputs, the same bytes as conv2d_forward's); backward rebuilds dy from dp. */
 #include <string.h>
 
 #include "kernels/cpu/cpu.h"
