@@ -68,7 +68,9 @@ enum { XI2 = 16, XI_MAX = 36 };
 #endif
 
 /* A chunk holds at least this many tiles (whole images), so each GEMM has a wide N: conv2's
- * 14x14 output (49 tiles) gets 4 images, 196 tiles, ~0.8 + 1.6 MB of V and M. */
+ * 14x14 output gets 4 images under F(2x2) (49 tiles each: ~0.8 + 1.6 MB of V and M), 12 under
+ * F(4x4) (16 tiles each: ~1.8 + 3.5 MB). Backward runs backward-w's F(2x2) chunks within the
+ * chunks of backward-x's tile. */
 enum { CHUNK_TILES = 192 };
 
 int lh_cpu_wino_fits(const lh_conv_shape *s)
@@ -181,17 +183,15 @@ static void input_tiles2(const float *st, int64_t n, float *restrict v, int64_t 
 }
 
 /* y = B^T x for F(4x4)'s B^T, rows [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
- * 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]; x and y are 6 values `xs` and `ys` apart. */
-static inline void bt6(const float *x, int xs, float *y, int ys)
+ * 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]. */
+static inline void bt6(const float x[6], float y[6])
 {
-    const float x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs];
-    const float x5 = x[5 * xs];
-    y[0] = 4.0f * x0 - 5.0f * x2 + x4;
-    y[ys] = (x3 + x4) - 4.0f * (x1 + x2);
-    y[2 * ys] = (x4 - x3) + 4.0f * (x1 - x2);
-    y[3 * ys] = (x4 - x2) + 2.0f * (x3 - x1);
-    y[4 * ys] = (x4 - x2) - 2.0f * (x3 - x1);
-    y[5 * ys] = 4.0f * x1 - 5.0f * x3 + x5;
+    y[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];
+    y[1] = (x[3] + x[4]) - 4.0f * (x[1] + x[2]);
+    y[2] = (x[4] - x[3]) + 4.0f * (x[1] - x[2]);
+    y[3] = (x[4] - x[2]) + 2.0f * (x[3] - x[1]);
+    y[4] = (x[4] - x[2]) - 2.0f * (x[3] - x[1]);
+    y[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];
 }
 
 /* V = B^T d B under F(4x4) for the n tiles of a staging: v[xi * xs + t]. In two passes, the
@@ -206,7 +206,7 @@ static void input_tiles4(float *st, int64_t n, float *restrict v, int64_t xs)
             float x[6], y[6];
             for (int a = 0; a < 6; a++)
                 x[a] = e[6 * a * n + t];
-            bt6(x, 1, y, 1);
+            bt6(x, y);
             for (int a = 0; a < 6; a++)
                 e[6 * a * n + t] = y[a];
         }
@@ -219,7 +219,7 @@ static void input_tiles4(float *st, int64_t n, float *restrict v, int64_t xs)
             float x[6], y[6];
             for (int b = 0; b < 6; b++)
                 x[b] = r[b * n + t];
-            bt6(x, 1, y, 1);
+            bt6(x, y);
             for (int b = 0; b < 6; b++)
                 o[b * xs + t] = y[b];
         }
@@ -251,15 +251,14 @@ static inline void tile_outputs2(const float *m, int64_t xs, int64_t t, float bi
 
 /* y = A^T x for F(4x4)'s A^T, rows [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
  * 0 1 -1 8 -8 1]: its factors are powers of 2, so every product is exact and the outputs do
- * not depend on how a compiler fuses them. x: 6 values xs apart; y: 4 values ys apart. */
-static inline void at6(const float *x, int64_t xs, float *y, int ys)
+ * not depend on how a compiler fuses them. */
+static inline void at6(const float x[6], float y[4])
 {
-    const float s12 = x[xs] + x[2 * xs], d12 = x[xs] - x[2 * xs];
-    const float s34 = x[3 * xs] + x[4 * xs], d34 = x[3 * xs] - x[4 * xs];
+    const float s12 = x[1] + x[2], d12 = x[1] - x[2], s34 = x[3] + x[4], d34 = x[3] - x[4];
     y[0] = x[0] + s12 + s34;
-    y[ys] = d12 + 2.0f * d34;
-    y[2 * ys] = s12 + 4.0f * s34;
-    y[3 * ys] = d12 + 8.0f * d34 + x[5 * xs];
+    y[1] = d12 + 2.0f * d34;
+    y[2] = s12 + 4.0f * s34;
+    y[3] = d12 + 8.0f * d34 + x[5];
 }
 
 /* Under F(4x4), for the n tiles of a run (m's planes xs apart): s[(6 a + b) n + t] =
@@ -275,7 +274,7 @@ static void outputs4_rows(const float *m, int64_t xs, int64_t n, float *restrict
             float x[6], y[4];
             for (int a = 0; a < 6; a++)
                 x[a] = e[6 * a * xs + t];
-            at6(x, 1, y, 1);
+            at6(x, y);
             for (int a = 0; a < 4; a++)
                 s[(6 * a + b) * n + t] = y[a];
         }
@@ -289,7 +288,7 @@ static inline void outputs4_row(const float *s, int64_t n, int64_t t, int a, flo
     float x[6];
     for (int b = 0; b < 6; b++)
         x[b] = s[(6 * a + b) * n + t];
-    at6(x, 1, q, 1);
+    at6(x, q);
     for (int b = 0; b < 4; b++)
         q[b] += bias;
 }
@@ -380,10 +379,10 @@ static inline void row_pool(float *restrict pr, int32_t *restrict ar, const floa
  * exactly (tiles start at (0, 0)): a 2x2 tile is one window, a 4x4 tile four. So p (oh, ow) =
  * relu(max of the window) and its argmax come straight from M, and the conv output is never
  * stored. Same rules as lh_cpu_conv_block_pool. As output_tiles, for images 0..ni-1 of one
- * channel (p and am planes ps_ apart); tmp: 2 floats a window. */
+ * channel (p and am planes pst apart); tmp: 2 floats a window, F(4x4) 24 more a tile. */
 LH_CPU_CLONES
 static void pool_tiles(const wgeo *g, const lh_pool_shape *ps, const float *m, int64_t xs,
-                       int64_t ni, float bias, float *p, int32_t *am, int64_t ps_,
+                       int64_t ni, float bias, float *p, int32_t *am, int64_t pst,
                        float *restrict tmp)
 {
     const int wpt = g->m / 2; /* windows per tile side */
@@ -420,8 +419,8 @@ static void pool_tiles(const wgeo *g, const lh_pool_shape *ps, const float *m, i
     for (int64_t i = 0; i < ni; i++)
         for (int r = 0; r < ps->oh; r++) { /* window (r, c): plane (r % wpt, c % wpt) */
             const int64_t at = (r & (wpt - 1)) * wpt * n + i * tpi + (r >> (wpt - 1)) * g->tw;
-            float *pr = p + i * ps_ + (int64_t)r * ow;
-            int32_t *ar = am + i * ps_ + (int64_t)r * ow, i0 = 2 * r * w;
+            float *pr = p + i * pst + (int64_t)r * ow;
+            int32_t *ar = am + i * pst + (int64_t)r * ow, i0 = 2 * r * w;
             if (wpt == 2)
                 row_pool(pr, ar, pv + at, pk + at, n, 2, ow, i0, w);
             else
