@@ -57,7 +57,7 @@
 #include "kernels/cpu/cpu.h"
 
 /* Elements of a transformed tile: 16 under F(2x2), 36 under F(4x4). */
-enum { XI2 = 16, XI_MAX = 36 };
+enum { XI_MAX = 36 };
 
 /* The tile loops store 16 or 36 planes a runtime stride apart, which GCC cannot prove
  * disjoint. */
@@ -142,13 +142,15 @@ static inline void stage_rows(const float *pl, int cols, int m, int na, int th, 
         }
 }
 
-/* The staging of one plane: input tiles (na = m + 2) or F(2x2)'s gradient tiles (na = 2). */
+/* The staging of one plane: input tiles (na = m + 2) or gradient tiles (na = m). */
 LH_CPU_CLONES
 static void stage_plane(const float *pl, const wgeo *g, int na, int64_t len, float *restrict st)
 {
     const int cols = padded_cols(g);
-    if (g->m == 4)
+    if (g->m == 4 && na == 6)
         stage_rows(pl, cols, 4, 6, g->th, g->tw, len, st);
+    else if (g->m == 4)
+        stage_rows(pl, cols, 4, 4, g->th, g->tw, len, st);
     else if (na == 4)
         stage_rows(pl, cols, 2, 4, g->th, g->tw, len, st);
     else
@@ -448,6 +450,48 @@ static void grad_tiles(const float *st, int64_t n, float *restrict z, int64_t xs
     }
 }
 
+/* y = A x for F(4x4)'s A (A^T's transpose, 6x4). */
+static inline void a6(const float x[4], float y[6])
+{
+    const float s02 = x[0] + x[2], s13 = x[1] + x[3];
+    const float q02 = x[0] + 4.0f * x[2], q13 = 2.0f * x[1] + 8.0f * x[3];
+    y[0] = x[0], y[1] = s02 + s13, y[2] = s02 - s13;
+    y[3] = q02 + q13, y[4] = q02 - q13, y[5] = x[3];
+}
+
+/* Z = A dY A^T under F(4x4) for the n tiles of a staged gradient (4 row and 4 column phases, n
+ * apart): z[xi * xs + t]. In two passes through s (24 planes of n), as input_tiles4. */
+LH_CPU_CLONES
+static void grad_tiles4(const float *st, int64_t n, float *restrict z, int64_t xs,
+                        float *restrict s)
+{
+    for (int b = 0; b < 4; b++) { /* A dY: column b, into s[(4 a + b) n + t], a < 6 */
+        const float *e = st + b * n; /* element (a, b) at e + 4 a n */
+        LH_IVDEP /* s is apart from st */
+        for (int64_t t = 0; t < n; t++) {
+            float x[4], y[6];
+            for (int a = 0; a < 4; a++)
+                x[a] = e[4 * a * n + t];
+            a6(x, y);
+            for (int a = 0; a < 6; a++)
+                s[(4 * a + b) * n + t] = y[a];
+        }
+    }
+    for (int a = 0; a < 6; a++) { /* (A dY) A^T: row a */
+        const float *r = s + 4 * a * n;
+        float *restrict o = z + 6 * a * xs;
+        LH_IVDEP /* the planes of z are xs apart and never overlap */
+        for (int64_t t = 0; t < n; t++) {
+            float x[4], y[6];
+            for (int b = 0; b < 4; b++)
+                x[b] = r[b * n + t];
+            a6(x, y);
+            for (int b = 0; b < 6; b++)
+                o[b * xs + t] = y[b];
+        }
+    }
+}
+
 /* ---- the transformed filter, in ctx->shared ---------------------------------------------- */
 
 typedef struct wino_job {
@@ -462,8 +506,9 @@ typedef struct wino_job {
     const int32_t *cargmax;
     float *u;                /* transformed filter ((m + 2)^2, rows, cols) */
     int m;                   /* the output tile of u's correlation: 2 or 4 */
+    int wm;                  /* backward-w's tile */
     int rotate;              /* 1: u for backward-x (rotated, (k, c) transposed) */
-    float *dsum;             /* backward-w: D summed over threads (16, K, C) */
+    float *dsum;             /* backward-w: D summed over threads ((wm + 2)^2, K, C) */
     size_t part_stride;      /* floats between threads' partials (D then db) in ctx->shared */
     float *parts;
     int64_t chunk;           /* images per chunk */
@@ -751,42 +796,45 @@ static size_t backward_floats(const lh_conv_shape *s, const lh_pool_shape *ps, i
     size_t n = 0;
     if (ps)
         n += (size_t)chunk * s->k * s->oh * s->ow + (size_t)s->k * ps->oh * ps->ow;
-    size_t wgrad = (size_t)(XI2 * (s->c + s->k) * wchunk * geo_tiles(g) +
-                            stage_floats(g, wchunk) + 2 * padded_floats(g));
+    size_t wgrad = (size_t)(geo_xi(g) * (s->c + s->k) * wchunk * geo_tiles(g) +
+                            tmp_floats(g, wchunk) + 2 * padded_floats(g));
     size_t xgrad = with_dx ? wino_chunk_floats(gd, chunk) : 0;
     return n + (wgrad > xgrad ? wgrad : xgrad);
 }
 
-/* backward-w for images i..i+n-1 (dy: theirs): part's D (16, K, C) += sum over their 2x2
+/* backward-w for images i..i+n-1 (dy: theirs): part's D ((wm + 2)^2, K, C) += sum over their
  * tiles Z(xi) . V(xi)^T (overwritten on the thread's first images, lo). ws: V of x, Z of dy,
- * their staging and two zero-bordered planes. */
+ * their staging (and grad_tiles4's s) and two zero-bordered planes. */
 static void wgrad_chunk(const wino_job *j, int64_t i, int64_t n, int64_t lo, const float *dy,
                         float *part, float *ws)
 {
     const lh_conv_shape *s = j->s;
-    const wgeo g = forward_geo(s, 2);
+    const wgeo g = forward_geo(s, j->wm);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, plane = (int64_t)s->oh * s->ow;
     const int64_t out_sz = s->k * plane, tpi = geo_tiles(&g), t = n * tpi;
     const int64_t kc = (int64_t)s->k * s->c, vs = s->c * t, zs = s->k * t;
-    const int cols = padded_cols(&g);
-    float *v = ws, *z = v + XI2 * vs, *st = z + XI2 * zs;
-    float *plx = st + stage_floats(&g, n), *pld = plx + padded_floats(&g); /* x's, dy's */
+    const int cols = padded_cols(&g), xin = geo_xi(&g);
+    float *v = ws, *z = v + xin * vs, *st = z + xin * zs;
+    float *plx = st + tmp_floats(&g, n), *pld = plx + padded_floats(&g); /* x's, dy's */
     memset(plx, 0, sizeof(float) * 2 * padded_floats(&g)); /* zero-bordered planes */
     for (int c = 0; c < s->c; c++) {
         for (int64_t q = 0; q < n; q++) {
             pad_plane(j->x + (i + q) * in_sz + c * s->h * s->w, s->h, s->w, s->pad, cols, plx);
-            stage_plane(plx, &g, 4, t, st + q * tpi);
+            stage_plane(plx, &g, g.m + 2, t, st + q * tpi);
         }
-        input_tiles2(st, t, v + c * t, vs);
+        input_tiles(&g, st, t, v + c * t, vs);
     }
     for (int k = 0; k < s->k; k++) {
         for (int64_t q = 0; q < n; q++) {
             pad_plane(dy + q * out_sz + k * plane, s->oh, s->ow, 0, cols, pld);
-            stage_plane(pld, &g, 2, t, st + q * tpi);
+            stage_plane(pld, &g, g.m, t, st + q * tpi);
         }
-        grad_tiles(st, t, z + k * t, zs);
+        if (g.m == 4)
+            grad_tiles4(st, t, z + k * t, zs, st + 16 * t);
+        else
+            grad_tiles(st, t, z + k * t, zs);
     }
-    for (int xi = 0; xi < XI2; xi++)
+    for (int xi = 0; xi < xin; xi++)
         lh_cpu_sgemm(0, 1, s->k, s->c, t, 1.0f, z + xi * zs, t, v + xi * vs, t,
                      i == lo ? 0.0f : 1.0f, part + xi * kc, s->c);
 }
@@ -802,11 +850,12 @@ static void backward_task(void *arg, int tid, int nt)
     const int64_t kc = (int64_t)s->k * s->c;
     float *dybuf = j->ctx->scratch[tid], *dpm = dybuf + (j->ps ? j->chunk * out_sz : 0);
     float *ws = dpm + pout;
-    float *part = j->parts + (size_t)tid * j->part_stride, *dbp = part + XI2 * kc;
+    const int xin = (j->wm + 2) * (j->wm + 2);
+    float *part = j->parts + (size_t)tid * j->part_stride, *dbp = part + xin * kc;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     if (lo == hi) {
-        memset(part, 0, sizeof(float) * (size_t)(XI2 * kc + s->k));
+        memset(part, 0, sizeof(float) * (size_t)(xin * kc + s->k));
         return;
     }
     for (int64_t i0 = lo; i0 < hi; i0 += j->chunk) {
@@ -825,34 +874,67 @@ static void backward_task(void *arg, int tid, int nt)
     }
 }
 
+/* dw (3x3) = G^T D G of one D (planes kc apart) under F(2x2). */
+static void unfilter2(const float *d, int64_t kc, float *dw)
+{
+    float t[3][4];
+    for (int b = 0; b < 4; b++) { /* G^T D */
+        float d0 = d[b * kc], d1 = d[(4 + b) * kc], d2 = d[(8 + b) * kc];
+        float d3 = d[(12 + b) * kc];
+        t[0][b] = d0 + 0.5f * (d1 + d2), t[1][b] = 0.5f * (d1 - d2);
+        t[2][b] = 0.5f * (d1 + d2) + d3;
+    }
+    for (int a = 0; a < 3; a++) { /* (G^T D) G */
+        dw[3 * a + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+        dw[3 * a + 1] = 0.5f * (t[a][1] - t[a][2]);
+        dw[3 * a + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+    }
+}
+
+/* y = G^T x for F(4x4)'s G (3x6); x: 6 values xs apart, y: 3 values ys apart. */
+static void gt6(const double *x, int xs, double *y, int ys)
+{
+    const double x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs];
+    const double x5 = x[5 * xs], sixth = 1.0 / 6.0;
+    y[0] = x0 / 4 + (x3 + x4) / 4 * sixth - (x1 + x2) * sixth;
+    y[ys] = (x2 - x1) * sixth + (x3 - x4) / 2 * sixth;
+    y[2 * ys] = (x3 + x4 - x1 - x2) * sixth + x5;
+}
+
+/* dw (3x3) = G^T D G of one D (planes kc apart) under F(4x4), in double and rounded once. */
+static void unfilter4(const float *d, int64_t kc, float *dw)
+{
+    double x[36], t[3][6], o[3][3];
+    for (int i = 0; i < 36; i++)
+        x[i] = d[i * kc];
+    for (int b = 0; b < 6; b++) /* G^T D */
+        gt6(&x[b], 6, &t[0][b], 6);
+    for (int a = 0; a < 3; a++) /* (G^T D) G */
+        gt6(t[a], 1, o[a], 1);
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            dw[3 * a + b] = (float)o[a][b];
+}
+
 /* dsum = the threads' D in thread order, then dw = G^T D G, for this thread's k; db. */
 static void reduce_task(void *arg, int tid, int nt)
 {
     wino_job *j = arg;
     const int64_t K = j->s->k, C = j->s->c, kc = K * C;
+    const int xin = (j->wm + 2) * (j->wm + 2);
     int64_t lo, hi;
     lh_cpu_split(K, tid, nt, &lo, &hi);
-    for (int xi = 0; xi < XI2; xi++)
+    for (int xi = 0; xi < xin; xi++)
         lh_cpu_sum_parts(j->dsum, j->parts, nt, j->part_stride, xi * kc + lo * C,
                          xi * kc + hi * C);
     if (tid == 0 && j->db)
-        lh_cpu_sum_parts(j->db, j->parts + XI2 * kc, nt, j->part_stride, 0, K);
+        lh_cpu_sum_parts(j->db, j->parts + xin * kc, nt, j->part_stride, 0, K);
     for (int64_t k = lo; k < hi; k++)
         for (int64_t c = 0; c < C; c++) {
-            const float *d = j->dsum + k * C + c;
-            float t[3][4];
-            for (int b = 0; b < 4; b++) { /* G^T D */
-                float d0 = d[b * kc], d1 = d[(4 + b) * kc], d2 = d[(8 + b) * kc];
-                float d3 = d[(12 + b) * kc];
-                t[0][b] = d0 + 0.5f * (d1 + d2), t[1][b] = 0.5f * (d1 - d2);
-                t[2][b] = 0.5f * (d1 + d2) + d3;
-            }
-            float *dw = j->dw + (k * C + c) * 9;
-            for (int a = 0; a < 3; a++) { /* (G^T D) G */
-                dw[3 * a + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
-                dw[3 * a + 1] = 0.5f * (t[a][1] - t[a][2]);
-                dw[3 * a + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
-            }
+            if (j->wm == 4)
+                unfilter4(j->dsum + k * C + c, kc, j->dw + (k * C + c) * 9);
+            else
+                unfilter2(j->dsum + k * C + c, kc, j->dw + (k * C + c) * 9);
         }
 }
 
@@ -860,11 +942,11 @@ static int run_backward(lh_backend_ctx *ctx, wino_job *j)
 {
     const lh_conv_shape *s = j->s;
     const size_t uf = uplane_floats(s);
-    j->m = pick_tile(ctx, s->h, s->w);
-    const wgeo g = forward_geo(s, 2), gd = data_geo(s, j->m);
+    j->m = pick_tile(ctx, s->h, s->w), j->wm = pick_tile(ctx, s->oh, s->ow);
+    const wgeo g = forward_geo(s, j->wm), gd = data_geo(s, j->m);
     j->wchunk = chunk_images(&g);
     j->chunk = j->dx && chunk_images(&gd) > j->wchunk ? chunk_images(&gd) : j->wchunk;
-    j->part_stride = ((size_t)XI2 * s->k * s->c + s->k + 15) / 16 * 16;
+    j->part_stride = ((size_t)geo_xi(&g) * s->k * s->c + s->k + 15) / 16 * 16;
     int rc = lh_cpu_reserve(ctx, backward_floats(s, j->ps, j->chunk, j->wchunk, &g, &gd,
                                                  j->dx != NULL),
                             2 * uf + j->part_stride * ctx->nthreads);
