@@ -16,38 +16,39 @@
  *               M(xi) (K, T) = U(xi) (K, C) . V(xi) (C, T); y = A^T M A + b per tile
  *   backward-x  the same on dy padded by 2 - pad, with the filter rotated by 180 degrees and
  *               (k, c) transposed: dx is the full correlation of dy with it
- *   backward-w  F(2x2) only: Z = A dY A^T per (k, tile); D(xi) (K, C) = sum over tiles
- *               Z(xi) . V(xi)^T; dw = G^T D G per (k, c); db = row sums of dy
+ *   backward-w  over the forward's tiles: Z = A dY A^T per (k, tile); D(xi) (K, C) = sum over
+ *               tiles Z(xi) . V(xi)^T; dw = G^T D G per (k, c); db = row sums of dy
  * Multiplications per output: 4 under F(2x2), 2.25 under F(4x4), against the direct
  * convolution's 9; each GEMM one lh_cpu_sgemm call over a chunk of the thread's images (with one
  * input channel, conv1's case, the products are formed per output channel in cache instead).
  * The transforms are plain loops over a chunk's tiles that the compiler vectorises
  * (LH_CPU_CLONES: AVX-512, AVX2 or baseline, picked at load time).
  *
- * Which tile: the forward's correlation (output oh x ow) and backward-x's (output h x w) each
- * take F(4x4) where its products, 36 ceil(h / 4) ceil(w / 4), are at most 0.8 of F(2x2)'s,
- * 16 ceil(h / 2) ceil(w / 2), else F(2x2): F(4x4)'s transforms cost more per tile, so it wins
- * only where it saves GEMM work (its partial tiles counted whole). The tutorial's blocks both
- * take F(4x4): conv2 (64 -> 128, 14x14: 576 products to 784), conv1 (1 -> 64, 28x28: 1764 to
- * 3136; dx is not asked there). Measured with bench_conv's wino-f4 / wino-f2 rows (the fused
- * block, batch 64, 30 interleaved reps, min ms, F(4x4) / F(2x2); AVX2 EPYC, two cores, with two
- * other training processes running beside, so the two-thread figures swing most: 5 runs, the
- * ratio of the medians of forward + backward there):
- *   conv2 forward   1 thread 0.88, 0.91 (13.6 / 15.4 ms)   2 threads 0.86 to 0.99
- *   conv2 backward  1 thread 0.94, 0.94 (33.9 / 36.0 ms)   (forward + backward)
- *   conv1 forward   1 thread 0.96, 0.95 (3.6 / 3.7 ms)     2 threads 0.84 to 1.27 (forward)
- *   conv1 backward  the same code under both (no dx): 1.01, 1.01, the runs' noise floor.
- * conv1 gains little either way (its one input channel leaves the transforms, not the GEMMs,
- * the larger cost); the rule keeps F(4x4) there for the one-thread figures.
+ * Which tile: the forward's correlation and backward-w (both over the output oh x ow) and
+ * backward-x's (output h x w) each take F(4x4) where its products, 36 ceil(h / 4) ceil(w / 4),
+ * are at most 0.8 of F(2x2)'s, 16 ceil(h / 2) ceil(w / 2), else F(2x2): F(4x4)'s transforms
+ * cost more per tile, so it wins only where it saves GEMM work (its partial tiles counted
+ * whole). Backward-w with one input channel keeps F(2x2): its GEMMs are then matrix-vector
+ * products and the transforms of dy, dearer under F(4x4), are most of its time. So conv2
+ * (64 -> 128, 14x14: 576 products to 784) runs F(4x4) throughout, conv1 (1 -> 64, 28x28: 1764
+ * to 3136) its forward (dx is not asked there). Measured with bench_conv's wino-f4 / wino-f2
+ * rows (the fused block, batch 64, 30 interleaved reps, min ms, F(4x4) / F(2x2), all three
+ * parts forced; AVX2 EPYC, two cores, with two other training processes running beside, so
+ * the figures swing, the two-thread ones most; four runs):
+ *   conv2 forward   1 thread 0.87, 0.81, 0.88, 0.84 (12.6 / 15.4 ms)   2 threads 0.94 to 1.08
+ *   conv2 backward  1 thread 0.92, 0.84, 0.86, 0.88 (30.0 / 35.8 ms)   2 threads 0.89 to 0.98
+ *   conv1 forward   1 thread 0.85, 0.97, 0.90, 1.11 (3.6 / 4.2 ms)     2 threads 0.83 to 0.98
+ *   conv1 backward  1 thread 1.06, 1.31, 1.06, 1.06 (6.8 / 6.4 ms)     2 threads 0.89 to 1.20
  * A 5x5 output (144 products either way) and a 1x2 one keep F(2x2) (test_conv_algorithms).
  * F(4x4) rounds worse (its transforms multiply by up to 8 and divide by 6 and 24): within
  * 4e-6 of GEMM, max |diff| / max |GEMM| over a tensor, on test_conv_algorithms' shapes, against
- * 5e-7 under F(2x2); U is computed in double and rounded once.
+ * 6e-7 under F(2x2); U, and dw from D, are computed in double and rounded once.
  *
  * Threads split the batch as conv.c does (a contiguous slice each, in chunks of whole images
  * so the transformed tiles of a chunk stay in cache); the transformed filter is computed once
  * per call into ctx->shared by all threads, and backward-weights sums each thread's D and db in
- * thread order before the 4x4 -> 3x3 transform, so results depend only on the thread count.
+ * thread order before the (m + 2)^2 -> 3x3 transform, so results depend only on the thread
+ * count.
  * The fused block keeps conv.c's structure and contract: the conv output of a chunk is pooled
  * while in cache and never stored (under 2x2 stride-2 pooling the windows split the output
  * tiles exactly, one per 2x2 tile and four per 4x4 tile, pooled straight from the tile's
@@ -69,8 +70,8 @@ enum { XI_MAX = 36 };
 
 /* A chunk holds at least this many tiles (whole images), so each GEMM has a wide N: conv2's
  * 14x14 output gets 4 images under F(2x2) (49 tiles each: ~0.8 + 1.6 MB of V and M), 12 under
- * F(4x4) (16 tiles each: ~1.8 + 3.5 MB). Backward runs backward-w's F(2x2) chunks within the
- * chunks of backward-x's tile. */
+ * F(4x4) (16 tiles each: ~1.8 + 3.5 MB). Backward runs backward-w's chunks (of its tile)
+ * within the larger chunks of backward-x's where their tiles differ. */
 enum { CHUNK_TILES = 192 };
 
 int lh_cpu_wino_fits(const lh_conv_shape *s)
@@ -789,7 +790,7 @@ int lh_cpu_wino_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_s
 /* ---- backward ----------------------------------------------------------------------------- */
 
 /* Per thread: the chunk's dy (fused: rebuilt from dp) and masked dp, then the larger of
- * backward-w's (V of x, Z of dy, under F(2x2)) and backward-x's (wino_chunk) workspaces. */
+ * backward-w's (V of x, Z of dy, their staging) and backward-x's (wino_chunk) workspaces. */
 static size_t backward_floats(const lh_conv_shape *s, const lh_pool_shape *ps, int64_t chunk,
                               int64_t wchunk, const wgeo *g, const wgeo *gd, int with_dx)
 {
@@ -942,7 +943,9 @@ static int run_backward(lh_backend_ctx *ctx, wino_job *j)
 {
     const lh_conv_shape *s = j->s;
     const size_t uf = uplane_floats(s);
-    j->m = pick_tile(ctx, s->h, s->w), j->wm = pick_tile(ctx, s->oh, s->ow);
+    /* backward-w with one input channel keeps F(2x2) (the header's figures) */
+    j->m = pick_tile(ctx, s->h, s->w);
+    j->wm = s->c > 1 || ctx->wino_tile ? pick_tile(ctx, s->oh, s->ow) : 2;
     const wgeo g = forward_geo(s, j->wm), gd = data_geo(s, j->m);
     j->wchunk = chunk_images(&g);
     j->chunk = j->dx && chunk_images(&gd) > j->wchunk ? chunk_images(&gd) : j->wchunk;

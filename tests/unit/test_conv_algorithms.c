@@ -429,9 +429,9 @@ END_TEST
 
 /* lhost's Winograd picks F(4x4) for a correlation where its products (36 a tile) are at most
  * 0.8 of F(2x2)'s (16 a tile), partial tiles counted whole: the forward and backward-w on the
- * output (oh, ow), backward-x on the input (h, w). Its bytes must be those of the tile forced:
- * y, dw and dx, each from its own rule. */
-static void assert_tiles(const char *label, inputs in, int fwd_tile, int data_tile)
+ * output (oh, ow), backward-x on the input (h, w); backward-w with one input channel keeps
+ * F(2x2). Its bytes must be those of the tile forced: y, dw and dx, each from its own rule. */
+static void assert_tiles(const char *label, inputs in, int fwd_tile, int w_tile, int data_tile)
 {
     lh_backend_ctx *rule = open_with(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, 2);
     lh_backend_ctx *f2 = open_tile(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, 2, 2);
@@ -439,10 +439,11 @@ static void assert_tiles(const char *label, inputs in, int fwd_tile, int data_ti
     if (runs_own_winograd(rule, &in)) {
         outs o = run(rule, &in, 1), o2 = run(f2, &in, 1), o4 = run(f4, &in, 1);
         const outs *fy = fwd_tile == 4 ? &o4 : &o2, *fx = data_tile == 4 ? &o4 : &o2;
+        const outs *fw = w_tile == 4 ? &o4 : &o2;
         ck_assert_msg(memcmp(o.y, fy->y, o.ny * sizeof(float)) == 0,
                       "%s: y is not F(%dx%d)'s", label, fwd_tile, fwd_tile);
-        ck_assert_msg(memcmp(o.dw, fy->dw, o.nw * sizeof(float)) == 0,
-                      "%s: dw is not F(%dx%d)'s", label, fwd_tile, fwd_tile);
+        ck_assert_msg(memcmp(o.dw, fw->dw, o.nw * sizeof(float)) == 0,
+                      "%s: dw is not F(%dx%d)'s", label, w_tile, w_tile);
         ck_assert_msg(memcmp(o.dx, fx->dx, o.nx * sizeof(float)) == 0,
                       "%s: dx is not F(%dx%d)'s", label, data_tile, data_tile);
         outs_free(&o), outs_free(&o2), outs_free(&o4);
@@ -457,15 +458,15 @@ static void assert_tiles(const char *label, inputs in, int fwd_tile, int data_ti
 START_TEST(winograd_picks_tiles)
 {
     assert_tiles("conv 8->16 14x14 pad 1 (576 products to 784)",
-                 make_inputs(SHAPE(2, 8, 14, 14, 16, 3, 1, 1), 0, 0), 4, 4);
-    assert_tiles("conv 1->8 28x28 pad 1", make_inputs(SHAPE(2, 1, 28, 28, 8, 3, 1, 1), 0, 0), 4,
-                 4);
+                 make_inputs(SHAPE(2, 8, 14, 14, 16, 3, 1, 1), 0, 0), 4, 4, 4);
+    assert_tiles("conv 1->8 28x28 pad 1 (one input channel)",
+                 make_inputs(SHAPE(2, 1, 28, 28, 8, 3, 1, 1), 0, 0), 4, 2, 4);
     assert_tiles("conv 3->4 3x3 pad 0 (1x1 out: 36 to 16; dx 3x3: 36 to 64)",
-                 make_inputs(SHAPE(2, 3, 3, 3, 4, 3, 1, 0), 0, 0), 2, 4);
+                 make_inputs(SHAPE(2, 3, 3, 3, 4, 3, 1, 0), 0, 0), 2, 2, 4);
     assert_tiles("conv 3->4 7x7 pad 0 (5x5 out: 144 to 144; dx 7x7: 144 to 256)",
-                 make_inputs(SHAPE(2, 3, 7, 7, 4, 3, 1, 0), 0, 0), 2, 4);
+                 make_inputs(SHAPE(2, 3, 7, 7, 4, 3, 1, 0), 0, 0), 2, 2, 4);
     assert_tiles("conv 3->4 1x2 pad 1 (36 to 16)", make_inputs(SHAPE(2, 3, 1, 2, 4, 3, 1, 1), 0,
-                                                                0), 2, 2);
+                                                                0), 2, 2, 2);
 }
 END_TEST
 
