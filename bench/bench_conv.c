@@ -1,8 +1,10 @@
 /* bench/bench_conv.c — the tutorial's two conv+relu+maxpool blocks (batch 64) on the CPU
- * backend under each trainer.conv_algorithm, and direct under bf16-mixed (skipped, saying so,
- * on a CPU the backend refuses it on): forward and backward, median ms.
+ * backend under each trainer.conv_algorithm, lhost's own Winograd with its output tile forced
+ * to 2x2 and to 4x4 (wino-f2, wino-f4: the A/B behind conv_wino.c's rule; where oneDNN has a
+ * Winograd kernel they run oneDNN's), and direct under bf16-mixed (skipped, saying so, on a CPU
+ * the backend refuses it on): forward and backward, median and min ms.
  *
- * Run:  ./build/bench/bench_conv [reps=20] [threads=0]
+ * Run:  ./build/bench/bench_conv [reps=20] [threads=0] [algorithms=all, e.g. wino-f2,wino-f4]
  * conv1: 1->64, 28x28; conv2: 64->128, 14x14; 3x3 pad 1, maxpool 2. Inputs are fixed
  * pseudo-random values; each algorithm gets its own backend context (its own plan cache), and
  * the algorithms take turns rep by rep so a change in the machine's load hits all alike. */
@@ -12,12 +14,17 @@
 #include <time.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu.h"
 
-enum { NALG = 5, MAXREPS = 200 };
-static const char *const alg_names[NALG] = {"gemm", "auto", "direct", "winograd", "bf16"};
+enum { NALG = 7, MAXREPS = 200 };
+static const char *const alg_names[NALG] = {"gemm",    "auto",    "direct", "winograd",
+                                            "wino-f2", "wino-f4", "bf16"};
 /* the last one: direct under trainer.precision bf16-mixed */
-static const int32_t algs[NALG] = {LH_CONV_ALGO_GEMM, LH_CONV_ALGO_AUTO, LH_CONV_ALGO_DIRECT,
-                                   LH_CONV_ALGO_WINOGRAD, LH_CONV_ALGO_DIRECT};
+static const int32_t algs[NALG] = {LH_CONV_ALGO_GEMM,     LH_CONV_ALGO_AUTO,
+                                   LH_CONV_ALGO_DIRECT,   LH_CONV_ALGO_WINOGRAD,
+                                   LH_CONV_ALGO_WINOGRAD, LH_CONV_ALGO_WINOGRAD,
+                                   LH_CONV_ALGO_DIRECT};
+static const int32_t tiles[NALG] = {0, 0, 0, 0, 2, 4, 0}; /* ctx->wino_tile */
 
 static double now_ms(void)
 {
@@ -67,6 +74,7 @@ static void block_init(block *bl, const char *name, int c, int hw, int k)
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 20, threads = argc > 2 ? atoi(argv[2]) : 0;
+    const char *only = argc > 3 ? argv[3] : NULL; /* comma-separated names, or all */
     const lh_backend *be = lh_cpu_backend();
     lh_backend_ctx *ctx[NALG] = {0};
     block blocks[2];
@@ -78,6 +86,10 @@ int main(int argc, char **argv)
     block_init(&blocks[0], "conv1", 1, 28, 64);
     block_init(&blocks[1], "conv2", 64, 14, 128);
     for (int a = 0; a < NALG; a++) {
+        size_t len = strlen(alg_names[a]);
+        const char *at = only ? strstr(only, alg_names[a]) : NULL;
+        if (only && !(at && (at == only || at[-1] == ',') && (at[len] == ',' || !at[len])))
+            continue;
         int32_t prec = a == NALG - 1 ? LH_PRECISION_BF16_MIXED : LH_PRECISION_32;
         if ((ctx[a] = be->open(0, threads, err, sizeof err)) && prec != LH_PRECISION_32 &&
             be->configure(ctx[a], algs[a], prec)) { /* a CPU without bf16 kernels refuses it */
@@ -91,8 +103,16 @@ int main(int argc, char **argv)
                                                                         : err);
             return 1;
         }
+        ctx[a]->wino_tile = tiles[a];
     }
-    printf("%s; %d reps, median ms\n", be->describe(ctx[0]), reps);
+    int base = 0; /* the ratios' reference: gemm, or the first one run */
+    while (base < NALG && !ctx[base])
+        base++;
+    if (base == NALG) {
+        fprintf(stderr, "bench_conv: no algorithm named in \"%s\"\n", only);
+        return 2;
+    }
+    printf("%s; %d reps, median (min) ms\n", be->describe(ctx[base]), reps);
     for (int bi = 0; bi < 2; bi++) {
         block *bl = &blocks[bi];
         static double fwd[NALG][MAXREPS], bwd[NALG][MAXREPS];
@@ -124,9 +144,11 @@ int main(int argc, char **argv)
                 continue;
             qsort(fwd[a], (size_t)reps, sizeof(double), cmp_d);
             qsort(bwd[a], (size_t)reps, sizeof(double), cmp_d);
-            printf("%-6s %-9s forward %7.2f  backward %7.2f  (x%.2f of gemm)\n", bl->name,
-                   alg_names[a], fwd[a][reps / 2], bwd[a][reps / 2],
-                   (fwd[a][reps / 2] + bwd[a][reps / 2]) / (fwd[0][reps / 2] + bwd[0][reps / 2]));
+            printf("%-6s %-9s forward %7.2f (%7.2f)  backward %7.2f (%7.2f)  (x%.2f of %s)\n",
+                   bl->name, alg_names[a], fwd[a][reps / 2], fwd[a][0], bwd[a][reps / 2],
+                   bwd[a][0], (fwd[a][reps / 2] + bwd[a][reps / 2]) /
+                                  (fwd[base][reps / 2] + bwd[base][reps / 2]),
+                   alg_names[base]);
         }
     }
     for (int a = 0; a < NALG; a++)

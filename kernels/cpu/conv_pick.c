@@ -4,8 +4,8 @@
  *   gemm      im2col + sgemm (conv.c): the reference, and every fallback below
  *   direct    oneDNN's convolution_direct primitives (conv_dnn.c)
  *   winograd  oneDNN's convolution_winograd (F(4x4, 3x3), 3x3 stride 1, AVX-512 only) where
- *             conv_dnn.c says it has a kernel, else lhost's F(2x2, 3x3) (conv_wino.c: 3x3,
- *             stride 1, pad 0 to 2), else GEMM
+ *             conv_dnn.c says it has a kernel, else lhost's F(4x4, 3x3) or F(2x2, 3x3) per
+ *             shape (conv_wino.c: 3x3, stride 1, pad 0 to 2), else GEMM
  *   auto      per shape, the fastest of the three on a one-off measurement
  * Otherwise a shape oneDNN has no optimised kernel for (conv_dnn.c says how that is told) runs
  * GEMM.

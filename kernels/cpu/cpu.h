@@ -72,6 +72,8 @@ struct lh_backend_ctx {
     int32_t precision;                  /* LH_PRECISION_*, from configure (0: fp32) */
     struct lh_cpu_dnn *dnn;             /* oneDNN primitives and their cache (conv_dnn.c) */
     struct lh_cpu_conv_choice *conv_choices; /* auto's verdict per shape (conv_pick.c) */
+    int32_t wino_tile;                  /* lhost's Winograd output tile, 2 or 4; 0: per shape
+                                         * (conv_wino.c). Set only by tests and bench_conv */
     char err[256];
     char desc[192];
 };
@@ -153,8 +155,9 @@ void lh_cpu_conv_block_dy(const lh_pool_shape *ps, const float *dp, const float 
                           const int32_t *argmax, float *dpm, float *dy, int k);
 void lh_cpu_conv_row_sums(float *db, const float *dy, int k, int64_t p, int first);
 
-/* lhost's Winograd F(2x2, 3x3) (conv_wino.c), where oneDNN has none: 1 when the shape is one it
- * runs (3x3, stride 1, pad 0 to 2). The ops' contracts exactly, as the GEMM ones. */
+/* lhost's Winograd F(2x2, 3x3) and F(4x4, 3x3) (conv_wino.c), where oneDNN has none: 1 when
+ * the shape is one it runs (3x3, stride 1, pad 0 to 2). The ops' contracts exactly, as the
+ * GEMM ones. */
 int lh_cpu_wino_fits(const lh_conv_shape *s);
 int lh_cpu_wino_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                                const lh_dmem *w, const lh_dmem *b, lh_dmem *y);

@@ -3,13 +3,17 @@
  *
  * conv2d_forward / conv2d_backward and the fused conv2d_relu_maxpool_forward / _backward run
  * under direct, winograd and auto on shapes that oneDNN has kernels for and shapes it has not
- * (Winograd, oneDNN's or where its AVX-512-only kernel cannot run lhost's own F(2x2, 3x3), is
- * 3x3 stride 1 only: other shapes must fall back to GEMM, bit for bit), on 1 and 2 threads and
- * odd batch sizes, and for Winograd's partial tiles odd H and W, pad 0 and 2, one input
- * channel and a batch of one (a thread with no image). Tolerance, as max |a - gemm| / max |gemm|
- * over each tensor (y or p, dx, dw, db):
- * direct 1e-5, winograd 1e-3 (its transforms round differently), auto the looser of the two,
- * direct and auto under bf16-mixed 2e-2 (bf16 keeps 8 bits of mantissa).
+ * (Winograd, oneDNN's or where its AVX-512-only kernel cannot run lhost's own F(2x2, 3x3) and
+ * F(4x4, 3x3), is 3x3 stride 1 only: other shapes must fall back to GEMM, bit for bit), on 1 and
+ * 2 threads and odd batch sizes, and for Winograd's partial tiles odd H and W (every output
+ * size mod 4), pad 0 and 2, one input channel and a batch of one (a thread with no image).
+ * lhost's Winograd runs three ways: its own choice of tile per shape, and each tile forced
+ * (ctx->wino_tile), which must give other bytes than each other. Tolerance, as
+ * max |a - gemm| / max |gemm| over each tensor (y or p, dx, dw, db):
+ * direct 1e-5, winograd 1e-3 (its transforms round differently), 1e-4 where lhost's own runs
+ * (its worst here: 6e-7 under F(2x2), 4e-6 under F(4x4); a transform coefficient off by 0.1 %
+ * shows as 1e-4 to 1e-1), auto the looser of the two, direct and auto under bf16-mixed 2e-2
+ * (bf16 keeps 8 bits of mantissa).
  * argmax must equal GEMM's wherever the pooled value is positive (ties have probability 0 with
  * these inputs; where p is 0 the contract lets it differ). Each algorithm gives the same bytes
  * twice, in one context and in a fresh one.
@@ -24,22 +28,29 @@
 #include "check_run.h"
 #include "cpu_bf16.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu.h"
 
 static const char *const names[] = {"gemm", "auto", "direct", "winograd"};
 
-/* What runs against GEMM, and how close it must come. */
+/* What runs against GEMM, and how close it must come; tile: lhost's Winograd's output tile
+ * forced (0: its own choice). */
 typedef struct variant {
     int32_t algorithm, precision;
     const char *name;
     double tol;
+    int32_t tile;
 } variant;
 
+enum { WINO_F2 = 3, WINO_F4 = 4 }; /* the forced tiles' places in variants */
+#define OWN_WINOGRAD_TOL 1e-4
 static const variant variants[] = {
-    {LH_CONV_ALGO_AUTO, LH_PRECISION_32, "auto", 1e-3},
-    {LH_CONV_ALGO_DIRECT, LH_PRECISION_32, "direct", 1e-5},
-    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd", 1e-3},
-    {LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED, "direct bf16-mixed", 2e-2},
-    {LH_CONV_ALGO_AUTO, LH_PRECISION_BF16_MIXED, "auto bf16-mixed", 2e-2},
+    {LH_CONV_ALGO_AUTO, LH_PRECISION_32, "auto", 1e-3, 0},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_32, "direct", 1e-5, 0},
+    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd", 1e-3, 0},
+    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd F(2x2)", 1e-3, 2},
+    {LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, "winograd F(4x4)", 1e-3, 4},
+    {LH_CONV_ALGO_DIRECT, LH_PRECISION_BF16_MIXED, "direct bf16-mixed", 2e-2, 0},
+    {LH_CONV_ALGO_AUTO, LH_PRECISION_BF16_MIXED, "auto bf16-mixed", 2e-2, 0},
 };
 
 static float *random_floats(size_t n, unsigned seed)
@@ -53,14 +64,20 @@ static float *random_floats(size_t n, unsigned seed)
     return v;
 }
 
-static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
+static lh_backend_ctx *open_tile(int algorithm, int precision, int threads, int tile)
 {
     const lh_backend *be = lh_cpu_backend();
     char err[256];
     lh_backend_ctx *ctx = be->open(0, threads, err, sizeof err);
     ck_assert_msg(ctx != NULL, "%s", err);
     ck_assert_msg(be->configure(ctx, algorithm, precision) == 0, "%s", be->last_error(ctx));
+    ctx->wino_tile = tile;
     return ctx;
+}
+
+static lh_backend_ctx *open_with(int algorithm, int precision, int threads)
+{
+    return open_tile(algorithm, precision, threads, 0);
 }
 
 /* max |a - r| / max |r| over n elements. */
@@ -180,24 +197,37 @@ static int same_bytes(const outs *a, const outs *b)
            memcmp(a->db, b->db, a->k * sizeof(float)) == 0;
 }
 
+/* 1 when lhost's own Winograd runs `in` under ctx (not oneDNN's, not the GEMM fallback). */
+static int runs_own_winograd(lh_backend_ctx *ctx, const inputs *in)
+{
+    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
+    return lh_cpu_conv_algorithm_for(ctx, &in->s, in->ps.size ? &in->ps : NULL, pl) ==
+           LH_CPU_CONV_ALGO_WINO_OWN;
+}
+
 /* Every variant on `in` against GEMM on the same thread count; fallback: fp32 Winograd has no
  * kernel here (neither oneDNN's nor lhost's), so its results must be GEMM's bytes; otherwise
- * each non-auto variant must not give GEMM's bytes (proof that it ran). */
+ * each non-auto variant must not give GEMM's bytes (proof that it ran), and where lhost's own
+ * Winograd runs, its two forced tiles must give other y, dx and dw bytes than each other. */
 static void compare_all(const char *label, inputs in, int threads, int with_dx,
                         int winograd_falls_back)
 {
     lh_backend_ctx *g = open_with(LH_CONV_ALGO_GEMM, LH_PRECISION_32, threads);
-    outs ref = run(g, &in, with_dx);
+    outs ref = run(g, &in, with_dx), tiled[2] = {{0}};
     char what[160], t[200];
+    int own = 0;
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         const variant *va = &variants[v];
         if (va->precision == LH_PRECISION_BF16_MIXED &&
             !cpu_runs_bf16("test_conv_algorithms"))
             continue;
-        lh_backend_ctx *ctx = open_with(va->algorithm, va->precision, threads);
+        lh_backend_ctx *ctx = open_tile(va->algorithm, va->precision, threads, va->tile);
         const outs *given = va->precision == LH_PRECISION_BF16_MIXED ? &ref : NULL;
         outs o = run_given(ctx, &in, with_dx, given), again = run_given(ctx, &in, with_dx, given);
-        lh_backend_ctx *fresh = open_with(va->algorithm, va->precision, threads);
+        lh_backend_ctx *fresh = open_tile(va->algorithm, va->precision, threads, va->tile);
+        const double tol = va->algorithm == LH_CONV_ALGO_WINOGRAD && runs_own_winograd(ctx, &in)
+                               ? OWN_WINOGRAD_TOL
+                               : va->tol;
         outs o2 = run_given(fresh, &in, with_dx, given);
         snprintf(what, sizeof what, "%s, %s, %d threads", label, va->name, threads);
         ck_assert_msg(same_bytes(&o, &again), "%s: two runs in one context differ", what);
@@ -215,25 +245,43 @@ static void compare_all(const char *label, inputs in, int threads, int with_dx,
             ck_assert_msg(rel_error(o.y, ref.y, ref.ny) > 1e-4, "%s: y as close as fp32's; did "
                           "bf16 run?", what);
         snprintf(t, sizeof t, "%s: y", what);
-        assert_close(t, o.y, ref.y, ref.ny, va->tol);
+        assert_close(t, o.y, ref.y, ref.ny, tol);
         if (with_dx) {
             snprintf(t, sizeof t, "%s: dx", what);
-            assert_close(t, o.dx, ref.dx, ref.nx, va->tol);
+            assert_close(t, o.dx, ref.dx, ref.nx, tol);
         }
         snprintf(t, sizeof t, "%s: dw", what);
-        assert_close(t, o.dw, ref.dw, ref.nw, va->tol);
+        assert_close(t, o.dw, ref.dw, ref.nw, tol);
         snprintf(t, sizeof t, "%s: db", what);
-        assert_close(t, o.db, ref.db, ref.k, va->tol);
+        assert_close(t, o.db, ref.db, ref.k, tol);
         /* argmax: GEMM's wherever p > 0 (fp32; bf16's rounding may move a near-tie) */
         if (in.ps.size && va->precision == LH_PRECISION_32)
             for (size_t i = 0; i < ref.ny; i++)
                 ck_assert_msg(ref.y[i] <= 0.0f || o.argmax[i] == ref.argmax[i],
                               "%s: argmax[%zu] %d, GEMM's %d (p %g)", what, i, o.argmax[i],
                               ref.argmax[i], (double)ref.y[i]);
-        outs_free(&o), outs_free(&again), outs_free(&o2);
+        if (v == WINO_F2 || v == WINO_F4) {
+            own = runs_own_winograd(ctx, &in);
+            tiled[v == WINO_F4] = o;
+        } else {
+            outs_free(&o);
+        }
+        outs_free(&again), outs_free(&o2);
         lh_cpu_backend()->close(ctx);
         lh_cpu_backend()->close(fresh);
     }
+    if (own) {
+        ck_assert_msg(memcmp(tiled[0].y, tiled[1].y, ref.ny * sizeof(float)) != 0,
+                      "%s, %d threads: F(2x2) and F(4x4) give the same y; did both run?", label,
+                      threads);
+        ck_assert_msg(!with_dx || memcmp(tiled[0].dx, tiled[1].dx, ref.nx * sizeof(float)) != 0,
+                      "%s, %d threads: F(2x2) and F(4x4) give the same dx; did both run?",
+                      label, threads);
+        ck_assert_msg(memcmp(tiled[0].dw, tiled[1].dw, ref.nw * sizeof(float)) != 0,
+                      "%s, %d threads: F(2x2) and F(4x4) give the same dw; did both run?",
+                      label, threads);
+    }
+    outs_free(&tiled[0]), outs_free(&tiled[1]);
     outs_free(&ref);
     lh_cpu_backend()->close(g);
     free(in.x), free(in.w), free(in.b), free(in.dy);
@@ -313,14 +361,16 @@ START_TEST(winograd_edges_match_gemm)
 END_TEST
 
 /* Winograd's fused forward under 2x2 stride-2 pooling pools each output tile straight from
- * its products: p and argmax must be the very bytes of its plain conv2d_forward followed by
- * maxpool_forward and relu_forward, ties and NaN included (the first image is all zeros, so
- * every window ties at the bias; a NaN in the second spreads over a patch of windows), on even
- * and odd outputs (the floor drops the last row and column), pad 0 and 1, n = 1 and 2 threads. */
-static void assert_fused_is_pooled_conv(const char *label, inputs in, int threads)
+ * its products (a 2x2 tile is one window, a 4x4 tile four): p and argmax must be the very bytes
+ * of its plain conv2d_forward followed by maxpool_forward and relu_forward, ties and NaN
+ * included (the first image is all zeros, so every window ties at the bias; a NaN in the second
+ * spreads over a patch of windows), on even and odd outputs (the floor drops the last row and
+ * column; 4x4 tiles whose second window row or column falls outside), pad 0 and 1, n = 1, under
+ * each tile (0: the file's own choice) and 2 threads. */
+static void fused_is_pooled_conv(const char *label, inputs in, int threads, int tile)
 {
     const lh_backend *be = lh_cpu_backend();
-    lh_backend_ctx *ctx = open_with(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, threads);
+    lh_backend_ctx *ctx = open_tile(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, threads, tile);
     const lh_conv_shape *s = &in.s;
     const size_t img = (size_t)s->c * s->h * s->w, ny = (size_t)s->n * s->k * s->oh * s->ow;
     const size_t np = (size_t)s->n * s->k * in.ps.oh * in.ps.ow;
@@ -340,8 +390,8 @@ static void assert_fused_is_pooled_conv(const char *label, inputs in, int thread
     size_t nans = 0;
     for (size_t i = 0; i < np; i++) {
         ck_assert_msg(memcmp(&p[i], &p2[i], sizeof(float)) == 0 && a[i] == a2[i],
-                      "%s, %d threads: [%zu] p %g argmax %d, pooled conv's %g %d", label,
-                      threads, i, (double)p[i], a[i], (double)p2[i], a2[i]);
+                      "%s, tile %d, %d threads: [%zu] p %g argmax %d, pooled conv's %g %d",
+                      label, tile, threads, i, (double)p[i], a[i], (double)p2[i], a2[i]);
         nans += p[i] != p[i];
     }
     for (int32_t k = 0; k < s->k; k++) /* image 0 ties everywhere: the first one wins */
@@ -351,6 +401,12 @@ static void assert_fused_is_pooled_conv(const char *label, inputs in, int thread
     ck_assert_msg(s->n == 1 || nans > 0, "%s: the NaN reached no window", label);
     free(y), free(p), free(p2), free(a), free(a2);
     be->close(ctx);
+}
+
+static void assert_fused_is_pooled_conv(const char *label, inputs in, int threads)
+{
+    for (int tile = 0; tile <= 4; tile += 2)
+        fused_is_pooled_conv(label, in, threads, tile);
     free(in.x), free(in.w), free(in.b), free(in.dy);
 }
 
@@ -365,7 +421,52 @@ START_TEST(winograd_fused_pool_is_pooled_conv)
                                     make_inputs(SHAPE(2, 1, 13, 11, 4, 3, 1, 1), 2, 2), t);
         assert_fused_is_pooled_conv("block 4->6 10x12 pad 0, n 1",
                                     make_inputs(SHAPE(1, 4, 10, 12, 6, 3, 1, 0), 2, 2), t);
+        assert_fused_is_pooled_conv("block 2->3 8x8 pad 0 (6x6 out, 3x3 pooled), n 2",
+                                    make_inputs(SHAPE(2, 2, 8, 8, 3, 3, 1, 0), 2, 2), t);
     }
+}
+END_TEST
+
+/* lhost's Winograd picks F(4x4) for a correlation where its products (36 a tile) are at most
+ * 0.8 of F(2x2)'s (16 a tile), partial tiles counted whole: the forward and backward-w on the
+ * output (oh, ow), backward-x on the input (h, w); backward-w with one input channel keeps
+ * F(2x2). Its bytes must be those of the tile forced: y, dw and dx, each from its own rule. */
+static void assert_tiles(const char *label, inputs in, int fwd_tile, int w_tile, int data_tile)
+{
+    lh_backend_ctx *rule = open_with(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, 2);
+    lh_backend_ctx *f2 = open_tile(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, 2, 2);
+    lh_backend_ctx *f4 = open_tile(LH_CONV_ALGO_WINOGRAD, LH_PRECISION_32, 2, 4);
+    if (runs_own_winograd(rule, &in)) {
+        outs o = run(rule, &in, 1), o2 = run(f2, &in, 1), o4 = run(f4, &in, 1);
+        const outs *fy = fwd_tile == 4 ? &o4 : &o2, *fx = data_tile == 4 ? &o4 : &o2;
+        const outs *fw = w_tile == 4 ? &o4 : &o2;
+        ck_assert_msg(memcmp(o.y, fy->y, o.ny * sizeof(float)) == 0,
+                      "%s: y is not F(%dx%d)'s", label, fwd_tile, fwd_tile);
+        ck_assert_msg(memcmp(o.dw, fw->dw, o.nw * sizeof(float)) == 0,
+                      "%s: dw is not F(%dx%d)'s", label, w_tile, w_tile);
+        ck_assert_msg(memcmp(o.dx, fx->dx, o.nx * sizeof(float)) == 0,
+                      "%s: dx is not F(%dx%d)'s", label, data_tile, data_tile);
+        outs_free(&o), outs_free(&o2), outs_free(&o4);
+    } else {
+        fprintf(stderr, "test_conv_algorithms: %s: oneDNN's Winograd runs here, lhost's tile "
+                        "rule left out\n", label);
+    }
+    lh_cpu_backend()->close(rule), lh_cpu_backend()->close(f2), lh_cpu_backend()->close(f4);
+    free(in.x), free(in.w), free(in.b), free(in.dy);
+}
+
+START_TEST(winograd_picks_tiles)
+{
+    assert_tiles("conv 8->16 14x14 pad 1 (576 products to 784)",
+                 make_inputs(SHAPE(2, 8, 14, 14, 16, 3, 1, 1), 0, 0), 4, 4, 4);
+    assert_tiles("conv 1->8 28x28 pad 1 (one input channel)",
+                 make_inputs(SHAPE(2, 1, 28, 28, 8, 3, 1, 1), 0, 0), 4, 2, 4);
+    assert_tiles("conv 3->4 3x3 pad 0 (1x1 out: 36 to 16; dx 3x3: 36 to 64)",
+                 make_inputs(SHAPE(2, 3, 3, 3, 4, 3, 1, 0), 0, 0), 2, 2, 4);
+    assert_tiles("conv 3->4 7x7 pad 0 (5x5 out: 144 to 144; dx 7x7: 144 to 256)",
+                 make_inputs(SHAPE(2, 3, 7, 7, 4, 3, 1, 0), 0, 0), 2, 2, 4);
+    assert_tiles("conv 3->4 1x2 pad 1 (36 to 16)", make_inputs(SHAPE(2, 3, 1, 2, 4, 3, 1, 1), 0,
+                                                                0), 2, 2, 2);
 }
 END_TEST
 
@@ -421,6 +522,7 @@ int main(void)
     tcase_add_test(tc, fused_block_matches_gemm);
     tcase_add_test(tc, winograd_edges_match_gemm);
     tcase_add_test(tc, winograd_fused_pool_is_pooled_conv);
+    tcase_add_test(tc, winograd_picks_tiles);
     tcase_add_test(tc, choices_are_checked);
     suite_add_tcase(s, tc);
     return check_run(s);
