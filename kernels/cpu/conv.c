@@ -20,14 +20,7 @@
 
 typedef struct conv_job {
     lh_backend_ctx *ctx;
-    const lh_conv_shape *s;
-    const lh_pool_shape *ps; /* fused block only, else NULL */
-    float *p;                /* fused forward: pooled output (N, K, POH, POW) */
-    int32_t *argmax;         /* fused forward: its argmax */
-    const float *cp, *dp;    /* fused backward: pooled output and its gradient */
-    const int32_t *cargmax;
-    const float *x, *w, *b, *dy;
-    float *y, *dx, *dw, *db;
+    lh_cpu_conv_io io;  /* the op's tensors (io.ps: the fused block) */
     size_t part_len;    /* floats of one thread's partial: K*CRS (dw) then K (db) */
     size_t part_stride; /* distance between partials in ctx->shared (64-byte multiple) */
 } conv_job;
@@ -107,35 +100,35 @@ void lh_cpu_conv_block_dy(const lh_pool_shape *ps, const float *dp, const float 
 static void forward_task(void *arg, int tid, int nt)
 {
     conv_job *j = arg;
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = j->io.s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
     float *col = j->ctx->scratch[tid], *xp = col + 2 * crs * p;
     float *ybuf = xp + lh_cpu_conv_padded_floats(s);
-    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    const int64_t pout = j->io.ps ? (int64_t)s->k * j->io.ps->oh * j->io.ps->ow : 0;
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
-        const float *xi = j->x + i * in_sz;
-        float *yi = j->ps ? ybuf : j->y + i * out_sz;
+        const float *xi = j->io.x + i * in_sz;
+        float *yi = j->io.ps ? ybuf : j->io.y + i * out_sz;
         const float *bmat = lh_cpu_conv_columns(s, xi, col, xp);
-        fill_bias(yi, j->b, s->k, p);
-        lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->w, crs, bmat, p, 1.0f, yi, p);
-        if (j->ps)
-            lh_cpu_conv_block_pool(j->ps, yi, j->p + i * pout, j->argmax + i * pout, s->k);
+        fill_bias(yi, j->io.b, s->k, p);
+        lh_cpu_sgemm(0, 0, s->k, p, crs, 1.0f, j->io.w, crs, bmat, p, 1.0f, yi, p);
+        if (j->io.ps)
+            lh_cpu_conv_block_pool(j->io.ps, yi, j->io.p + i * pout, j->io.argmax + i * pout, s->k);
     }
 }
 
 static void backward_task(void *arg, int tid, int nt)
 {
     conv_job *j = arg;
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = j->io.s;
     const int64_t crs = conv_crs(s), p = conv_p(s);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * p;
     float *col = j->ctx->scratch[tid];
     float *dcol = col + crs * p, *xp = dcol + crs * p, *dybuf = xp + lh_cpu_conv_padded_floats(s);
     float *dpm = dybuf + s->k * p;
-    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    const int64_t pout = j->io.ps ? (int64_t)s->k * j->io.ps->oh * j->io.ps->ow : 0;
     float *dwp = j->ctx->shared + (size_t)tid * j->part_stride;
     float *dbp = dwp + (size_t)s->k * crs;
     int64_t lo, hi;
@@ -145,20 +138,20 @@ static void backward_task(void *arg, int tid, int nt)
         return;
     }
     for (int64_t i = lo; i < hi; i++) {
-        const float *xi = j->x + i * in_sz;
-        const float *dyi = j->dy ? j->dy + i * out_sz : dybuf;
-        if (j->ps)
-            lh_cpu_conv_block_dy(j->ps, j->dp + i * pout, j->cp + i * pout, j->cargmax + i * pout,
-                                 dpm, dybuf, s->k);
+        const float *xi = j->io.x + i * in_sz;
+        const float *dyi = j->io.dy ? j->io.dy + i * out_sz : dybuf;
+        if (j->io.ps)
+            lh_cpu_conv_block_dy(j->io.ps, j->io.dp + i * pout, j->io.cp + i * pout,
+                                 j->io.cargmax + i * pout, dpm, dybuf, s->k);
         const float *cmat = lh_cpu_conv_columns(s, xi, col, xp);
         lh_cpu_sgemm(0, 1, s->k, crs, p, 1.0f, dyi, p, cmat, p, i == lo ? 0.0f : 1.0f, dwp, crs);
         lh_cpu_conv_row_sums(dbp, dyi, s->k, p, i == lo);
-        if (j->dx) {
-            float *dxi = j->dx + i * in_sz;
+        if (j->io.dx) {
+            float *dxi = j->io.dx + i * in_sz;
             if (lh_cpu_conv_is_pointwise(s)) {
-                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dxi, p);
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->io.w, crs, dyi, p, 0.0f, dxi, p);
             } else {
-                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->w, crs, dyi, p, 0.0f, dcol, p);
+                lh_cpu_sgemm(1, 0, crs, p, s->k, 1.0f, j->io.w, crs, dyi, p, 0.0f, dcol, p);
                 lh_cpu_conv_col2im(s, dcol, xp, dxi);
             }
         }
@@ -168,15 +161,15 @@ static void backward_task(void *arg, int tid, int nt)
 static void reduce_task(void *arg, int tid, int nt)
 {
     conv_job *j = arg;
-    const int64_t nw = (int64_t)j->s->k * conv_crs(j->s);
+    const int64_t nw = (int64_t)j->io.s->k * conv_crs(j->io.s);
     int64_t lo, hi;
     lh_cpu_split((int64_t)j->part_len, tid, nt, &lo, &hi);
     /* [0, nw) of each partial is dw, [nw, nw + K) is db */
     if (lo < nw)
-        lh_cpu_sum_parts(j->dw, j->ctx->shared, nt, j->part_stride, lo, hi < nw ? hi : nw);
-    if (hi > nw && j->db)
-        lh_cpu_sum_parts(j->db, j->ctx->shared + nw, nt, j->part_stride, (lo > nw ? lo : nw) - nw,
-                         hi - nw);
+        lh_cpu_sum_parts(j->io.dw, j->ctx->shared, nt, j->part_stride, lo, hi < nw ? hi : nw);
+    if (hi > nw && j->io.db)
+        lh_cpu_sum_parts(j->io.db, j->ctx->shared + nw, nt, j->part_stride,
+                         (lo > nw ? lo : nw) - nw, hi - nw);
 }
 
 int lh_cpu_conv_check(lh_backend_ctx *ctx, const lh_conv_shape *s)
@@ -194,47 +187,32 @@ int lh_cpu_conv_check(lh_backend_ctx *ctx, const lh_conv_shape *s)
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_gemm_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                          const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
+static int gemm_forward(lh_backend_ctx *ctx, const lh_cpu_conv_io *io)
 {
-    int rc = lh_cpu_conv_check(ctx, s);
+    int rc = lh_cpu_reserve(ctx, scratch_floats(io->s, io->ps), 0);
     if (rc)
         return rc;
-    rc = lh_cpu_reserve(ctx, scratch_floats(s, NULL), 0);
-    if (rc)
-        return rc;
-    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
+    conv_job j = {.ctx = ctx, .io = *io};
     lh_cpu_pool_run(ctx->pool, forward_task, &j);
     return LH_BACKEND_OK;
 }
 
-/* Runs the backward tasks of job j (dy or the fused dp set) and reduces dw/db. */
-static int run_backward(lh_backend_ctx *ctx, conv_job *j)
+/* Runs the backward tasks (dy, or under io->ps dp) and reduces dw/db. */
+static int gemm_backward(lh_backend_ctx *ctx, const lh_cpu_conv_io *io)
 {
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = io->s;
     size_t len = (size_t)s->k * conv_crs(s) + s->k;
     size_t stride = (len + 15) / 16 * 16; /* keep each partial 64-byte aligned */
-    int rc = lh_cpu_reserve(ctx, scratch_floats(s, j->ps), stride * ctx->nthreads);
+    int rc = lh_cpu_reserve(ctx, scratch_floats(s, io->ps), stride * ctx->nthreads);
     if (rc)
         return rc;
-    j->part_len = len;
-    j->part_stride = stride;
-    lh_cpu_pool_run(ctx->pool, backward_task, j);
-    lh_cpu_pool_run(ctx->pool, reduce_task, j);
+    conv_job j = {.ctx = ctx, .io = *io, .part_len = len, .part_stride = stride};
+    lh_cpu_pool_run(ctx->pool, backward_task, &j);
+    lh_cpu_pool_run(ctx->pool, reduce_task, &j);
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_gemm_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                           const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                           lh_dmem *db)
-{
-    int rc = lh_cpu_conv_check(ctx, s);
-    if (rc)
-        return rc;
-    conv_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
-                  .dw = F(dw), .db = F(db)};
-    return run_backward(ctx, &j);
-}
+const lh_cpu_conv_impl lh_cpu_conv_gemm = {gemm_forward, gemm_backward};
 
 /* The pool must read the conv output: ps->n == s->n, ps->c == s->k, ps->h/w == s->oh/ow. */
 int lh_cpu_conv_block_check(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps)
@@ -249,35 +227,4 @@ int lh_cpu_conv_block_check(lh_backend_ctx *ctx, const lh_conv_shape *s, const l
                            "(%d,%d,%d,%d) is not the conv output (%d,%d,%d,%d)", ps->n, ps->c,
                            ps->h, ps->w, s->n, s->k, s->oh, s->ow);
     return LH_BACKEND_OK;
-}
-
-int lh_cpu_gemm_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                       const lh_pool_shape *ps, const lh_dmem *x,
-                                       const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                       lh_dmem *argmax)
-{
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc)
-        return rc;
-    if ((rc = lh_cpu_reserve(ctx, scratch_floats(s, ps), 0)))
-        return rc;
-    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .b = CF(b), .p = F(p),
-                  .argmax = (int32_t *)argmax};
-    lh_cpu_pool_run(ctx->pool, forward_task, &j);
-    return LH_BACKEND_OK;
-}
-
-int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                        const lh_pool_shape *ps, const lh_dmem *x,
-                                        const lh_dmem *w, const lh_dmem *p,
-                                        const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
-                                        lh_dmem *dw, lh_dmem *db)
-{
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc)
-        return rc;
-    conv_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),
-                  .cargmax = (const int32_t *)argmax, .dp = CF(dp), .dx = F(dx), .dw = F(dw),
-                  .db = F(db)};
-    return run_backward(ctx, &j);
 }

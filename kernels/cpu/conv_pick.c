@@ -125,24 +125,21 @@ static int probe_alloc(probe *pr, const lh_conv_shape *s, const lh_pool_shape *p
 static int probe_step(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_pool_shape *ps,
                       lh_cpu_dnn_plan **pl, int own, probe *pr)
 {
-    lh_dmem *X = (lh_dmem *)pr->x, *W = (lh_dmem *)pr->w, *B = (lh_dmem *)pr->b;
-    lh_dmem *Y = (lh_dmem *)pr->y, *A = (lh_dmem *)pr->argmax, *DY = (lh_dmem *)pr->dy;
-    lh_dmem *DX = (lh_dmem *)pr->dx, *DW = (lh_dmem *)pr->dw, *DB = (lh_dmem *)pr->db;
     if (pl)
         return lh_cpu_dnn_forward(ctx, s, ps, pl, pr->x, pr->w, pr->b, pr->y, pr->argmax) ||
                lh_cpu_dnn_backward(ctx, s, ps, pl, pr->x, pr->w, pr->y, pr->argmax, pr->dy,
                                    pr->dx, pr->dw, pr->db);
-    if (own && ps)
-        return lh_cpu_wino_conv2d_relu_maxpool_forward(ctx, s, ps, X, W, B, Y, A) ||
-               lh_cpu_wino_conv2d_relu_maxpool_backward(ctx, s, ps, X, W, Y, A, DY, DX, DW, DB);
-    if (own)
-        return lh_cpu_wino_conv2d_forward(ctx, s, X, W, B, Y) ||
-               lh_cpu_wino_conv2d_backward(ctx, s, X, W, DY, DX, DW, DB);
-    if (ps)
-        return lh_cpu_gemm_conv2d_relu_maxpool_forward(ctx, s, ps, X, W, B, Y, A) ||
-               lh_cpu_gemm_conv2d_relu_maxpool_backward(ctx, s, ps, X, W, Y, A, DY, DX, DW, DB);
-    return lh_cpu_gemm_conv2d_forward(ctx, s, X, W, B, Y) ||
-           lh_cpu_gemm_conv2d_backward(ctx, s, X, W, DY, DX, DW, DB);
+    const lh_cpu_conv_impl *impl = own ? &lh_cpu_conv_wino : &lh_cpu_conv_gemm;
+    lh_cpu_conv_io fwd = {.s = s, .ps = ps, .x = pr->x, .w = pr->w, .b = pr->b};
+    lh_cpu_conv_io bwd = {.s = s, .ps = ps, .x = pr->x, .w = pr->w, .dx = pr->dx, .dw = pr->dw,
+                          .db = pr->db};
+    if (ps) {
+        fwd.p = pr->y, fwd.argmax = pr->argmax;
+        bwd.cp = pr->y, bwd.cargmax = pr->argmax, bwd.dp = pr->dy;
+    } else {
+        fwd.y = pr->y, bwd.dy = pr->dy;
+    }
+    return impl->forward(ctx, &fwd) || impl->backward(ctx, &bwd);
 }
 
 /* The fastest of GEMM, the oneDNN algorithms that have a kernel for this shape and, where
@@ -236,34 +233,41 @@ int lh_cpu_conv_algorithm_for(lh_backend_ctx *ctx, const lh_conv_shape *s,
 
 /* ---- the ops ------------------------------------------------------------------------------- */
 
+/* The algorithm for io's shape, and the op run with it: forward (1) or backward (0). */
+static int run_op(lh_backend_ctx *ctx, const lh_cpu_conv_io *io, int forward)
+{
+    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
+    const lh_conv_shape *s = io->s;
+    const lh_pool_shape *ps = io->ps;
+    int rc = ps ? lh_cpu_conv_block_check(ctx, s, ps) : lh_cpu_conv_check(ctx, s);
+    if (rc || (rc = lh_cpu_conv_algorithm_for(ctx, s, ps, pl)) < 0)
+        return rc;
+    if (rc == LH_CONV_ALGO_GEMM || rc == LH_CPU_CONV_ALGO_WINO_OWN) {
+        const lh_cpu_conv_impl *impl = rc == LH_CONV_ALGO_GEMM ? &lh_cpu_conv_gemm
+                                                               : &lh_cpu_conv_wino;
+        return forward ? impl->forward(ctx, io) : impl->backward(ctx, io);
+    }
+    if (forward)
+        return lh_cpu_dnn_forward(ctx, s, ps, pl, io->x, io->w, io->b, ps ? io->p : io->y,
+                                  io->argmax);
+    return lh_cpu_dnn_backward(ctx, s, ps, pl, io->x, io->w, io->cp, io->cargmax,
+                               ps ? io->dp : io->dy, io->dx, io->dw, io->db);
+}
+
 int lh_cpu_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                           const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
 {
-    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
-    int rc = lh_cpu_conv_check(ctx, s);
-    if (rc || (rc = lh_cpu_conv_algorithm_for(ctx, s, NULL, pl)) < 0)
-        return rc;
-    if (rc == LH_CONV_ALGO_GEMM)
-        return lh_cpu_gemm_conv2d_forward(ctx, s, x, w, b, y);
-    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
-        return lh_cpu_wino_conv2d_forward(ctx, s, x, w, b, y);
-    return lh_cpu_dnn_forward(ctx, s, NULL, pl, CF(x), CF(w), CF(b), F(y), NULL);
+    lh_cpu_conv_io io = {.s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
+    return run_op(ctx, &io, 1);
 }
 
 int lh_cpu_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
                            const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
                            lh_dmem *db)
 {
-    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
-    int rc = lh_cpu_conv_check(ctx, s);
-    if (rc || (rc = lh_cpu_conv_algorithm_for(ctx, s, NULL, pl)) < 0)
-        return rc;
-    if (rc == LH_CONV_ALGO_GEMM)
-        return lh_cpu_gemm_conv2d_backward(ctx, s, x, w, dy, dx, dw, db);
-    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
-        return lh_cpu_wino_conv2d_backward(ctx, s, x, w, dy, dx, dw, db);
-    return lh_cpu_dnn_backward(ctx, s, NULL, pl, CF(x), CF(w), NULL, NULL, CF(dy), F(dx), F(dw),
-                               F(db));
+    lh_cpu_conv_io io = {.s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
+                         .dw = F(dw), .db = F(db)};
+    return run_op(ctx, &io, 0);
 }
 
 int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
@@ -271,15 +275,9 @@ int lh_cpu_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape 
                                        const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
                                        lh_dmem *argmax)
 {
-    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc || (rc = lh_cpu_conv_algorithm_for(ctx, s, ps, pl)) < 0)
-        return rc;
-    if (rc == LH_CONV_ALGO_GEMM)
-        return lh_cpu_gemm_conv2d_relu_maxpool_forward(ctx, s, ps, x, w, b, p, argmax);
-    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
-        return lh_cpu_wino_conv2d_relu_maxpool_forward(ctx, s, ps, x, w, b, p, argmax);
-    return lh_cpu_dnn_forward(ctx, s, ps, pl, CF(x), CF(w), CF(b), F(p), (int32_t *)argmax);
+    lh_cpu_conv_io io = {.s = s, .ps = ps, .x = CF(x), .w = CF(w), .b = CF(b), .p = F(p),
+                         .argmax = (int32_t *)argmax};
+    return run_op(ctx, &io, 1);
 }
 
 int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
@@ -288,16 +286,8 @@ int lh_cpu_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape
                                         const lh_dmem *argmax, const lh_dmem *dp, lh_dmem *dx,
                                         lh_dmem *dw, lh_dmem *db)
 {
-    lh_cpu_dnn_plan *pl[LH_CPU_MAX_THREADS];
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc || (rc = lh_cpu_conv_algorithm_for(ctx, s, ps, pl)) < 0)
-        return rc;
-    if (rc == LH_CONV_ALGO_GEMM)
-        return lh_cpu_gemm_conv2d_relu_maxpool_backward(ctx, s, ps, x, w, p, argmax, dp, dx, dw,
-                                                        db);
-    if (rc == LH_CPU_CONV_ALGO_WINO_OWN)
-        return lh_cpu_wino_conv2d_relu_maxpool_backward(ctx, s, ps, x, w, p, argmax, dp, dx, dw,
-                                                        db);
-    return lh_cpu_dnn_backward(ctx, s, ps, pl, CF(x), CF(w), CF(p), (const int32_t *)argmax,
-                               CF(dp), F(dx), F(dw), F(db));
+    lh_cpu_conv_io io = {.s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),
+                         .cargmax = (const int32_t *)argmax, .dp = CF(dp), .dx = F(dx),
+                         .dw = F(dw), .db = F(db)};
+    return run_op(ctx, &io, 0);
 }

@@ -497,14 +497,7 @@ static void grad_tiles4(const float *st, int64_t n, float *restrict z, int64_t x
 
 typedef struct wino_job {
     lh_backend_ctx *ctx;
-    const lh_conv_shape *s;
-    const lh_pool_shape *ps;
-    const float *x, *w, *b, *dy;
-    float *y, *dx, *dw, *db;
-    float *p;                /* fused forward: pooled output, argmax */
-    int32_t *argmax;
-    const float *cp, *dp;    /* fused backward: pooled output, its gradient, argmax */
-    const int32_t *cargmax;
+    lh_cpu_conv_io io;       /* the op's tensors (io.ps: the fused block) */
     float *u;                /* transformed filter ((m + 2)^2, rows, cols) */
     int m;                   /* the output tile of u's correlation: 2 or 4 */
     int wm;                  /* backward-w's tile */
@@ -568,7 +561,7 @@ static void filter_task(void *arg, int tid, int nt)
 {
     enum { FB = 16 };
     wino_job *j = arg;
-    const int64_t K = j->s->k, C = j->s->c, kc = K * C;
+    const int64_t K = j->io.s->k, C = j->io.s->c, kc = K * C;
     const int64_t rows = j->rotate ? C : K, cols = j->rotate ? K : C;
     const int xin = (j->m + 2) * (j->m + 2);
     float blk[XI_MAX * FB];
@@ -579,7 +572,7 @@ static void filter_task(void *arg, int tid, int nt)
             const int64_t nb = cols - q0 < FB ? cols - q0 : FB;
             for (int64_t q = 0; q < nb; q++) {
                 const int64_t k = j->rotate ? q0 + q : r, c = j->rotate ? r : q0 + q;
-                const float *g = j->w + (k * C + c) * 9;
+                const float *g = j->io.w + (k * C + c) * 9;
                 float f[9];
                 for (int i = 0; i < 9; i++)
                     f[i] = j->rotate ? g[8 - i] : g[i];
@@ -713,31 +706,32 @@ static int64_t chunk_images(const wgeo *g)
 static void forward_task(void *arg, int tid, int nt)
 {
     wino_job *j = arg;
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = j->io.s;
     const wgeo g = forward_geo(s, j->m);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, out_sz = (int64_t)s->k * s->oh * s->ow;
-    const int64_t pplane = j->ps ? (int64_t)j->ps->oh * j->ps->ow : 0, pout = s->k * pplane;
+    const lh_pool_shape *ps = j->io.ps;
+    const int64_t pplane = ps ? (int64_t)ps->oh * ps->ow : 0, pout = s->k * pplane;
     float *ws = j->ctx->scratch[tid], *ybuf = ws + wino_chunk_floats(&g, j->chunk);
     int64_t lo, hi;
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i += j->chunk) {
         int64_t n = hi - i < j->chunk ? hi - i : j->chunk;
-        if (j->ps && j->ps->size == 2 && j->ps->stride == 2) {
-            wino_products(&g, n, j->x + i * in_sz, j->u, ws);
+        if (j->io.ps && j->io.ps->size == 2 && j->io.ps->stride == 2) {
+            wino_products(&g, n, j->io.x + i * in_sz, j->u, ws);
             for (int k = 0; k < s->k; k++) {
                 int64_t xs;
                 const float *mk = channel_products(&g, n * geo_tiles(&g), j->u, ws, k, &xs);
-                pool_tiles(&g, j->ps, mk, xs, n, j->b ? j->b[k] : 0.0f,
-                           j->p + i * pout + k * pplane, j->argmax + i * pout + k * pplane,
+                pool_tiles(&g, j->io.ps, mk, xs, n, j->io.b ? j->io.b[k] : 0.0f,
+                           j->io.p + i * pout + k * pplane, j->io.argmax + i * pout + k * pplane,
                            pout, chunk_stage(&g, n, ws));
             }
             continue;
         }
-        float *yc = j->ps ? ybuf : j->y + i * out_sz;
-        wino_chunk(&g, n, j->x + i * in_sz, j->u, j->b, yc, ws);
-        for (int64_t q = 0; j->ps && q < n; q++)
-            lh_cpu_conv_block_pool(j->ps, yc + q * out_sz, j->p + (i + q) * pout,
-                                   j->argmax + (i + q) * pout, s->k);
+        float *yc = j->io.ps ? ybuf : j->io.y + i * out_sz;
+        wino_chunk(&g, n, j->io.x + i * in_sz, j->u, j->io.b, yc, ws);
+        for (int64_t q = 0; j->io.ps && q < n; q++)
+            lh_cpu_conv_block_pool(j->io.ps, yc + q * out_sz, j->io.p + (i + q) * pout,
+                                   j->io.argmax + (i + q) * pout, s->k);
     }
 }
 
@@ -746,14 +740,15 @@ static size_t uplane_floats(const lh_conv_shape *s)
     return ((size_t)XI_MAX * s->k * s->c + 15) / 16 * 16;
 }
 
-static int run_forward(lh_backend_ctx *ctx, wino_job *j)
+static int wino_forward(lh_backend_ctx *ctx, const lh_cpu_conv_io *io)
 {
-    const lh_conv_shape *s = j->s;
+    wino_job job = {.ctx = ctx, .io = *io}, *j = &job;
+    const lh_conv_shape *s = io->s;
     j->m = pick_tile(ctx, s->oh, s->ow);
     const wgeo g = forward_geo(s, j->m);
     j->chunk = chunk_images(&g);
     size_t ws = wino_chunk_floats(&g, j->chunk);
-    if (j->ps)
+    if (j->io.ps)
         ws += (size_t)j->chunk * s->k * s->oh * s->ow;
     int rc = lh_cpu_reserve(ctx, ws, uplane_floats(s));
     if (rc)
@@ -762,29 +757,6 @@ static int run_forward(lh_backend_ctx *ctx, wino_job *j)
     lh_cpu_pool_run(ctx->pool, filter_task, j);
     lh_cpu_pool_run(ctx->pool, forward_task, j);
     return LH_BACKEND_OK;
-}
-
-int lh_cpu_wino_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                               const lh_dmem *w, const lh_dmem *b, lh_dmem *y)
-{
-    int rc = lh_cpu_conv_check(ctx, s);
-    if (rc)
-        return rc;
-    wino_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .b = CF(b), .y = F(y)};
-    return run_forward(ctx, &j);
-}
-
-int lh_cpu_wino_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                            const lh_pool_shape *ps, const lh_dmem *x,
-                                            const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                            lh_dmem *argmax)
-{
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc)
-        return rc;
-    wino_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .b = CF(b), .p = F(p),
-                  .argmax = (int32_t *)argmax};
-    return run_forward(ctx, &j);
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */
@@ -809,7 +781,7 @@ static size_t backward_floats(const lh_conv_shape *s, const lh_pool_shape *ps, i
 static void wgrad_chunk(const wino_job *j, int64_t i, int64_t n, int64_t lo, const float *dy,
                         float *part, float *ws)
 {
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = j->io.s;
     const wgeo g = forward_geo(s, j->wm);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, plane = (int64_t)s->oh * s->ow;
     const int64_t out_sz = s->k * plane, tpi = geo_tiles(&g), t = n * tpi;
@@ -820,7 +792,7 @@ static void wgrad_chunk(const wino_job *j, int64_t i, int64_t n, int64_t lo, con
     memset(plx, 0, sizeof(float) * 2 * padded_floats(&g)); /* zero-bordered planes */
     for (int c = 0; c < s->c; c++) {
         for (int64_t q = 0; q < n; q++) {
-            pad_plane(j->x + (i + q) * in_sz + c * s->h * s->w, s->h, s->w, s->pad, cols, plx);
+            pad_plane(j->io.x + (i + q) * in_sz + c * s->h * s->w, s->h, s->w, s->pad, cols, plx);
             stage_plane(plx, &g, g.m + 2, t, st + q * tpi);
         }
         input_tiles(&g, st, t, v + c * t, vs);
@@ -843,13 +815,13 @@ static void wgrad_chunk(const wino_job *j, int64_t i, int64_t n, int64_t lo, con
 static void backward_task(void *arg, int tid, int nt)
 {
     wino_job *j = arg;
-    const lh_conv_shape *s = j->s;
+    const lh_conv_shape *s = j->io.s;
     const wgeo gd = data_geo(s, j->m);
     const int64_t in_sz = (int64_t)s->c * s->h * s->w, plane = (int64_t)s->oh * s->ow;
     const int64_t out_sz = s->k * plane;
-    const int64_t pout = j->ps ? (int64_t)s->k * j->ps->oh * j->ps->ow : 0;
+    const int64_t pout = j->io.ps ? (int64_t)s->k * j->io.ps->oh * j->io.ps->ow : 0;
     const int64_t kc = (int64_t)s->k * s->c;
-    float *dybuf = j->ctx->scratch[tid], *dpm = dybuf + (j->ps ? j->chunk * out_sz : 0);
+    float *dybuf = j->ctx->scratch[tid], *dpm = dybuf + (j->io.ps ? j->chunk * out_sz : 0);
     float *ws = dpm + pout;
     const int xin = (j->wm + 2) * (j->wm + 2);
     float *part = j->parts + (size_t)tid * j->part_stride, *dbp = part + xin * kc;
@@ -861,17 +833,17 @@ static void backward_task(void *arg, int tid, int nt)
     }
     for (int64_t i0 = lo; i0 < hi; i0 += j->chunk) {
         const int64_t nc = hi - i0 < j->chunk ? hi - i0 : j->chunk;
-        const float *dyc0 = j->ps ? dybuf : j->dy + i0 * out_sz;
-        for (int64_t q = 0; j->ps && q < nc; q++)
-            lh_cpu_conv_block_dy(j->ps, j->dp + (i0 + q) * pout, j->cp + (i0 + q) * pout,
-                                 j->cargmax + (i0 + q) * pout, dpm, dybuf + q * out_sz, s->k);
+        const float *dyc0 = j->io.ps ? dybuf : j->io.dy + i0 * out_sz;
+        for (int64_t q = 0; j->io.ps && q < nc; q++)
+            lh_cpu_conv_block_dy(j->io.ps, j->io.dp + (i0 + q) * pout, j->io.cp + (i0 + q) * pout,
+                                 j->io.cargmax + (i0 + q) * pout, dpm, dybuf + q * out_sz, s->k);
         for (int64_t q = 0; q < nc; q++)
             lh_cpu_conv_row_sums(dbp, dyc0 + q * out_sz, s->k, plane, i0 + q == lo);
         for (int64_t i = i0; i < i0 + nc; i += j->wchunk)
             wgrad_chunk(j, i, i0 + nc - i < j->wchunk ? i0 + nc - i : j->wchunk, lo,
                         dyc0 + (i - i0) * out_sz, part, ws);
-        if (j->dx)
-            wino_chunk(&gd, nc, dyc0, j->u, NULL, j->dx + i0 * in_sz, ws);
+        if (j->io.dx)
+            wino_chunk(&gd, nc, dyc0, j->u, NULL, j->io.dx + i0 * in_sz, ws);
     }
 }
 
@@ -921,71 +893,47 @@ static void unfilter4(const float *d, int64_t kc, float *dw)
 static void reduce_task(void *arg, int tid, int nt)
 {
     wino_job *j = arg;
-    const int64_t K = j->s->k, C = j->s->c, kc = K * C;
+    const int64_t K = j->io.s->k, C = j->io.s->c, kc = K * C;
     const int xin = (j->wm + 2) * (j->wm + 2);
     int64_t lo, hi;
     lh_cpu_split(K, tid, nt, &lo, &hi);
     for (int xi = 0; xi < xin; xi++)
         lh_cpu_sum_parts(j->dsum, j->parts, nt, j->part_stride, xi * kc + lo * C,
                          xi * kc + hi * C);
-    if (tid == 0 && j->db)
-        lh_cpu_sum_parts(j->db, j->parts + xin * kc, nt, j->part_stride, 0, K);
+    if (tid == 0 && j->io.db)
+        lh_cpu_sum_parts(j->io.db, j->parts + xin * kc, nt, j->part_stride, 0, K);
     for (int64_t k = lo; k < hi; k++)
         for (int64_t c = 0; c < C; c++) {
             if (j->wm == 4)
-                unfilter4(j->dsum + k * C + c, kc, j->dw + (k * C + c) * 9);
+                unfilter4(j->dsum + k * C + c, kc, j->io.dw + (k * C + c) * 9);
             else
-                unfilter2(j->dsum + k * C + c, kc, j->dw + (k * C + c) * 9);
+                unfilter2(j->dsum + k * C + c, kc, j->io.dw + (k * C + c) * 9);
         }
 }
 
-static int run_backward(lh_backend_ctx *ctx, wino_job *j)
+static int wino_backward(lh_backend_ctx *ctx, const lh_cpu_conv_io *io)
 {
-    const lh_conv_shape *s = j->s;
+    wino_job job = {.ctx = ctx, .io = *io}, *j = &job;
+    const lh_conv_shape *s = io->s;
     const size_t uf = uplane_floats(s);
     /* backward-w with one input channel keeps F(2x2) (the header's figures) */
     j->m = pick_tile(ctx, s->h, s->w);
     j->wm = s->c > 1 || ctx->wino_tile ? pick_tile(ctx, s->oh, s->ow) : 2;
     const wgeo g = forward_geo(s, j->wm), gd = data_geo(s, j->m);
     j->wchunk = chunk_images(&g);
-    j->chunk = j->dx && chunk_images(&gd) > j->wchunk ? chunk_images(&gd) : j->wchunk;
+    j->chunk = j->io.dx && chunk_images(&gd) > j->wchunk ? chunk_images(&gd) : j->wchunk;
     j->part_stride = ((size_t)geo_xi(&g) * s->k * s->c + s->k + 15) / 16 * 16;
-    int rc = lh_cpu_reserve(ctx, backward_floats(s, j->ps, j->chunk, j->wchunk, &g, &gd,
-                                                 j->dx != NULL),
+    int rc = lh_cpu_reserve(ctx, backward_floats(s, j->io.ps, j->chunk, j->wchunk, &g, &gd,
+                                                 j->io.dx != NULL),
                             2 * uf + j->part_stride * ctx->nthreads);
     if (rc)
         return rc;
     j->u = ctx->shared, j->dsum = j->u + uf, j->parts = j->dsum + uf, j->rotate = 1;
-    if (j->dx)
+    if (j->io.dx)
         lh_cpu_pool_run(ctx->pool, filter_task, j);
     lh_cpu_pool_run(ctx->pool, backward_task, j);
     lh_cpu_pool_run(ctx->pool, reduce_task, j);
     return LH_BACKEND_OK;
 }
 
-int lh_cpu_wino_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                                const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                                lh_dmem *db)
-{
-    int rc = lh_cpu_conv_check(ctx, s);
-    if (rc)
-        return rc;
-    wino_job j = {.ctx = ctx, .s = s, .x = CF(x), .w = CF(w), .dy = CF(dy), .dx = F(dx),
-                  .dw = F(dw), .db = F(db)};
-    return run_backward(ctx, &j);
-}
-
-int lh_cpu_wino_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                             const lh_pool_shape *ps, const lh_dmem *x,
-                                             const lh_dmem *w, const lh_dmem *p,
-                                             const lh_dmem *argmax, const lh_dmem *dp,
-                                             lh_dmem *dx, lh_dmem *dw, lh_dmem *db)
-{
-    int rc = lh_cpu_conv_block_check(ctx, s, ps);
-    if (rc)
-        return rc;
-    wino_job j = {.ctx = ctx, .s = s, .ps = ps, .x = CF(x), .w = CF(w), .cp = CF(p),
-                  .cargmax = (const int32_t *)argmax, .dp = CF(dp), .dx = F(dx), .dw = F(dw),
-                  .db = F(db)};
-    return run_backward(ctx, &j);
-}
+const lh_cpu_conv_impl lh_cpu_conv_wino = {wino_forward, wino_backward};

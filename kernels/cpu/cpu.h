@@ -130,21 +130,27 @@ int lh_cpu_conv_check(lh_backend_ctx *ctx, const lh_conv_shape *s);
 /* As lh_cpu_conv_check, and the pool must read the conv output. */
 int lh_cpu_conv_block_check(lh_backend_ctx *ctx, const lh_conv_shape *s,
                             const lh_pool_shape *ps);
-/* The GEMM algorithm: the ops' contracts exactly (kernels/backend.h). */
-int lh_cpu_gemm_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                               const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cpu_gemm_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                                const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                                lh_dmem *db);
-int lh_cpu_gemm_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                            const lh_pool_shape *ps, const lh_dmem *x,
-                                            const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                            lh_dmem *argmax);
-int lh_cpu_gemm_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                             const lh_pool_shape *ps, const lh_dmem *x,
-                                             const lh_dmem *w, const lh_dmem *p,
-                                             const lh_dmem *argmax, const lh_dmem *dp,
-                                             lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
+/* The tensors of one conv2d op for lhost's own algorithms, plain or the fused block (ps set):
+ * forward reads x, w, b and writes y, or under ps p and argmax; backward reads x, w and dy, or
+ * under ps the forward's p (cp) and argmax (cargmax) and dp, and writes dx (NULL: not asked),
+ * dw and db. What an op does not use is NULL. */
+typedef struct lh_cpu_conv_io {
+    const lh_conv_shape *s;
+    const lh_pool_shape *ps;
+    const float *x, *w, *b, *dy, *cp, *dp;
+    const int32_t *cargmax;
+    float *y, *p, *dx, *dw, *db;
+    int32_t *argmax;
+} lh_cpu_conv_io;
+
+/* One of lhost's own conv2d algorithms, with the ops' contracts exactly (kernels/backend.h) on
+ * shapes the caller has checked (lh_cpu_conv_check, lh_cpu_conv_block_check): GEMM (conv.c)
+ * and Winograd (conv_wino.c). */
+typedef struct lh_cpu_conv_impl {
+    int (*forward)(lh_backend_ctx *ctx, const lh_cpu_conv_io *io);
+    int (*backward)(lh_backend_ctx *ctx, const lh_cpu_conv_io *io);
+} lh_cpu_conv_impl;
+extern const lh_cpu_conv_impl lh_cpu_conv_gemm, lh_cpu_conv_wino;
 
 /* Pieces of the fused block both conv.c and conv_wino.c run. Forward: p, argmax = relu(maxpool(
  * y)) over k planes. Backward: dy (k planes of the conv output) = maxpool_backward of dp masked
@@ -155,24 +161,9 @@ void lh_cpu_conv_block_dy(const lh_pool_shape *ps, const float *dp, const float 
                           const int32_t *argmax, float *dpm, float *dy, int k);
 void lh_cpu_conv_row_sums(float *db, const float *dy, int k, int64_t p, int first);
 
-/* lhost's Winograd F(2x2, 3x3) and F(4x4, 3x3) (conv_wino.c), where oneDNN has none: 1 when
- * the shape is one it runs (3x3, stride 1, pad 0 to 2). The ops' contracts exactly, as the
- * GEMM ones. */
+/* lhost's Winograd F(2x2, 3x3) and F(4x4, 3x3) (conv_wino.c, lh_cpu_conv_wino), where oneDNN
+ * has none: 1 when the shape is one it runs (3x3, stride 1, pad 0 to 2). */
 int lh_cpu_wino_fits(const lh_conv_shape *s);
-int lh_cpu_wino_conv2d_forward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                               const lh_dmem *w, const lh_dmem *b, lh_dmem *y);
-int lh_cpu_wino_conv2d_backward(lh_backend_ctx *ctx, const lh_conv_shape *s, const lh_dmem *x,
-                                const lh_dmem *w, const lh_dmem *dy, lh_dmem *dx, lh_dmem *dw,
-                                lh_dmem *db);
-int lh_cpu_wino_conv2d_relu_maxpool_forward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                            const lh_pool_shape *ps, const lh_dmem *x,
-                                            const lh_dmem *w, const lh_dmem *b, lh_dmem *p,
-                                            lh_dmem *argmax);
-int lh_cpu_wino_conv2d_relu_maxpool_backward(lh_backend_ctx *ctx, const lh_conv_shape *s,
-                                             const lh_pool_shape *ps, const lh_dmem *x,
-                                             const lh_dmem *w, const lh_dmem *p,
-                                             const lh_dmem *argmax, const lh_dmem *dp,
-                                             lh_dmem *dx, lh_dmem *dw, lh_dmem *db);
 /* What lh_cpu_conv_algorithm_for returns when lhost's own Winograd runs (never configured). */
 #define LH_CPU_CONV_ALGO_WINO_OWN 100
 

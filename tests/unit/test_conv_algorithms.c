@@ -337,26 +337,25 @@ END_TEST
  * output pixel and a single tile row. */
 START_TEST(winograd_edges_match_gemm)
 {
-    for (int t = 1; t <= 2; t++) {
-        compare_all("conv 5->6 7x7 3x3 pad 1, n 1", make_inputs(SHAPE(1, 5, 7, 7, 6, 3, 1, 1), 0,
-                                                                0), t, 1, 0);
-        compare_all("conv 3->7 13x11 3x3 pad 0, n 3",
-                    make_inputs(SHAPE(3, 3, 13, 11, 7, 3, 1, 0), 0, 0), t, 1, 0);
-        compare_all("conv 1->8 11x13 3x3 pad 1, n 2",
-                    make_inputs(SHAPE(2, 1, 11, 13, 8, 3, 1, 1), 0, 0), t, 1, 0);
-        compare_all("conv 1->8 9x8 3x3 pad 0, n 4", make_inputs(SHAPE(4, 1, 9, 8, 8, 3, 1, 0), 0,
-                                                                0), t, 1, 0);
-        compare_all("block 4->8 7x7 pad 0 + pool 2, n 1",
-                    make_inputs(SHAPE(1, 4, 7, 7, 8, 3, 1, 0), 2, 2), t, 1, 0);
-        compare_all("block 1->8 13x11 + pool 2, n 3 (no dx)",
-                    make_inputs(SHAPE(3, 1, 13, 11, 8, 3, 1, 1), 2, 2), t, 0, 0);
-        compare_all("conv 4->8 6x6 3x3 pad 2, n 2", make_inputs(SHAPE(2, 4, 6, 6, 8, 3, 1, 2), 0,
-                                                                0), t, 1, 0);
-        compare_all("conv 6->5 3x3 3x3 pad 0 (one output), n 3",
-                    make_inputs(SHAPE(3, 6, 3, 3, 5, 3, 1, 0), 0, 0), t, 1, 0);
-        compare_all("conv 6->5 1x2 3x3 pad 1, n 2", make_inputs(SHAPE(2, 6, 1, 2, 5, 3, 1, 1), 0,
-                                                                0), t, 1, 0);
-    }
+    static const struct {
+        const char *label;
+        lh_conv_shape s;
+        int pool, with_dx;
+    } edges[] = {
+        {"conv 5->6 7x7 3x3 pad 1, n 1", SHAPE(1, 5, 7, 7, 6, 3, 1, 1), 0, 1},
+        {"conv 3->7 13x11 3x3 pad 0, n 3", SHAPE(3, 3, 13, 11, 7, 3, 1, 0), 0, 1},
+        {"conv 1->8 11x13 3x3 pad 1, n 2", SHAPE(2, 1, 11, 13, 8, 3, 1, 1), 0, 1},
+        {"conv 1->8 9x8 3x3 pad 0, n 4", SHAPE(4, 1, 9, 8, 8, 3, 1, 0), 0, 1},
+        {"block 4->8 7x7 pad 0 + pool 2, n 1", SHAPE(1, 4, 7, 7, 8, 3, 1, 0), 2, 1},
+        {"block 1->8 13x11 + pool 2, n 3 (no dx)", SHAPE(3, 1, 13, 11, 8, 3, 1, 1), 2, 0},
+        {"conv 4->8 6x6 3x3 pad 2, n 2", SHAPE(2, 4, 6, 6, 8, 3, 1, 2), 0, 1},
+        {"conv 6->5 3x3 3x3 pad 0 (one output), n 3", SHAPE(3, 6, 3, 3, 5, 3, 1, 0), 0, 1},
+        {"conv 6->5 1x2 3x3 pad 1, n 2", SHAPE(2, 6, 1, 2, 5, 3, 1, 1), 0, 1},
+    };
+    for (int t = 1; t <= 2; t++)
+        for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+            compare_all(edges[i].label, make_inputs(edges[i].s, edges[i].pool, edges[i].pool), t,
+                        edges[i].with_dx, 0);
 }
 END_TEST
 
