@@ -703,6 +703,13 @@ static int64_t chunk_images(const wgeo *g)
     return (CHUNK_TILES + geo_tiles(g) - 1) / geo_tiles(g);
 }
 
+/* The fused forward pools each 2x2 stride-2 window straight from its tile's products (the conv
+ * output is never staged); any other pool runs on the chunk's conv output. */
+static int pools_from_tiles(const lh_pool_shape *ps)
+{
+    return ps && ps->size == 2 && ps->stride == 2;
+}
+
 static void forward_task(void *arg, int tid, int nt)
 {
     wino_job *j = arg;
@@ -716,7 +723,7 @@ static void forward_task(void *arg, int tid, int nt)
     lh_cpu_split(s->n, tid, nt, &lo, &hi);
     for (int64_t i = lo; i < hi; i += j->chunk) {
         int64_t n = hi - i < j->chunk ? hi - i : j->chunk;
-        if (j->io.ps && j->io.ps->size == 2 && j->io.ps->stride == 2) {
+        if (pools_from_tiles(ps)) {
             wino_products(&g, n, j->io.x + i * in_sz, j->u, ws);
             for (int k = 0; k < s->k; k++) {
                 int64_t xs;
@@ -748,7 +755,7 @@ static int wino_forward(lh_backend_ctx *ctx, const lh_cpu_conv_io *io)
     const wgeo g = forward_geo(s, j->m);
     j->chunk = chunk_images(&g);
     size_t ws = wino_chunk_floats(&g, j->chunk);
-    if (j->io.ps)
+    if (io->ps && !pools_from_tiles(io->ps)) /* the chunk's conv output, to pool */
         ws += (size_t)j->chunk * s->k * s->oh * s->ow;
     int rc = lh_cpu_reserve(ctx, ws, uplane_floats(s));
     if (rc)
